@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's test command: installs everything it needs into ./.venv, then lint, type-check, tests.
+# Works offline against the package registries; needs no API keys.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+.venv/bin/python -m uv pip install --quiet --python .venv/bin/python -e ".[dev]"
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/python scripts/typecheck.py
+echo "== pytest"
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,520 @@
+"""`FaissSqliteStore`: a LangGraph `BaseStore` with SQLite as the truth and FAISS as the index.
+
+Core pieces:
+    - SQLite (WAL) holds items, their vectors (float32 blobs), a vector log and the history.
+    - FAISS holds one derived index per namespace group (e.g. per user), rebuilt from the
+      stored vectors on demand and kept current by replaying the vector log.
+    - `batch` / `abatch` are the one implementation; `get`, `put`, `search`, … come from
+      `BaseStore`. A batch runs in three steps — plan (validate, find texts to embed), embed
+      (sync or async, outside any transaction), execute (one SQLite transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import (
+    BaseStore,
+    GetOp,
+    IndexConfig,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchOp,
+    TTLConfig,
+    get_text_at_path,
+    tokenize_path,
+    validate_op_namespace,
+)
+from langgraph.store.base import _validate_namespace as validate_put_namespace
+
+from hippograph.store import reads, writes
+from hippograph.store.codec import (
+    encode_value,
+    ns_to_text,
+    prefix_condition,
+    text_hash,
+    text_to_ns,
+    to_unit_vectors,
+    validate_key,
+    validate_ttl,
+)
+from hippograph.store.connections import Connections, Durability
+from hippograph.store.embeddings import embedder_name, resolve_embeddings
+from hippograph.store.errors import EmbeddingError, InvalidValueError, StoreConfigError
+from hippograph.store.history import HistoryEntry, current_source, source_for
+from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.schema import migrate
+from hippograph.store.sweeper import Sweeper
+from hippograph.store.vector_index import IndexPolicy
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_VALUE_BYTES = 512 * 1024
+_CACHE_SIZE = 4096
+_LOG_KEEP = 100_000
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A batch after validation: what to read, what to write, what to embed."""
+
+    results: list[Result]
+    gets: list[tuple[int, GetOp]] = field(default_factory=list)
+    searches: list[tuple[int, SearchOp]] = field(default_factory=list)
+    lists: list[tuple[int, ListNamespacesOp]] = field(default_factory=list)
+    puts: dict[tuple[tuple[str, ...], str], writes.PreparedPut] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    """Known vectors by text hash (cache or database): these texts are not re-embedded."""
+    to_embed: dict[str, str] = field(default_factory=dict)
+    """Texts still to embed, by hash."""
+    queries: dict[str, np.ndarray | None] = field(default_factory=dict)
+
+
+class _VectorCache:
+    """A small thread-safe LRU of text hash → unit vector."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._data.get(key)
+            if vector is not None:
+                self._data.move_to_end(key)
+            return vector
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._data[key] = vector
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FaissSqliteStore(BaseStore):
+    """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
+
+    Implements the whole `BaseStore` contract — get / put / delete / search with filters and
+    natural-language queries / list_namespaces / TTL — and behaves like LangGraph's
+    `InMemoryStore` on the same calls, but survives restarts and crashes, shares one file
+    between threads and processes, and searches with FAISS.
+
+    Args:
+        path: SQLite file path, or `":memory:"` for a throwaway store.
+        index: LangGraph `IndexConfig`: `embed` (an `Embeddings`, a callable, `"local"` or
+            `"provider:model"`), `dims` (probed from the embedder when omitted) and `fields`
+            (JSON paths to embed, default `["$"]`). Without it, search is filter-only.
+        ttl: LangGraph `TTLConfig`. `sweep_interval_minutes` starts a background sweeper.
+            Expired items are never returned, even before they are swept.
+        group_depth: Namespace labels that form one FAISS index: 2 gives one index per
+            `("memories", user_id)`.
+        index_policy: When a group switches from exact search to HNSW, and HNSW settings.
+        durability: `"full"` (default; fsync per commit) or `"normal"` (crash-safe, not
+            power-loss-safe). See `Connections`.
+        max_value_bytes: Largest accepted encoded value (`None`: unlimited).
+        history: Record every change in the `history` table (the audit trail).
+
+    Example:
+        ```python
+        from hippograph.store import FaissSqliteStore
+
+        with FaissSqliteStore.from_conn_string("memories.db", index={"embed": "local"}) as store:
+            store.put(("memories", "alice"), "m1", {"content": "I work with NeoVim"})
+            hits = store.search(("memories", "alice"), query="What tools do I use?")
+        ```
+    """
+
+    supports_ttl = True
+
+    def __init__(
+        self,
+        path: str = ":memory:",
+        *,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        group_depth: int = 2,
+        index_policy: IndexPolicy | None = None,
+        durability: Durability = "full",
+        max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
+        history: bool = True,
+    ) -> None:
+        if group_depth < 1:
+            raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
+        self.path = path
+        self.group_depth = group_depth
+        self.max_value_bytes = max_value_bytes
+        self.record_history = history
+        self.ttl_config = ttl
+        self.omit_expired = True if ttl is None else bool(ttl.get("omit_expired", True))
+        self.embeddings: Embeddings | None = None
+        self.index_config: IndexConfig | None = None
+        self._fields: list[tuple[str, str | list[str]]] = []
+        self._doc_cache = _VectorCache(_CACHE_SIZE)
+        self._query_cache = _VectorCache(_CACHE_SIZE)
+        self._conns = Connections(path, durability=durability)
+        self._index: IndexManager | None = None
+        if index is not None:
+            self._configure_index(index, index_policy or IndexPolicy())
+        self._sweeper: Sweeper | None = None
+        self.setup()
+        interval = (ttl or {}).get("sweep_interval_minutes")
+        if interval:
+            self.start_ttl_sweeper(interval)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(
+        cls,
+        conn_string: str,
+        *,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        **kwargs: Any,
+    ) -> Iterator[FaissSqliteStore]:
+        """Open a store on `conn_string` (`":memory:"`, a path or `sqlite:///path`) and close it
+        on exit, like LangGraph's `SqliteStore.from_conn_string`."""
+        path = (
+            conn_string.removeprefix("sqlite:///")
+            if conn_string.startswith("sqlite:///")
+            else conn_string
+        )
+        store = cls(path, index=index, ttl=ttl, **kwargs)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def __enter__(self) -> FaissSqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the sweeper and close every connection (idempotent)."""
+        self.stop_ttl_sweeper()
+        self._conns.close()
+
+    def _configure_index(self, index: IndexConfig, policy: IndexPolicy) -> None:
+        config: dict[str, Any] = dict(index)
+        embed = config.get("embed")
+        if embed is None:
+            raise StoreConfigError("IndexConfig needs 'embed' (e.g. 'local' or 'openai:...')")
+        self.embeddings = resolve_embeddings(embed)
+        dims = config.get("dims") or getattr(self.embeddings, "dims", None)
+        if not dims:
+            try:
+                dims = len(self.embeddings.embed_query("dimension probe"))
+            except Exception as exc:
+                raise EmbeddingError(f"could not probe the embedder's dimension: {exc}") from exc
+        if not isinstance(dims, int) or dims < 1:
+            raise StoreConfigError(f"IndexConfig 'dims' must be a positive int, got {dims!r}")
+        fields: list[str] = list(config.get("fields") or ["$"])
+        self._fields = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
+        config.update(dims=dims, fields=list(fields), embed=self.embeddings)
+        self.index_config = cast(IndexConfig, config)
+        self._index = IndexManager(dims, policy)
+
+    @property
+    def dims(self) -> int | None:
+        """Embedding dimension, or `None` for a store without an index."""
+        return self._index.dims if self._index else None
+
+    def setup(self) -> None:
+        """Create or migrate the schema and check the embedder against the file (idempotent)."""
+        with self._conns.write() as conn:
+            migrate(conn)
+            if self._index is None or self.embeddings is None:
+                return
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            name = embedder_name(self.embeddings)
+            if "dims" in meta and int(meta["dims"]) != self._index.dims:
+                raise StoreConfigError(
+                    f"{self.path} holds {meta['dims']}-d vectors but the embedder gives "
+                    f"{self._index.dims}-d; use the original embedder or a new database"
+                )
+            if meta.get("embedder") not in (None, name):
+                logger.warning(
+                    "%s was indexed with %s, now opened with %s: scores mix two models",
+                    self.path,
+                    meta["embedder"],
+                    name,
+                )
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                [("dims", str(self._index.dims)), ("embedder", name)],
+            )
+
+    # ------------------------------------------------------------------ batch
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Execute `ops` (reads see the state before this batch's writes)."""
+        plan = self._plan(ops)
+        self._embed(plan)
+        return self._execute(plan)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Async twin of `batch`: database work runs in a worker thread, embedding is awaited."""
+        plan = await asyncio.to_thread(self._plan, list(ops))
+        await self._aembed(plan)
+        return await asyncio.to_thread(self._execute, plan)
+
+    def _plan(self, ops: Iterable[Op]) -> _Plan:
+        ops = list(ops)
+        plan = _Plan(results=[None] * len(ops))
+        explicit_source = current_source()
+        for i, op in enumerate(ops):
+            validate_op_namespace(op)
+            if isinstance(op, GetOp):
+                plan.gets.append((i, op._replace(key=validate_key(op.key))))
+            elif isinstance(op, SearchOp):
+                if op.limit < 0 or op.offset < 0:
+                    raise InvalidValueError("search limit and offset must be >= 0")
+                plan.searches.append((i, op))
+                if op.query and self._index is not None:
+                    plan.queries[op.query] = self._query_cache.get(text_hash(op.query))
+            elif isinstance(op, ListNamespacesOp):
+                plan.lists.append((i, op))
+            elif isinstance(op, PutOp):
+                put = self._prepare_put(op, explicit_source)
+                plan.puts.pop((put.namespace, put.key), None)
+                plan.puts[(put.namespace, put.key)] = put
+            else:
+                raise InvalidValueError(f"Unknown operation type: {type(op).__name__}")
+        self._find_known_vectors(plan)
+        return plan
+
+    def _prepare_put(self, op: PutOp, explicit_source: dict[str, Any] | None) -> writes.PreparedPut:
+        validate_put_namespace(op.namespace)
+        key = validate_key(op.key)
+        if op.value is None:
+            source = source_for(None, explicit_source)
+            return writes.PreparedPut(op.namespace, key, None, None, None, [], source)
+        value_json = encode_value(op.value, self.max_value_bytes)
+        ttl = validate_ttl(op.ttl)
+        if op.index is not False and op.index is not None and not isinstance(op.index, list):
+            raise InvalidValueError(
+                f"index must be False, None or a list of paths, got {op.index!r}"
+            )
+        texts: list[tuple[str, str, str]] = []
+        if self._index is not None and op.index is not False:
+            paths = self._fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
+            for path, tokens in paths:
+                found = get_text_at_path(op.value, tokens)
+                for n, text in enumerate(found):
+                    field_name = f"{path}.{n}" if len(found) > 1 else path
+                    texts.append((field_name, text, text_hash(text)))
+        source = source_for(op.value, explicit_source)
+        return writes.PreparedPut(op.namespace, key, op.value, value_json, ttl, texts, source)
+
+    def _find_known_vectors(self, plan: _Plan) -> None:
+        hashes = {digest: text for put in plan.puts.values() for _, text, digest in put.texts}
+        for digest in list(hashes):
+            cached = self._doc_cache.get(digest)
+            if cached is not None:
+                plan.vectors[digest] = cached
+                del hashes[digest]
+        if hashes:
+            with self._conns.read() as conn:
+                for chunk in chunked(list(hashes)):
+                    for digest, blob in conn.execute(
+                        "SELECT text_hash, blob FROM vectors WHERE text_hash IN "
+                        f"({','.join('?' * len(chunk))}) GROUP BY text_hash",
+                        tuple(chunk),
+                    ):
+                        vector = np.frombuffer(blob, dtype=np.float32)
+                        if self._index is not None and len(vector) == self._index.dims:
+                            plan.vectors[digest] = vector
+                            hashes.pop(digest, None)
+        plan.to_embed = hashes
+
+    def _missing_queries(self, plan: _Plan) -> list[str]:
+        return [q for q, v in plan.queries.items() if v is None]
+
+    def _store_embeddings(self, plan: _Plan, docs: object, queries: Sequence[object]) -> None:
+        assert self._index is not None
+        dims = self._index.dims
+        if plan.to_embed:
+            vectors = to_unit_vectors(docs, dims, len(plan.to_embed))
+            for digest, vector in zip(plan.to_embed, vectors, strict=True):
+                plan.vectors[digest] = vector
+                self._doc_cache.put(digest, vector)
+        missing = self._missing_queries(plan)
+        if missing:
+            vectors = to_unit_vectors(list(queries), dims, len(missing))
+            for query, vector in zip(missing, vectors, strict=True):
+                plan.queries[query] = vector
+                self._query_cache.put(text_hash(query), vector)
+
+    def _embed(self, plan: _Plan) -> None:
+        if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
+            return
+        try:
+            docs = (
+                self.embeddings.embed_documents(list(plan.to_embed.values()))
+                if plan.to_embed
+                else []
+            )
+            queries = [self.embeddings.embed_query(q) for q in self._missing_queries(plan)]
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
+        self._store_embeddings(plan, docs, queries)
+
+    async def _aembed(self, plan: _Plan) -> None:
+        if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
+            return
+        try:
+            docs = (
+                await self.embeddings.aembed_documents(list(plan.to_embed.values()))
+                if plan.to_embed
+                else []
+            )
+            queries = await asyncio.gather(
+                *(self.embeddings.aembed_query(q) for q in self._missing_queries(plan))
+            )
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
+        self._store_embeddings(plan, docs, queries)
+
+    def _execute(self, plan: _Plan) -> list[Result]:
+        now = _now()
+        if plan.puts:
+            with self._conns.write() as conn:
+                scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
+                self._run_reads(scope, plan)
+                writes.apply_puts(
+                    conn,
+                    list(plan.puts.values()),
+                    plan.vectors,
+                    group_of=self._group_of,
+                    now=now,
+                    record_history=self.record_history,
+                )
+                writes.refresh_ttl(conn, scope.refresh, now)
+                writes.compact_log(conn, _LOG_KEEP)
+            return plan.results
+        with self._conns.read() as conn:
+            scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
+            self._run_reads(scope, plan)
+        if scope.refresh:
+            with self._conns.write() as conn:
+                writes.refresh_ttl(conn, scope.refresh, now)
+        return plan.results
+
+    def _run_reads(self, scope: reads.ReadScope, plan: _Plan) -> None:
+        if plan.gets:
+            found = reads.get_items(scope, [op for _, op in plan.gets])
+            for (i, _), item in zip(plan.gets, found, strict=True):
+                plan.results[i] = item
+        for i, op in plan.searches:
+            query = plan.queries.get(op.query) if op.query else None
+            if query is not None and self._index is not None:
+                plan.results[i] = reads.search_by_vector(
+                    scope, op, query, self._index, self.group_depth
+                )
+            else:
+                plan.results[i] = reads.search_by_filter(scope, op)
+        for i, list_op in plan.lists:
+            plan.results[i] = reads.list_namespaces(scope, list_op)
+
+    def _group_of(self, namespace: tuple[str, ...]) -> str:
+        return ns_to_text(namespace[: self.group_depth])
+
+    # ------------------------------------------------------------------ TTL
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items now (with their vectors; history records EXPIRE)."""
+        now = _now()
+        with self._conns.write() as conn:
+            rows = conn.execute(
+                "SELECT id, prefix, key, value, NULL FROM items "
+                "WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (now.timestamp(),),
+            ).fetchall()
+            writes.delete_items(
+                conn, rows, op="EXPIRE", at=now.isoformat(), record_history=self.record_history
+            )
+        return len(rows)
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Sweep expired items every `sweep_interval_minutes` in a daemon thread."""
+        interval = (
+            sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
+        )
+        if self._sweeper is None:
+            self._sweeper = Sweeper(self.sweep_ttl, float(interval) * 60.0)
+        self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; `True` if it is no longer running."""
+        return True if self._sweeper is None else self._sweeper.stop(timeout)
+
+    # ------------------------------------------------------------------ extras
+
+    def history(
+        self,
+        namespace_prefix: tuple[str, ...] = (),
+        key: str | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[HistoryEntry]:
+        """The audit trail under `namespace_prefix` (optionally one `key`), newest first."""
+        where, params = prefix_condition(namespace_prefix, "prefix")
+        if key is not None:
+            where, params = f"{where} AND key = ?", [*params, key]
+        with self._conns.read() as conn:
+            rows = conn.execute(
+                f"SELECT id, prefix, key, op, old, new, at, source FROM history WHERE {where} "
+                "ORDER BY id DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ).fetchall()
+        return [
+            HistoryEntry(
+                id=row[0],
+                namespace=text_to_ns(row[1]),
+                key=row[2],
+                op=row[3],
+                old=json.loads(row[4]) if row[4] else None,
+                new=json.loads(row[5]) if row[5] else None,
+                at=datetime.fromisoformat(row[6]),
+                source=json.loads(row[7]) if row[7] else None,
+            )
+            for row in rows
+        ]
+
+    def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
+        """Number of live items under `namespace_prefix`."""
+        where, params = prefix_condition(namespace_prefix, "prefix")
+        with self._conns.read() as conn:
+            row = conn.execute(
+                f"SELECT count(*) FROM items WHERE {where} AND "
+                "(expires_at IS NULL OR expires_at > ?)",
+                (*params, _now().timestamp()),
+            ).fetchone()
+        return int(row[0])
+
+    def index_stats(self) -> dict[str, tuple[str, int]]:
+        """`{group: (index kind, live vectors)}` for the FAISS indexes loaded in this process."""
+        return self._index.loaded_groups() if self._index else {}

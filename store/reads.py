@@ -1,0 +1,238 @@
+"""The store's read path: get, search (filter-only and vector), list namespaces.
+
+Every function runs inside one read transaction, so a batch of reads sees one consistent
+snapshot. Expired items are invisible (`omit_expired`) even before the sweeper deletes them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
+
+from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
+from hippograph.store.filters import compile_filter
+from hippograph.store.index_manager import IndexManager, chunked
+
+_ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
+
+
+@dataclass(slots=True)
+class ReadScope:
+    """What every read in one transaction shares."""
+
+    conn: sqlite3.Connection
+    now: float
+    omit_expired: bool
+    refresh: list[int] = field(default_factory=list)
+    """Ids of items read with `refresh_ttl` that carry a TTL: their clock restarts."""
+
+    def alive(self, alias: str = "i") -> tuple[str, list[float]]:
+        if not self.omit_expired:
+            return "1", []
+        return f"({alias}.expires_at IS NULL OR {alias}.expires_at > ?)", [self.now]
+
+    def note(self, row: tuple, refresh: bool) -> None:
+        if refresh and row[6] is not None:
+            self.refresh.append(row[0])
+
+
+def _item(row: tuple) -> Item:
+    return Item(
+        namespace=text_to_ns(row[1]),
+        key=row[2],
+        value=decode_value(row[3]),
+        created_at=row[4],
+        updated_at=row[5],
+    )
+
+
+def _search_item(row: tuple, score: float | None) -> SearchItem:
+    return SearchItem(
+        namespace=text_to_ns(row[1]),
+        key=row[2],
+        value=decode_value(row[3]),
+        created_at=row[4],
+        updated_at=row[5],
+        score=score,
+    )
+
+
+def get_items(scope: ReadScope, ops: Sequence[GetOp]) -> list[Item | None]:
+    """Results for `ops`, in order (`None` where the item does not exist)."""
+    keys_by_ns: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for op in ops:
+        keys_by_ns[op.namespace].append(op.key)
+    alive, alive_params = scope.alive()
+    rows: dict[tuple[tuple[str, ...], str], tuple] = {}
+    for namespace, keys in keys_by_ns.items():
+        for chunk in chunked(sorted(set(keys))):
+            for row in scope.conn.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.prefix = ? AND i.key IN "
+                f"({','.join('?' * len(chunk))}) AND {alive}",
+                (ns_to_text(namespace), *chunk, *alive_params),
+            ):
+                rows[(namespace, row[2])] = row
+    results: list[Item | None] = []
+    for op in ops:
+        row = rows.get((op.namespace, op.key))
+        if row is not None:
+            scope.note(row, op.refresh_ttl)
+        results.append(_item(row) if row is not None else None)
+    return results
+
+
+def _where(scope: ReadScope, op: SearchOp) -> tuple[str, list[object]]:
+    ns_sql, ns_params = prefix_condition(op.namespace_prefix, "i.prefix")
+    filter_sql, filter_params = compile_filter(op.filter, "i.value")
+    alive_sql, alive_params = scope.alive()
+    return f"{ns_sql} AND {filter_sql} AND {alive_sql}", [*ns_params, *filter_params, *alive_params]
+
+
+def search_by_filter(scope: ReadScope, op: SearchOp) -> list[SearchItem]:
+    """Filter-only search: matching items, most recently updated first."""
+    where, params = _where(scope, op)
+    rows = scope.conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {where} "
+        "ORDER BY i.updated_at DESC, i.id DESC LIMIT ? OFFSET ?",
+        (*params, op.limit, op.offset),
+    ).fetchall()
+    for row in rows:
+        scope.note(row, op.refresh_ttl)
+    return [_search_item(row, None) for row in rows]
+
+
+def groups_for_prefix(conn: sqlite3.Connection, prefix: tuple[str, ...], depth: int) -> list[str]:
+    """The FAISS groups that can hold vectors under `prefix`."""
+    if len(prefix) >= depth:
+        return [ns_to_text(prefix[:depth])]
+    sql, params = prefix_condition(prefix, "grp")
+    return [row[0] for row in conn.execute(f"SELECT DISTINCT grp FROM vectors WHERE {sql}", params)]
+
+
+def search_by_vector(
+    scope: ReadScope,
+    op: SearchOp,
+    query: np.ndarray,
+    manager: IndexManager,
+    group_depth: int,
+) -> list[SearchItem]:
+    """Semantic search: cosine similarity, max-pooled over an item's vectors.
+
+    Items that match but have no vectors (stored with `index=False`) follow the scored ones
+    without a score, as in LangGraph's `InMemoryStore`.
+    """
+    groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
+    manager.sync(scope.conn, groups)
+    where, params = _where(scope, op)
+    allowed = None
+    if op.filter or len(op.namespace_prefix) > group_depth:
+        allowed = _allowed_vector_ids(scope.conn, where, params, groups)
+    wanted = op.offset + op.limit
+    ranked: list[tuple[tuple, float]] = []
+    k = max(2 * wanted, 16)
+    while True:
+        hits = manager.search(groups, query, k, allowed)
+        ranked = _hydrate(scope, hits, op.namespace_prefix)
+        exhausted = len(hits) < k
+        if len(ranked) >= wanted or exhausted:
+            break
+        k *= 4
+    page = ranked[op.offset : wanted]
+    results = [_search_item(row, score) for row, score in page]
+    for row, _ in page:
+        scope.note(row, op.refresh_ttl)
+    if len(results) < op.limit and exhausted:
+        skip = max(0, op.offset - len(ranked))
+        for row in scope.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {where} AND NOT EXISTS "
+            "(SELECT 1 FROM vectors v WHERE v.item_id = i.id) "
+            "ORDER BY i.updated_at DESC, i.id DESC LIMIT ? OFFSET ?",
+            (*params, op.limit - len(results), skip),
+        ):
+            scope.note(row, op.refresh_ttl)
+            results.append(_search_item(row, None))
+    return results
+
+
+def _allowed_vector_ids(
+    conn: sqlite3.Connection, where: str, params: list[object], groups: list[str]
+) -> np.ndarray:
+    ids: list[int] = []
+    for chunk in chunked(groups):
+        ids.extend(
+            row[0]
+            for row in conn.execute(
+                f"SELECT v.id FROM vectors v JOIN items i ON i.id = v.item_id "
+                f"WHERE v.grp IN ({','.join('?' * len(chunk))}) AND {where}",
+                (*chunk, *params),
+            )
+        )
+    return np.asarray(ids, dtype=np.int64)
+
+
+def _hydrate(
+    scope: ReadScope, hits: list[tuple[int, float]], prefix: tuple[str, ...]
+) -> list[tuple[tuple, float]]:
+    """Item rows for vector hits, best score per item, in score order.
+
+    Hits whose item vanished, expired, or lies outside `prefix` in this snapshot are dropped
+    (the FAISS cache may be ahead of or broader than the snapshot).
+    """
+    rows: dict[int, tuple] = {}
+    alive, alive_params = scope.alive()
+    for chunk in chunked([vid for vid, _ in hits]):
+        for row in scope.conn.execute(
+            f"SELECT v.id, {_ITEM_COLUMNS} FROM vectors v JOIN items i ON i.id = v.item_id "
+            f"WHERE v.id IN ({','.join('?' * len(chunk))}) AND {alive}",
+            (*chunk, *alive_params),
+        ):
+            rows[row[0]] = row[1:]
+    ranked: list[tuple[tuple, float]] = []
+    seen: set[int] = set()
+    n = len(prefix)
+    for vid, score in hits:
+        row = rows.get(vid)
+        if row is None or row[0] in seen or text_to_ns(row[1])[:n] != prefix:
+            continue
+        seen.add(row[0])
+        ranked.append((row, float(score)))
+    return ranked
+
+
+def _matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
+    path = tuple(condition.path)
+    if len(namespace) < len(path):
+        return False
+    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
+    if not path:
+        return True
+    return all(p in ("*", label) for p, label in zip(path, part, strict=True))
+
+
+def list_namespaces(scope: ReadScope, op: ListNamespacesOp) -> list[tuple[str, ...]]:
+    """Distinct namespaces matching `op`, truncated to `max_depth`, sorted, paginated."""
+    alive, alive_params = scope.alive()
+    where, params = alive, list[object](alive_params)
+    for condition in op.match_conditions or ():
+        if condition.match_type == "prefix" and "*" not in condition.path:
+            sql, extra = prefix_condition(tuple(condition.path), "i.prefix")
+            where, params = f"{where} AND {sql}", [*params, *extra]
+    namespaces = [
+        text_to_ns(row[0])
+        for row in scope.conn.execute(
+            f"SELECT DISTINCT i.prefix FROM items i WHERE {where}", params
+        )
+    ]
+    for condition in op.match_conditions or ():
+        if condition.match_type not in ("prefix", "suffix"):
+            raise ValueError(f"Unsupported match type: {condition.match_type!r}")
+        namespaces = [ns for ns in namespaces if _matches(condition, ns)]
+    if op.max_depth is not None:
+        namespaces = list({ns[: op.max_depth] for ns in namespaces})
+    namespaces.sort()
+    return namespaces[op.offset : op.offset + op.limit]

@@ -1,0 +1,103 @@
+"""The SQLite schema of `FaissSqliteStore`, as an append-only list of versioned migrations.
+
+Tables:
+    - `meta`: key/value facts about the database (embedder dims and name, log floor).
+    - `items`: the source of truth: one row per (namespace, key) with its JSON value.
+    - `vectors`: float32 unit vectors, one per indexed text of an item, with the text hash.
+    - `vector_log`: every vector added or removed, in commit order. FAISS indexes are
+      derived caches: a process replays this log to catch up with any writer's commits.
+    - `history`: the audit trail — every ADD / UPDATE / DELETE / EXPIRE with old and new value.
+
+Never edit a shipped migration; append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: core tables
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        prefix TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        expires_at REAL,
+        ttl_minutes REAL,
+        UNIQUE (prefix, key)
+    );
+    CREATE INDEX IF NOT EXISTS items_updated_idx ON items (prefix, updated_at);
+    CREATE INDEX IF NOT EXISTS items_expires_idx ON items (expires_at)
+        WHERE expires_at IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS vectors (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        grp TEXT NOT NULL,
+        field TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        UNIQUE (item_id, field)
+    );
+    CREATE INDEX IF NOT EXISTS vectors_grp_idx ON vectors (grp);
+    CREATE INDEX IF NOT EXISTS vectors_hash_idx ON vectors (text_hash);
+    CREATE TABLE IF NOT EXISTS vector_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT NOT NULL,
+        vector_id INTEGER NOT NULL,
+        added INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        prefix TEXT NOT NULL,
+        key TEXT NOT NULL,
+        op TEXT NOT NULL,
+        old TEXT,
+        new TEXT,
+        at TEXT NOT NULL,
+        source TEXT
+    );
+    CREATE INDEX IF NOT EXISTS history_item_idx ON history (prefix, key);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The migration count recorded in the database (0 for a new file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations atomically; return the resulting schema version.
+
+    The caller holds a write transaction (`BEGIN IMMEDIATE`), so two processes opening a
+    new file at once apply each migration exactly once.
+
+    Raises:
+        RuntimeError: the file was written by a newer hippograph (unknown schema version).
+    """
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {version} is newer than this hippograph "
+            f"({SCHEMA_VERSION}); upgrade hippograph to open it"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        for statement in _statements(MIGRATIONS[number]):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number + 1}")
+    return SCHEMA_VERSION
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script on `;` (our scripts hold no literal semicolons)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
