@@ -38,7 +38,6 @@ from langgraph.store.base import (
     tokenize_path,
     validate_op_namespace,
 )
-from langgraph.store.base import _validate_namespace as validate_put_namespace
 
 from hippograph.store import reads, writes
 from hippograph.store.codec import (
@@ -53,7 +52,12 @@ from hippograph.store.codec import (
 )
 from hippograph.store.connections import Connections, Durability
 from hippograph.store.embeddings import embedder_name, resolve_embeddings
-from hippograph.store.errors import EmbeddingError, InvalidValueError, StoreConfigError
+from hippograph.store.errors import (
+    EmbeddingError,
+    InvalidNamespaceError,
+    InvalidValueError,
+    StoreConfigError,
+)
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.schema import migrate
@@ -306,7 +310,9 @@ class FaissSqliteStore(BaseStore):
         return plan
 
     def _prepare_put(self, op: PutOp, explicit_source: dict[str, Any] | None) -> writes.PreparedPut:
-        validate_put_namespace(op.namespace)
+        if not op.namespace:
+            # `put()` also reserves the "langgraph" root; raw batches may use it, as in LangGraph.
+            raise InvalidNamespaceError("Namespace cannot be empty.")
         key = validate_key(op.key)
         if op.value is None:
             source = source_for(None, explicit_source)

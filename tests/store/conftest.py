@@ -1,0 +1,104 @@
+"""Store fixtures: one embedder per session, and stores parametrised over backends.
+
+`BACKENDS` maps a backend name to a factory; the conformance suite runs every case against
+each of them. LangGraph's `InMemoryStore` is the oracle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import BaseStore, IndexConfig, TTLConfig
+from langgraph.store.memory import InMemoryStore
+
+from hippograph.store import FaissSqliteStore, LocalEmbeddings
+
+StoreFactory = Callable[..., BaseStore]
+
+
+class CountingEmbeddings(Embeddings):
+    """Wraps a real embedder and counts every text it is asked to embed."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self.documents: list[str] = []
+        self.queries: list[str] = []
+        self.dims = getattr(inner, "dims", None)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.documents.extend(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture(scope="session")
+def local_embeddings() -> LocalEmbeddings:
+    """The real offline embedder, loaded once."""
+    return LocalEmbeddings()
+
+
+@pytest.fixture
+def counting_embeddings(local_embeddings: LocalEmbeddings) -> CountingEmbeddings:
+    """A fresh counter around the shared real embedder."""
+    return CountingEmbeddings(local_embeddings)
+
+
+def _inmemory(path: Path, index: IndexConfig | None, ttl: TTLConfig | None) -> BaseStore:
+    return InMemoryStore(index=index)
+
+
+def _faiss_sqlite(path: Path, index: IndexConfig | None, ttl: TTLConfig | None) -> BaseStore:
+    return FaissSqliteStore(str(path / "store.db"), index=index, ttl=ttl)
+
+
+BACKENDS: dict[str, Callable[[Path, IndexConfig | None, TTLConfig | None], BaseStore]] = {
+    "inmemory": _inmemory,
+    "faiss_sqlite": _faiss_sqlite,
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    """Name of the backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_store(
+    backend: str, tmp_path: Path, local_embeddings: LocalEmbeddings
+) -> Iterator[StoreFactory]:
+    """Factory `make_store(fields=["text"], index=True, ttl=None)` for the current backend."""
+    made: list[BaseStore] = []
+
+    def factory(
+        *,
+        fields: list[str] | None = None,
+        index: bool = True,
+        ttl: TTLConfig | None = None,
+        embed: Any = None,
+    ) -> BaseStore:
+        config: IndexConfig | None = None
+        if index:
+            config = {"dims": 384, "embed": embed or local_embeddings, "fields": fields or ["text"]}
+        store = BACKENDS[backend](tmp_path / f"s{len(made)}", config, ttl)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> BaseStore:
+    """An indexed store (fields=["text"]) of the current backend."""
+    return make_store()
