@@ -1,0 +1,115 @@
+"""Configuration from `HIPPOGRAPH_*` environment variables, as one frozen dataclass.
+
+Core pieces:
+    - `Settings`: what model, embedder and storage a process uses; `Settings.from_env()`.
+    - `DEFAULT_OPENAI_MODEL`: the model picked when only `OPENAI_API_KEY` is set.
+
+Variables (DESIGN §6):
+    HIPPOGRAPH_MODEL       `provider:model` for `init_chat_model`; unset = no LLM (offline).
+    HIPPOGRAPH_BASE_URL    OpenAI-compatible server (vLLM, llama.cpp, LM Studio…); with it,
+                           HIPPOGRAPH_MODEL may be a bare model name.
+    HIPPOGRAPH_EMBEDDINGS  `local` (default, offline all-MiniLM-L6-v2) or `provider:model`.
+    HIPPOGRAPH_DB          SQLite file of the memory store (default: the user data dir).
+    HIPPOGRAPH_STORE_URL   `postgresql://…` to scale out (overrides HIPPOGRAPH_DB).
+    HIPPOGRAPH_USER        Default user id for the CLI and UI (default: the OS user name).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_OPENAI_MODEL = "openai:gpt-4o-mini"
+"""Used when `OPENAI_API_KEY` is set and `HIPPOGRAPH_MODEL` is not."""
+
+ENV_PREFIX = "HIPPOGRAPH_"
+
+
+def default_data_dir() -> Path:
+    """Where hippograph keeps its files when no path is configured."""
+    return Path(platformdirs.user_data_dir("hippograph", appauthor=False))
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser() or "default"
+    except (KeyError, OSError):
+        return "default"
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a hippograph process needs to know about its model and storage.
+
+    Attributes:
+        model: `provider:model` chat model spec, or `None` for the offline mode (no LLM).
+        base_url: Base URL of an OpenAI-compatible server, or `None`.
+        embeddings: `"local"` or a `provider:model` embeddings spec.
+        db_path: SQLite file of the memory store (used unless `store_url` is set).
+        store_url: `postgresql://…` URL, or `None` for the embedded SQLite store.
+        user_id: Default user for the CLI and UI.
+    """
+
+    model: str | None = None
+    base_url: str | None = None
+    embeddings: str = "local"
+    db_path: Path = default_data_dir() / "memories.db"
+    store_url: str | None = None
+    user_id: str = "default"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read `HIPPOGRAPH_*` variables (and `OPENAI_API_KEY` for the default model)."""
+        env = os.environ if env is None else env
+        model = _clean(env.get(f"{ENV_PREFIX}MODEL"))
+        if model is None and _clean(env.get("OPENAI_API_KEY")):
+            model = DEFAULT_OPENAI_MODEL
+        db = _clean(env.get(f"{ENV_PREFIX}DB"))
+        return cls(
+            model=model,
+            base_url=_clean(env.get(f"{ENV_PREFIX}BASE_URL")),
+            embeddings=_clean(env.get(f"{ENV_PREFIX}EMBEDDINGS")) or "local",
+            db_path=Path(db).expanduser() if db else default_data_dir() / "memories.db",
+            store_url=_clean(env.get(f"{ENV_PREFIX}STORE_URL")),
+            user_id=_clean(env.get(f"{ENV_PREFIX}USER")) or _default_user(),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (`None` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+    @property
+    def offline(self) -> bool:
+        """True when no chat model is configured."""
+        return self.model is None
+
+    @property
+    def uses_postgres(self) -> bool:
+        """True when the store is PostgreSQL rather than the embedded SQLite file."""
+        return self.store_url is not None and self.store_url.startswith(
+            ("postgresql://", "postgres://")
+        )
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """SQLite file of the short-term (per-thread) checkpoints, beside the memory store."""
+        return self.db_path.with_name(
+            f"{self.db_path.stem}-checkpoints{self.db_path.suffix or '.db'}"
+        )
+
+    @property
+    def store_target(self) -> str:
+        """The store location as one string: the Postgres URL or the SQLite path."""
+        return self.store_url if self.store_url else str(self.db_path)
