@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ from hippograph.store.errors import (
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.schema import migrate
+from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
 from hippograph.store.vector_index import IndexPolicy
 
@@ -216,8 +218,10 @@ class FaissSqliteStore(BaseStore):
         self.close()
 
     def close(self) -> None:
-        """Stop the sweeper and close every connection (idempotent)."""
+        """Stop the sweeper, write due index snapshots and close every connection (idempotent)."""
         self.stop_ttl_sweeper()
+        if self._index is not None:
+            self._index.close()
         self._conns.close()
 
     def _configure_index(self, index: IndexConfig, policy: IndexPolicy) -> None:
@@ -238,7 +242,7 @@ class FaissSqliteStore(BaseStore):
         self._fields = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
         config.update(dims=dims, fields=list(fields), embed=self.embeddings)
         self.index_config = cast(IndexConfig, config)
-        self._index = IndexManager(dims, policy)
+        self._index = IndexManager(dims, policy, SnapshotDir.beside(self.path))
 
     @property
     def dims(self) -> int | None:
@@ -267,7 +271,11 @@ class FaissSqliteStore(BaseStore):
                 )
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                [("dims", str(self._index.dims)), ("embedder", name)],
+                [
+                    ("dims", str(self._index.dims)),
+                    ("embedder", name),
+                    ("database_id", uuid.uuid4().hex),  # tells its index snapshots apart
+                ],
             )
 
     # ------------------------------------------------------------------ batch

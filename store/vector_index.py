@@ -10,6 +10,9 @@ arbitrary subset exactly with one `searchsorted` + matrix product.
   `IndexPolicy.hnsw_threshold`; FAISS cannot remove from HNSW, so removed ids become
   tombstones excluded at search time, and the graph is rebuilt from live vectors once
   tombstones exceed `IndexPolicy.rebuild_ratio` of it.
+
+`GroupIndex.export` / `GroupIndex.restore` hand the raw FAISS index, tombstones and
+bookkeeping to and from `hippograph.store.snapshot`, which persists them.
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ IndexKind = Literal["flat", "hnsw"]
 
 @dataclass(frozen=True, slots=True)
 class IndexPolicy:
-    """How a group's FAISS index is built.
+    """How a group's FAISS index is built, and when it is snapshotted to disk.
+
+    The defaults follow `benchmarks/results/` (2 cores, 384-d): exact search stays under
+    5 ms p95 up to ~20k vectors; above that HNSW with M=32 keeps recall@10 near 1.0 at a
+    fraction of a millisecond, where IVF needs a large `nprobe` to reach useful recall.
 
     Attributes:
         hnsw_threshold: Live vectors in a group above which it switches from exact flat
@@ -39,6 +46,10 @@ class IndexPolicy:
         hnsw_ef_search: HNSW search beam width (raised to the requested k when larger).
         rebuild_ratio: Fraction of tombstones in an HNSW index that triggers a rebuild.
         search_threads: OpenMP threads for one query (1 is fastest for single queries).
+        snapshot_threshold: Groups with at least this many live vectors are kept as on-disk
+            snapshots so reopening skips the rebuild (`None`: never snapshot).
+        snapshot_every: Vector changes applied to a snapshotted group after which a new
+            snapshot is written in the background (it is also written on `close()`).
     """
 
     hnsw_threshold: int | None = 50_000
@@ -47,6 +58,18 @@ class IndexPolicy:
     hnsw_ef_search: int = 128
     rebuild_ratio: float = 0.2
     search_threads: int = 1
+    snapshot_threshold: int | None = 20_000
+    snapshot_every: int = 10_000
+
+    def kind_for(self, live: int) -> IndexKind:
+        """The index kind a group of `live` vectors gets when it is (re)built."""
+        if self.hnsw_threshold is not None and live > self.hnsw_threshold:
+            return "hnsw"
+        return "flat"
+
+    def snapshots(self, live: int) -> bool:
+        """Whether a group of `live` vectors is worth a snapshot."""
+        return self.snapshot_threshold is not None and live >= self.snapshot_threshold
 
 
 class RWLock:
@@ -109,6 +132,9 @@ class GroupIndex:
         self._id_cache: np.ndarray | None = None
         self.max_id = 0
         """Highest id ever added (removed ones included): replay fetches ids above it."""
+        self.changes = 0
+        """Vectors added or removed since this object was created (snapshot bookkeeping)."""
+        self.hnsw_m = policy.hnsw_m
 
     def __len__(self) -> int:
         """Live vectors (tombstones excluded)."""
@@ -147,11 +173,13 @@ class GroupIndex:
             keep = np.sort(len(all_ids) - 1 - first)  # last write wins for a repeated id
             order = keep[np.argsort(all_ids[keep], kind="stable")]
             self.build(all_ids[order], all_vectors[order])
+            self.changes += len(ids)
             return
         faiss.omp_set_num_threads(os.cpu_count() or 1)
         self._index.add_with_ids(vectors, ids)
         self._id_cache = None
         self.max_id = max(self.max_id, int(ids[-1]))
+        self.changes += len(ids)
         self._maybe_promote()
 
     def remove(self, ids: np.ndarray) -> None:
@@ -160,10 +188,11 @@ class GroupIndex:
         if not len(ids):
             return
         if self.kind == "flat":
-            self._index.remove_ids(faiss.IDSelectorBatch(ids))
+            self.changes += int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
             self._id_cache = None
             return
-        present = set(ids[np.isin(ids, self._id_map())].tolist())
+        present = set(ids[np.isin(ids, self._id_map())].tolist()) - self._tombstones
+        self.changes += len(present)
         self._tombstones |= present
         self._selector = None
         if len(self._tombstones) > self.policy.rebuild_ratio * max(1, int(self._index.ntotal)):
@@ -183,10 +212,10 @@ class GroupIndex:
         ids = _ids(ids)
         if len(ids):
             self.max_id = max(self.max_id, int(ids.max()))
-        use_hnsw = self.policy.hnsw_threshold is not None and len(ids) > self.policy.hnsw_threshold
-        self.kind = "hnsw" if use_hnsw else "flat"
+        self.kind = self.policy.kind_for(len(ids))
+        self.hnsw_m = self.policy.hnsw_m
         inner: Any
-        if use_hnsw:
+        if self.kind == "hnsw":
             inner = faiss.IndexHNSWFlat(self.dims, self.policy.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = self.policy.hnsw_ef_construction
         else:
@@ -201,9 +230,79 @@ class GroupIndex:
         self._id_cache = None
 
     def _maybe_promote(self) -> None:
-        threshold = self.policy.hnsw_threshold
-        if self.kind == "flat" and threshold is not None and len(self) > threshold:
+        if self.kind == "flat" and self.policy.kind_for(len(self)) == "hnsw":
             self.build(*self.live())
+
+    def conform(self) -> bool:
+        """Rebuild from the live vectors if the policy wants another layout for this size
+        (e.g. a snapshot made under other settings); return whether it rebuilt."""
+        wanted = self.policy.kind_for(len(self))
+        if self.kind == wanted and (wanted == "flat" or self.hnsw_m == self.policy.hnsw_m):
+            return False
+        self.build(*self.live())
+        return True
+
+    def vectors_for(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of live `ids`, in order (`KeyError` if one is not live)."""
+        ids = _ids(ids)
+        id_map = self._id_map()
+        positions = np.searchsorted(id_map, ids)
+        inside = positions < len(id_map)
+        found = np.zeros(len(ids), dtype=bool)
+        found[inside] = id_map[positions[inside]] == ids[inside]
+        if self._tombstones:
+            found &= ~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64))
+        if not found.all():
+            raise KeyError(f"ids not in the index: {ids[~found][:5].tolist()}")
+        return self._storage()[positions].copy()
+
+    def live_ids(self) -> np.ndarray:
+        """Ids of the live vectors, ascending."""
+        ids = self._id_map()
+        if self._tombstones:
+            return ids[~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64))]
+        return ids.copy()
+
+    def export(self) -> tuple[faiss.Index, np.ndarray, dict[str, Any]]:
+        """The raw FAISS index (not a copy: hold the manager's lock while using it), the
+        tombstone ids and the bookkeeping `restore` needs."""
+        tombstones = np.sort(np.fromiter(self._tombstones, dtype=np.int64))
+        meta = {"kind": self.kind, "max_id": self.max_id, "hnsw_m": self.hnsw_m, "live": len(self)}
+        return self._index, tombstones, meta
+
+    @classmethod
+    def restore(
+        cls,
+        dims: int,
+        policy: IndexPolicy,
+        index: faiss.Index,
+        *,
+        tombstones: np.ndarray,
+        meta: dict[str, Any],
+        applied_seq: int,
+    ) -> GroupIndex:
+        """Rebuild a `GroupIndex` from what `export` gave (`ValueError` if they disagree)."""
+        if not isinstance(index, faiss.IndexIDMap2) or int(index.d) != dims:
+            raise ValueError(f"expected a {dims}-d IndexIDMap2, got {type(index).__name__}")
+        inner = faiss.downcast_index(index.index)
+        kind = meta.get("kind")
+        expected = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat}.get(str(kind))
+        if expected is None or not isinstance(inner, expected):
+            raise ValueError(f"index kind {kind!r} does not match {type(inner).__name__}")
+        group = cls(dims, policy, applied_seq)
+        group.kind = "hnsw" if kind == "hnsw" else "flat"
+        group._index = index
+        group._tombstones = set(_ids(tombstones).tolist())
+        group.max_id = int(meta["max_id"])
+        group.hnsw_m = int(meta.get("hnsw_m", policy.hnsw_m))
+        id_map = group._id_map()
+        if group.kind == "flat" and group._tombstones:
+            raise ValueError("a flat index cannot have tombstones")
+        if len(id_map) and (np.any(np.diff(id_map) <= 0) or id_map[-1] > group.max_id):
+            raise ValueError("index ids are not ascending or exceed max_id")
+        if not np.isin(tombstones, id_map).all() or len(group) != int(meta["live"]):
+            raise ValueError("tombstones or live count do not match the index")
+        return group
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None

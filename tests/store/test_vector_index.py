@@ -73,3 +73,62 @@ def test_non_positive_k_returns_nothing(k: int) -> None:
     index = GroupIndex(16, IndexPolicy())
     index.add(np.array([1]), unit(1))
     assert index.search(unit(1)[0], k)[1].tolist() == []
+
+
+def test_export_restore_keeps_contents_and_rejects_mismatches() -> None:
+    vectors, ids = unit(120), np.arange(1, 121)
+    policy = IndexPolicy(hnsw_threshold=100)
+    index = GroupIndex(16, policy)
+    index.add(ids, vectors)
+    index.remove(ids[:5])
+    raw, tombstones, meta = index.export()
+    restored = GroupIndex.restore(16, policy, raw, tombstones=tombstones, meta=meta, applied_seq=7)
+    assert restored.kind == "hnsw" and len(restored) == 115 and restored.applied_seq == 7
+    assert np.array_equal(restored.vectors_for(ids[5:8]), vectors[5:8])
+    with pytest.raises(KeyError):
+        restored.vectors_for(ids[:1])  # a tombstone is not live
+    with pytest.raises(ValueError, match="kind"):
+        GroupIndex.restore(
+            16, policy, raw, tombstones=tombstones, meta={**meta, "kind": "flat"}, applied_seq=7
+        )
+    with pytest.raises(ValueError, match="live count"):
+        GroupIndex.restore(
+            16, policy, raw, tombstones=tombstones, meta={**meta, "live": 3}, applied_seq=7
+        )
+    with pytest.raises(ValueError, match="16-d"):
+        GroupIndex.restore(
+            16,
+            policy,
+            GroupIndex(8, policy).export()[0],
+            tombstones=tombstones,
+            meta=meta,
+            applied_seq=7,
+        )
+
+
+def test_conform_rebuilds_to_the_current_policy() -> None:
+    vectors, ids = unit(120), np.arange(1, 121)
+    index = GroupIndex(16, IndexPolicy(hnsw_threshold=100))
+    index.add(ids, vectors)
+    assert not index.conform()
+    raw, tombstones, meta = index.export()
+    exact = GroupIndex.restore(
+        16, IndexPolicy(hnsw_threshold=None), raw, tombstones=tombstones, meta=meta, applied_seq=0
+    )
+    assert exact.conform() and exact.kind == "flat" and len(exact) == 120
+    wider = GroupIndex.restore(
+        16,
+        IndexPolicy(hnsw_threshold=100, hnsw_m=8),
+        raw,
+        tombstones=tombstones,
+        meta=meta,
+        applied_seq=0,
+    )
+    assert wider.conform() and wider.kind == "hnsw" and wider.hnsw_m == 8
+
+
+def test_changes_count_real_additions_and_removals() -> None:
+    index = GroupIndex(16, IndexPolicy(hnsw_threshold=None))
+    index.add(np.arange(1, 11), unit(10))
+    index.remove(np.array([1, 2, 999]))
+    assert index.changes == 12
