@@ -1,0 +1,118 @@
+"""The benchmarks run end to end at a tiny size, so they cannot rot between real runs.
+
+These check what the reports contain and that the measurements are sane (exact search has
+recall 1.0, every stored item is found); they never assert on speed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hippograph.bench.cli import app
+from hippograph.bench.measure import parse_sizes, size_label
+from hippograph.bench.real_embedder import find_locomo, locomo_texts
+from hippograph.bench.vectors import make_vectors
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def plain(output: str) -> str:
+    """CLI output without rich's box drawing and line wrapping."""
+    return " ".join(output.replace("│", " ").split())
+
+
+def test_store_bench_end_to_end(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "store", "--sizes", "300", "--backends", "faiss-sqlite,inmemory", "--queries", "20",
+            "--real-texts", "40", "--real-queries", "10", "--out", str(tmp_path),
+            "--name", "tiny", "--workdir", str(tmp_path), "--no-isolate",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "tiny.json").read_text())
+    rows = {row["backend"]: row for row in report["results"]}
+    assert set(rows) == {"faiss-flat", "faiss-sqlite", "inmemory"}
+    ours = rows["faiss-sqlite"]
+    assert ours["size"] == 300 and ours["index"] == "flat" and ours["queries"] == 20
+    assert ours["recall_at_10"] == 1.0  # exact search below the HNSW threshold
+    assert ours["put_per_s"] > 0 and ours["open_rebuild_s"] > 0 and ours["disk_mb"] > 0
+    assert ours["open_snapshot_s"] is None  # 300 vectors: below the snapshot threshold
+    assert 0 < ours["search_ms"]["p50"] <= ours["search_ms"]["p95"] <= ours["search_ms"]["p99"]
+    assert rows["inmemory"]["recall_at_10"] == 1.0 and rows["inmemory"]["open_rebuild_s"] is None
+    assert report["ratios"][0]["search_p95_speedup_vs_inmemory"] > 0
+    assert {t["target"] for t in report["targets"]} >= {"search p95 at 100k (ms)"}
+    real = report["real_embedder"]
+    assert real is not None and {r["backend"] for r in real["runs"]} == {"faiss-sqlite", "inmemory"}
+    assert all(r["texts"] == 40 and r["recall_at_10"] == 1.0 for r in real["runs"])
+    markdown = (tmp_path / "tiny.md").read_text()
+    assert "| 300 | faiss-sqlite | flat |" in markdown and "## Targets" in markdown
+    assert (tmp_path / "tiny.png").read_bytes().startswith(PNG)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("hippograph-bench")] == []
+
+
+def test_a_measurement_runs_in_a_fresh_process(tmp_path: Path) -> None:
+    from hippograph.bench.measure import call
+    from hippograph.bench.store import FLOOR, StoreBenchConfig, _save_data, measure_floor
+
+    config = StoreBenchConfig(queries=10, workdir=tmp_path)
+    data = _save_data(tmp_path, 200, config)
+    result = call(measure_floor, FLOOR, data, config, isolate=True)
+    assert result.backend == FLOOR and result.size == 200 and result.recall_at_10 == 1.0
+
+
+def test_index_study_end_to_end(tmp_path: Path) -> None:
+    from hippograph.bench.index_study import run_index_study
+
+    report = run_index_study(
+        600, ["flat", "hnsw16", "ivf"], queries=20, out_dir=tmp_path, name="idx", isolate=False
+    )
+    results = {r["candidate"]: r for r in report["results"]}
+    assert results["flat"]["settings"][0]["recall_at_10"] == 1.0
+    assert [s["value"] for s in results["hnsw16"]["settings"]] == [32, 64, 128, 256]
+    assert all(0 <= s["recall_at_10"] <= 1 for r in results.values() for s in r["settings"])
+    assert "| hnsw16 |" in (tmp_path / "idx.md").read_text()
+    assert (tmp_path / "idx.png").read_bytes().startswith(PNG)
+
+
+def test_cli_rejects_unknown_backends_and_sizes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["store", "--backends", "faiss-sqlite,nosuch", "--out", str(tmp_path)]
+    )
+    assert result.exit_code != 0 and "available: faiss-sqlite" in plain(result.output)
+    result = runner.invoke(app, ["store", "--sizes", "ten", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "not a size" in plain(result.output)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sizes_round_trip() -> None:
+    assert parse_sizes("300, 1k,10k,1.5k,1M") == [300, 1_000, 10_000, 1_500, 1_000_000]
+    assert [size_label(n) for n in (300, 1_000, 1_500, 1_000_000)] == ["300", "1k", "1500", "1M"]
+    with pytest.raises(ValueError, match="not a size"):
+        parse_sizes("1G")
+
+
+def test_embedding_like_vectors_have_neighbours_uniform_ones_do_not() -> None:
+    documents, queries = make_vectors("embedding", 3000, 50, 384, seed=1)
+    nearest = (queries @ documents.T).max(axis=1).mean()
+    uniform, uniform_queries = make_vectors("uniform", 3000, 50, 384, seed=1)
+    assert abs(float((documents**2).sum(axis=1).mean()) - 1) < 1e-4
+    assert nearest > 0.6 and (uniform_queries @ uniform.T).max(axis=1).mean() < 0.3
+
+
+def test_locomo_files_are_read_as_flat_session_dicts() -> None:
+    directory = find_locomo(Path(__file__))
+    if directory is None:
+        pytest.skip("../shared/data/locomo is not beside the repository")
+    turns, questions = locomo_texts(directory)
+    assert len(turns) > 1000 and len(questions) > 100
+    assert turns[0].split(": ", 1)[0] in {"Caroline", "Melanie", "Jon", "Gina", "John", "Maria",
+                                          "Joanna", "Nate", "Tim", "Audrey", "Andrew",
+                                          "James", "Jolene", "Deborah", "Evan", "Sam", "Calvin",
+                                          "Dave"}  # fmt: skip
