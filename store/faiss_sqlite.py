@@ -2,8 +2,9 @@
 
 Core pieces:
     - SQLite (WAL) holds items, their vectors (float32 blobs), a vector log and the history.
-    - FAISS holds one derived index per namespace group (e.g. per user), rebuilt from the
-      stored vectors on demand and kept current by replaying the vector log.
+    - FAISS holds one derived index per namespace group (e.g. per user), loaded from its
+      on-disk snapshot or rebuilt from the stored vectors on demand, and kept current by
+      replaying the vector log.
     - `batch` / `abatch` are the one implementation; `get`, `put`, `search`, … come from
       `BaseStore`. A batch runs in three steps — plan (validate, find texts to embed), embed
       (sync or async, outside any transaction), execute (one SQLite transaction).
@@ -133,7 +134,9 @@ class FaissSqliteStore(BaseStore):
             Expired items are never returned, even before they are swept.
         group_depth: Namespace labels that form one FAISS index: 2 gives one index per
             `("memories", user_id)`.
-        index_policy: When a group switches from exact search to HNSW, and HNSW settings.
+        index_policy: When a group switches from exact search to HNSW, HNSW settings, and
+            which groups keep an on-disk index snapshot (in `<path>-index/`, a cache that
+            makes reopening a large store fast; deleting it loses nothing).
         durability: `"full"` (default; fsync per commit) or `"normal"` (crash-safe, not
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
