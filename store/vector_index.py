@@ -34,16 +34,21 @@ IndexKind = Literal["flat", "hnsw"]
 class IndexPolicy:
     """How a group's FAISS index is built, and when it is snapshotted to disk.
 
-    The defaults follow `benchmarks/results/` (2 cores, 384-d): exact search stays under
-    5 ms p95 up to ~20k vectors; above that HNSW with M=32 keeps recall@10 near 1.0 at a
-    fraction of a millisecond, where IVF needs a large `nprobe` to reach useful recall.
+    The defaults follow `benchmarks/results/index_types_*.md` (2 shared cores, 384-d
+    MiniLM-like vectors): exact search costs ~0.2 ms per 1k vectors on one core, so it
+    stays near 5 ms p95 up to ~20k vectors and is 0.5 s at 1M. HNSW (M=32, efConstruction
+    40) answers in 1-12 ms with recall@10 1.0 at 100k (efSearch 64) and 0.94 at 1M
+    (efSearch 256); IVF needed far more time for less recall (0.68 at 1M, nprobe 128).
+    HNSW builds at ~700-2000 vectors/s on 2 busy cores, which is why large groups keep
+    snapshots.
 
     Attributes:
         hnsw_threshold: Live vectors in a group above which it switches from exact flat
             search to HNSW (`None` keeps every group exact).
         hnsw_m: HNSW graph degree.
-        hnsw_ef_construction: HNSW build beam width.
-        hnsw_ef_search: HNSW search beam width (raised to the requested k when larger).
+        hnsw_ef_construction: HNSW build beam width (build time grows with it).
+        hnsw_ef_search: HNSW search beam width at 100k vectors; it grows with the group as
+            `(live / 100k) ** 0.6` (≈128 at 316k, 256 at 1M) and is never below k.
         rebuild_ratio: Fraction of tombstones in an HNSW index that triggers a rebuild.
         search_threads: OpenMP threads for one query (1 is fastest for single queries).
         snapshot_threshold: Groups with at least this many live vectors are kept as on-disk
@@ -52,10 +57,10 @@ class IndexPolicy:
             snapshot is written in the background (it is also written on `close()`).
     """
 
-    hnsw_threshold: int | None = 50_000
+    hnsw_threshold: int | None = 20_000
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    hnsw_ef_construction: int = 40
+    hnsw_ef_search: int = 64
     rebuild_ratio: float = 0.2
     search_threads: int = 1
     snapshot_threshold: int | None = 20_000
@@ -66,6 +71,11 @@ class IndexPolicy:
         if self.hnsw_threshold is not None and live > self.hnsw_threshold:
             return "hnsw"
         return "flat"
+
+    def ef_search_for(self, live: int, k: int) -> int:
+        """The HNSW search beam width for a group of `live` vectors asked for `k` results."""
+        scale = max(1.0, live / 100_000) ** 0.6
+        return max(k, round(self.hnsw_ef_search * scale))
 
     def snapshots(self, live: int) -> bool:
         """Whether a group of `live` vectors is worth a snapshot."""
@@ -320,7 +330,7 @@ class GroupIndex:
         k = min(k, int(self._index.ntotal))
         if self.kind == "hnsw":
             params: Any = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = max(self.policy.hnsw_ef_search, k)
+            params.efSearch = self.policy.ef_search_for(len(self), k)
             if self._tombstones:
                 params.sel = self._tombstone_selector()
             scores, ids = self._index.search(query, k, params=params)

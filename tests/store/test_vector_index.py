@@ -132,3 +132,9 @@ def test_changes_count_real_additions_and_removals() -> None:
     index.add(np.arange(1, 11), unit(10))
     index.remove(np.array([1, 2, 999]))
     assert index.changes == 12
+
+
+def test_ef_search_grows_with_the_group_and_covers_k() -> None:
+    policy = IndexPolicy(hnsw_ef_search=64)
+    assert [policy.ef_search_for(n, 10) for n in (5_000, 100_000, 1_000_000)] == [64, 64, 255]
+    assert policy.ef_search_for(5_000, 500) == 500
