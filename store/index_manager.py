@@ -111,6 +111,7 @@ class IndexManager:
         self._lock = RWLock()
         self._snapshots: SnapshotDir | None = None
         self._on_disk: dict[str, _OnDisk] = {}
+        """Entries are only ever replaced whole (atomic under the GIL), under either lock."""
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._closed = False
@@ -323,7 +324,8 @@ class IndexManager:
                 return
             disk = self._on_disk.get(name)
             changes, seq = index.changes, index.applied_seq
-            if job == "restamp" and disk is not None and disk.index is index:
+            unchanged = disk is not None and disk.index is index and disk.changes == changes
+            if job == "restamp" and unchanged:  # re-checked: a sync may have run since `_due`
                 pending = None
             else:
                 raw, tombstones, meta = index.export()

@@ -23,6 +23,10 @@ app = typer.Typer(
 )
 
 _VECTORS = ("embedding", "uniform")
+Vectors = Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform (worst case).")]
+Queries = Annotated[int, typer.Option(min=1, help="Timed searches per run (and per setting).")]
+OutDir = Annotated[Path, typer.Option(help="Report directory.")]
+WorkDir = Annotated[Path | None, typer.Option(help="Scratch directory (default: system temp).")]
 
 
 def _vector_kind(value: str) -> VectorKind:
@@ -49,9 +53,9 @@ def store(
     backends: Annotated[
         str, typer.Option(help=f"Comma-separated, from: {', '.join(BACKENDS)}.")
     ] = "faiss-sqlite,inmemory",
-    queries: Annotated[int, typer.Option(min=1, help="Timed searches per run.")] = 200,
+    queries: Queries = 200,
     batch_size: Annotated[int, typer.Option(min=1, help="Puts per batch() call.")] = 1000,
-    vectors: Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform.")] = "embedding",
+    vectors: Vectors = "embedding",
     real_texts: Annotated[
         int, typer.Option(min=0, help="LoCoMo turns for the real-embedder run (0: skip).")
     ] = 2000,
@@ -59,9 +63,9 @@ def store(
         int, typer.Option(min=1, help="LoCoMo questions timed in the real-embedder run.")
     ] = 200,
     locomo: Annotated[Path | None, typer.Option(help="LoCoMo *.json directory.")] = None,
-    out: Annotated[Path, typer.Option(help="Report directory.")] = Path("benchmarks/results"),
+    out: OutDir = Path("benchmarks/results"),
     name: Annotated[str, typer.Option(help="Report file stem.")] = "store_bench",
-    workdir: Annotated[Path | None, typer.Option(help="Scratch directory.")] = None,
+    workdir: WorkDir = None,
     isolate: Annotated[bool, typer.Option(help="One fresh process per run.")] = True,
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
@@ -97,11 +101,11 @@ def index(
     candidates: Annotated[
         str, typer.Option(help=f"Comma-separated, from: {', '.join(CANDIDATES)}.")
     ] = "flat,hnsw16,hnsw32,ivf",
-    queries: Annotated[int, typer.Option(min=1, help="Timed searches per setting.")] = 200,
-    vectors: Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform.")] = "embedding",
-    out: Annotated[Path, typer.Option(help="Report directory.")] = Path("benchmarks/results"),
+    queries: Queries = 200,
+    vectors: Vectors = "embedding",
+    out: OutDir = Path("benchmarks/results"),
     name: Annotated[str | None, typer.Option(help="Report file stem.")] = None,
-    workdir: Annotated[Path | None, typer.Option(help="Scratch directory.")] = None,
+    workdir: WorkDir = None,
 ) -> None:
     """Build time, memory, latency and recall@10 of flat / HNSW / IVF at one size."""
     try:

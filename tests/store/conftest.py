@@ -102,3 +102,26 @@ def make_store(
 def store(make_store: StoreFactory) -> BaseStore:
     """An indexed store (fields=["text"]) of the current backend."""
     return make_store()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """Path of a fresh SQLite file for one test."""
+    return str(tmp_path / "memories.db")
+
+
+@pytest.fixture
+def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
+    """Factory `open_store(embed=None, path=db, **kwargs)` of `FaissSqliteStore`s indexing
+    `content`, closed after the test."""
+    opened: list[FaissSqliteStore] = []
+
+    def factory(embed: Any = None, **kwargs: Any) -> FaissSqliteStore:
+        index = {"embed": embed or local_embeddings, "fields": ["content"]}
+        store = FaissSqliteStore(kwargs.pop("path", db), index=index, **kwargs)  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()

@@ -9,7 +9,6 @@ import multiprocessing
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,26 +32,6 @@ from hippograph.store import (
 from tests.store.conftest import CountingEmbeddings
 
 NS = ("memories", "alice")
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "memories.db")
-
-
-@pytest.fixture
-def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
-    opened: list[FaissSqliteStore] = []
-
-    def factory(embed: Any = None, **kwargs: Any) -> FaissSqliteStore:
-        index = {"embed": embed or local_embeddings, "fields": ["content"]}
-        store = FaissSqliteStore(kwargs.pop("path", db), index=index, **kwargs)  # type: ignore[arg-type]
-        opened.append(store)
-        return store
-
-    yield factory
-    for store in opened:
-        store.close()
 
 
 def snapshot(path: str) -> dict[str, Any]:

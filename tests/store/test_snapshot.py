@@ -9,7 +9,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +33,14 @@ def fact(i: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "memories.db")
-
-
-@pytest.fixture
-def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
-    opened: list[FaissSqliteStore] = []
+def reopen(open_store: Any) -> Callable[..., FaissSqliteStore]:
+    """`reopen(policy=HNSW, path=db)`: a store on the file under `policy`."""
 
     def factory(policy: IndexPolicy = HNSW, path: str | None = None) -> FaissSqliteStore:
-        store = FaissSqliteStore(
-            path or db,
-            index={"embed": local_embeddings, "fields": ["content"]},
-            index_policy=policy,
-        )
-        opened.append(store)
-        return store
+        kwargs = {"path": path} if path else {}
+        return open_store(index_policy=policy, **kwargs)  # type: ignore[no-any-return]
 
-    yield factory
-    for store in opened:
-        store.close()
+    return factory
 
 
 @pytest.fixture
@@ -66,6 +54,13 @@ def forbid_rebuild(monkeypatch: pytest.MonkeyPatch) -> Any:
         return original(conn, group, dims)
 
     return lambda: monkeypatch.setattr(index_manager, "_group_vectors", refuse)
+
+
+@pytest.fixture
+def snapshot_only(filled: Any, forbid_rebuild: Any) -> None:
+    """The template store at `db`, whose index may only be loaded from its snapshot."""
+    filled()
+    forbid_rebuild()
 
 
 def snapshots_of(db: str) -> SnapshotDir:
@@ -153,14 +148,12 @@ def copy_database(source: str, target: str) -> None:
 
 
 def test_close_writes_a_snapshot_that_reopens_without_rebuilding(
-    open_store: Any, db: str, filled: Any, forbid_rebuild: Any
+    reopen: Any, db: str, snapshot_only: None
 ) -> None:
-    filled()
-    forbid_rebuild()
     header = snapshots_of(db).read_header(GROUP)
     assert header is not None and header.index_meta["kind"] == "hnsw"
     assert header.index_meta["live"] == 120
-    store = open_store()
+    store = reopen()
     found = results(store)
     assert found[0][0][0] in {f"k{i}" for i in range(0, 120, 8)}  # chess facts
     assert store.index_stats()[GROUP] == ("hnsw", 120)
@@ -180,10 +173,10 @@ def _child_changes(path: str) -> None:
 
 @pytest.mark.parametrize("policy", [HNSW, EXACT], ids=["hnsw", "exact"])
 def test_replay_after_writes_from_this_and_another_process_matches_a_rebuild(
-    open_store: Any, db: str, filled: Any, tmp_path: Path, policy: IndexPolicy
+    reopen: Any, db: str, filled: Any, tmp_path: Path, policy: IndexPolicy
 ) -> None:
     filled(policy)
-    writer = open_store(policy)  # writes without ever loading the index: no new snapshot
+    writer = reopen(policy)  # writes without ever loading the index: no new snapshot
     writer.batch([PutOp(NS, f"new{i}", fact(500 + i)) for i in range(15)])
     writer.put(NS, "k3", {"content": "Updated: fact three is now about sailing"})
     writer.delete(NS, "k4")
@@ -197,7 +190,7 @@ def test_replay_after_writes_from_this_and_another_process_matches_a_rebuild(
 
     header = snapshots_of(db).read_header(GROUP)
     assert header is not None
-    restored = open_store(policy)
+    restored = reopen(policy)
     replayed = results(restored)
     ids, vectors = live_vectors(restored)
     assert restored._index is not None
@@ -206,7 +199,7 @@ def test_replay_after_writes_from_this_and_another_process_matches_a_rebuild(
     rebuilt_db = str(tmp_path / "rebuilt.db")
     copy_database(db, rebuilt_db)
     scratch_policy = IndexPolicy(hnsw_threshold=policy.hnsw_threshold, snapshot_threshold=None)
-    scratch = open_store(scratch_policy, rebuilt_db)
+    scratch = reopen(scratch_policy, rebuilt_db)
     expected_ids, expected_vectors = live_vectors_after_search(scratch)
     assert np.array_equal(ids, expected_ids) and np.array_equal(vectors, expected_vectors)
     assert len(ids) == 120 + 15 + 10 - 3
@@ -221,9 +214,9 @@ def live_vectors_after_search(store: FaissSqliteStore) -> tuple[np.ndarray, np.n
     return live_vectors(store)
 
 
-def test_background_snapshot_after_enough_changes(open_store: Any, db: str) -> None:
+def test_background_snapshot_after_enough_changes(reopen: Any, db: str) -> None:
     policy = IndexPolicy(hnsw_threshold=60, snapshot_threshold=50, snapshot_every=20)
-    store = open_store(policy)
+    store = reopen(policy)
     store.batch([PutOp(NS, f"k{i}", fact(i)) for i in range(80)])
     store.search(NS, query="chess")  # loaded from SQLite: first snapshot in the background
     assert store._index is not None
@@ -248,12 +241,10 @@ def wait_for_worker(store: FaissSqliteStore) -> None:
 
 
 def test_an_unchanged_group_is_restamped_not_rewritten(
-    open_store: Any, db: str, filled: Any, forbid_rebuild: Any
+    reopen: Any, db: str, snapshot_only: None
 ) -> None:
-    filled()
-    forbid_rebuild()
     old = snapshots_of(db).read_header(GROUP)
-    store = open_store()
+    store = reopen()
     store.search(NS, query="chess")
     store.batch([PutOp(("memories", "bob"), f"b{i}", fact(i)) for i in range(5)])
     store.search(("memories",), query="chess")  # replays bob's entries, alice unchanged
@@ -262,6 +253,24 @@ def test_an_unchanged_group_is_restamped_not_rewritten(
     assert old is not None and new is not None
     assert new.payload == old.payload and new.content_seq == old.content_seq
     assert new.valid_seq > old.valid_seq
+
+
+def test_a_restamp_overtaken_by_changes_writes_the_whole_snapshot(
+    reopen: Any, db: str, snapshot_only: None
+) -> None:
+    old = snapshots_of(db).read_header(GROUP)
+    store = reopen()
+    store.batch([PutOp(("memories", "bob"), f"b{i}", fact(i)) for i in range(5)])
+    store.search(("memories",), query="chess")  # alice unchanged but behind the log head
+    assert store._index is not None
+    jobs = store._index._due(closing=True)
+    assert jobs == [(GROUP, "restamp")]
+    store.put(NS, "late", fact(999))
+    store.search(NS, query="chess")  # alice changes after the job was decided
+    store._index._write_snapshots(jobs)
+    new = snapshots_of(db).read_header(GROUP)
+    assert old is not None and new is not None
+    assert new.payload != old.payload and new.index_meta["live"] == 121
 
 
 # ----------------------------------------------------------------- untrustworthy snapshots
@@ -288,11 +297,18 @@ def _garbage_header(db: str) -> None:
         header.write_text("{not json")
 
 
-def _foreign(db: str) -> None:
+def _execute(db: str, *statements: str) -> None:
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE meta SET value = 'another-database' WHERE key = 'database_id'")
-    conn.commit()
-    conn.close()
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _foreign(db: str) -> None:
+    _execute(db, "UPDATE meta SET value = 'another-database' WHERE key = 'database_id'")
 
 
 def _missing(db: str) -> None:
@@ -301,10 +317,7 @@ def _missing(db: str) -> None:
 
 def _ahead(db: str) -> None:
     """The database goes back in time (a restored backup): the snapshot is from its future."""
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE sqlite_sequence SET seq = 1 WHERE name = 'vector_log'")
-    conn.commit()
-    conn.close()
+    _execute(db, "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'vector_log'")
 
 
 def _stale(db: str) -> None:
@@ -344,12 +357,12 @@ def _vectors_changed_behind_its_back(db: str) -> None:
     ],
 )
 def test_untrustworthy_snapshot_is_rebuilt_from_sqlite_with_a_warning(
-    open_store: Any, db: str, filled: Any, caplog: pytest.LogCaptureFixture, damage: Any
+    reopen: Any, db: str, filled: Any, caplog: pytest.LogCaptureFixture, damage: Any
 ) -> None:
     filled()
     damage(db)
     caplog.clear()
-    store = open_store()
+    store = reopen()
     found = store.search(NS, query="chess", limit=200)
     assert "unusable" in caplog.text and "rebuilding from SQLite" in caplog.text
     ids, vectors = live_vectors(store)
@@ -358,30 +371,30 @@ def test_untrustworthy_snapshot_is_rebuilt_from_sqlite_with_a_warning(
     assert len(found) == len(expected_ids)
     store.close()  # writes a good snapshot again
     caplog.clear()
-    again = open_store()
+    again = reopen()
     again.search(NS, query="chess")
     assert "unusable" not in caplog.text
 
 
 def test_missing_snapshot_rebuilds_and_loses_nothing(
-    open_store: Any, db: str, filled: Any, caplog: pytest.LogCaptureFixture
+    reopen: Any, db: str, filled: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     filled()
     _missing(db)
     caplog.clear()
-    store = open_store()
+    store = reopen()
     assert len(store.search(NS, query="chess", limit=200)) == 120
     assert "rebuilt from SQLite" in caplog.text
 
 
 def test_memory_store_and_small_groups_have_no_snapshots(
-    open_store: Any, db: str, local_embeddings: LocalEmbeddings
+    reopen: Any, db: str, local_embeddings: LocalEmbeddings
 ) -> None:
     with FaissSqliteStore(":memory:", index={"embed": local_embeddings}, index_policy=HNSW) as mem:
         mem.batch([PutOp(NS, f"k{i}", {"text": f"note {i}"}) for i in range(60)])
         mem.search(NS, query="note")
         assert mem._index is not None and mem._index.snapshot_dir is None
-    small = open_store()
+    small = reopen()
     small.batch([PutOp(NS, f"k{i}", fact(i)) for i in range(10)])
     small.search(NS, query="chess")
     small.close()
