@@ -106,6 +106,9 @@ class LocalEmbeddings(Embeddings):
                 if self.num_threads is not None:
                     options.intra_op_num_threads = self.num_threads
                 options.log_severity_level = 3
+                # Idle ONNX threads otherwise spin for a while after each call, taking the
+                # CPU from the search that follows: on 2 cores that cost 4 ms at p95.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = ort.InferenceSession(
                     str(_model_path()), options, providers=["CPUExecutionProvider"]
                 )
