@@ -532,6 +532,12 @@ class FaissSqliteStore(BaseStore):
             ).fetchone()
         return int(row[0])
 
+    def save_index_snapshots(self) -> None:
+        """Bring the on-disk index snapshots of large groups up to date now, waiting for
+        any being written in the background (this also happens by itself, and on close)."""
+        if self._index is not None:
+            self._index.flush()
+
     def index_stats(self) -> dict[str, tuple[str, int]]:
         """`{group: (index kind, live vectors)}` for the FAISS indexes loaded in this process."""
         return self._index.loaded_groups() if self._index else {}

@@ -114,6 +114,8 @@ class IndexManager:
         """Entries are only ever replaced whole (atomic under the GIL), under either lock."""
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        """One snapshot writer at a time (background worker, `flush`, `close`)."""
         self._closed = False
 
     def loaded_groups(self) -> dict[str, tuple[str, int]]:
@@ -309,11 +311,12 @@ class IndexManager:
             self._worker.start()
 
     def _write_snapshots(self, jobs: list[tuple[str, SnapshotJob]]) -> None:
-        for name, job in jobs:
-            try:
-                self._write_snapshot(name, job)
-            except Exception as exc:  # a cache that failed to persist: logged, store unaffected
-                logger.warning("could not write the index snapshot of %s: %r", name, exc)
+        with self._save_lock:
+            for name, job in jobs:
+                try:
+                    self._write_snapshot(name, job)
+                except Exception as exc:  # a cache failed to persist: logged, store unaffected
+                    logger.warning("could not write the index snapshot of %s: %r", name, exc)
 
     def _write_snapshot(self, name: str, job: SnapshotJob) -> None:
         snapshots = self._snapshots
@@ -339,17 +342,22 @@ class IndexManager:
             if self._groups.get(name) is index:
                 self._on_disk[name] = _OnDisk(index, header, changes)
 
-    def close(self) -> None:
-        """Finish background snapshot work and write the snapshots that are due (idempotent)."""
+    def flush(self) -> None:
+        """Wait for background snapshot work, then write every snapshot not up to date."""
         with self._worker_lock:
-            if self._closed:
-                return
-            self._closed = True
             worker = self._worker
         if worker is not None:
             worker.join()
         if self._snapshots is not None:
             self._write_snapshots(self._due(closing=True))
+
+    def close(self) -> None:
+        """`flush`, and start no more background work (idempotent)."""
+        with self._worker_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.flush()
 
     def search(
         self,

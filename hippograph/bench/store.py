@@ -229,6 +229,9 @@ def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig
             store, result.open_rebuild_s = _timed_open(
                 backend, directory, embed, config.dims, warmup
             )
+        save = getattr(store, "save_index_snapshots", None)
+        if callable(save):
+            save()  # the snapshot that follows a rebuild must not overlap the timed searches
         times, result.recall_at_10 = _searches(store, data, embed, queries, label)
         result.search_ms, result.queries = latency_ms(times), queries
         result.get_ms = latency_ms(_gets(store, size, config.gets, config.seed))

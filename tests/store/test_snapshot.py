@@ -232,6 +232,16 @@ def test_background_snapshot_after_enough_changes(reopen: Any, db: str) -> None:
     assert not (Path(f"{db}-index") / first.payload).exists()  # old payload removed
 
 
+def test_save_index_snapshots_writes_what_is_due_now(reopen: Any, db: str, filled: Any) -> None:
+    filled()
+    store = reopen()
+    store.put(NS, "late", fact(999))
+    store.search(NS, query="chess")  # one change: not enough for a background snapshot
+    store.save_index_snapshots()
+    header = snapshots_of(db).read_header(GROUP)
+    assert header is not None and header.index_meta["live"] == 121
+
+
 def wait_for_worker(store: FaissSqliteStore) -> None:
     assert store._index is not None
     worker = store._index._worker
