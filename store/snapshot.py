@@ -88,6 +88,26 @@ class PendingSnapshot:
     content_seq: int
 
 
+def _well_typed(header: SnapshotHeader) -> bool:
+    """JSON gave each field the type it must have, and the payload is a plain file name."""
+    numbers = (
+        "format",
+        "dims",
+        "content_seq",
+        "valid_seq",
+        "payload_bytes",
+        "index_bytes",
+        "crc32",
+    )
+    texts = ("database_id", "group", "payload")
+    return (
+        all(type(getattr(header, name)) is int for name in numbers)
+        and all(type(getattr(header, name)) is str for name in texts)
+        and isinstance(header.index_meta, dict)
+        and Path(header.payload).name == header.payload
+    )
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -183,6 +203,8 @@ class SnapshotDir:
             header = SnapshotHeader(**json.loads(text))
         except (ValueError, TypeError) as exc:
             raise SnapshotError(f"{path.name} is not a snapshot header: {exc}") from exc
+        if not _well_typed(header):
+            raise SnapshotError(f"{path.name} has fields of the wrong type")
         if header.format != FORMAT:
             raise SnapshotError(f"snapshot format {header.format}, expected {FORMAT}")
         if header.database_id != self.database_id:

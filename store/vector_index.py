@@ -299,6 +299,8 @@ class GroupIndex:
         expected = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat}.get(str(kind))
         if expected is None or not isinstance(inner, expected):
             raise ValueError(f"index kind {kind!r} does not match {type(inner).__name__}")
+        if inner.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise ValueError("index does not use inner product")
         group = cls(dims, policy, applied_seq)
         group.kind = "hnsw" if kind == "hnsw" else "flat"
         group._index = index

@@ -317,6 +317,14 @@ def _execute(db: str, *statements: str) -> None:
         conn.close()
 
 
+def _tampered_header(db: str) -> None:
+    """A header that parses but points outside the snapshot directory, stamped as text."""
+    for path in Path(f"{db}-index").glob("*.json"):
+        header = json.loads(path.read_text())
+        header.update(payload=f"../{header['payload']}", valid_seq=str(header["valid_seq"]))
+        path.write_text(json.dumps(header))
+
+
 def _foreign(db: str) -> None:
     _execute(db, "UPDATE meta SET value = 'another-database' WHERE key = 'database_id'")
 
@@ -360,6 +368,7 @@ def _vectors_changed_behind_its_back(db: str) -> None:
         _truncate,
         _corrupt,
         _garbage_header,
+        _tampered_header,
         _foreign,
         _ahead,
         _stale,
