@@ -1,0 +1,66 @@
+"""How the memory nodes touch the store: find the store, search a user's memories.
+
+Core pieces:
+    - `require_store`: the run's store, or a clear `NoStoreError`.
+    - `search_memories`: one batched store round trip for several queries, merged by key
+      (best score wins), best first.
+    - `NoStoreError`, `UnindexedStoreError`: the two ways a store can be unusable here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore, SearchItem, SearchOp
+
+
+class NoStoreError(RuntimeError):
+    """A memory node ran in a graph compiled without a store."""
+
+
+class UnindexedStoreError(RuntimeError):
+    """The store has no vector index, so memories cannot be searched by meaning."""
+
+
+def require_store(runtime: Runtime[Any]) -> BaseStore:
+    """The run's long-term store.
+
+    Raises:
+        NoStoreError: the graph (and its parent, if any) was compiled without a store.
+    """
+    if runtime.store is None:
+        raise NoStoreError(
+            "memory nodes need a store: compile with store=... (build_agent and the "
+            "subgraph builders accept one), or run inside a parent graph that has one"
+        )
+    return runtime.store
+
+
+def search_memories(
+    store: BaseStore, namespace: tuple[str, ...], queries: Sequence[str], limit: int
+) -> list[tuple[SearchItem, float]]:
+    """The memories under `namespace` closest to any of `queries`, best first.
+
+    Raises:
+        UnindexedStoreError: the store returned results without similarity scores.
+    """
+    queries = [q for q in queries if q.strip()]
+    if not queries or limit <= 0:
+        return []
+    results = store.batch([SearchOp(namespace, query=q, limit=limit) for q in queries])
+    best: dict[tuple[tuple[str, ...], str], tuple[SearchItem, float]] = {}
+    for items in results:
+        assert isinstance(items, list)
+        for item in items:
+            assert isinstance(item, SearchItem)
+            if item.score is None:
+                raise UnindexedStoreError(
+                    "the store returned no similarity scores: open it with an index "
+                    "(hippograph.backends.memory_index_config(...))"
+                )
+            seen = best.get((item.namespace, item.key))
+            if seen is None or item.score > seen[1]:
+                best[(item.namespace, item.key)] = (item, float(item.score))
+    return sorted(best.values(), key=lambda pair: pair[1], reverse=True)[:limit]
