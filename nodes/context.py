@@ -38,10 +38,10 @@ class Context:
         similar_k: Existing memories shown to reconcile for each candidate fact.
         duplicate_threshold: Offline mode: a candidate this similar (cosine) to an existing
             memory is a duplicate (NOOP; its provenance is merged into the existing one).
-        forget_threshold: Offline "forget …": the memory most similar to what follows
-            "forget" is deleted if it scores at least this (others only if they score
-            within 0.05 of it). Conservative on purpose: "nothing similar enough" beats
-            deleting the wrong memory.
+        forget_threshold: Offline "forget …": memories at least this similar to what
+            follows "forget" are deleted, and below it only a clear best match (see
+            `nodes.reconcile.forget_targets`). Conservative on purpose: "nothing similar
+            enough" beats deleting the wrong memory.
         store_questions: Offline mode: store turns that are only a question verbatim too
             (the eval ingests every turn; the CLI chat turns this off).
     """
@@ -53,7 +53,7 @@ class Context:
     min_score: float = 0.3
     similar_k: int = 5
     duplicate_threshold: float = 0.9
-    forget_threshold: float = 0.4
+    forget_threshold: float = 0.45
     store_questions: bool = True
 
     def __post_init__(self) -> None:

@@ -21,7 +21,7 @@ from langgraph.store.base import BaseStore, PutOp, SearchItem
 from pydantic import BaseModel, Field
 
 from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.memory_io import require_store, search_memories
+from hippograph.nodes.memory_io import Query, require_store, search_memories
 from hippograph.nodes.models import call_structured, pick_model
 from hippograph.nodes.state import Candidate, MemoryOp, OpName, State
 from hippograph.nodes.turn import Turn, current_turn
@@ -30,6 +30,11 @@ from hippograph.store import Memory, memory_namespace, provenance
 from hippograph.store.memory import validate_content
 
 logger = logging.getLogger(__name__)
+
+FORGET_FLOOR = 0.3
+"""Offline forget: the lowest score at which a clear best match is still deleted."""
+FORGET_GAP = 0.1
+"""Offline forget: how far the best match must lead the runner-up to count as clear."""
 
 
 class Action(BaseModel):
@@ -109,12 +114,32 @@ def decide_with_model(
     return decisions
 
 
+def forget_targets(
+    similar: list[tuple[SearchItem, float]], threshold: float
+) -> list[tuple[SearchItem, float]]:
+    """Which memories an offline "forget X" deletes (`similar` is best first).
+
+    Every memory scoring at least `threshold`, and the best match alone when it is a clear
+    winner: at least `FORGET_FLOOR` and `FORGET_GAP` above the runner-up. A short target
+    ("where I live") scores low against a long memory that contains it, but far above the
+    unrelated ones; an ambiguous target ("my dog" among a dog and a cat) deletes nothing.
+    """
+    doomed = [(item, score) for item, score in similar if score >= threshold]
+    if doomed or not similar:
+        return doomed
+    best = similar[0][1]
+    runner_up = similar[1][1] if len(similar) > 1 else 0.0
+    if best >= FORGET_FLOOR and best - runner_up >= FORGET_GAP:
+        return [similar[0]]
+    return []
+
+
 def decide_offline(
     candidate: Candidate, similar: list[tuple[SearchItem, float]], context: Context
 ) -> list[_Decision]:
     """No model: forget by similarity, skip near-duplicates, add the rest."""
     if candidate["intent"] == "forget":
-        doomed = [(item, score) for item, score in similar if score >= context.forget_threshold]
+        doomed = forget_targets(similar, context.forget_threshold)
         if not doomed:
             return [_Decision("NOOP", candidate, reason="nothing similar enough to forget")]
         return [
@@ -248,7 +273,9 @@ def reconcile(
     chat = pick_model(context.model, model)
     decisions: list[_Decision] = []
     for candidate in candidates:
-        similar = search_memories(store, namespace, [candidate["content"]], context.similar_k)
+        similar = search_memories(
+            store, namespace, [Query(candidate["content"])], context.similar_k
+        )
         if chat is None:
             decisions.extend(decide_offline(candidate, similar, context))
         else:

@@ -234,3 +234,15 @@ def test_users_never_see_each_others_memories(memory_store, checkpointer):
     assert out["recalled"] == []
     assert _contents(memory_store, "alice") == []
     assert _contents(memory_store, "bob") == ["Has a dog named Rex"]
+
+
+def test_unreachable_model_is_a_clear_error(memory_store, checkpointer):
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(
+        model="llama3.1", base_url="http://127.0.0.1:9/v1", api_key="unused", max_retries=0
+    )
+    agent = build_agent(store=memory_store, checkpointer=checkpointer, model=model)
+    with pytest.raises(ModelCallError, match=r"respond: the chat model ChatOpenAI\(llama3.1\)"):
+        _turn(agent, "hello?")
+    assert _contents(memory_store) == []
