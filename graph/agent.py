@@ -67,6 +67,23 @@ def _chat_model(model: ModelSpec, settings: Settings) -> BaseChatModel | None:
     return resolve_chat_model(spec, base_url=settings.base_url)
 
 
+def _open_defaults(
+    opened: ExitStack,
+    store: BaseStore | None,
+    checkpointer: BaseCheckpointSaver[Any] | None,
+    embeddings: Embeddings | str | None,
+    settings: Settings,
+) -> tuple[BaseStore, BaseCheckpointSaver[Any]]:
+    """The given store and checkpointer, opening the configured ones in `opened` if missing."""
+    from hippograph.backends import open_checkpointer, open_store
+
+    if store is None:
+        store = opened.enter_context(open_store(embeddings=embeddings, settings=settings))
+    if checkpointer is None:
+        checkpointer = opened.enter_context(open_checkpointer(settings=settings))
+    return store, checkpointer
+
+
 def build_agent(
     *,
     store: BaseStore | None = None,
@@ -105,16 +122,11 @@ def build_agent(
         out["ops"]  # [{"op": "ADD", "key": "...", "content": "I code in Python", ...}]
         ```
     """
-    from hippograph.backends import open_checkpointer, open_store
-
     settings = _settings(settings)
     chat = _chat_model(model, settings)
     opened = ExitStack()
     try:
-        if store is None:
-            store = opened.enter_context(open_store(embeddings=embeddings, settings=settings))
-        if checkpointer is None:
-            checkpointer = opened.enter_context(open_checkpointer(settings=settings))
+        store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
     except BaseException:
         opened.close()
         raise
@@ -135,14 +147,9 @@ def open_agent(
     settings: Settings | None = None,
 ) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
     """`build_agent` as a context manager: storage it opened is closed on exit."""
-    from hippograph.backends import open_checkpointer, open_store
-
     settings = _settings(settings)
     with ExitStack() as opened:
-        if store is None:
-            store = opened.enter_context(open_store(embeddings=embeddings, settings=settings))
-        if checkpointer is None:
-            checkpointer = opened.enter_context(open_checkpointer(settings=settings))
+        store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
         yield build_agent(store=store, checkpointer=checkpointer, model=model, settings=settings)
 
 

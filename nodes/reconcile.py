@@ -108,7 +108,8 @@ def decide_with_model(
         return [_Decision("NOOP", candidate, reason="skipped: the model's answer was unusable")]
     decisions = []
     for action in result.actions:
-        target, score = handles.get(action.handle, (None, None)) if action.handle else (None, None)
+        found = handles.get(action.handle) if action.handle is not None else None
+        target, score = found if found is not None else (None, None)
         content = (action.content or "").strip() or None
         decisions.append(_Decision(action.op, candidate, target, score, content, action.reason))
     return decisions

@@ -115,4 +115,5 @@ def test_langgraph_dev_serves_agent_and_store(server):
     assert "I live in Lisbon and work at Acme." in contents
     assert client.store.search_items(["memories", "someone-else"])["items"] == []
     text = log.read_text()
-    assert "BlockingError" not in text and "Blocking call" not in text
+    assert "BlockingError" not in text and "synchronous blocking call" not in text
+    assert "allow-blocking" not in text  # detection stayed on
