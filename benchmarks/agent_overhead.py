@@ -65,7 +65,9 @@ def _instant_answer(messages: list[BaseMessage]) -> Any:
     system = messages[0].text if messages else ""
     if "You extract durable facts" in system:
         turn = messages[-1].text.split("<message>")[-1].split("</message>")[0].strip()
-        return {"facts": [{"content": turn, "category": "other", "importance": 0.5}]}
+        return {
+            "facts": [{"content": f"User said: {turn}", "category": "other", "importance": 0.5}]
+        }
     if "long-term memory consistent" in system:
         return {"actions": [{"op": "ADD"}]}
     return "Noted."

@@ -37,7 +37,9 @@ def test_process_message_then_answer(memory_store, settings):
 
 
 def test_answer_with_memory_on_default_storage(settings):
-    first = answer_with_memory("My favourite colour is teal.", "yan", settings=settings, thread_id="t")
+    first = answer_with_memory(
+        "My favourite colour is teal.", "yan", settings=settings, thread_id="t"
+    )
     assert [op["op"] for op in first.ops] == ["ADD"]
     second = answer_with_memory("What is my favourite colour?", "yan", settings=settings)
     assert "teal" in second.text

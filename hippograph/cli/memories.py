@@ -20,7 +20,7 @@ app = typer.Typer(help="Browse and change one user's memories.", no_args_is_help
 
 def _table(memories: list[Memory], scores: list[float] | None = None) -> Table:
     table = Table(show_lines=False, header_style="bold")
-    table.add_column("key", overflow="fold", style="dim")
+    table.add_column("key", no_wrap=True, style="dim")
     if scores is not None:
         table.add_column("score", justify="right")
     table.add_column("content", overflow="fold")
@@ -174,12 +174,20 @@ def history(
         except HistoryUnavailableError as exc:
             raise fail(str(exc)) from exc
     table = Table(header_style="bold")
-    for column in ("at", "op", "key", "old → new", "source"):
+    table.add_column("at", no_wrap=True)
+    table.add_column("op")
+    table.add_column("key", no_wrap=True, style="dim")
+    for column in ("old → new", "source"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         old = (entry["old"] or {}).get("content", "")
         new = (entry["new"] or {}).get("content", "")
-        change = f"{old} → {new}" if old and new and old != new else new or old
+        if old and new and old != new:
+            change = f"{old} → {new}"
+        elif old and new:
+            change = f"{new} (sources merged)"
+        else:
+            change = new or old
         source = entry["source"] or {}
         origin = source.get("origin") or f"thread {source.get('thread_id')}"
         table.add_row(
