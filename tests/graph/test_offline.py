@@ -104,3 +104,16 @@ async def test_async_agent(tmp_path):
         )
     assert out["recalled"][0]["content"] == "I drink green tea."
     assert len(out["messages"]) == 4
+
+
+def test_agent_runs_on_any_base_store(embeddings, checkpointer, settings):
+    from langgraph.store.memory import InMemoryStore
+
+    from hippograph.backends import memory_index_config
+
+    store = InMemoryStore(index=memory_index_config(embeddings))
+    agent = build_agent(store=store, checkpointer=checkpointer, settings=settings)
+    _turn(agent, "I play the violin.")
+    out = _turn(agent, "I play the violin.")
+    assert [op["op"] for op in out["ops"]] == ["NOOP"]
+    assert [i.value["content"] for i in store.search(NS)] == ["I play the violin."]
