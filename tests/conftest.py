@@ -1,0 +1,67 @@
+"""Fixtures shared by the agent, CLI and API tests.
+
+Every test runs hermetically: no `HIPPOGRAPH_*` or provider key from the developer's shell
+leaks in (so nothing reaches a real model), and the default store lives in `tmp_path`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from hippograph.backends import memory_index_config
+from hippograph.config import Settings
+from hippograph.store import FaissSqliteStore, LocalEmbeddings
+
+_LEAKY_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LANGSMITH_API_KEY", "LANGSMITH_TRACING")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HIPPOGRAPH_") or name in _LEAKY_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HIPPOGRAPH_DB", str(tmp_path / "default" / "memories.db"))
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> LocalEmbeddings:
+    """The real offline embedder, loaded once per session."""
+    return LocalEmbeddings()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Offline settings on a temporary database."""
+    return Settings(db_path=tmp_path / "data" / "memories.db", user_id="alice")
+
+
+@pytest.fixture
+def memory_store(tmp_path: Path, embeddings: LocalEmbeddings) -> Iterator[FaissSqliteStore]:
+    """A real `FaissSqliteStore` on a temporary file, indexed like the agent's."""
+    with FaissSqliteStore.from_conn_string(
+        str(tmp_path / "memories.db"), index=memory_index_config(embeddings)
+    ) as store:
+        yield store
+
+
+@pytest.fixture
+def checkpointer() -> InMemorySaver:
+    """Short-term state for a test."""
+    return InMemorySaver()
+
+
+def user_turn(text: str) -> dict[str, Any]:
+    """Agent input for one user message."""
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def run_config(thread_id: str = "t1") -> dict[str, Any]:
+    """A run config for `thread_id`."""
+    return {"configurable": {"thread_id": thread_id}}
