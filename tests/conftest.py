@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: a throwaway PostgreSQL + pgvector server.
+"""Fixtures shared by every test package: the local embedder and a throwaway PostgreSQL +
+pgvector server.
 
 The server starts once per session, only when a test asks for it; each test then gets fresh
 databases of its own (`CREATE DATABASE` from `template1`, which has pgvector: ~0.1 s).
@@ -12,6 +13,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from hippograph.pgserver import PgServer, pgserver
+from hippograph.store import LocalEmbeddings
+
+
+@pytest.fixture(scope="session")
+def local_embeddings() -> LocalEmbeddings:
+    """The real offline embedder, loaded once."""
+    return LocalEmbeddings()
 
 
 @pytest.fixture(scope="session")

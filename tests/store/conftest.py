@@ -39,12 +39,6 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-@pytest.fixture(scope="session")
-def local_embeddings() -> LocalEmbeddings:
-    """The real offline embedder, loaded once."""
-    return LocalEmbeddings()
-
-
 @pytest.fixture
 def counting_embeddings(local_embeddings: LocalEmbeddings) -> CountingEmbeddings:
     """A fresh counter around the shared real embedder."""
