@@ -35,7 +35,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,10 +161,8 @@ def _serve() -> None:  # pragma: no cover - interactive helper
         url = server.create_database("hippograph")
         print(f"HIPPOGRAPH_STORE_URL='{url}'")
         print("serving until Ctrl-C; everything is deleted on exit", flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":  # pragma: no cover
