@@ -36,6 +36,7 @@ from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
 from hippograph.store.errors import StoreClosedError, StoreConfigError
 from hippograph.store.history import HistoryEntry, current_source
+from hippograph.store.lifecycle import Closeable
 from hippograph.store.pg_filters import filter_condition
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
@@ -83,7 +84,7 @@ def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndex
     return cast(PostgresIndexConfig, config)
 
 
-class PostgresMemoryStore(PostgresStore):
+class PostgresMemoryStore(Closeable, PostgresStore):
     """LangGraph's `PostgresStore` with hippograph's audit trail, counts and provenance.
 
     Behaves exactly like `PostgresStore` on every `BaseStore` call; adds `history()` and
@@ -156,12 +157,6 @@ class PostgresMemoryStore(PostgresStore):
             pool.close()
             raise
         return store
-
-    def __enter__(self) -> PostgresMemoryStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop the TTL sweeper and close the pool `open()` created (idempotent)."""

@@ -9,7 +9,6 @@ import sys
 import textwrap
 import threading
 import time
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -43,29 +42,6 @@ def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 # ----------------------------------------------------------------- history and provenance
-
-
-def test_history_records_every_change_with_provenance(open_pg: Any) -> None:
-    store = open_pg()
-    store.put(NS, "k", {"content": "Lives in Berlin", "source": {"thread_id": "t1"}})
-    store.put(NS, "k", {"content": "Lives in Berlin", "source": {"thread_id": "t1"}})  # no change
-    store.put(NS, "k", {"content": "Lives in Munich", "source": {"thread_id": "t2"}})
-    with provenance({"thread_id": "t3", "message_ids": ["m9"]}):
-        store.delete(NS, "k")
-    entries = store.history(NS, "k")
-    assert [e["op"] for e in entries] == ["DELETE", "UPDATE", "ADD"]
-    delete, update, add = entries
-    assert add["new"] == {"content": "Lives in Berlin", "source": {"thread_id": "t1"}}
-    assert add["namespace"] == NS and add["key"] == "k"
-    assert update["old"]["content"] == "Lives in Berlin"
-    assert update["new"]["content"] == "Lives in Munich"
-    assert update["source"] == {"thread_id": "t2"}
-    assert delete["old"]["content"] == "Lives in Munich" and delete["new"] is None
-    assert delete["source"] == {"thread_id": "t3", "message_ids": ["m9"]}
-    assert isinstance(delete["at"], datetime) and delete["at"].tzinfo is not None
-    assert store.history(("memories", "bob")) == []
-    assert len(store.history(("memories",))) == 3
-    assert len(store.history(NS, limit=1, offset=1)) == 1
 
 
 async def test_async_writes_keep_their_provenance(open_pg: Any) -> None:
