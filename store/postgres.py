@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, cast
@@ -65,6 +65,7 @@ _EmbeddingRequest = tuple[str, Sequence[tuple[str, str, str, str]]]
 """Upstream's pending `store_vectors` insert: SQL and `(prefix, key, field, text)` rows."""
 
 _RECORD_HISTORY: ContextVar[bool] = ContextVar("hippograph_pg_record_history", default=True)
+_BATCH_WRITES: ContextVar[bool] = ContextVar("hippograph_pg_batch_writes", default=True)
 
 
 @contextmanager
@@ -215,24 +216,32 @@ class PostgresMemoryStore(Closeable, PostgresStore):
 
     # ------------------------------------------------------------------ batches
 
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Execute `ops`: in one transaction if any writes, else as autocommit reads."""
+        ops = list(ops)
+        token = _BATCH_WRITES.set(any(isinstance(op, PutOp) for op in ops))
+        try:
+            return super().batch(ops)
+        finally:
+            _BATCH_WRITES.reset(token)
+
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of `batch`, in a worker thread that keeps the caller's `provenance`."""
         return await asyncio.to_thread(self.batch, list(ops))
 
     @contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
-        """A cursor in its own transaction for batches; pooled batches do not share a lock."""
+        """A cursor for a batch: its own transaction when it writes (reads are single
+        autocommit statements: no BEGIN/COMMIT round trips); pooled batches share no lock."""
         if not pipeline or self.pipe is not None:
             with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
             return
         if isinstance(self.conn, ConnectionPool):
-            with (
-                self.conn.connection() as conn,
-                conn.transaction(),
-                conn.cursor(binary=True, row_factory=dict_row) as cur,
-            ):
-                yield cur
+            with self.conn.connection() as conn:
+                writes = conn.transaction() if _BATCH_WRITES.get() else nullcontext()
+                with writes, conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
             return
         with (
             self.lock,
