@@ -57,8 +57,9 @@ EXACT_SEARCH: dict[str, Any] = {"kind": "flat"}
 Memory searches always name a user's namespace. Without an ANN index, PostgreSQL finds that
 user's rows through the primary key and scores only them: exact (recall 1.0) and cheap for
 the thousands of memories a user has. An HNSW index over the whole table (`{"kind":
-"hnsw"}`) pays off only for single namespaces of ~100k+ vectors, and with a namespace
-filter it can return fewer results than asked for (pgvector post-filters its candidates).
+"hnsw"}`) is accepted, but LangGraph's search query (a join under a namespace filter) gains
+little from it while every write pays for it (`benchmarks/postgres_vs_sqlite.py --hnsw`),
+and a filtered HNSW scan may return fewer rows than asked for (hence `iterative_scan`).
 """
 
 _EmbeddingRequest = tuple[str, Sequence[tuple[str, str, str, str]]]
