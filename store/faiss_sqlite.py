@@ -60,6 +60,7 @@ from hippograph.store.errors import (
 )
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.lifecycle import Closeable
 from hippograph.store.schema import migrate
 from hippograph.store.sweeper import Sweeper
 from hippograph.store.vector_index import IndexPolicy
@@ -114,7 +115,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FaissSqliteStore(BaseStore):
+class FaissSqliteStore(Closeable, BaseStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
     Implements the whole `BaseStore` contract — get / put / delete / search with filters and
@@ -208,12 +209,6 @@ class FaissSqliteStore(BaseStore):
             yield store
         finally:
             store.close()
-
-    def __enter__(self) -> FaissSqliteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop the sweeper and close every connection (idempotent)."""

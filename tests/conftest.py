@@ -1,12 +1,17 @@
-"""Fixtures shared by the agent, CLI and API tests.
+"""Fixtures shared by every test package.
 
 Every test runs hermetically: no `HIPPOGRAPH_*` or provider key from the developer's shell
 leaks in (so nothing reaches a real model), and the default store lives in `tmp_path`.
+The real local embedder loads once per session. A throwaway PostgreSQL + pgvector server
+starts once per session, only when a test asks for it; each test then gets fresh databases
+of its own (`CREATE DATABASE` from `template1`, which has pgvector: ~0.1 s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph.backends import memory_index_config
 from hippograph.config import Settings
+from hippograph.pgserver import PgServer, pgserver
 from hippograph.store import FaissSqliteStore, LocalEmbeddings
 
 _LEAKY_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LANGSMITH_API_KEY", "LANGSMITH_TRACING")
@@ -22,8 +28,6 @@ _LEAKY_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LANGSMITH_API_KEY", "LANGS
 
 @pytest.fixture(autouse=True)
 def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
     for name in list(os.environ):
         if name.startswith("HIPPOGRAPH_") or name in _LEAKY_ENV:
             monkeypatch.delenv(name)
@@ -31,9 +35,15 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def embeddings() -> LocalEmbeddings:
+def local_embeddings() -> LocalEmbeddings:
     """The real offline embedder, loaded once per session."""
     return LocalEmbeddings()
+
+
+@pytest.fixture(scope="session")
+def embeddings(local_embeddings: LocalEmbeddings) -> LocalEmbeddings:
+    """The session's embedder (alias of `local_embeddings`)."""
+    return local_embeddings
 
 
 @pytest.fixture
@@ -65,3 +75,31 @@ def user_turn(text: str) -> dict[str, Any]:
 def run_config(thread_id: str = "t1") -> dict[str, Any]:
     """A run config for `thread_id`."""
     return {"configurable": {"thread_id": thread_id}}
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One private PostgreSQL server for the whole session (works as root)."""
+    with pgserver() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_databases(pg_server: PgServer) -> Iterator[Callable[[], str]]:
+    """Factory of fresh, empty databases (URLs), dropped after the test."""
+    made: list[str] = []
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        made.append(name)
+        return pg_server.create_database(name)
+
+    yield create
+    for name in made:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def pg_url(pg_databases: Callable[[], str]) -> str:
+    """URL of a fresh, empty database for this test."""
+    return pg_databases()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import typer
 
+from hippograph import migrate
 from hippograph.cli import chat, doctor, memories
 
 app = typer.Typer(
@@ -25,8 +26,7 @@ app = typer.Typer(
 app.command("chat")(chat.chat)
 app.command("doctor")(doctor.doctor)
 app.add_typer(memories.app, name="memories")
-# Other command groups register here, one line each, e.g.:
-#   app.add_typer(hippograph.eval.cli.app, name="eval")
+app.add_typer(migrate.app, name="migrate")
 
 
 def main() -> None:
