@@ -3,9 +3,12 @@
 Core pieces:
     - `build_agent_graph`: the wiring (an uncompiled `StateGraph`), readable in one screen.
     - `build_agent`: the compiled agent; store and checkpointer default to the user's data
-      dir (our `FaissSqliteStore` + `SqliteSaver`), closed when the graph is collected.
+      dir (our `FaissSqliteStore` + `SqliteSaver`) or to `store_url` (a SQLite path, or a
+      `postgresql://` URL: `PostgresStore` + `PostgresSaver`), closed when the graph is
+      collected.
     - `open_agent` / `aopen_agent`: the same as context managers that close what they
-      opened; `aopen_agent` gives an async-capable agent (`AsyncSqliteSaver`).
+      opened; `aopen_agent` gives an async-capable agent (`AsyncSqliteSaver` /
+      `AsyncPostgresSaver`).
 
 Storage and settings come from `hippograph.backends` / `hippograph.config`, imported when
 a default is actually needed.
@@ -18,6 +21,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -56,10 +60,24 @@ def build_agent_graph(*, model: BaseChatModel | None = None) -> StateGraph[Any, 
     return builder
 
 
-def _settings(settings: Settings | None) -> Settings:
+def _settings(
+    settings: Settings | None,
+    store_url: str | Path | None = None,
+    given: tuple[object | None, object | None] = (None, None),
+) -> Settings:
+    """`settings` (default: the environment) pointed at `store_url` when one is given.
+
+    `given` is the caller's `(store, checkpointer)`: with both, `store_url` would open
+    nothing, which is a mistake worth saying rather than ignoring.
+    """
     from hippograph.config import Settings
 
-    return settings or Settings.from_env()
+    if store_url is not None and all(part is not None for part in given):
+        raise ValueError(
+            "store_url= only chooses where the default store and checkpointer are opened; "
+            "both were given, so drop store_url= (or one of store= / checkpointer=)"
+        )
+    return (settings or Settings.from_env()).with_store(store_url)
 
 
 def _chat_model(model: ModelSpec, settings: Settings) -> BaseChatModel | None:
@@ -91,6 +109,7 @@ def build_agent(
     model: ModelSpec = None,
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
+    store_url: str | Path | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled memory agent.
 
@@ -105,6 +124,10 @@ def build_agent(
         embeddings: Embedder of the default store (`"local"` unless configured); ignored
             when `store` is given.
         settings: Where defaults come from (default: `Settings.from_env()`).
+        store_url: Where the default store and checkpointer live, overriding `settings`:
+            a SQLite file path (our `FaissSqliteStore` + `SqliteSaver`) or a
+            `postgresql://` URL (LangGraph's `PostgresStore` with hippograph's history,
+            + `PostgresSaver`, both in that database). Many agent processes may share one.
 
     Returns:
         A compiled graph; invoke it with `{"messages": [...]}`,
@@ -120,9 +143,13 @@ def build_agent(
             context={"user_id": "alice"},
         )
         out["ops"]  # [{"op": "ADD", "key": "...", "content": "I code in Python", ...}]
+        replica = build_agent(store_url="postgresql://user:pw@db/memories")
         ```
+
+    Raises:
+        ValueError: `store_url` given together with both `store` and `checkpointer`.
     """
-    settings = _settings(settings)
+    settings = _settings(settings, store_url, (store, checkpointer))
     chat = _chat_model(model, settings)
     opened = ExitStack()
     try:
@@ -145,9 +172,10 @@ def open_agent(
     model: ModelSpec = None,
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
+    store_url: str | Path | None = None,
 ) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
     """`build_agent` as a context manager: storage it opened is closed on exit."""
-    settings = _settings(settings)
+    settings = _settings(settings, store_url, (store, checkpointer))
     with ExitStack() as opened:
         store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
         yield build_agent(store=store, checkpointer=checkpointer, model=model, settings=settings)
@@ -161,18 +189,20 @@ async def aopen_agent(
     model: ModelSpec = None,
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
+    store_url: str | Path | None = None,
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """An async-capable agent (`ainvoke` / `astream`): defaults open an `AsyncSqliteSaver`.
+    """An async-capable agent (`ainvoke` / `astream`): defaults open an `AsyncSqliteSaver`
+    (`AsyncPostgresSaver` for a `postgresql://` `store_url`).
 
     Example:
         ```python
-        async with aopen_agent() as agent:
+        async with aopen_agent(store_url="postgresql://…") as agent:
             out = await agent.ainvoke({"messages": [...]}, config=..., context=...)
         ```
     """
     from hippograph.backends import aopen_checkpointer, aopen_store
 
-    settings = _settings(settings)
+    settings = _settings(settings, store_url, (store, checkpointer))
     async with AsyncExitStack() as opened:
         if store is None:
             store = await opened.enter_async_context(

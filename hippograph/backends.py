@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, IndexConfig
 
-from hippograph.config import Settings
+from hippograph.config import POSTGRES_SCHEMES, Settings
 from hippograph.store import FaissSqliteStore, resolve_embeddings
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ MEMORY_FIELDS = ["content"]
 
 def is_postgres_url(target: str | Path) -> bool:
     """True for `postgresql://` / `postgres://` URLs."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
 def memory_index_config(embeddings: Embeddings | str) -> IndexConfig:

@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, cast
 
 from langgraph.store.base import BaseStore, Item, PutOp
 
+from hippograph.backends import FeatureUnavailableError, require
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,21 @@ HISTOGRAM_BINS = 10
 _STORE_FIELDS = ("key", "created_at", "updated_at", "score")
 
 
+class _KeepsHistory(Protocol):
+    """A store with hippograph's audit trail (`FaissSqliteStore`, `PostgresMemoryStore`)."""
+
+    def history(
+        self, namespace_prefix: tuple[str, ...] = (), key: str | None = None, *, limit: int = 100
+    ) -> Iterable[HistoryEntry]: ...
+
+
 class MemoryNotFoundError(KeyError):
     """No memory with this key in the user's namespace."""
 
 
-class HistoryUnavailableError(RuntimeError):
-    """The store keeps no audit trail (only `FaissSqliteStore` does)."""
+class HistoryUnavailableError(FeatureUnavailableError):
+    """The store keeps no audit trail (ours and `PostgresMemoryStore` do; `InMemoryStore`
+    and a bare `PostgresStore` do not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +138,8 @@ class MemoryManager:
     """One user's long-term memories: browse, search, change, audit, export and import.
 
     Works over any LangGraph `BaseStore` (ours, `InMemoryStore`, `PostgresStore`); only
-    `history` needs our `FaissSqliteStore`. It never reads or writes outside
+    `history` needs a store that keeps one (`hippograph.backends.open_store` opens such a
+    store for SQLite and PostgreSQL alike). It never reads or writes outside
     `memory_namespace(user_id)`.
 
     Args:
@@ -164,14 +175,19 @@ class MemoryManager:
                 return
             offset += PAGE_SIZE
 
+    def _memory(self, item: Item) -> Memory | None:
+        """`item` as a `Memory`, or `None` (logged) when its value is not a valid memory."""
+        try:
+            return Memory.from_item(item)
+        except ValueError as exc:
+            logger.warning("skipping malformed memory %s of %s: %s", item.key, self.user_id, exc)
+            return None
+
     def _memories(self, items: Iterable[Item]) -> Iterator[Memory]:
         for item in items:
-            try:
-                yield Memory.from_item(item)
-            except ValueError as exc:
-                logger.warning(
-                    "skipping malformed memory %s of %s: %s", item.key, self.user_id, exc
-                )
+            memory = self._memory(item)
+            if memory is not None:
+                yield memory
 
     def get(self, key: str) -> Memory:
         """The memory with this key.
@@ -228,9 +244,11 @@ class MemoryManager:
         """Memories closest in meaning to `query`, best first, with cosine scores."""
         filter = {"category": category} if category else None
         hits = self.store.search(self.namespace, query=query, filter=filter, limit=limit)
+        found = ((hit, self._memory(hit)) for hit in hits)
         return [
             ScoredMemory(memory, float(hit.score or 0.0))
-            for hit, memory in zip(hits, self._memories(hits), strict=False)
+            for hit, memory in found
+            if memory is not None
         ]
 
     def count(self) -> int:
@@ -244,15 +262,14 @@ class MemoryManager:
         """Changes to this user's memories (or one memory), newest first.
 
         Raises:
-            HistoryUnavailableError: the store keeps no history (not a `FaissSqliteStore`).
+            HistoryUnavailableError: the store keeps no history (e.g. `InMemoryStore`).
         """
-        history = getattr(self.store, "history", None)
-        if not callable(history):
-            raise HistoryUnavailableError(
-                f"history is unavailable on this backend ({type(self.store).__name__}); "
-                "the FAISS + SQLite store keeps it"
-            )
-        return list(history(self.namespace, key, limit=limit))
+        try:
+            require(self.store, "history")
+        except FeatureUnavailableError as exc:
+            raise HistoryUnavailableError(str(exc)) from None
+        audited = cast(_KeepsHistory, self.store)
+        return list(audited.history(self.namespace, key, limit=limit))
 
     def stats(self) -> MemoryStats:
         """Category counts, importance histogram and growth over time, in one pass."""

@@ -1,15 +1,18 @@
-"""MemoryManager: the user-level facade the CLI and UI call, over our store and InMemoryStore."""
+"""MemoryManager: the user-level facade the CLI and UI call, on both of hippograph's backends
+(our SQLite store and PostgreSQL, opened through `hippograph.backends`) and on InMemoryStore."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 
-from hippograph.backends import memory_index_config
+from hippograph.backends import memory_index_config, open_store
 from hippograph.memories import (
     HistoryUnavailableError,
     ImportValidationError,
@@ -19,9 +22,19 @@ from hippograph.memories import (
 from hippograph.store import Memory, memory_namespace
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_store(request: pytest.FixtureRequest, embeddings) -> Iterator[BaseStore]:
+    """The store as `open_store` gives it: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("memory_store")
+        return
+    with open_store(request.getfixturevalue("pg_url"), embeddings=embeddings) as store:
+        yield store
+
+
 @pytest.fixture
-def alice(memory_store):
-    return MemoryManager(memory_store, "alice", origin="test")
+def alice(backend_store):
+    return MemoryManager(backend_store, "alice", origin="test")
 
 
 def _seed(manager: MemoryManager) -> dict[str, str]:
@@ -65,6 +78,19 @@ def test_search_returns_scores(alice):
     assert hits[0].score > hits[1].score > 0
 
 
+def test_search_skips_malformed_memories_and_keeps_each_score(alice, caplog):
+    _seed(alice)
+    bad = {"content": "Which programming language do I use? Python.", "importance": 7}
+    alice.store.put(alice.namespace, "bad", bad)
+    question = "Which programming language do I use?"
+    raw = {hit.key: hit.score for hit in alice.store.search(alice.namespace, query=question)}
+    assert next(iter(raw)) == "bad"  # the malformed item is the best raw hit
+    hits = alice.search(question, limit=3)
+    assert "bad" not in [hit.memory.id for hit in hits] and len(hits) == 2
+    assert [hit.score for hit in hits] == [pytest.approx(raw[hit.memory.id]) for hit in hits]
+    assert "skipping malformed memory bad of alice" in caplog.text
+
+
 def test_add_edit_delete_and_history(alice):
     memory = alice.add("Prefers dark mode", category="preference", importance=0.6)
     assert memory.category == "preferences"
@@ -85,8 +111,8 @@ def test_add_edit_delete_and_history(alice):
         alice.edit(memory.id, importance=0.1)
 
 
-def test_only_the_users_namespace_is_touched(memory_store, alice):
-    bob = MemoryManager(memory_store, "bob")
+def test_only_the_users_namespace_is_touched(alice):
+    bob = MemoryManager(alice.store, "bob")
     secret = bob.add("Bob's bank PIN hint")
     assert alice.list() == [] and alice.search("bank PIN") == []
     with pytest.raises(MemoryNotFoundError):
@@ -101,12 +127,13 @@ def test_history_unavailable_elsewhere(embeddings):
     manager.add("Works on any BaseStore")
     assert [m.content for m in manager.list()] == ["Works on any BaseStore"]
     assert manager.search("any store")[0].memory.content == "Works on any BaseStore"
-    with pytest.raises(HistoryUnavailableError, match="unavailable on this backend"):
+    with pytest.raises(HistoryUnavailableError, match="unavailable on the InMemoryStore backend"):
         manager.history()
 
 
-def test_export_import_round_trip(alice, memory_store, tmp_path):
+def test_export_import_round_trip(alice, tmp_path):
     keys = _seed(alice)
+    memory_store = alice.store
     memory_store.put(
         alice.namespace, "ctx", {"content": "Yes, Python", "context": "Q: which language?"}
     )

@@ -1,4 +1,9 @@
-"""What every command shares: the console, settings with CLI overrides, the user's store."""
+"""What every command shares: the console, settings with CLI overrides, the user's store.
+
+`--user` and `--store` (alias `--db`) are declared once here and mean the same on every
+command: `--store` takes a SQLite file or a `postgresql://` URL and overrides both
+`HIPPOGRAPH_DB` and `HIPPOGRAPH_STORE_URL`.
+"""
 
 from __future__ import annotations
 
@@ -18,18 +23,20 @@ console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False)
 
 UserOption = typer.Option(None, "--user", "-u", help="User id (default: HIPPOGRAPH_USER or you).")
-DbOption = typer.Option(None, "--db", help="SQLite store file (default: HIPPOGRAPH_DB).")
+StoreOption = typer.Option(
+    None,
+    "--store",
+    "--db",
+    help="Memory store: a SQLite file or a postgresql:// URL "
+    "(default: HIPPOGRAPH_STORE_URL, else HIPPOGRAPH_DB).",
+)
 
 
 def load_settings(
-    *, user: str | None = None, db: str | None = None, model: str | None = None
+    *, user: str | None = None, store: str | None = None, model: str | None = None
 ) -> Settings:
     """`Settings.from_env()` with the command line's overrides."""
-    from pathlib import Path
-
-    return Settings.from_env().with_overrides(
-        user_id=user, db_path=Path(db).expanduser() if db else None, model=model
-    )
+    return Settings.from_env().with_overrides(user_id=user, model=model).with_store(store)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -39,10 +46,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def open_manager(settings: Settings, origin: str = "cli") -> Iterator[MemoryManager]:
-    """A `MemoryManager` for `settings.user_id` on the configured store."""
+def open_manager(
+    *, user: str | None = None, store: str | None = None, origin: str = "cli"
+) -> Iterator[MemoryManager]:
+    """A `MemoryManager` for the `--user` on the `--store` (defaults from the environment)."""
     from hippograph.backends import open_store
     from hippograph.memories import MemoryManager
 
-    with open_store(settings=settings) as store:
-        yield MemoryManager(store, settings.user_id, origin=origin)
+    settings = load_settings(user=user, store=store)
+    with open_store(settings=settings) as opened:
+        yield MemoryManager(opened, settings.user_id, origin=origin)

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from hippograph.cli._common import DbOption, UserOption, console, fail, load_settings
+from hippograph.cli._common import StoreOption, UserOption, console, fail, load_settings
 from hippograph.config import Settings
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
@@ -102,17 +102,18 @@ def chat(
     model: str | None = typer.Option(
         None, "--model", "-m", help="Chat model spec (default: HIPPOGRAPH_MODEL)."
     ),
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Chat with the memory agent; after each answer, see what it recalled and changed.
 
     Reads stdin line by line when it is not a terminal, so sessions can be scripted:
-    `printf 'I live in Berlin\\nWhere do I live?\\n' | hippograph chat`.
+    `printf 'I live in Berlin\\nWhere do I live?\\n' | hippograph chat`. Agents on other
+    machines share memories when they use the same `--store postgresql://…`.
     """
     from hippograph.graph import open_agent
     from hippograph.nodes.models import ModelUnavailableError
 
-    settings = load_settings(user=user, db=db, model=model)
+    settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
     try:
         with open_agent(settings=settings) as agent:
@@ -127,7 +128,7 @@ def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
     interactive = sys.stdin.isatty()
     console.print(
         f"[bold]hippograph chat[/] — user [bold]{escape(settings.user_id)}[/], "
-        f"thread [bold]{thread_id}[/], store {escape(settings.store_target)}"
+        f"thread [bold]{thread_id}[/], store {escape(settings.store_label)}"
     )
     if settings.offline:
         _offline_notice()

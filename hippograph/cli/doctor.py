@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hippograph.cli._common import DbOption, UserOption, console, load_settings
+from hippograph.cli._common import StoreOption, UserOption, console, load_settings
+from hippograph.config import Settings
 
 
 def _model_status(spec: str | None, base_url: str | None, ping: bool) -> tuple[bool, str]:
@@ -30,21 +31,37 @@ def _model_status(spec: str | None, base_url: str | None, ping: bool) -> tuple[b
     return True, f"{spec}: answered {reply.text[:40]!r}"
 
 
-def _store_status(settings: Any) -> tuple[bool, list[tuple[str, str]]]:
-    from hippograph.backends import open_store
+def _extras(store: Any) -> list[tuple[str, str]]:
+    """One row per hippograph extra: available, or why not and what to do instead."""
+    from hippograph.backends import FEATURES, FeatureUnavailableError, require
+
+    rows = []
+    for feature in FEATURES:
+        try:
+            require(store, feature)
+        except FeatureUnavailableError as exc:
+            rows.append((feature.replace("_", " "), f"no: {exc}"))
+        else:
+            rows.append((feature.replace("_", " "), "yes"))
+    return rows
+
+
+def _store_status(settings: Settings) -> tuple[bool, list[tuple[str, str]]]:
+    from hippograph.backends import backend_name, open_store
     from hippograph.store import memory_namespace
 
     rows: list[tuple[str, str]] = []
     try:
         with open_store(settings=settings) as store:
+            rows.append(("backend", f"{backend_name(store)} ({type(store).__name__})"))
             users = store.list_namespaces(prefix=("memories",), max_depth=2, limit=10_000)
-            count = getattr(store, "count", None)
             rows.append(("users with memories", str(len(users))))
+            count = getattr(store, "count", None)
             if callable(count):
                 rows.append(("memories (all users)", str(count(("memories",)))))
                 mine = count(memory_namespace(settings.user_id))
                 rows.append((f"memories of {settings.user_id}", str(mine)))
-            rows.append(("store", type(store).__name__))
+            rows += _extras(store)
     except Exception as exc:
         return False, [("store error", repr(exc))]
     return True, rows
@@ -52,20 +69,24 @@ def _store_status(settings: Any) -> tuple[bool, list[tuple[str, str]]]:
 
 def doctor(
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     ping: bool = typer.Option(False, "--ping", help="Send one short prompt to the model."),
 ) -> None:
-    """Print the configuration, check the model and the store, and count memories."""
-    settings = load_settings(user=user, db=db)
+    """Print the configuration, check the model and the store, count memories, list extras."""
+    settings = load_settings(user=user, store=store)
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("model", escape(settings.model or "(none: offline)"))
     table.add_row("base url", escape(settings.base_url or "(none)"))
     table.add_row("embeddings", escape(settings.embeddings))
-    table.add_row("store", escape(settings.store_target))
-    if not settings.uses_postgres:
-        table.add_row("checkpoints", escape(str(settings.checkpoint_path)))
+    table.add_row("store", escape(settings.store_label))
+    checkpoints = (
+        "PostgresSaver, in the store's database"
+        if settings.uses_postgres
+        else str(settings.checkpoint_path)
+    )
+    table.add_row("checkpoints", escape(checkpoints))
     table.add_row("user", escape(settings.user_id))
     model_ok, model_text = _model_status(settings.model, settings.base_url, ping)
     table.add_row(

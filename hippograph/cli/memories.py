@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hippograph.cli._common import DbOption, UserOption, console, fail, load_settings, open_manager
+from hippograph.cli._common import StoreOption, UserOption, console, fail, open_manager
 
 if TYPE_CHECKING:
     from hippograph.store import Memory
@@ -54,7 +54,7 @@ def _date(value: str | None, option: str) -> datetime | None:
 def list_memories(
     *,
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     category: str | None = typer.Option(None, "--category", "-c"),
     min_importance: float | None = typer.Option(None, "--min-importance"),
     max_importance: float | None = typer.Option(None, "--max-importance"),
@@ -64,8 +64,7 @@ def list_memories(
     limit: int = typer.Option(50, "--limit", "-n"),
 ) -> None:
     """List memories, newest first, filtered by category, importance, date or text."""
-    settings = load_settings(user=user, db=db)
-    with open_manager(settings) as manager:
+    with open_manager(user=user, store=store) as manager:
         found = manager.list(
             category=category,
             min_importance=min_importance,
@@ -77,19 +76,19 @@ def list_memories(
         )
         total = manager.count()
     console.print(_table(found))
-    console.print(f"[dim]{len(found)} shown, {total} stored for {escape(settings.user_id)}[/]")
+    console.print(f"[dim]{len(found)} shown, {total} stored for {escape(manager.user_id)}[/]")
 
 
 @app.command()
 def search(
     query: str,
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     limit: int = typer.Option(10, "--limit", "-n"),
     category: str | None = typer.Option(None, "--category", "-c"),
 ) -> None:
     """Search memories by meaning; shows similarity scores."""
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         hits = manager.search(query, limit=limit, category=category)
     console.print(_table([h.memory for h in hits], [h.score for h in hits]))
 
@@ -98,12 +97,12 @@ def search(
 def add(
     content: str,
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     category: str = typer.Option("other", "--category", "-c"),
     importance: float = typer.Option(0.5, "--importance", "-i"),
 ) -> None:
     """Add a memory by hand."""
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         try:
             memory = manager.add(content, category=category, importance=importance)
         except ValueError as exc:
@@ -116,7 +115,7 @@ def edit(
     key: str,
     *,
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     content: str | None = typer.Option(None, "--content"),
     category: str | None = typer.Option(None, "--category", "-c"),
     importance: float | None = typer.Option(None, "--importance", "-i"),
@@ -126,7 +125,7 @@ def edit(
 
     if content is None and category is None and importance is None:
         raise fail("nothing to change: give --content, --category and/or --importance")
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         try:
             memory = manager.edit(key, content=content, category=category, importance=importance)
         except MemoryNotFoundError as exc:
@@ -143,13 +142,13 @@ def edit(
 def delete(
     keys: list[str],
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete one or more memories by key."""
     if not yes and sys.stdin.isatty():
         typer.confirm(f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'}?", abort=True)
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         deleted = manager.delete(keys)
     for key in deleted:
         console.print(f"[red]deleted[/] {key}")
@@ -162,13 +161,13 @@ def delete(
 def history(
     key: str | None = typer.Argument(None, help="One memory's key (default: all)."),
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     limit: int = typer.Option(50, "--limit", "-n"),
 ) -> None:
     """Show the audit trail: every add, update and delete, with old and new text and source."""
     from hippograph.memories import HistoryUnavailableError
 
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         try:
             entries = manager.history(key, limit=limit)
         except HistoryUnavailableError as exc:
@@ -204,10 +203,10 @@ def history(
 def export_memories(
     path: str = typer.Argument("-", help="Output file, or - for stdout."),
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Export memories as JSONL (one memory per line)."""
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         count = manager.export_jsonl(sys.stdout if path == "-" else path)
     if path != "-":
         console.print(f"exported {count} memories to {escape(path)}")
@@ -217,7 +216,7 @@ def export_memories(
 def import_memories(
     path: str = typer.Argument(..., help="JSONL file, or - for stdin."),
     user: str | None = UserOption,
-    db: str | None = DbOption,
+    store: str | None = StoreOption,
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Import the valid lines even if some are invalid."
     ),
@@ -225,7 +224,7 @@ def import_memories(
     """Import memories from JSONL; a file with invalid lines imports nothing unless told."""
     from hippograph.memories import ImportValidationError
 
-    with open_manager(load_settings(user=user, db=db)) as manager:
+    with open_manager(user=user, store=store) as manager:
         try:
             report = manager.import_jsonl(
                 sys.stdin if path == "-" else path, skip_invalid=skip_invalid
