@@ -22,6 +22,7 @@ from hippograph.backends import memory_index_config
 from hippograph.config import Settings
 from hippograph.pgserver import PgServer, pgserver
 from hippograph.store import FaissSqliteStore, LocalEmbeddings
+from hippograph.store.embeddings import shared_local_embeddings
 
 _LEAKY_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LANGSMITH_API_KEY", "LANGSMITH_TRACING")
 
@@ -36,8 +37,8 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def local_embeddings() -> LocalEmbeddings:
-    """The real offline embedder, loaded once per session."""
-    return LocalEmbeddings()
+    """The real offline embedder, loaded once per session (the one `"local"` resolves to)."""
+    return shared_local_embeddings()
 
 
 @pytest.fixture(scope="session")
