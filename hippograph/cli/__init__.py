@@ -14,6 +14,7 @@ from __future__ import annotations
 import typer
 
 from hippograph.cli import chat, doctor, memories
+from hippograph.ui import cli as ui_cli
 
 app = typer.Typer(
     name="hippograph",
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.command("chat")(chat.chat)
 app.command("doctor")(doctor.doctor)
 app.add_typer(memories.app, name="memories")
+app.add_typer(ui_cli.app, name="ui")
 # Other command groups register here, one line each, e.g.:
 #   app.add_typer(hippograph.eval.cli.app, name="eval")
 
