@@ -13,6 +13,7 @@ always off; a browser is opened only with `--open`.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -117,6 +118,7 @@ def ui(
         f"model {settings.model or 'offline'} — http://{host}:{port}"
     )
     process = subprocess.Popen(argv, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())  # stop the server with us
     try:
         code = process.wait()
     except KeyboardInterrupt:
