@@ -123,6 +123,16 @@ def recalled_line(memory: Mapping[str, Any]) -> str:
     return f'<div class="hg-line">{score_bar(score)} {content} {category}</div>'
 
 
+def card(top: str, content: str, *details: str) -> str:
+    """A bordered card: a muted top line, the main content, then muted detail lines (all
+    already-escaped HTML)."""
+    lines = "".join(f'<div class="hg-muted">{line}</div>' for line in details)
+    return (
+        f'<div class="hg-card"><div class="hg-muted">{top}</div>'
+        f'<div class="hg-card-content">{content}</div>{lines}</div>'
+    )
+
+
 def short_time(value: datetime | str | None) -> str:
     """`2024-05-08 13:56` for a datetime or ISO string; `""` for nothing."""
     if value is None or value == "":

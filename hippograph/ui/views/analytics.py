@@ -111,11 +111,6 @@ def recall_chart(data: pd.DataFrame) -> alt.Chart:
     )
 
 
-def _panel(title: str, caption: str) -> None:
-    st.subheader(title)
-    st.caption(caption)
-
-
 def render(ctx: UIContext) -> None:
     """Draw the analytics page for `ctx.user_id`."""
     st.title("Analytics")
@@ -133,24 +128,30 @@ def render(ctx: UIContext) -> None:
     cols[1].metric("Categories in use", len(stats.by_category))
     cols[2].metric("Importance ≥ 0.7", important)
     cols[3].metric("Days with new memories", len(stats.growth))
-    left, right = st.columns(2, gap="large")
-    with left, st.container(border=True):
-        _panel("By category", "How many memories each category holds.")
-        st.altair_chart(category_chart(stats), width="stretch")
-    with right, st.container(border=True):
-        _panel("Importance", "Distribution of importance (0 = trivia, 1 = essential).")
-        st.altair_chart(importance_chart(stats), width="stretch")
-    left, right = st.columns(2, gap="large")
-    with left, st.container(border=True):
-        _panel("Memories over time", "Memories stated up to each day.")
-        st.altair_chart(growth_chart(stats), width="stretch")
-    with right, st.container(border=True):
-        _panel("Most recalled", "Memories the agent recalled most often in chat turns.")
-        recalled = most_recalled(ctx)
-        if recalled.empty:
-            st.caption("Nothing recalled yet: chat on the Chat page and this chart fills in.")
-        else:
-            st.altair_chart(recall_chart(recalled), width="stretch")
+    recalled = most_recalled(ctx)
+    panels = [
+        ("By category", "How many memories each category holds.", category_chart(stats)),
+        (
+            "Importance",
+            "Distribution of importance (0 = trivia, 1 = essential).",
+            importance_chart(stats),
+        ),
+        ("Memories over time", "Memories stated up to each day.", growth_chart(stats)),
+        (
+            "Most recalled",
+            "Memories the agent recalled most often in chat turns.",
+            None if recalled.empty else recall_chart(recalled),
+        ),
+    ]
+    for row in (panels[:2], panels[2:]):
+        for column, (title, caption, chart) in zip(st.columns(2, gap="large"), row, strict=True):
+            with column, st.container(border=True):
+                st.subheader(title)
+                st.caption(caption)
+                if chart is None:
+                    st.caption("Nothing recalled yet: chat on the Chat page and this fills in.")
+                else:
+                    st.altair_chart(chart, width="stretch")
 
 
 if __name__ == "__main__":

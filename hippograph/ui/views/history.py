@@ -44,15 +44,11 @@ def entry_html(entry: HistoryEntry) -> str:
         if before and not details:
             details.append("same text; sources merged")
     category = str(new.get("category") or old.get("category") or "other")
-    meta = " · ".join(details)
-    return (
-        '<div class="hg-card">'
-        f'<div>{theme.op_pill(entry["op"])} <span class="hg-muted">'
-        f"{entry['at'].strftime('%Y-%m-%d %H:%M:%S')} · "
-        f"{escape(theme.describe_source(entry['source']))}</span></div>"
-        f'<div class="hg-card-content">{text} {theme.category_pill(category)}</div>'
-        f'<div class="hg-muted">{meta + " · " if meta else ""}key {escape(entry["key"])}</div>'
-        "</div>"
+    when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
+    return theme.card(
+        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        f"{text} {theme.category_pill(category)}",
+        " · ".join([*details, f"key {escape(entry['key'])}"]),
     )
 
 

@@ -19,15 +19,12 @@ def result_html(rank: int, hit: ScoredMemory) -> str:
     """One search result as a card: rank, score bar, text, category, importance, provenance."""
     memory = hit.memory
     stated = memory.timestamp.strftime("%Y-%m-%d %H:%M")
-    return (
-        '<div class="hg-card">'
-        f'<div class="hg-muted">#{rank} · score {theme.score_bar(hit.score)}</div>'
-        f'<div class="hg-card-content">{escape(memory.content)}</div>'
-        f"<div>{theme.category_pill(memory.category)} "
-        f'<span class="hg-muted">importance {memory.importance:.2f} · stated {stated}</span></div>'
-        f'<div class="hg-muted">from {escape(theme.describe_source(memory.source))}'
-        f" · key {escape(memory.id)}</div>"
-        "</div>"
+    return theme.card(
+        f"#{rank} · score {theme.score_bar(hit.score)}",
+        escape(memory.content),
+        f"{theme.category_pill(memory.category)} importance {memory.importance:.2f} · "
+        f"stated {stated}",
+        f"from {escape(theme.describe_source(memory.source))} · key {escape(memory.id)}",
     )
 
 
