@@ -111,3 +111,46 @@ def test_with_a_model_the_answer_streams_and_updates_show_old_and_new():
     assert '<span class="hg-old">Codes in Python</span> → Codes in Java' in panel
     assert app.session_state["memories"] == ["Codes in Java"]
     assert app.chat_message[3].markdown[0].value == "Java now, noted!"
+
+
+def test_an_unusable_model_is_explained_and_chat_is_off(open_app, monkeypatch):
+    monkeypatch.setenv("HIPPOGRAPH_MODEL", "nosuchprovider:some-model")
+    app = open_app()
+    shown = texts(app)
+    assert "The chat model cannot be used" in shown and "nosuchprovider:some-model" in shown
+    assert "HIPPOGRAPH_MODEL" in shown  # how to fix it
+    assert app.chat_input[0].proto.disabled
+
+
+def _failing_model_page() -> None:
+    import streamlit as st
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from hippograph.backends import memory_index_config
+    from hippograph.config import Settings
+    from hippograph.graph import build_agent
+    from hippograph.memories import MemoryManager
+    from hippograph.scripted import ScriptedChatModel
+    from hippograph.store import FaissSqliteStore
+    from hippograph.ui.session import UIContext
+    from hippograph.ui.views import chat
+
+    @st.cache_resource
+    def world():
+        store = FaissSqliteStore(":memory:", index=memory_index_config("local"))
+        model = ScriptedChatModel(responses=[TimeoutError("provider timed out")])
+        return store, build_agent(store=store, checkpointer=InMemorySaver(), model=model)
+
+    store, agent = world()
+    manager = MemoryManager(store, "dora", origin="ui")
+    chat.render(UIContext(Settings(model="scripted"), "dora", manager, None, lambda: agent))
+    st.session_state["count"] = manager.count()
+
+
+def test_a_failing_model_turn_shows_an_error_and_writes_nothing():
+    app = AppTest.from_function(_failing_model_page, default_timeout=TIMEOUT).run()
+    send(app, "I live in Oslo.")
+    assert "The model failed, so nothing was written to memory this turn" in texts(app)
+    assert "provider timed out" in texts(app)
+    assert "model error: nothing written" in activity(app)
+    assert app.session_state["count"] == 0
