@@ -7,6 +7,7 @@ Core pieces:
     - `FaissSqliteStore`: a LangGraph `BaseStore` on SQLite (source of truth) + FAISS (index).
     - `LocalEmbeddings`: the offline all-MiniLM-L6-v2 int8 ONNX embedder.
     - `Memory`: the typed view of a memory item; `MemoryManager`: one user's memories.
+    - `RecallLog`: how often each memory was recalled (the UI's "most recalled").
     - `ScriptedChatModel`: a real chat model that answers from a script, for tests.
     - `answer_with_memory` / `process_message`: the two-call API.
 
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "memory_namespace": "hippograph.store",
     "provenance": "hippograph.store",
     "MemoryManager": "hippograph.memories",
+    "RecallLog": "hippograph.recalls",
     "ScriptedChatModel": "hippograph.scripted",
     "Settings": "hippograph.config",
     "answer_with_memory": "hippograph.api",
@@ -64,6 +66,7 @@ __all__ = [
     "MemoryManager",
     "ModelCallError",
     "ModelUnavailableError",
+    "RecallLog",
     "ScriptedChatModel",
     "Settings",
     "State",
@@ -94,6 +97,7 @@ if TYPE_CHECKING:
     from hippograph.graph.subgraphs import build_recall_graph, build_remember_graph
     from hippograph.memories import MemoryManager
     from hippograph.nodes.models import ModelCallError, ModelUnavailableError, resolve_chat_model
+    from hippograph.recalls import RecallLog
     from hippograph.scripted import ScriptedChatModel
     from hippograph.store import (
         FaissSqliteStore,

@@ -15,6 +15,7 @@ import typer
 
 from hippograph import migrate
 from hippograph.cli import chat, doctor, memories
+from hippograph.ui import cli as ui_cli
 
 app = typer.Typer(
     name="hippograph",
@@ -26,7 +27,8 @@ app = typer.Typer(
 app.command("chat")(chat.chat)
 app.command("doctor")(doctor.doctor)
 app.add_typer(memories.app, name="memories")
-app.add_typer(migrate.app, name="migrate")
+app.command("migrate")(migrate.migrate)
+app.command("ui")(ui_cli.ui)
 
 
 def main() -> None:

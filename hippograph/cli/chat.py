@@ -69,29 +69,16 @@ def _offline_notice() -> None:
     )
 
 
-def _turn(agent: Any, text: str, config: dict[str, Any], context: dict[str, Any]) -> None:
-    from langchain_core.messages import AIMessageChunk
+def _turn(agent: Any, text: str, thread_id: str, user_id: str) -> dict[str, Any]:
+    from hippograph.turns import TurnStream
 
-    final: dict[str, Any] = {}
-    streamed = False
+    turn = TurnStream(agent, text, thread_id=thread_id, user_id=user_id)
     console.print("[bold magenta]hippograph ›[/] ", end="")
-    for mode, payload in agent.stream(
-        {"messages": [{"role": "user", "content": text}]},
-        config=config,
-        context=context,
-        stream_mode=["messages", "values"],
-    ):
-        if mode == "values":
-            final = payload
-            continue
-        chunk, meta = payload
-        if meta.get("langgraph_node") == "respond" and isinstance(chunk, AIMessageChunk):
-            console.print(escape(chunk.text), end="")
-            streamed = True
-    if not streamed:
-        console.print(escape(final["messages"][-1].text), end="")
+    for token in turn:
+        console.print(escape(token), end="")
     console.print()
-    render_ops(final)
+    render_ops(turn.state)
+    return turn.state
 
 
 def chat(
@@ -124,6 +111,7 @@ def chat(
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
     from hippograph.nodes.models import ModelCallError
+    from hippograph.recalls import RecallLog
 
     interactive = sys.stdin.isatty()
     console.print(
@@ -136,14 +124,18 @@ def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
         console.print(f"model: [bold]{escape(str(settings.model))}[/]")
     if interactive:
         console.print("[dim]Type /exit (or Ctrl-D) to leave.[/]")
-    config = {"configurable": {"thread_id": thread_id}}
-    context = {"user_id": settings.user_id, "store_questions": False}
-    for line in _lines(interactive):
-        if line.lower() in EXIT_WORDS:
-            return
-        try:
-            _turn(agent, line, config, context)
-        except ModelCallError as exc:
-            console.print()
-            console.print(f"[bold red]model error:[/] {escape(str(exc))}")
-            console.print("[dim]Nothing was written to memory for this turn.[/]")
+    recall_log = RecallLog.for_settings(settings)
+    try:
+        for line in _lines(interactive):
+            if line.lower() in EXIT_WORDS:
+                return
+            try:
+                state = _turn(agent, line, thread_id, settings.user_id)
+            except ModelCallError as exc:
+                console.print()
+                console.print(f"[bold red]model error:[/] {escape(str(exc))}")
+                console.print("[dim]Nothing was written to memory for this turn.[/]")
+            else:
+                recall_log.record(settings.user_id, state.get("recalled") or [])
+    finally:
+        recall_log.close()
