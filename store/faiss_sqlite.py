@@ -39,7 +39,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import reads, writes
+from hippograph.store import fulltext, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -60,6 +60,7 @@ from hippograph.store.errors import (
 )
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.ranking import HybridSearch
 from hippograph.store.schema import migrate
 from hippograph.store.sweeper import Sweeper
 from hippograph.store.vector_index import IndexPolicy
@@ -136,6 +137,9 @@ class FaissSqliteStore(BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
+        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`); on by default
+            for indexed stores. `None` or `False`: pure vector search, and the full-text
+            index is not maintained (it is rebuilt when hybrid search is turned back on).
 
     Example:
         ```python
@@ -160,6 +164,7 @@ class FaissSqliteStore(BaseStore):
         durability: Durability = "full",
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         history: bool = True,
+        hybrid: HybridSearch | bool | None = True,
     ) -> None:
         if group_depth < 1:
             raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
@@ -176,6 +181,9 @@ class FaissSqliteStore(BaseStore):
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
+        self.hybrid: HybridSearch | None = (
+            HybridSearch() if hybrid is True else (hybrid or None) if index is not None else None
+        )
         if index is not None:
             self._configure_index(index, index_policy or IndexPolicy())
         self._sweeper: Sweeper | None = None
@@ -249,6 +257,7 @@ class FaissSqliteStore(BaseStore):
         """Create or migrate the schema and check the embedder against the file (idempotent)."""
         with self._conns.write() as conn:
             migrate(conn)
+            self._setup_fulltext(conn)
             if self._index is None or self.embeddings is None:
                 return
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -269,6 +278,22 @@ class FaissSqliteStore(BaseStore):
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 [("dims", str(self._index.dims)), ("embedder", name)],
             )
+
+    @property
+    def fulltext_fields(self) -> list[str] | None:
+        """Index fields kept in the full-text index (`None` when hybrid search is off)."""
+        return [path for path, _ in self._fields] if self.hybrid is not None else None
+
+    def _setup_fulltext(self, conn: Any) -> None:
+        fields = self.fulltext_fields
+        if fields is None:
+            if conn.execute("SELECT 1 FROM fulltext LIMIT 1").fetchone() is not None:
+                conn.execute("DELETE FROM fulltext")  # stale from here on: rebuilt when re-enabled
+            fulltext.mark(conn, None)
+        elif not fulltext.is_current(conn, fields):
+            count = fulltext.rebuild(conn, fields)
+            if count:
+                logger.info("rebuilt the full-text index of %s (%d items)", self.path, count)
 
     # ------------------------------------------------------------------ batch
 
@@ -416,6 +441,7 @@ class FaissSqliteStore(BaseStore):
                     group_of=self._group_of,
                     now=now,
                     record_history=self.record_history,
+                    fulltext_fields=self.fulltext_fields,
                 )
                 writes.refresh_ttl(conn, scope.refresh, now)
                 writes.compact_log(conn, _LOG_KEEP)
@@ -435,7 +461,17 @@ class FaissSqliteStore(BaseStore):
                 plan.results[i] = item
         for i, op in plan.searches:
             query = plan.queries.get(op.query) if op.query else None
-            if query is not None and self._index is not None:
+            if query is not None and self._index is not None and self.hybrid is not None:
+                plan.results[i] = reads.search_hybrid(
+                    scope,
+                    op,
+                    query,
+                    self._index,
+                    self.group_depth,
+                    settings=self.hybrid,
+                    fields=[path for path, _ in self._fields],
+                )
+            elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
                     scope, op, query, self._index, self.group_depth
                 )
