@@ -281,8 +281,10 @@ class FaissSqliteStore(BaseStore):
 
     @property
     def fulltext_fields(self) -> list[str] | None:
-        """Index fields kept in the full-text index (`None` when hybrid search is off)."""
-        return [path for path, _ in self._fields] if self.hybrid is not None else None
+        """Value fields kept in the full-text index (`None` when hybrid search is off)."""
+        if self.hybrid is None:
+            return None
+        return list(self.hybrid.fields or [path for path, _ in self._fields])
 
     def _setup_fulltext(self, conn: Any) -> None:
         fields = self.fulltext_fields
@@ -357,7 +359,14 @@ class FaissSqliteStore(BaseStore):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
         source = source_for(op.value, explicit_source)
-        return writes.PreparedPut(op.namespace, key, op.value, value_json, ttl, texts, source)
+        columns = None
+        fields = self.fulltext_fields
+        if fields is not None and op.index is not False:
+            fts_paths = fields if op.index is None else list(op.index)
+            columns = fulltext.columns_for(fulltext.texts_at(op.value, fts_paths), fields)
+        return writes.PreparedPut(
+            op.namespace, key, op.value, value_json, ttl, texts, source, columns
+        )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
         hashes = {digest: text for put in plan.puts.values() for _, text, digest in put.texts}
@@ -441,7 +450,7 @@ class FaissSqliteStore(BaseStore):
                     group_of=self._group_of,
                     now=now,
                     record_history=self.record_history,
-                    fulltext_fields=self.fulltext_fields,
+                    fulltext_on=self.hybrid is not None,
                 )
                 writes.refresh_ttl(conn, scope.refresh, now)
                 writes.compact_log(conn, _LOG_KEEP)
@@ -469,7 +478,7 @@ class FaissSqliteStore(BaseStore):
                     self._index,
                     self.group_depth,
                     settings=self.hybrid,
-                    fields=[path for path, _ in self._fields],
+                    fields=self.fulltext_fields or [],
                 )
             elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(

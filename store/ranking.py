@@ -94,6 +94,9 @@ class HybridSearch:
     exact terms (names, places, titles) count even when the embedder blurs them.
 
     Attributes:
+        fields: Value fields (JSON paths) kept in the full-text index; `None` uses the
+            store's index `fields`. They may differ: e.g. embed only `content` but let BM25
+            also read `context`.
         alpha: Weight of cosine similarity; `1 - alpha` goes to BM25 (relative to the best
             BM25 among the query's matches).
         field_weights: BM25 weight of each indexed field (JSON path as in the index
@@ -106,6 +109,7 @@ class HybridSearch:
         time_scale_days: Days past the named span at which the date match halves.
     """
 
+    fields: tuple[str, ...] | None = None
     alpha: float = 0.5
     field_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     candidates: int = 100
@@ -124,6 +128,10 @@ class HybridSearch:
             if weight < 0:
                 raise ValueError(f"field weight of {path!r} must be >= 0, got {weight}")
         object.__setattr__(self, "field_weights", MappingProxyType(dict(self.field_weights)))
+        if self.fields is not None:
+            if not self.fields or not all(isinstance(f, str) and f for f in self.fields):
+                raise ValueError(f"fields must be non-empty JSON paths, got {self.fields!r}")
+            object.__setattr__(self, "fields", tuple(self.fields))
 
     def weight_of(self, path: str) -> float:
         """BM25 weight of the indexed field `path`."""

@@ -35,6 +35,8 @@ class PreparedPut:
     """`(field path, text, text hash)` to embed; empty when the item is not indexed."""
     source: str | None = None
     """Provenance JSON recorded with the history row."""
+    fulltext: list[str] | None = None
+    """Full-text column values (hybrid search); `None` when the item has no full-text row."""
 
 
 @dataclass(slots=True)
@@ -125,13 +127,13 @@ def apply_puts(
     group_of: Group,
     now: datetime,
     record_history: bool,
-    fulltext_fields: Sequence[str] | None = None,
+    fulltext_on: bool = False,
 ) -> None:
     """Write deduplicated puts: upsert or delete items, swap changed vectors, log, audit.
 
     A vector whose field and text hash are unchanged is kept as is (no re-embedding, no
-    FAISS churn); changed or vanished fields lose their old vector. With `fulltext_fields`
-    (hybrid search on), each item's full-text row is rewritten from its indexed texts.
+    FAISS churn); changed or vanished fields lose their old vector. With `fulltext_on`
+    (hybrid search), each item's full-text row is rewritten from `PreparedPut.fulltext`.
     """
     at = now.isoformat()
     epoch = now.timestamp()
@@ -186,22 +188,21 @@ def apply_puts(
         conn, [p for p in upserts if (ns_to_text(p.namespace), p.key) not in existing]
     )
     _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of)
-    if fulltext_fields is not None:
-        _write_fulltext(conn, upserts, item_ids, fulltext_fields)
+    if fulltext_on:
+        _write_fulltext(conn, upserts, item_ids)
 
 
 def _write_fulltext(
     conn: sqlite3.Connection,
     upserts: Sequence[PreparedPut],
     item_ids: Mapping[tuple[str, str], int],
-    fields: Sequence[str],
 ) -> None:
-    rows, unindexed = [], []
+    rows: list[tuple[int, Sequence[str]]] = []
+    unindexed: list[int] = []
     for put in upserts:
         item_id = item_ids[(ns_to_text(put.namespace), put.key)]
-        if put.texts:
-            pairs = [(name, text) for name, text, _ in put.texts]
-            rows.append((item_id, fulltext.columns_for(pairs, fields)))
+        if put.fulltext is not None and any(put.fulltext):
+            rows.append((item_id, put.fulltext))
         else:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)
