@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from langgraph.store.base import BaseStore
@@ -48,7 +48,11 @@ class IngestOp:
 def memory_value(
     previous: Turn | None, turn: Turn, turn_at: datetime, thread_id: str
 ) -> dict[str, Any]:
-    """The verbatim memory value of `turn` (CONTRACTS.md), with `previous` as its context."""
+    """The verbatim memory value of `turn` (CONTRACTS.md), with `previous` as its context.
+
+    A naive `turn_at` (LoCoMo dates carry no zone) is taken as UTC, as `Memory` does.
+    """
+    turn_at = turn_at if turn_at.tzinfo else turn_at.replace(tzinfo=UTC)
     source = {"thread_id": thread_id, "message_ids": [turn.dia_id], "turn_at": turn_at.isoformat()}
     value = Memory(content=turn.content, timestamp=turn_at, source=source).to_value()
     if previous is not None:

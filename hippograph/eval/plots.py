@@ -46,6 +46,10 @@ def write_plots(results: EvalResults, folder: Path) -> list[str]:
                 linewidth=2.5 if ours else 1.2,
                 linestyle="-" if ours else "--",
             )
+        if category is not None and not any(
+            r.category == category and r.evidence for r in results.results.get(OURS, [])
+        ):
+            ax.text(0.5, 0.5, "no questions", ha="center", transform=ax.transAxes)
         ax.set_title(title)
         ax.set_xlabel("k")
         ax.set_ylim(0, 1)

@@ -117,7 +117,9 @@ def build_report(results: EvalResults) -> dict[str, Any]:
         "config": {
             "mode": config.mode,
             "ks": list(ks),
-            "embeddings": config.embeddings,
+            "embeddings": config.embeddings
+            if isinstance(config.embeddings, str)
+            else repr(config.embeddings),
             "model": config.model,
             "hybrid": None if config.hybrid is None else _hybrid_settings(config.hybrid),
             "dedupe_threshold": config.dedupe_threshold,
@@ -175,7 +177,7 @@ def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
     lines += ["", "## By category (R_any@1 / @5 / @10 / @20, MRR)", ""]
     lines += ["| category | n | " + " | ".join(systems) + " |", "|---" * (len(systems) + 2) + "|"]
     for c, name in report["categories"].items():
-        if c not in report["by_category"]:
+        if not report["by_category"].get(c, {}).get("questions"):
             continue
         cells = []
         for data in systems.values():

@@ -53,7 +53,7 @@ class EvalConfig:
         ks: The k of recall@k (1, 5, 10 and 20 are always included).
         baselines: Also run the raw-turn baselines (BM25, dense, RRF).
         model: `provider:model` that answers and judges; `None` scores retrieval only.
-        embeddings: Embedder spec (`"local"` by default).
+        embeddings: Embedder spec (`"local"` by default) or an `Embeddings` instance.
         hybrid: Store search settings (`None`: pure vector search, for ablations).
         dedupe_threshold: Search score at which a turn merges into an existing memory.
         langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
@@ -67,7 +67,7 @@ class EvalConfig:
     ks: tuple[int, ...] = DEFAULT_KS
     baselines: bool = False
     model: str | None = None
-    embeddings: str = "local"
+    embeddings: str | Embeddings = "local"
     hybrid: HybridSearch | None = MEMORY_SEARCH
     dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD
     langsmith: bool | None = None
