@@ -35,10 +35,12 @@ MEMORY_SEARCH = HybridSearch(
     fields=("content", "context"),
     field_weights={"context": 0.5},
     time_field="timestamp",
+    group_field="source.thread_id",
 )
 """How memory search ranks: cosine on `content` fused with BM25 over `content` and, at half
 weight, `context` (the turn a verbatim memory answered), plus a match between a date named
-in the query and the memory's `timestamp`. Measured in `benchmarks/results/locomo/`."""
+in the query and the memory's `timestamp`, blended with how well the memory's thread
+(`source.thread_id`) matches overall. Measured in `benchmarks/results/locomo/`."""
 
 
 def is_postgres_url(target: str | Path) -> bool:

@@ -5,6 +5,7 @@ Core pieces:
     - `fuse`: one score per candidate from cosine similarity, BM25 and (optionally) how
       close the item's time is to a date named in the query.
     - `query_date`: the date a query names ("on 13 October, 2023", "in May 2023"), if any.
+    - `blend_groups`: lift candidates whose conversation thread holds other good matches.
 
 A fused score stays in [0, 1] for cosines in [0, 1], so a caller's thresholds keep their
 meaning: an exact duplicate of the query scores 1.0.
@@ -13,7 +14,7 @@ meaning: an exact duplicate of the query scores 1.0.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -107,6 +108,13 @@ class HybridSearch:
             the query names a date, items whose time is near it get up to `time_weight`.
         time_weight: Weight of the date match relative to the text score.
         time_scale_days: Days past the named span at which the date match halves.
+        group_field: Dotted value path naming the conversation an item came from (e.g.
+            `"source.thread_id"`). When set, a candidate whose group's `group_top` best
+            candidates score higher than it on average is lifted toward them: a memory from
+            a thread that holds other good matches rises. Scores never drop, so an exact
+            duplicate of the query still scores 1.0.
+        group_weight: Weight of the group's score in that blend.
+        group_top: How many of a group's best candidates make its score.
     """
 
     fields: tuple[str, ...] | None = None
@@ -116,6 +124,9 @@ class HybridSearch:
     time_field: str | None = None
     time_weight: float = 0.3
     time_scale_days: float = 3.0
+    group_field: str | None = None
+    group_weight: float = 0.5
+    group_top: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
@@ -124,6 +135,8 @@ class HybridSearch:
             raise ValueError(f"candidates must be >= 1, got {self.candidates}")
         if self.time_weight < 0 or self.time_scale_days <= 0:
             raise ValueError("time_weight must be >= 0 and time_scale_days > 0")
+        if self.group_weight < 0 or self.group_top < 1:
+            raise ValueError("group_weight must be >= 0 and group_top >= 1")
         for path, weight in self.field_weights.items():
             if weight < 0:
                 raise ValueError(f"field weight of {path!r} must be >= 0, got {weight}")
@@ -162,3 +175,36 @@ def fuse(
     if date_score is None or settings.time_weight == 0:
         return score
     return (score + settings.time_weight * date_score) / (1.0 + settings.time_weight)
+
+
+def value_at(value: Mapping[str, object], path: str) -> object:
+    """The value at a dotted `path` (`"source.thread_id"`), or `None` if any step is missing."""
+    current: object = value
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current
+
+
+def blend_groups(
+    settings: HybridSearch, scores: Sequence[float], groups: Sequence[object]
+) -> list[float]:
+    """Lift each score toward its group's (see `HybridSearch.group_field`); `None` groups,
+    single-member groups and scores above their group's keep their value."""
+    members: dict[object, list[float]] = {}
+    for score, group in zip(scores, groups, strict=True):
+        if group is not None:
+            members.setdefault(group, []).append(score)
+    group_score = {
+        group: sum(top := sorted(values, reverse=True)[: settings.group_top]) / len(top)
+        for group, values in members.items()
+        if len(values) > 1
+    }
+    weight = settings.group_weight
+    return [
+        max(score, (score + weight * group_score[group]) / (1.0 + weight))
+        if group is not None and group in group_score
+        else score
+        for score, group in zip(scores, groups, strict=True)
+    ]

@@ -18,7 +18,14 @@ from hippograph.store import fulltext
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
-from hippograph.store.ranking import HybridSearch, date_match, fuse, query_date
+from hippograph.store.ranking import (
+    HybridSearch,
+    blend_groups,
+    date_match,
+    fuse,
+    query_date,
+    value_at,
+)
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
 
@@ -144,8 +151,8 @@ def search_hybrid(
     settings: HybridSearch,
     fields: Sequence[str],
 ) -> list[SearchItem]:
-    """Hybrid search: cosine similarity fused with FTS5 BM25 (and a date match), see
-    `HybridSearch`.
+    """Hybrid search: cosine similarity fused with FTS5 BM25 (optionally a date match and a
+    blend with the item's thread), see `HybridSearch`.
 
     Candidates are the best `settings.candidates` by each ranking, under the same
     namespace, filter and TTL conditions; each is scored on both, so an item found only by
@@ -172,16 +179,25 @@ def search_hybrid(
         _add_keyword_only(scope, query, [i for i in keyword if i not in rows], rows, cosine)
     best = max(keyword.values(), default=0.0)
     wanted_date = query_date(op.query) if settings.time_field else None
-    scored = []
-    for item_id, row in rows.items():
+    needs_value = wanted_date is not None or settings.group_field is not None
+    values = {i: decode_value(row[3]) for i, row in rows.items()} if needs_value else {}
+    scores = []
+    for item_id in rows:
         date_score = None
         if wanted_date is not None:
-            item_time = decode_value(row[3]).get(settings.time_field or "")
+            item_time = values[item_id].get(settings.time_field or "")
             date_score = date_match(item_time, wanted_date, settings.time_scale_days)
-        score = fuse(settings, cosine[item_id], keyword.get(item_id, 0.0), best, date_score)
-        scored.append((row, score))
+        scores.append(fuse(settings, cosine[item_id], keyword.get(item_id, 0.0), best, date_score))
+    if settings.group_field is not None:
+        groups = [_hashable(value_at(values[i], settings.group_field)) for i in rows]
+        scores = blend_groups(settings, scores, groups)
+    scored = list(zip(rows.values(), scores, strict=True))
     scored.sort(key=lambda pair: (-pair[1], pair[0][0]))
     return _page(scope, op, candidates, scored)
+
+
+def _hashable(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool)) else None
 
 
 @dataclass(slots=True)

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 from rank_bm25 import BM25Okapi
 
@@ -69,7 +68,9 @@ class DenseTurns:
     def __init__(self, turns: Sequence[Turn], embeddings: Embeddings, dims: int) -> None:
         self._turns = {t.dia_id: t for t in turns}
         self._store = InMemoryStore(index={"embed": embeddings, "dims": dims, "fields": ["text"]})
-        self._store.batch([PutOp(_NAMESPACE, t.dia_id, {"text": t.content}) for t in turns])
+        # One put per turn: InMemoryStore.batch fails when one batch repeats a text.
+        for turn in turns:
+            self._store.put(_NAMESPACE, turn.dia_id, {"text": turn.content})
 
     def search(self, query: str, limit: int) -> list[Hit]:
         """The `limit` most similar turns for `query`, best first."""

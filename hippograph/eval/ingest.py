@@ -91,7 +91,7 @@ def ingest_turn(
             start of a session).
         turn: The turn to remember; its `dia_id` becomes the provenance message id.
         turn_at: When the turn was said (the session date): the memory's `timestamp`.
-        thread_id: Provenance thread id (the conversation).
+        thread_id: Provenance thread id (the chat the turn belongs to, e.g. one session).
         mode: `"verbatim"` (no LLM) or `"extract"` (needs the remember subgraph).
         dedupe_threshold: Search score at or above which the turn merges into the best match.
 

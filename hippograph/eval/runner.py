@@ -190,7 +190,7 @@ def ingest_conversation(
                     previous,
                     turn,
                     session.at,
-                    thread_id=conversation.id,
+                    thread_id=f"{conversation.id}/session_{session.number}",
                     mode=mode,
                     dedupe_threshold=dedupe_threshold,
                 )

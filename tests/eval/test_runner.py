@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hippograph.eval.baselines import BM25Turns, reciprocal_rank_fusion
-from hippograph.eval.dataset import load_conversations
+from hippograph.eval.baselines import BM25Turns, DenseTurns, reciprocal_rank_fusion
+from hippograph.eval.dataset import Turn, load_conversations
 from hippograph.eval.metrics import Hit
 from hippograph.eval.report import REPORT_JSON, REPORT_MD, write_report
 from hippograph.eval.runner import OURS, EvalConfig, EvalResults, run_locomo
@@ -101,3 +101,9 @@ def test_baselines_bm25_and_rrf(data_dir: Path) -> None:
     fused = reciprocal_rank_fusion([a, b], 3)
     assert [h.key for h in fused] == ["y", "x", "z"]
     assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_dense_baseline_handles_repeated_turns(embeddings: LocalEmbeddings) -> None:
+    turns = [Turn("D1:1", "A", "Thanks!"), Turn("D2:1", "A", "Thanks!"), Turn("D2:2", "B", "Bye")]
+    dense = DenseTurns(turns, embeddings, embeddings.dims)
+    assert {h.key for h in dense.search("thank you", 2)} == {"D1:1", "D2:1"}
