@@ -138,8 +138,9 @@ class FaissSqliteStore(BaseStore):
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
         hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`); on by default
-            for indexed stores. `None` or `False`: pure vector search, and the full-text
-            index is not maintained (it is rebuilt when hybrid search is turned back on).
+            for indexed stores. `None` or `False`: pure vector search; the full-text index
+            is not maintained and is rebuilt (from SQLite, no re-embedding) the next time
+            the file is opened with hybrid search. Processes sharing a file should agree.
 
     Example:
         ```python
@@ -289,8 +290,7 @@ class FaissSqliteStore(BaseStore):
     def _setup_fulltext(self, conn: Any) -> None:
         fields = self.fulltext_fields
         if fields is None:
-            if conn.execute("SELECT 1 FROM fulltext LIMIT 1").fetchone() is not None:
-                conn.execute("DELETE FROM fulltext")  # stale from here on: rebuilt when re-enabled
+            # This store's writes drop the rows they change: the next hybrid open rebuilds.
             fulltext.mark(conn, None)
         elif not fulltext.is_current(conn, fields):
             count = fulltext.rebuild(conn, fields)

@@ -133,7 +133,8 @@ def apply_puts(
 
     A vector whose field and text hash are unchanged is kept as is (no re-embedding, no
     FAISS churn); changed or vanished fields lose their old vector. With `fulltext_on`
-    (hybrid search), each item's full-text row is rewritten from `PreparedPut.fulltext`.
+    (hybrid search), each item's full-text row is rewritten from `PreparedPut.fulltext`;
+    without it, the rows of changed items are dropped.
     """
     at = now.isoformat()
     epoch = now.timestamp()
@@ -188,20 +189,23 @@ def apply_puts(
         conn, [p for p in upserts if (ns_to_text(p.namespace), p.key) not in existing]
     )
     _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of)
-    if fulltext_on:
-        _write_fulltext(conn, upserts, item_ids)
+    _write_fulltext(conn, upserts, item_ids, enabled=fulltext_on)
 
 
 def _write_fulltext(
     conn: sqlite3.Connection,
     upserts: Sequence[PreparedPut],
     item_ids: Mapping[tuple[str, str], int],
+    *,
+    enabled: bool,
 ) -> None:
+    """Rewrite the upserted items' full-text rows; with hybrid search off, drop them, so no
+    row ever holds stale text (the index is rebuilt when hybrid search returns)."""
     rows: list[tuple[int, Sequence[str]]] = []
     unindexed: list[int] = []
     for put in upserts:
         item_id = item_ids[(ns_to_text(put.namespace), put.key)]
-        if put.fulltext is not None and any(put.fulltext):
+        if enabled and put.fulltext is not None and any(put.fulltext):
             rows.append((item_id, put.fulltext))
         else:
             unindexed.append(item_id)

@@ -99,6 +99,8 @@ def test_hybrid_off_is_pure_vector_search(open_store: Any, tmp_path: Path) -> No
     hits = store.search(NS, query="What tools do I use?", limit=2)
     assert hits[0].key == "editor"
     assert fulltext_rows(store.path) == 0
+    store.put(NS, "editor", {"content": "I switched to Emacs"})
+    assert fulltext_rows(store.path) == 0
 
 
 def test_deletes_and_updates_keep_the_fulltext_index_exact(open_store: Any, db: str) -> None:
@@ -143,8 +145,9 @@ def test_fulltext_persists_and_is_rebuilt_when_hybrid_returns(open_store: Any, d
     reopened.close()
     plain = open_store(hybrid=False)
     plain.put(NS, "late", {"content": "Written while hybrid search was off: ZEBRA-99"})
+    plain.put(NS, "ticket", {"content": "ticket closed"})
     plain.close()
-    assert fulltext_rows(db) == 0
+    assert fulltext_rows(db) == len(NOTES) - 1  # the changed item lost its stale row
     again = open_store()
     assert fulltext_rows(db) == len(NOTES) + 1
     assert again.search(NS, query="ZEBRA-99", limit=1)[0].key == "late"
