@@ -109,37 +109,52 @@ def bm25_scores(
     conn: sqlite3.Connection,
     match: str,
     weights: Sequence[float],
-    where: str,
-    params: Sequence[object],
-    *,
-    limit: int | None = None,
-    item_ids: Sequence[int] | None = None,
-) -> list[tuple[int, float]]:
-    """`(item_id, bm25)` of items matching `match` and `where` (over `items i`), best first.
+    where: str | None = None,
+    params: Sequence[object] = (),
+) -> dict[int, float]:
+    """`{item_id: bm25}` of every item matching `match` (and `where`, over `items i`).
 
-    BM25 is returned positive (higher is better). `limit` keeps the best; `item_ids`
-    restricts the items scored.
+    BM25 is returned positive (higher is better). FTS5 scores every match anyway, so one
+    pass returns them all. Without `where` the full-text table is read alone, which is
+    much faster than joining `items` for each match.
     """
     weight_sql = ", ".join(f"{float(w)!r}" for w in weights)
-    sql = (
-        f"SELECT i.id, bm25(fulltext, {weight_sql}) AS rank FROM fulltext "
-        f"JOIN items i ON i.id = fulltext.rowid WHERE fulltext MATCH ? AND {where}"
-    )
-    args: list[object] = [match, *params]
-    if item_ids is not None:
-        results: list[tuple[int, float]] = []
-        for chunk in chunked(item_ids):
-            results.extend(
-                (row[0], -row[1])
-                for row in conn.execute(
-                    f"{sql} AND i.id IN ({_placeholders(len(chunk))})", (*args, *chunk)
-                )
+    if where is None:
+        sql = f"SELECT rowid, bm25(fulltext, {weight_sql}) FROM fulltext WHERE fulltext MATCH ?"
+    else:
+        sql = (
+            f"SELECT i.id, bm25(fulltext, {weight_sql}) FROM fulltext "
+            f"JOIN items i ON i.id = fulltext.rowid WHERE fulltext MATCH ? AND {where}"
+        )
+    return {item_id: -rank for item_id, rank in conn.execute(sql, (match, *params))}
+
+
+def best_matching(
+    conn: sqlite3.Connection,
+    scores: dict[int, float],
+    where: str,
+    params: Sequence[object],
+    count: int,
+) -> list[int] | None:
+    """The `count` best-scored items of `scores` that satisfy `where`, best first; `None`
+    when few of the best satisfy it (another tenant's matches dominate): then score under
+    `where` directly."""
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    found: list[int] = []
+    step = max(4 * count, 256)
+    for start in range(0, min(len(ranked), 2 * step), step):
+        chunk = ranked[start : start + step]
+        kept = {
+            row[0]
+            for row in conn.execute(
+                f"SELECT i.id FROM items i WHERE i.id IN ({_placeholders(len(chunk))}) AND {where}",
+                (*chunk, *params),
             )
-        results.sort(key=lambda hit: hit[1], reverse=True)
-        return results
-    if limit is not None:
-        sql, args = f"{sql} ORDER BY rank LIMIT ?", [*args, limit]
-    return [(row[0], -row[1]) for row in conn.execute(sql, args)]
+        }
+        found.extend(item_id for item_id in chunk if item_id in kept)
+        if len(found) >= count:
+            return found[:count]
+    return found if len(ranked) <= 2 * step else None
 
 
 def texts_at(value: Mapping[str, Any], paths: Sequence[str]) -> list[tuple[str, str]]:

@@ -104,8 +104,8 @@ class HybridSearch:
             `fields`), default 1.0 — e.g. `{"context": 0.5}` lets a memory's context help
             without outranking its own text.
         candidates: Candidates drawn from each ranking (raised to twice `offset + limit`).
-        time_field: Value key holding an ISO-8601 time (e.g. `"timestamp"`). When set and
-            the query names a date, items whose time is near it get up to `time_weight`.
+        time_field: Dotted value path of an ISO-8601 time (e.g. `"timestamp"`). When set
+            and the query names a date, items whose time is near it get up to `time_weight`.
         time_weight: Weight of the date match relative to the text score.
         time_scale_days: Days past the named span at which the date match halves.
         group_field: Dotted value path naming the conversation an item came from (e.g.
@@ -137,6 +137,9 @@ class HybridSearch:
             raise ValueError("time_weight must be >= 0 and time_scale_days > 0")
         if self.group_weight < 0 or self.group_top < 1:
             raise ValueError("group_weight must be >= 0 and group_top >= 1")
+        for path in (self.time_field, self.group_field):
+            if path is not None and (not path or any(ch in path for ch in '"\\')):
+                raise ValueError(f"value paths must be non-empty, without quotes: {path!r}")
         for path, weight in self.field_weights.items():
             if weight < 0:
                 raise ValueError(f"field weight of {path!r} must be >= 0, got {weight}")
@@ -175,16 +178,6 @@ def fuse(
     if date_score is None or settings.time_weight == 0:
         return score
     return (score + settings.time_weight * date_score) / (1.0 + settings.time_weight)
-
-
-def value_at(value: Mapping[str, object], path: str) -> object:
-    """The value at a dotted `path` (`"source.thread_id"`), or `None` if any step is missing."""
-    current: object = value
-    for part in path.split("."):
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(part)
-    return current
 
 
 def blend_groups(

@@ -6,6 +6,7 @@ snapshot. Expired items are invisible (`omit_expired`) even before the sweeper d
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,14 +19,7 @@ from hippograph.store import fulltext
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
-from hippograph.store.ranking import (
-    HybridSearch,
-    blend_groups,
-    date_match,
-    fuse,
-    query_date,
-    value_at,
-)
+from hippograph.store.ranking import HybridSearch, blend_groups, date_match, fuse, query_date
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
 
@@ -169,35 +163,45 @@ def search_hybrid(
     if match is not None:
         weights = fulltext.column_weights(fields, settings.weight_of)
         where, params = candidates.where, candidates.params
-        conn = scope.conn
-        keyword = dict(fulltext.bm25_scores(conn, match, weights, where, params, limit=pool))
-        unscored = [item_id for item_id in rows if item_id not in keyword]
-        if unscored:
-            keyword.update(
-                fulltext.bm25_scores(conn, match, weights, where, params, item_ids=unscored)
-            )
-        _add_keyword_only(scope, query, [i for i in keyword if i not in rows], rows, cosine)
+        keyword = fulltext.bm25_scores(scope.conn, match, weights)
+        best_keyword = fulltext.best_matching(scope.conn, keyword, where, params, pool)
+        if best_keyword is None:
+            keyword = fulltext.bm25_scores(scope.conn, match, weights, where, params)
+            best_keyword = heapq.nlargest(pool, keyword, key=keyword.__getitem__)
+        keyword = {i: keyword[i] for i in [*best_keyword, *rows] if i in keyword}
+        _add_keyword_only(scope, query, [i for i in best_keyword if i not in rows], rows, cosine)
     best = max(keyword.values(), default=0.0)
     wanted_date = query_date(op.query) if settings.time_field else None
-    needs_value = wanted_date is not None or settings.group_field is not None
-    values = {i: decode_value(row[3]) for i, row in rows.items()} if needs_value else {}
+    times = _value_texts(scope, list(rows), settings.time_field if wanted_date else None)
     scores = []
     for item_id in rows:
         date_score = None
         if wanted_date is not None:
-            item_time = values[item_id].get(settings.time_field or "")
-            date_score = date_match(item_time, wanted_date, settings.time_scale_days)
+            date_score = date_match(times.get(item_id), wanted_date, settings.time_scale_days)
         scores.append(fuse(settings, cosine[item_id], keyword.get(item_id, 0.0), best, date_score))
     if settings.group_field is not None:
-        groups = [_hashable(value_at(values[i], settings.group_field)) for i in rows]
-        scores = blend_groups(settings, scores, groups)
+        group_of = _value_texts(scope, list(rows), settings.group_field)
+        scores = blend_groups(settings, scores, [group_of.get(i) for i in rows])
     scored = list(zip(rows.values(), scores, strict=True))
     scored.sort(key=lambda pair: (-pair[1], pair[0][0]))
     return _page(scope, op, candidates, scored)
 
 
-def _hashable(value: object) -> object:
-    return value if isinstance(value, (str, int, float, bool)) else None
+def _value_texts(scope: ReadScope, item_ids: list[int], path: str | None) -> dict[int, object]:
+    """`{item_id: scalar at the dotted value path}` (JSON objects and arrays are left out)."""
+    if path is None or not item_ids:
+        return {}
+    json_path = "$" + "".join(f'."{part}"' for part in path.split("."))
+    found: dict[int, object] = {}
+    for chunk in chunked(item_ids):
+        for item_id, value in scope.conn.execute(
+            f"SELECT id, json_extract(value, ?) FROM items WHERE id IN "
+            f"({','.join('?' * len(chunk))}) AND json_type(value, ?) NOT IN ('object', 'array')",
+            (json_path, *chunk, json_path),
+        ):
+            if value is not None:
+                found[item_id] = value
+    return found
 
 
 @dataclass(slots=True)

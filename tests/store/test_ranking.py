@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from hippograph.store import HybridSearch
-from hippograph.store.ranking import QueryDate, blend_groups, date_match, fuse, query_date, value_at
+from hippograph.store.ranking import QueryDate, blend_groups, date_match, fuse, query_date
 
 
 @pytest.mark.parametrize(
@@ -55,17 +55,11 @@ def test_settings_are_validated() -> None:
         HybridSearch(field_weights={"context": -1})
     with pytest.raises(ValueError, match="fields"):
         HybridSearch(fields=())
+    with pytest.raises(ValueError, match="value paths"):
+        HybridSearch(group_field='source."x"')
     settings = HybridSearch(fields=["content", "context"], field_weights={"context": 0.5})  # type: ignore[arg-type]
     assert settings.fields == ("content", "context")
     assert settings.weight_of("context") == 0.5 and settings.weight_of("content") == 1.0
-
-
-def test_value_at_follows_dotted_paths() -> None:
-    value = {"source": {"thread_id": "t1"}, "n": 3}
-    assert value_at(value, "source.thread_id") == "t1"
-    assert value_at(value, "n") == 3
-    assert value_at(value, "source.missing") is None
-    assert value_at(value, "n.deeper") is None
 
 
 def test_blend_groups_lifts_members_of_strong_threads_only() -> None:
