@@ -91,6 +91,10 @@ def _question_rows(results: EvalResults) -> list[dict[str, Any]]:
     return rows
 
 
+def _round(score: float | None) -> float | None:
+    return None if score is None else round(score, 5)
+
+
 def build_report(results: EvalResults) -> dict[str, Any]:
     """The `report.json` document of a run."""
     ks = results.config.all_ks
@@ -233,7 +237,8 @@ def write_report(results: EvalResults, out: str | Path, *, plots: bool = True) -
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     report = build_report(results)
-    (folder / REPORT_JSON).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(report, ensure_ascii=False, separators=(",", ":"))
+    (folder / REPORT_JSON).write_text(text + "\n", encoding="utf-8")
     images: list[str] = []
     if plots:
         from hippograph.eval.plots import write_plots
