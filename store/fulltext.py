@@ -29,6 +29,8 @@ COLUMNS = 4
 
 _WORD = re.compile(r"\w+(?:'\w+)*", re.UNICODE)
 _META_KEY = "fulltext_fields"
+MAX_QUERY_WORDS = 64
+"""Distinct query words sent to FTS5 (a pasted document as a query stays cheap)."""
 
 _STOP_WORDS_TEXT = """
     a about above after again against all am an and any are aren't as at be because been
@@ -100,6 +102,8 @@ def match_expression(query: str) -> str | None:
     for word in _WORD.findall(query.lower()):
         if word not in STOP_WORDS and word.strip("_"):
             words[word] = None
+            if len(words) == MAX_QUERY_WORDS:
+                break
     if not words:
         return None
     return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)

@@ -218,4 +218,5 @@ def test_match_expression_quotes_words_and_drops_stop_words() -> None:
         '"caroline\'s" OR "dog\'s" OR "name"'
     )
     assert match_expression("the of and") is None
+    assert match_expression(" ".join(f"w{i}" for i in range(500))).count(" OR ") == 63
     assert match_expression('say "hi" AND bye') == '"say" OR "hi" OR "bye"'
