@@ -34,10 +34,14 @@ class Context:
         k: How many memories retrieve hands to respond.
         recall_window: Recent messages (besides the latest user message) used as a second
             retrieval query, so "and what about her?" still finds the right memories.
-        min_score: Recalled memories scoring below this cosine similarity are dropped.
+        min_score: Recalled memories scoring below this are dropped. It is compared with the
+            store's search score: cosine on LangGraph's stores, cosine fused with BM25 on
+            `FaissSqliteStore` with hybrid search (where a memory sharing no word with the
+            query scores half its cosine), hence a low default.
         similar_k: Existing memories shown to reconcile for each candidate fact.
-        duplicate_threshold: Offline mode: a candidate this similar (cosine) to an existing
-            memory is a duplicate (NOOP; its provenance is merged into the existing one).
+        duplicate_threshold: Offline mode: a candidate this similar (exact cosine, see
+            `nodes.similarity`) to an existing memory is a duplicate (NOOP; its provenance
+            is merged into the existing one).
         forget_threshold: Offline "forget …": memories at least this similar to what
             follows "forget" are deleted, and below it only a clear best match (see
             `nodes.reconcile.forget_targets`). Conservative on purpose: "nothing similar
@@ -50,7 +54,7 @@ class Context:
     model: str | None = None
     k: int = 5
     recall_window: int = 3
-    min_score: float = 0.3
+    min_score: float = 0.15
     similar_k: int = 5
     duplicate_threshold: float = 0.9
     forget_threshold: float = 0.45

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from hippograph.nodes.context import Context, memory_context
 from hippograph.nodes.memory_io import Query, require_store, search_memories
 from hippograph.nodes.models import call_structured, pick_model
+from hippograph.nodes.similarity import exact_cosine
 from hippograph.nodes.state import Candidate, MemoryOp, OpName, State
 from hippograph.nodes.turn import Turn, current_turn
 from hippograph.prompts import reconcile as prompts
@@ -277,7 +278,8 @@ def reconcile(
         similar = search_memories(
             store, namespace, [Query(candidate["content"])], context.similar_k
         )
-        if chat is None:
+        if chat is None:  # thresholds that skip or delete compare exact cosines, not ranks
+            similar = exact_cosine(store, candidate["content"], similar)
             decisions.extend(decide_offline(candidate, similar, context))
         else:
             decisions.extend(decide_with_model(chat, candidate, similar))

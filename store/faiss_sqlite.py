@@ -39,7 +39,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import reads, writes
+from hippograph.store import fulltext, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -61,6 +61,7 @@ from hippograph.store.errors import (
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.lifecycle import Closeable
+from hippograph.store.ranking import HybridSearch
 from hippograph.store.schema import migrate
 from hippograph.store.sweeper import Sweeper
 from hippograph.store.vector_index import IndexPolicy
@@ -137,6 +138,10 @@ class FaissSqliteStore(Closeable, BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
+        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`); on by default
+            for indexed stores. `None` or `False`: pure vector search; the full-text index
+            is not maintained and is rebuilt (from SQLite, no re-embedding) the next time
+            the file is opened with hybrid search. Processes sharing a file should agree.
 
     Example:
         ```python
@@ -161,6 +166,7 @@ class FaissSqliteStore(Closeable, BaseStore):
         durability: Durability = "full",
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         history: bool = True,
+        hybrid: HybridSearch | bool | None = True,
     ) -> None:
         if group_depth < 1:
             raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
@@ -177,6 +183,9 @@ class FaissSqliteStore(Closeable, BaseStore):
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
+        self.hybrid: HybridSearch | None = (
+            HybridSearch() if hybrid is True else (hybrid or None) if index is not None else None
+        )
         if index is not None:
             self._configure_index(index, index_policy or IndexPolicy())
         self._sweeper: Sweeper | None = None
@@ -244,6 +253,7 @@ class FaissSqliteStore(Closeable, BaseStore):
         """Create or migrate the schema and check the embedder against the file (idempotent)."""
         with self._conns.write() as conn:
             migrate(conn)
+            self._setup_fulltext(conn)
             if self._index is None or self.embeddings is None:
                 return
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -264,6 +274,23 @@ class FaissSqliteStore(Closeable, BaseStore):
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 [("dims", str(self._index.dims)), ("embedder", name)],
             )
+
+    @property
+    def fulltext_fields(self) -> list[str] | None:
+        """Value fields kept in the full-text index (`None` when hybrid search is off)."""
+        if self.hybrid is None:
+            return None
+        return list(self.hybrid.fields or [path for path, _ in self._fields])
+
+    def _setup_fulltext(self, conn: Any) -> None:
+        fields = self.fulltext_fields
+        if fields is None:
+            # This store's writes drop the rows they change: the next hybrid open rebuilds.
+            fulltext.mark(conn, None)
+        elif not fulltext.is_current(conn, fields):
+            count = fulltext.rebuild(conn, fields)
+            if count:
+                logger.info("rebuilt the full-text index of %s (%d items)", self.path, count)
 
     # ------------------------------------------------------------------ batch
 
@@ -327,7 +354,14 @@ class FaissSqliteStore(Closeable, BaseStore):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
         source = source_for(op.value, explicit_source)
-        return writes.PreparedPut(op.namespace, key, op.value, value_json, ttl, texts, source)
+        columns = None
+        fields = self.fulltext_fields
+        if fields is not None and op.index is not False:
+            fts_paths = fields if op.index is None else list(op.index)
+            columns = fulltext.columns_for(fulltext.texts_at(op.value, fts_paths), fields)
+        return writes.PreparedPut(
+            op.namespace, key, op.value, value_json, ttl, texts, source, columns
+        )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
         hashes = {digest: text for put in plan.puts.values() for _, text, digest in put.texts}
@@ -411,6 +445,7 @@ class FaissSqliteStore(Closeable, BaseStore):
                     group_of=self._group_of,
                     now=now,
                     record_history=self.record_history,
+                    fulltext_on=self.hybrid is not None,
                 )
                 writes.refresh_ttl(conn, scope.refresh, now)
                 writes.compact_log(conn, _LOG_KEEP)
@@ -430,7 +465,17 @@ class FaissSqliteStore(Closeable, BaseStore):
                 plan.results[i] = item
         for i, op in plan.searches:
             query = plan.queries.get(op.query) if op.query else None
-            if query is not None and self._index is not None:
+            if query is not None and self._index is not None and self.hybrid is not None:
+                plan.results[i] = reads.search_hybrid(
+                    scope,
+                    op,
+                    query,
+                    self._index,
+                    self.group_depth,
+                    settings=self.hybrid,
+                    fields=self.fulltext_fields or [],
+                )
+            elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
                     scope, op, query, self._index, self.group_depth
                 )

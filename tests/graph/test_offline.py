@@ -117,3 +117,13 @@ def test_agent_runs_on_any_base_store(embeddings, checkpointer, settings):
     out = _turn(agent, "I play the violin.")
     assert [op["op"] for op in out["ops"]] == ["NOOP"]
     assert [i.value["content"] for i in store.search(NS)] == ["I play the violin."]
+
+
+def test_a_different_fact_in_the_same_words_is_not_a_duplicate(agent, memory_store):
+    """Hybrid search lifts the lexical twin to the top; the duplicate check must still
+    compare meanings (exact cosine), or "Rust" would be dropped as a copy of "Python"."""
+    _turn(agent, "I code mostly in Python at work.")
+    out = _turn(agent, "I code mostly in Rust at work.")
+    assert [op["op"] for op in out["ops"]] == ["ADD"]
+    contents = {item.value["content"] for item in memory_store.search(NS, limit=10)}
+    assert contents == {"I code mostly in Python at work.", "I code mostly in Rust at work."}
