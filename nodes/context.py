@@ -41,7 +41,8 @@ class Context:
         similar_k: Existing memories shown to reconcile for each candidate fact.
         duplicate_threshold: Offline mode: a candidate this similar (exact cosine, see
             `nodes.similarity`) to an existing memory is a duplicate (NOOP; its provenance
-            is merged into the existing one).
+            is merged into the existing one). High on purpose: MiniLM puts "I have two
+            cats" and "I have three cats" at 0.94, and a skipped write loses a fact.
         forget_threshold: Offline "forget …": memories at least this similar to what
             follows "forget" are deleted, and below it only a clear best match (see
             `nodes.reconcile.forget_targets`). Conservative on purpose: "nothing similar
@@ -56,7 +57,7 @@ class Context:
     recall_window: int = 3
     min_score: float = 0.15
     similar_k: int = 5
-    duplicate_threshold: float = 0.9
+    duplicate_threshold: float = 0.95
     forget_threshold: float = 0.45
     store_questions: bool = True
 

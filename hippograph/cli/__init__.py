@@ -15,6 +15,7 @@ import typer
 
 from hippograph import migrate
 from hippograph.cli import chat, doctor, memories
+from hippograph.eval import cli as eval_cli
 from hippograph.ui import cli as ui_cli
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(memories.app, name="memories")
 app.command("migrate")(migrate.migrate)
 app.command("ui")(ui_cli.ui)
+app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:

@@ -1,114 +1,101 @@
-"""Ingest one dialogue turn into a memory store, the way the agent remembers a chat turn.
+"""Ingest dialogue turns into a memory store through the agent's real memory path.
 
-`ingest_turn` is the single place where the evaluation writes memories. In verbatim mode it
-writes the CONTRACTS.md memory value — content `"<speaker>: <text>"`, `context` = the
-previous turn, `timestamp` = when the turn was said, `source.message_ids = [dia_id]` — and
-treats a near-duplicate of an existing memory as NOOP, appending the turn's id to that
-memory's provenance so no evidence is lost.
+`TurnIngestor` is the single place where the evaluation writes memories: every turn goes
+through `build_remember_graph` (extract → reconcile), exactly as a chat turn does. The
+turn and the one before it become `HumanMessage(text, name=speaker, id=dia_id)`, so the
+memory is `"<speaker>: <text>"` with the previous turn as `context`, the session date
+(`turn_at`) as `timestamp`, the dia_id as provenance and the session as its thread.
 
-When the remember subgraph lands, its body becomes
-`build_remember_graph(store=store, model=model).invoke(...)` with the two turns as
-`HumanMessage(text, name=speaker, id=dia_id)`, `turn_at`, `thread_id` and `user_id`.
+- verbatim mode (`model=None`): the turn is stored as is; a near-duplicate of a stored
+  memory is a NOOP that appends the turn's id to that memory's provenance.
+- extract mode (a chat model): the model extracts facts and reconciles them (ADD /
+  UPDATE / DELETE / NOOP); every memory keeps the dia_id it came from.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
 from langgraph.store.base import BaseStore
 
 from hippograph.eval.dataset import Turn
-from hippograph.store import Memory, memory_namespace
+from hippograph.graph import build_remember_graph
+from hippograph.graph.context import Context
 
-MAX_CONTEXT_CHARS = 1000
-"""Longest `context` stored with a verbatim memory (CONTRACTS.md)."""
-
-DEFAULT_DEDUPE_THRESHOLD = 0.95
-"""Search score at or above which a new turn counts as a duplicate of a stored memory."""
+DEFAULT_DEDUPE_THRESHOLD = Context.duplicate_threshold
+"""Exact cosine at or above which a verbatim turn merges into a stored memory (the agent's
+own default)."""
 
 Mode = Literal["verbatim", "extract"]
 
 
-class ExtractModeUnavailableError(RuntimeError):
-    """Extract mode needs the remember subgraph of the agent workstream."""
-
-
 @dataclass(frozen=True, slots=True)
 class IngestOp:
-    """What ingesting one turn did to the store."""
+    """One change ingesting a turn made to the store (as the remember graph reports it)."""
 
-    op: Literal["ADD", "NOOP"]
-    key: str
+    op: str
+    key: str | None
     content: str
 
 
-def memory_value(
-    previous: Turn | None, turn: Turn, turn_at: datetime, thread_id: str
-) -> dict[str, Any]:
-    """The verbatim memory value of `turn` (CONTRACTS.md), with `previous` as its context.
-
-    A naive `turn_at` (LoCoMo dates carry no zone) is taken as UTC, as `Memory` does.
-    """
-    turn_at = turn_at if turn_at.tzinfo else turn_at.replace(tzinfo=UTC)
-    source = {"thread_id": thread_id, "message_ids": [turn.dia_id], "turn_at": turn_at.isoformat()}
-    value = Memory(content=turn.content, timestamp=turn_at, source=source).to_value()
-    if previous is not None:
-        value["context"] = previous.content[:MAX_CONTEXT_CHARS]
-    return value
-
-
-def _merge_provenance(
-    store: BaseStore, namespace: tuple[str, ...], key: str, value: dict[str, Any], dia_id: str
-) -> None:
-    source = dict(value.get("source") or {})
-    ids = list(source.get("message_ids") or [])
-    if dia_id in ids:
-        return
-    source["message_ids"] = [*ids, dia_id]
-    store.put(namespace, key, {**value, "source": source})
-
-
-def ingest_turn(
-    store: BaseStore,
-    user_id: str,
-    previous: Turn | None,
-    turn: Turn,
-    turn_at: datetime,
-    *,
-    thread_id: str,
-    mode: Mode = "verbatim",
-    dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD,
-) -> IngestOp:
-    """Remember `turn` for `user_id`: ADD a verbatim memory, or NOOP on a near-duplicate.
+class TurnIngestor:
+    """Remembers dialogue turns for users through the remember subgraph.
 
     Args:
         store: The memory store (any `BaseStore` indexing the memory fields).
-        user_id: Whose memories (namespace `memory_namespace(user_id)`).
-        previous: The turn just before, stored as the memory's `context` (`None` at the
-            start of a session).
-        turn: The turn to remember; its `dia_id` becomes the provenance message id.
-        turn_at: When the turn was said (the session date): the memory's `timestamp`.
-        thread_id: Provenance thread id (the chat the turn belongs to, e.g. one session).
-        mode: `"verbatim"` (no LLM) or `"extract"` (needs the remember subgraph).
-        dedupe_threshold: Search score at or above which the turn merges into the best match.
+        model: The chat model of extract mode; `None` for verbatim mode (no LLM).
+        dedupe_threshold: Exact cosine at which a verbatim turn is a duplicate.
 
-    Raises:
-        ExtractModeUnavailableError: `mode="extract"` before the agent workstream lands.
+    Example:
+        ```python
+        ingest = TurnIngestor(store)
+        ops = ingest("conv-26", previous, turn, session_at, thread_id="conv-26/session_1")
+        ```
     """
-    if mode == "extract":
-        raise ExtractModeUnavailableError(
-            "extract mode goes through the remember subgraph, which requires the agent "
-            "workstream (hippograph.graph.build_remember_graph); use --mode verbatim"
+
+    def __init__(
+        self,
+        store: BaseStore,
+        *,
+        model: BaseChatModel | None = None,
+        dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD,
+    ) -> None:
+        self.graph = build_remember_graph(store=store, model=model)
+        self.dedupe_threshold = dedupe_threshold
+
+    def __call__(
+        self,
+        user_id: str,
+        previous: Turn | None,
+        turn: Turn,
+        turn_at: datetime,
+        *,
+        thread_id: str,
+    ) -> list[IngestOp]:
+        """Remember `turn` for `user_id`; returns what the remember graph did.
+
+        Args:
+            user_id: Whose memories (namespace `memory_namespace(user_id)`).
+            previous: The turn just before (the memory's `context`), `None` at the start
+                of a session.
+            turn: The turn to remember; its `dia_id` becomes the provenance message id.
+            turn_at: When the turn was said (the session date; naive times are UTC).
+            thread_id: The chat the turn belongs to (one session), kept as provenance.
+        """
+        turn_at = turn_at if turn_at.tzinfo else turn_at.replace(tzinfo=UTC)
+        messages = [_message(t) for t in (previous, turn) if t is not None]
+        out = self.graph.invoke(
+            {"messages": messages, "turn_at": turn_at.isoformat()},
+            config={"configurable": {"thread_id": thread_id}},
+            context={"user_id": user_id, "duplicate_threshold": self.dedupe_threshold},
         )
-    namespace = memory_namespace(user_id)
-    value = memory_value(previous, turn, turn_at, thread_id)
-    best = store.search(namespace, query=value["content"], limit=1)
-    if best and best[0].score is not None and best[0].score >= dedupe_threshold:
-        _merge_provenance(store, namespace, best[0].key, best[0].value, turn.dia_id)
-        return IngestOp("NOOP", best[0].key, str(best[0].value.get("content", "")))
-    key = str(uuid.uuid4())
-    store.put(namespace, key, value)
-    return IngestOp("ADD", key, value["content"])
+        ops: list[dict[str, Any]] = out.get("ops") or []
+        return [IngestOp(str(op["op"]), op.get("key"), str(op.get("content", ""))) for op in ops]
+
+
+def _message(turn: Turn) -> HumanMessage:
+    return HumanMessage(turn.text, name=turn.speaker, id=turn.dia_id)

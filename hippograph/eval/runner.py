@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
 from langgraph.store.base import BaseStore
 from tqdm import tqdm
 
 from hippograph.backends import MEMORY_SEARCH, open_store
 from hippograph.eval.baselines import BASELINES, RawTurnBaselines
 from hippograph.eval.dataset import SCORED_CATEGORIES, Conversation, Question, load_conversations
-from hippograph.eval.ingest import DEFAULT_DEDUPE_THRESHOLD, Mode, ingest_turn
+from hippograph.eval.ingest import DEFAULT_DEDUPE_THRESHOLD, Mode, TurnIngestor
 from hippograph.eval.metrics import DEFAULT_KS, Hit, QuestionResult
 from hippograph.store import HybridSearch, memory_namespace, resolve_embeddings
 
@@ -53,9 +54,11 @@ class EvalConfig:
         ks: The k of recall@k (1, 5, 10 and 20 are always included).
         baselines: Also run the raw-turn baselines (BM25, dense, RRF).
         model: `provider:model` that answers and judges; `None` scores retrieval only.
+        extract_model: `provider:model` that extracts and reconciles memories in extract
+            mode (required there; unused in verbatim mode).
         embeddings: Embedder spec (`"local"` by default) or an `Embeddings` instance.
         hybrid: Store search settings (`None`: pure vector search, for ablations).
-        dedupe_threshold: Search score at which a turn merges into an existing memory.
+        dedupe_threshold: Exact cosine at which a verbatim turn merges into a stored memory.
         langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
         upload_results: Upload the LangSmith experiment (False keeps it local).
         progress: Show progress bars.
@@ -67,6 +70,7 @@ class EvalConfig:
     ks: tuple[int, ...] = DEFAULT_KS
     baselines: bool = False
     model: str | None = None
+    extract_model: str | None = None
     embeddings: str | Embeddings = "local"
     hybrid: HybridSearch | None = MEMORY_SEARCH
     dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD
@@ -161,14 +165,9 @@ class ConversationRun:
 
 
 def ingest_conversation(
-    conversation: Conversation,
-    store: BaseStore,
-    *,
-    mode: Mode,
-    dedupe_threshold: float,
-    progress: bool,
+    conversation: Conversation, ingest: TurnIngestor, *, progress: bool
 ) -> tuple[list[float], Counter[str]]:
-    """Feed every session's turns, in order, through `ingest_turn`; return per-turn
+    """Feed every session's turns, in order, through the remember graph; return per-turn
     latencies and the count of each operation."""
     latencies: list[float] = []
     ops: Counter[str] = Counter()
@@ -184,21 +183,30 @@ def ingest_conversation(
             previous = None
             for turn in session.turns:
                 start = time.perf_counter()
-                op = ingest_turn(
-                    store,
+                done = ingest(
                     conversation.id,
                     previous,
                     turn,
                     session.at,
                     thread_id=f"{conversation.id}/session_{session.number}",
-                    mode=mode,
-                    dedupe_threshold=dedupe_threshold,
                 )
                 latencies.append(time.perf_counter() - start)
-                ops[op.op] += 1
+                ops.update(op.op for op in done)
                 previous = turn
                 bar.update()
     return latencies, ops
+
+
+def _extract_model(config: EvalConfig) -> BaseChatModel | None:
+    """The chat model of extract mode (`None` in verbatim mode)."""
+    if config.mode != "extract":
+        return None
+    if config.extract_model is None:
+        raise ValueError("extract mode needs a model: set HIPPOGRAPH_MODEL or pass --model")
+    from hippograph.config import Settings
+    from hippograph.nodes.models import resolve_chat_model
+
+    return resolve_chat_model(config.extract_model, base_url=Settings.from_env().base_url)
 
 
 @contextmanager
@@ -207,6 +215,7 @@ def open_runs(
 ) -> Iterator[list[ConversationRun]]:
     """Ingest each conversation into a fresh store in a temporary folder (deleted on exit)."""
     dims = int(getattr(embeddings, "dims", None) or len(embeddings.embed_query("probe")))
+    extract_model = _extract_model(config)
     with tempfile.TemporaryDirectory(prefix="hippograph-eval-") as folder, ExitStack() as stack:
         runs = []
         for conversation in conversations:
@@ -218,13 +227,10 @@ def open_runs(
                     hybrid=config.hybrid,
                 )
             )
-            latencies, ops = ingest_conversation(
-                conversation,
-                store,
-                mode=config.mode,
-                dedupe_threshold=config.dedupe_threshold,
-                progress=config.progress,
+            ingest = TurnIngestor(
+                store, model=extract_model, dedupe_threshold=config.dedupe_threshold
             )
+            latencies, ops = ingest_conversation(conversation, ingest, progress=config.progress)
             baselines = (
                 RawTurnBaselines(conversation.turns, embeddings, dims) if config.baselines else None
             )

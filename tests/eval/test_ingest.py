@@ -1,14 +1,14 @@
-"""Verbatim ingest writes the CONTRACTS.md memory value, and merges near-duplicates."""
+"""Eval ingest goes through the remember subgraph: the CONTRACTS.md memory value, merged
+duplicates, and extract mode with a (scripted) chat model."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from hippograph.backends import open_store
 from hippograph.eval.dataset import Turn
-from hippograph.eval.ingest import ExtractModeUnavailableError, ingest_turn
+from hippograph.eval.ingest import TurnIngestor
+from hippograph.scripted import ScriptedChatModel
 from hippograph.store import LocalEmbeddings, memory_namespace
 
 AT = datetime(2023, 5, 8, 13, 56)
@@ -20,11 +20,14 @@ def test_turn_becomes_contract_memory_and_duplicates_merge_provenance(
 ) -> None:
     question = Turn("D1:2", "Melanie", "What's new with you?")
     answer = Turn("D1:3", "Caroline", "I went to a LGBTQ support group yesterday.")
+    ns = memory_namespace("conv.26")
     with open_store(":memory:", embeddings=embeddings) as store:
-        first = ingest_turn(store, "conv.26", None, question, AT, thread_id="conv.26")
-        added = ingest_turn(store, "conv.26", question, answer, AT, thread_id="conv.26")
+        ingest = TurnIngestor(store)
+        [first] = ingest("conv.26", None, question, AT, thread_id="conv.26/session_1")
+        [added] = ingest("conv.26", question, answer, AT, thread_id="conv.26/session_1")
         assert (first.op, added.op) == ("ADD", "ADD")
-        item = store.get(memory_namespace("conv.26"), added.key)
+        assert added.key is not None
+        item = store.get(ns, added.key)
         assert item is not None
         assert item.value == {
             "content": "Caroline: I went to a LGBTQ support group yesterday.",
@@ -33,33 +36,55 @@ def test_turn_becomes_contract_memory_and_duplicates_merge_provenance(
             "timestamp": AT_ISO,
             "context": "Melanie: What's new with you?",
             "source": {
-                "thread_id": "conv.26",
+                "thread_id": "conv.26/session_1",
                 "message_ids": ["D1:3"],
                 "turn_at": AT_ISO,
             },
         }
-        first_item = store.get(memory_namespace("conv.26"), first.key)
+        assert first.key is not None
+        first_item = store.get(ns, first.key)
         assert first_item is not None and "context" not in first_item.value
 
         again = Turn("D7:1", "Caroline", "I went to a LGBTQ support group yesterday.")
-        noop = ingest_turn(store, "conv.26", None, again, AT, thread_id="conv.26")
+        [noop] = ingest("conv.26", None, again, AT, thread_id="conv.26/session_7")
         assert (noop.op, noop.key) == ("NOOP", added.key)
-        merged = store.get(memory_namespace("conv.26"), added.key)
+        merged = store.get(ns, added.key)
         assert merged is not None
         assert merged.value["source"]["message_ids"] == ["D1:3", "D7:1"]
-        ingest_turn(store, "conv.26", None, again, AT, thread_id="conv.26")
-        merged = store.get(memory_namespace("conv.26"), added.key)
+        ingest("conv.26", None, again, AT, thread_id="conv.26/session_7")
+        merged = store.get(ns, added.key)
         assert merged is not None
         assert merged.value["source"]["message_ids"] == ["D1:3", "D7:1"]  # no repeats
-        assert len(store.search(memory_namespace("conv.26"), limit=10)) == 2
+        assert len(store.search(ns, limit=10)) == 2
 
 
-def test_context_is_capped_and_extract_mode_needs_the_agent(embeddings: LocalEmbeddings) -> None:
+def test_context_is_capped(embeddings: LocalEmbeddings) -> None:
     long = Turn("D1:1", "Bob", "x" * 5000)
     turn = Turn("D1:2", "Alice", "ok")
     with open_store(":memory:", embeddings=embeddings) as store:
-        op = ingest_turn(store, "u", long, turn, AT, thread_id="t")
+        [op] = TurnIngestor(store)("u", long, turn, AT, thread_id="t")
+        assert op.key is not None
         item = store.get(memory_namespace("u"), op.key)
         assert item is not None and len(item.value["context"]) == 1000
-        with pytest.raises(ExtractModeUnavailableError, match="agent workstream"):
-            ingest_turn(store, "u", None, turn, AT, thread_id="t", mode="extract")
+
+
+def test_extract_mode_remembers_the_models_facts_with_the_turns_provenance(
+    embeddings: LocalEmbeddings,
+) -> None:
+    model = ScriptedChatModel(
+        responses=[
+            {"facts": [{"content": "Caroline attends an LGBTQ support group",
+                        "category": "personal", "importance": 0.8}]},
+            {"actions": [{"op": "ADD", "content": "Caroline attends an LGBTQ support group"}]},
+        ]
+    )  # fmt: skip
+    turn = Turn("D1:3", "Caroline", "I went to a LGBTQ support group yesterday.")
+    with open_store(":memory:", embeddings=embeddings) as store:
+        [op] = TurnIngestor(store, model=model)("conv", None, turn, AT, thread_id="conv/s1")
+        assert op.op == "ADD" and op.key is not None
+        item = store.get(memory_namespace("conv"), op.key)
+        assert item is not None
+        assert item.value["content"] == "Caroline attends an LGBTQ support group"
+        assert item.value["category"] == "personal"
+        assert item.value["source"]["message_ids"] == ["D1:3"]
+        assert item.value["timestamp"] == AT_ISO
