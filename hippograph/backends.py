@@ -6,6 +6,9 @@ Core pieces:
     - `open_checkpointer` / `aopen_checkpointer`: `SqliteSaver` / `AsyncSqliteSaver` beside
       the store file, or `PostgresSaver` / `AsyncPostgresSaver` on the same database.
     - `memory_index_config`: the `IndexConfig` every backend uses for memories.
+    - `supports` / `require`: which of hippograph's extras (history, count, hybrid search,
+      index snapshots) a store has; `require` raises `FeatureUnavailableError` saying what
+      to do instead.
 
 One way in: the CLI, UI, eval, `build_agent()` defaults and `langgraph.json` all open storage
 through here, so switching `HIPPOGRAPH_STORE_URL` changes every surface at once.
@@ -21,19 +24,34 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, IndexConfig
 
-from hippograph.config import Settings
-from hippograph.store import FaissSqliteStore, resolve_embeddings
+from hippograph.config import POSTGRES_SCHEMES, Settings
+from hippograph.store import FaissSqliteStore, HybridSearch, resolve_embeddings
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
+POSTGRES_STORE_OPTIONS = frozenset({"ttl", "max_connections", "setup", "embedder_label"})
+"""Keyword arguments `open_store` passes to `PostgresMemoryStore.open` for `postgresql://`."""
+
 MEMORY_FIELDS = ["content"]
-"""Value fields embedded for search: a memory's text."""
+"""Value fields embedded for search: a memory's text. (Embedding `context` too was measured
+on LoCoMo and lowered recall: max-pooling lets the previous turn outrank the answer.)"""
+
+MEMORY_SEARCH = HybridSearch(
+    fields=("content", "context"),
+    field_weights={"context": 0.5},
+    time_field="timestamp",
+    group_field="source.thread_id",
+)
+"""How memory search ranks: cosine on `content` fused with BM25 over `content` and, at half
+weight, `context` (the turn a verbatim memory answered), plus a match between a date named
+in the query and the memory's `timestamp`, blended with how well the memory's thread
+(`source.thread_id`) matches overall. Measured in `benchmarks/results/locomo/`."""
 
 
 def is_postgres_url(target: str | Path) -> bool:
     """True for `postgresql://` / `postgres://` URLs."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
 def memory_index_config(embeddings: Embeddings | str) -> IndexConfig:
@@ -72,7 +90,9 @@ def open_store(
         target: A SQLite path, `sqlite:///path`, `":memory:"` or a `postgresql://` URL.
         embeddings: An `Embeddings` or spec; default `settings.embeddings` (`"local"`).
         settings: Where defaults come from (default: `Settings.from_env()`).
-        **store_kwargs: Extra keyword arguments for `FaissSqliteStore`.
+        **store_kwargs: Extra keyword arguments for `FaissSqliteStore` (`hybrid` defaults
+            to `MEMORY_SEARCH`), or for PostgreSQL those in `POSTGRES_STORE_OPTIONS`
+            (`ttl`, `max_connections`, ...).
 
     Yields:
         A ready `BaseStore` (schema created), closed on exit.
@@ -81,7 +101,10 @@ def open_store(
     url = _target(target, settings)
     index = memory_index_config(embeddings if embeddings is not None else settings.embeddings)
     if is_postgres_url(url):
-        raise NotImplementedError("PostgreSQL support arrives with the scale-out issue")
+        with _postgres_store(url, index, store_kwargs) as pg_store:
+            yield pg_store
+        return
+    store_kwargs.setdefault("hybrid", MEMORY_SEARCH)
     with FaissSqliteStore.from_conn_string(_sqlite_path(url), index=index, **store_kwargs) as store:
         yield store
 
@@ -120,12 +143,19 @@ def open_checkpointer(
 ) -> Iterator[BaseCheckpointSaver[Any]]:
     """Open the short-term checkpointer that goes with the store at `target`.
 
-    SQLite stores get a `SqliteSaver` on a sibling file (`<name>-checkpoints.db`).
+    SQLite stores get a `SqliteSaver` on a sibling file (`<name>-checkpoints.db`);
+    PostgreSQL gets a `PostgresSaver` on a connection pool to the same database.
     """
     settings = settings or Settings.from_env()
     url = _target(target, settings)
     if is_postgres_url(url):
-        raise NotImplementedError("PostgreSQL support arrives with the scale-out issue")
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg_pool import ConnectionPool
+
+        _setup_postgres_checkpoints(url)
+        with ConnectionPool(url, **_pool_options()) as pool:
+            yield PostgresSaver(pool)
+        return
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     with SqliteSaver.from_conn_string(_checkpoint_path(url)) as saver:
@@ -137,13 +167,120 @@ def open_checkpointer(
 async def aopen_checkpointer(
     target: str | Path | None = None, *, settings: Settings | None = None
 ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Async twin of `open_checkpointer` (`AsyncSqliteSaver`)."""
+    """Async twin of `open_checkpointer` (`AsyncSqliteSaver` / `AsyncPostgresSaver`)."""
     settings = settings or Settings.from_env()
     url = _target(target, settings)
     if is_postgres_url(url):
-        raise NotImplementedError("PostgreSQL support arrives with the scale-out issue")
+        import asyncio
+
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg_pool import AsyncConnectionPool
+
+        await asyncio.to_thread(_setup_postgres_checkpoints, url)
+        async with AsyncConnectionPool(url, **_pool_options()) as apool:
+            yield AsyncPostgresSaver(apool)
+        return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     async with AsyncSqliteSaver.from_conn_string(_checkpoint_path(url)) as saver:
         await saver.setup()
         yield saver
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+@contextmanager
+def _postgres_store(url: str, index: IndexConfig, options: dict[str, Any]) -> Iterator[BaseStore]:
+    unknown = set(options) - POSTGRES_STORE_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"{', '.join(sorted(unknown))}: not an option of the PostgreSQL backend "
+            f"(it accepts {', '.join(sorted(POSTGRES_STORE_OPTIONS))})"
+        )
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    with PostgresMemoryStore.open(url, index=index, **options) as store:
+        yield store
+
+
+def _pool_options() -> dict[str, Any]:
+    """`psycopg_pool` arguments LangGraph's Postgres savers expect on every connection."""
+    from psycopg.rows import dict_row
+
+    return {
+        "min_size": 1,
+        "max_size": 8,
+        "open": False,
+        "kwargs": {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    }
+
+
+def _setup_postgres_checkpoints(url: str) -> None:
+    """Run `PostgresSaver.setup()` once per database, serialised across processes."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg import Connection
+    from psycopg.rows import dict_row
+
+    from hippograph.store.pg_schema import setup_lock
+
+    with (
+        Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn,
+        setup_lock(conn),
+    ):
+        PostgresSaver(conn).setup()
+
+
+# ---------------------------------------------------------------------- extras
+
+FEATURES = ("history", "count", "hybrid_search", "index_snapshots")
+"""hippograph's extras beyond `BaseStore`; not every backend has each."""
+
+
+class FeatureUnavailableError(RuntimeError):
+    """The store's backend lacks one of hippograph's extras; the message says what to do."""
+
+
+_UNAVAILABLE = {
+    "history": "open storage with hippograph.backends.open_store (SQLite or PostgreSQL) to "
+    "get the audit trail",
+    "count": "open storage with hippograph.backends.open_store, or page through search()",
+    "hybrid_search": "it needs SQLite FTS5; search by meaning (query=...) instead, or use "
+    "the embedded SQLite store (unset HIPPOGRAPH_STORE_URL)",
+    "index_snapshots": "vectors live in the database (pgvector), so opening the store "
+    "rebuilds nothing and there is no snapshot to manage",
+}
+
+
+def backend_name(store: BaseStore) -> str:
+    """A short human name for the store's backend, used in messages."""
+    if isinstance(store, FaissSqliteStore):
+        return "SQLite"
+    if type(store).__module__.startswith(("langgraph.store.postgres", "hippograph.store.postgres")):
+        return "PostgreSQL"
+    return type(store).__name__
+
+
+def supports(store: BaseStore, feature: str) -> bool:
+    """Whether `store` offers `feature` (one of `FEATURES`)."""
+    if feature not in FEATURES:
+        raise ValueError(f"unknown feature {feature!r}; expected one of {', '.join(FEATURES)}")
+    if feature in ("history", "count"):
+        return callable(getattr(store, feature, None))
+    return isinstance(store, FaissSqliteStore)
+
+
+def require(store: BaseStore, feature: str) -> None:
+    """Raise `FeatureUnavailableError` unless `store` offers `feature`.
+
+    Example:
+        ```python
+        require(store, "history")   # FeatureUnavailableError on an InMemoryStore
+        entries = store.history(("memories", "alice"))
+        ```
+    """
+    if not supports(store, feature):
+        label = feature.replace("_", " ")
+        raise FeatureUnavailableError(
+            f"{label} is unavailable on the {backend_name(store)} backend: {_UNAVAILABLE[feature]}"
+        )

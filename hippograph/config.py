@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import platformdirs
 
@@ -28,6 +29,9 @@ DEFAULT_OPENAI_MODEL = "openai:gpt-4o-mini"
 """Used when `OPENAI_API_KEY` is set and `HIPPOGRAPH_MODEL` is not."""
 
 ENV_PREFIX = "HIPPOGRAPH_"
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+"""URL prefixes that select the PostgreSQL backend."""
 
 
 def default_data_dir() -> Path:
@@ -98,8 +102,21 @@ class Settings:
     @property
     def uses_postgres(self) -> bool:
         """True when the store is PostgreSQL rather than the embedded SQLite file."""
-        return self.store_url is not None and self.store_url.startswith(
-            ("postgresql://", "postgres://")
+        return self.store_url is not None and self.store_url.startswith(POSTGRES_SCHEMES)
+
+    def with_store(self, target: str | Path | None) -> Settings:
+        """A copy whose memory store is `target` (`None`: unchanged).
+
+        A `postgresql://` URL sets `store_url`; a file path or `sqlite:///path` sets
+        `db_path` and clears `store_url`, so an explicit path beats `HIPPOGRAPH_STORE_URL`.
+        """
+        if target is None:
+            return self
+        text = str(target).strip()
+        if text.startswith(POSTGRES_SCHEMES):
+            return replace(self, store_url=text)
+        return replace(
+            self, store_url=None, db_path=Path(text.removeprefix("sqlite:///")).expanduser()
         )
 
     @property
@@ -113,3 +130,17 @@ class Settings:
     def store_target(self) -> str:
         """The store location as one string: the Postgres URL or the SQLite path."""
         return self.store_url if self.store_url else str(self.db_path)
+
+    @property
+    def store_label(self) -> str:
+        """`store_target` safe to print: a password in the URL is masked as `***`."""
+        target = self.store_target
+        if not self.uses_postgres:
+            return target
+        parts = urlsplit(target)
+        netloc = parts.netloc
+        if parts.password:
+            userinfo, _, host = netloc.rpartition("@")
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*/")))

@@ -26,6 +26,7 @@ from hippograph.store.memory import (
     memory_namespace,
     normalize_category,
 )
+from hippograph.store.ranking import HybridSearch
 from hippograph.store.vector_index import IndexPolicy
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "EmbeddingError",
     "FaissSqliteStore",
     "HistoryEntry",
+    "HybridSearch",
     "IndexPolicy",
     "InvalidNamespaceError",
     "InvalidValueError",

@@ -156,6 +156,21 @@ class LocalEmbeddings(Embeddings):
 
 EmbedSpec = Embeddings | Callable[..., Any] | str
 
+_SHARED: dict[str, LocalEmbeddings] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_local_embeddings() -> LocalEmbeddings:
+    """The process-wide `LocalEmbeddings` that `"local"` resolves to.
+
+    Loading the ONNX session costs ~0.5 s and ~100 MB; every store, CLI command and UI
+    page in one process shares this instance (it is thread-safe).
+    """
+    with _SHARED_LOCK:
+        if "local" not in _SHARED:
+            _SHARED["local"] = LocalEmbeddings()
+        return _SHARED["local"]
+
 
 def resolve_embeddings(spec: EmbedSpec) -> Embeddings:
     """Return a LangChain `Embeddings` for `spec`.
@@ -168,7 +183,7 @@ def resolve_embeddings(spec: EmbedSpec) -> Embeddings:
         return spec
     if isinstance(spec, str):
         if spec.strip().lower() in {"local", LOCAL_MODEL_NAME.lower(), "all-minilm-l6-v2"}:
-            return LocalEmbeddings()
+            return shared_local_embeddings()
         from langchain.embeddings import init_embeddings
 
         try:

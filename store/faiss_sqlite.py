@@ -41,7 +41,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import reads, writes
+from hippograph.store import fulltext, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -62,6 +62,8 @@ from hippograph.store.errors import (
 )
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.lifecycle import Closeable
+from hippograph.store.ranking import HybridSearch
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
@@ -117,7 +119,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FaissSqliteStore(BaseStore):
+class FaissSqliteStore(Closeable, BaseStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
     Implements the whole `BaseStore` contract — get / put / delete / search with filters and
@@ -141,6 +143,10 @@ class FaissSqliteStore(BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
+        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`); on by default
+            for indexed stores. `None` or `False`: pure vector search; the full-text index
+            is not maintained and is rebuilt (from SQLite, no re-embedding) the next time
+            the file is opened with hybrid search. Processes sharing a file should agree.
 
     Example:
         ```python
@@ -165,6 +171,7 @@ class FaissSqliteStore(BaseStore):
         durability: Durability = "full",
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         history: bool = True,
+        hybrid: HybridSearch | bool | None = True,
     ) -> None:
         if group_depth < 1:
             raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
@@ -181,6 +188,9 @@ class FaissSqliteStore(BaseStore):
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
+        self.hybrid: HybridSearch | None = (
+            HybridSearch() if hybrid is True else (hybrid or None) if index is not None else None
+        )
         if index is not None:
             self._configure_index(index, index_policy or IndexPolicy())
         self._sweeper: Sweeper | None = None
@@ -213,12 +223,6 @@ class FaissSqliteStore(BaseStore):
             yield store
         finally:
             store.close()
-
-    def __enter__(self) -> FaissSqliteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop the sweeper, write due index snapshots and close every connection (idempotent)."""
@@ -256,6 +260,7 @@ class FaissSqliteStore(BaseStore):
         """Create or migrate the schema and check the embedder against the file (idempotent)."""
         with self._conns.write() as conn:
             migrate(conn)
+            self._setup_fulltext(conn)
             if self._index is None or self.embeddings is None:
                 return
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -280,6 +285,23 @@ class FaissSqliteStore(BaseStore):
                     ("database_id", uuid.uuid4().hex),  # tells its index snapshots apart
                 ],
             )
+
+    @property
+    def fulltext_fields(self) -> list[str] | None:
+        """Value fields kept in the full-text index (`None` when hybrid search is off)."""
+        if self.hybrid is None:
+            return None
+        return list(self.hybrid.fields or [path for path, _ in self._fields])
+
+    def _setup_fulltext(self, conn: Any) -> None:
+        fields = self.fulltext_fields
+        if fields is None:
+            # This store's writes drop the rows they change: the next hybrid open rebuilds.
+            fulltext.mark(conn, None)
+        elif not fulltext.is_current(conn, fields):
+            count = fulltext.rebuild(conn, fields)
+            if count:
+                logger.info("rebuilt the full-text index of %s (%d items)", self.path, count)
 
     # ------------------------------------------------------------------ batch
 
@@ -343,7 +365,14 @@ class FaissSqliteStore(BaseStore):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
         source = source_for(op.value, explicit_source)
-        return writes.PreparedPut(op.namespace, key, op.value, value_json, ttl, texts, source)
+        columns = None
+        fields = self.fulltext_fields
+        if fields is not None and op.index is not False:
+            fts_paths = fields if op.index is None else list(op.index)
+            columns = fulltext.columns_for(fulltext.texts_at(op.value, fts_paths), fields)
+        return writes.PreparedPut(
+            op.namespace, key, op.value, value_json, ttl, texts, source, columns
+        )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
         hashes = {digest: text for put in plan.puts.values() for _, text, digest in put.texts}
@@ -427,6 +456,7 @@ class FaissSqliteStore(BaseStore):
                     group_of=self._group_of,
                     now=now,
                     record_history=self.record_history,
+                    fulltext_on=self.hybrid is not None,
                 )
                 writes.refresh_ttl(conn, scope.refresh, now)
                 writes.compact_log(conn, _LOG_KEEP)
@@ -446,7 +476,17 @@ class FaissSqliteStore(BaseStore):
                 plan.results[i] = item
         for i, op in plan.searches:
             query = plan.queries.get(op.query) if op.query else None
-            if query is not None and self._index is not None:
+            if query is not None and self._index is not None and self.hybrid is not None:
+                plan.results[i] = reads.search_hybrid(
+                    scope,
+                    op,
+                    query,
+                    self._index,
+                    self.group_depth,
+                    settings=self.hybrid,
+                    fields=self.fulltext_fields or [],
+                )
+            elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
                     scope, op, query, self._index, self.group_depth
                 )

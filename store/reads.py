@@ -1,4 +1,4 @@
-"""The store's read path: get, search (filter-only and vector), list namespaces.
+"""The store's read path: get, search (filter-only, vector, hybrid), list namespaces.
 
 Every function runs inside one read transaction, so a batch of reads sees one consistent
 snapshot. Expired items are invisible (`omit_expired`) even before the sweeper deletes them.
@@ -6,6 +6,7 @@ snapshot. Expired items are invisible (`omit_expired`) even before the sweeper d
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,9 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
 
+from hippograph.store import fulltext
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.ranking import HybridSearch, blend_groups, date_match, fuse, query_date
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
 
@@ -126,33 +129,160 @@ def search_by_vector(
     Items that match but have no vectors (stored with `index=False`) follow the scored ones
     without a score, as in LangGraph's `InMemoryStore`.
     """
-    groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
-    manager.sync(scope.conn, groups)
-    where, params = _where(scope, op)
-    allowed = None
-    if op.filter or len(op.namespace_prefix) > group_depth:
-        allowed = _allowed_vector_ids(scope.conn, where, params, groups)
+    candidates = _VectorCandidates.find(
+        scope, op, query, manager, group_depth, wanted=op.offset + op.limit
+    )
+    return _page(scope, op, candidates, candidates.ranked)
+
+
+def search_hybrid(
+    scope: ReadScope,
+    op: SearchOp,
+    query: np.ndarray,
+    manager: IndexManager,
+    group_depth: int,
+    *,
+    settings: HybridSearch,
+    fields: Sequence[str],
+) -> list[SearchItem]:
+    """Hybrid search: cosine similarity fused with FTS5 BM25 (optionally a date match and a
+    blend with the item's thread), see `HybridSearch`.
+
+    Candidates are the best `settings.candidates` by each ranking, under the same
+    namespace, filter and TTL conditions; each is scored on both, so an item found only by
+    its keywords still gets its exact cosine. Unscored items follow as in `search_by_vector`.
+    """
+    assert op.query is not None
     wanted = op.offset + op.limit
-    ranked: list[tuple[tuple, float]] = []
-    k = max(2 * wanted, 16)
-    while True:
-        hits = manager.search(groups, query, k, allowed)
-        ranked = _hydrate(scope, hits, op.namespace_prefix)
-        exhausted = len(hits) < k
-        if len(ranked) >= wanted or exhausted:
-            break
-        k *= 4
-    page = ranked[op.offset : wanted]
+    pool = max(settings.candidates, 2 * wanted)
+    candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=pool)
+    rows = {row[0]: row for row, _ in candidates.ranked}
+    cosine = {row[0]: score for row, score in candidates.ranked}
+    keyword: dict[int, float] = {}
+    match = fulltext.match_expression(op.query)
+    if match is not None:
+        weights = fulltext.column_weights(fields, settings.weight_of)
+        where, params = candidates.where, candidates.params
+        keyword = fulltext.bm25_scores(scope.conn, match, weights)
+        best_keyword = fulltext.best_matching(scope.conn, keyword, where, params, pool)
+        if best_keyword is None:
+            keyword = fulltext.bm25_scores(scope.conn, match, weights, where, params)
+            best_keyword = heapq.nlargest(pool, keyword, key=keyword.__getitem__)
+        keyword = {i: keyword[i] for i in [*best_keyword, *rows] if i in keyword}
+        _add_keyword_only(scope, query, [i for i in best_keyword if i not in rows], rows, cosine)
+    best = max(keyword.values(), default=0.0)
+    wanted_date = query_date(op.query) if settings.time_field else None
+    times = _value_texts(scope, list(rows), settings.time_field if wanted_date else None)
+    scores = []
+    for item_id in rows:
+        date_score = None
+        if wanted_date is not None:
+            date_score = date_match(times.get(item_id), wanted_date, settings.time_scale_days)
+        scores.append(fuse(settings, cosine[item_id], keyword.get(item_id, 0.0), best, date_score))
+    if settings.group_field is not None:
+        group_of = _value_texts(scope, list(rows), settings.group_field)
+        scores = blend_groups(settings, scores, [group_of.get(i) for i in rows])
+    scored = list(zip(rows.values(), scores, strict=True))
+    scored.sort(key=lambda pair: (-pair[1], pair[0][0]))
+    return _page(scope, op, candidates, scored)
+
+
+def _value_texts(scope: ReadScope, item_ids: list[int], path: str | None) -> dict[int, object]:
+    """`{item_id: scalar at the dotted value path}` (JSON objects and arrays are left out)."""
+    if path is None or not item_ids:
+        return {}
+    json_path = "$" + "".join(f'."{part}"' for part in path.split("."))
+    found: dict[int, object] = {}
+    for chunk in chunked(item_ids):
+        for item_id, value in scope.conn.execute(
+            f"SELECT id, json_extract(value, ?) FROM items WHERE id IN "
+            f"({','.join('?' * len(chunk))}) AND json_type(value, ?) NOT IN ('object', 'array')",
+            (json_path, *chunk, json_path),
+        ):
+            if value is not None:
+                found[item_id] = value
+    return found
+
+
+@dataclass(slots=True)
+class _VectorCandidates:
+    """The best items by cosine for one search, and the SQL conditions the search applies."""
+
+    ranked: list[tuple[tuple, float]]
+    exhausted: bool
+    """Every item with vectors under the conditions is in `ranked`."""
+    where: str
+    params: list[object]
+
+    @classmethod
+    def find(
+        cls,
+        scope: ReadScope,
+        op: SearchOp,
+        query: np.ndarray,
+        manager: IndexManager,
+        group_depth: int,
+        *,
+        wanted: int,
+    ) -> _VectorCandidates:
+        groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
+        manager.sync(scope.conn, groups)
+        where, params = _where(scope, op)
+        allowed = None
+        if op.filter or len(op.namespace_prefix) > group_depth:
+            allowed = _allowed_vector_ids(scope.conn, where, params, groups)
+        k = max(2 * wanted, 16)
+        while True:
+            hits = manager.search(groups, query, k, allowed)
+            ranked = _hydrate(scope, hits, op.namespace_prefix)
+            exhausted = len(hits) < k
+            if len(ranked) >= wanted or exhausted:
+                return cls(ranked, exhausted, where, params)
+            k *= 4
+
+
+def _add_keyword_only(
+    scope: ReadScope,
+    query: np.ndarray,
+    item_ids: Sequence[int],
+    rows: dict[int, tuple],
+    cosine: dict[int, float],
+) -> None:
+    """Fetch rows and exact max-pooled cosines of items found only by their keywords."""
+    for chunk in chunked(item_ids):
+        for row in scope.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({','.join('?' * len(chunk))})",
+            tuple(chunk),
+        ):
+            rows[row[0]] = row
+            cosine[row[0]] = 0.0
+        for item_id, blob in scope.conn.execute(
+            f"SELECT item_id, blob FROM vectors WHERE item_id IN ({','.join('?' * len(chunk))})",
+            tuple(chunk),
+        ):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if len(vector) == len(query):
+                cosine[item_id] = max(cosine[item_id], float(vector @ query))
+
+
+def _page(
+    scope: ReadScope,
+    op: SearchOp,
+    candidates: _VectorCandidates,
+    ranked: list[tuple[tuple, float]],
+) -> list[SearchItem]:
+    """The requested page of `ranked`, followed by unscored items once scored ones run out."""
+    page = ranked[op.offset : op.offset + op.limit]
     results = [_search_item(row, score) for row, score in page]
     for row, _ in page:
         scope.note(row, op.refresh_ttl)
-    if len(results) < op.limit and exhausted:
+    if len(results) < op.limit and candidates.exhausted:
         skip = max(0, op.offset - len(ranked))
         for row in scope.conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {where} AND NOT EXISTS "
+            f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {candidates.where} AND NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.item_id = i.id) "
             "ORDER BY i.updated_at DESC, i.id DESC LIMIT ? OFFSET ?",
-            (*params, op.limit - len(results), skip),
+            (*candidates.params, op.limit - len(results), skip),
         ):
             scope.note(row, op.refresh_ttl)
             results.append(_search_item(row, None))

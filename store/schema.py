@@ -7,6 +7,8 @@ Tables:
     - `vector_log`: every vector added or removed, in commit order. FAISS indexes are
       derived caches: a process replays this log to catch up with any writer's commits.
     - `history`: the audit trail — every ADD / UPDATE / DELETE / EXPIRE with old and new value.
+    - `fulltext` (2): FTS5 index of each indexed item's texts for hybrid search (rowid =
+      `items.id`, Porter-stemmed); see `fulltext.py`. Filled by the store, not by the migration.
 
 Never edit a shipped migration; append a new one.
 """
@@ -65,6 +67,13 @@ MIGRATIONS: tuple[str, ...] = (
         source TEXT
     );
     CREATE INDEX IF NOT EXISTS history_item_idx ON history (prefix, key);
+    """,
+    # 2: full-text index for hybrid search (BM25 fused with vector similarity)
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5 (
+        f0, f1, f2, f3, tokenize = 'porter unicode61'
+    );
+    DELETE FROM meta WHERE key = 'fulltext_fields';
     """,
 )
 

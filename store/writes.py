@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hippograph.store import fulltext
 from hippograph.store.codec import ns_to_text
 from hippograph.store.index_manager import chunked, log_floor, log_head
 
@@ -34,6 +35,8 @@ class PreparedPut:
     """`(field path, text, text hash)` to embed; empty when the item is not indexed."""
     source: str | None = None
     """Provenance JSON recorded with the history row."""
+    fulltext: list[str] | None = None
+    """Full-text column values (hybrid search); `None` when the item has no full-text row."""
 
 
 @dataclass(slots=True)
@@ -106,6 +109,7 @@ def delete_items(
         return
     vectors = _vectors_of(conn, [r[0] for r in rows])
     _drop_vectors(conn, [(vid, grp) for _, vid, grp, _, _ in vectors])
+    fulltext.delete_rows(conn, [r[0] for r in rows])
     conn.executemany("DELETE FROM items WHERE id = ?", [(r[0],) for r in rows])
     if record_history:
         conn.executemany(
@@ -123,11 +127,14 @@ def apply_puts(
     group_of: Group,
     now: datetime,
     record_history: bool,
+    fulltext_on: bool = False,
 ) -> None:
     """Write deduplicated puts: upsert or delete items, swap changed vectors, log, audit.
 
     A vector whose field and text hash are unchanged is kept as is (no re-embedding, no
-    FAISS churn); changed or vanished fields lose their old vector.
+    FAISS churn); changed or vanished fields lose their old vector. With `fulltext_on`
+    (hybrid search), each item's full-text row is rewritten from `PreparedPut.fulltext`;
+    without it, the rows of changed items are dropped.
     """
     at = now.isoformat()
     epoch = now.timestamp()
@@ -178,19 +185,41 @@ def apply_puts(
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             history,
         )
-    _swap_vectors(conn, upserts, existing, vectors_by_hash, group_of)
+    item_ids = {key: ex.item_id for key, ex in existing.items()} | _new_item_ids(
+        conn, [p for p in upserts if (ns_to_text(p.namespace), p.key) not in existing]
+    )
+    _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of)
+    _write_fulltext(conn, upserts, item_ids, enabled=fulltext_on)
+
+
+def _write_fulltext(
+    conn: sqlite3.Connection,
+    upserts: Sequence[PreparedPut],
+    item_ids: Mapping[tuple[str, str], int],
+    *,
+    enabled: bool,
+) -> None:
+    """Rewrite the upserted items' full-text rows; with hybrid search off, drop them, so no
+    row ever holds stale text (the index is rebuilt when hybrid search returns)."""
+    rows: list[tuple[int, Sequence[str]]] = []
+    unindexed: list[int] = []
+    for put in upserts:
+        item_id = item_ids[(ns_to_text(put.namespace), put.key)]
+        if enabled and put.fulltext is not None and any(put.fulltext):
+            rows.append((item_id, put.fulltext))
+        else:
+            unindexed.append(item_id)
+    fulltext.delete_rows(conn, unindexed)
+    fulltext.write_rows(conn, rows)
 
 
 def _swap_vectors(
     conn: sqlite3.Connection,
     upserts: Sequence[PreparedPut],
-    existing: Mapping[tuple[str, str], _Existing],
+    item_ids: Mapping[tuple[str, str], int],
     vectors_by_hash: Mapping[str, np.ndarray],
     group_of: Group,
 ) -> None:
-    item_ids = {key: ex.item_id for key, ex in existing.items()} | _new_item_ids(
-        conn, [p for p in upserts if (ns_to_text(p.namespace), p.key) not in existing]
-    )
     old_vectors: dict[int, dict[str, tuple[int, str, str]]] = defaultdict(dict)
     for item_id, vid, grp, field, digest in _vectors_of(
         conn, [item_ids[(ns_to_text(p.namespace), p.key)] for p in upserts]

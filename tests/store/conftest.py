@@ -1,7 +1,8 @@
 """Store fixtures: one embedder per session, and stores parametrised over backends.
 
 `BACKENDS` maps a backend name to a factory; the conformance suite runs every case against
-each of them. LangGraph's `InMemoryStore` is the oracle.
+each of them. LangGraph's `InMemoryStore` is the oracle. A factory gets a fresh location:
+a directory, or for `URL_BACKENDS` the URL of a fresh database on the session's server.
 """
 
 from __future__ import annotations
@@ -38,12 +39,6 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-@pytest.fixture(scope="session")
-def local_embeddings() -> LocalEmbeddings:
-    """The real offline embedder, loaded once."""
-    return LocalEmbeddings()
-
-
 @pytest.fixture
 def counting_embeddings(local_embeddings: LocalEmbeddings) -> CountingEmbeddings:
     """A fresh counter around the shared real embedder."""
@@ -58,10 +53,39 @@ def _faiss_sqlite(path: Path, index: IndexConfig | None, ttl: TTLConfig | None) 
     return FaissSqliteStore(str(path / "store.db"), index=index, ttl=ttl)
 
 
-BACKENDS: dict[str, Callable[[Path, IndexConfig | None, TTLConfig | None], BaseStore]] = {
+def _postgres(url: Any, index: IndexConfig | None, ttl: TTLConfig | None) -> BaseStore:
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    return PostgresMemoryStore.open(str(url), index=index, ttl=ttl)
+
+
+BACKENDS: dict[str, Callable[[Any, IndexConfig | None, TTLConfig | None], BaseStore]] = {
     "inmemory": _inmemory,
     "faiss_sqlite": _faiss_sqlite,
+    "postgres": _postgres,
 }
+URL_BACKENDS = frozenset({"postgres"})
+"""Backends whose factory takes a database URL (from the `pg_databases` fixture)."""
+
+UPSTREAM_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("postgres", "test_index_false_items_are_stored_but_not_scored"): (
+        "upstream PostgresStore: search(query=...) inner-joins store_vectors, so an item put "
+        "with index=False is never returned by a semantic search (InMemoryStore lists it "
+        "last with score None)"
+    ),
+}
+"""(backend, test) cases where LangGraph's own store differs from the InMemoryStore oracle.
+Each is an xfail(strict=True): if upstream changes, the test starts passing and fails."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the `UPSTREAM_DIFFERENCES` cases as strict expected failures."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        reason = UPSTREAM_DIFFERENCES.get((str(backend), getattr(item, "originalname", "")))
+        if reason:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -72,10 +96,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_store(
-    backend: str, tmp_path: Path, local_embeddings: LocalEmbeddings
+    backend: str, tmp_path: Path, local_embeddings: LocalEmbeddings, request: pytest.FixtureRequest
 ) -> Iterator[StoreFactory]:
     """Factory `make_store(fields=["text"], index=True, ttl=None)` for the current backend."""
     made: list[BaseStore] = []
+    fresh_database = request.getfixturevalue("pg_databases") if backend in URL_BACKENDS else None
 
     def factory(
         *,
@@ -87,7 +112,8 @@ def make_store(
         config: IndexConfig | None = None
         if index:
             config = {"dims": 384, "embed": embed or local_embeddings, "fields": fields or ["text"]}
-        store = BACKENDS[backend](tmp_path / f"s{len(made)}", config, ttl)
+        where = fresh_database() if fresh_database else tmp_path / f"s{len(made)}"
+        store = BACKENDS[backend](where, config, ttl)
         made.append(store)
         return store
 

@@ -181,6 +181,13 @@ def test_search_with_filters(store: BaseStore) -> None:
     assert store.search(("test",), filter={"color": "purple"}) == []
 
 
+def test_comparisons_order_numbers_as_numbers(store: BaseStore) -> None:
+    for n in (2, 9, 10, 100):
+        store.put(("t",), f"n{n}", {"text": f"item {n}", "n": n})
+    assert sorted(keys(store.search(("t",), filter={"n": {"$gt": 9}}))) == ["n10", "n100"]
+    assert sorted(keys(store.search(("t",), filter={"n": {"$lt": 10}}))) == ["n2", "n9"]
+
+
 def test_nested_and_list_filters(store: BaseStore) -> None:
     store.put(("t",), "a", {"text": "x", "meta": {"lang": "en", "level": 2}, "tags": ["p", "q"]})
     store.put(("t",), "b", {"text": "y", "meta": {"lang": "fr", "level": 5}, "tags": ["p"]})

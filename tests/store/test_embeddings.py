@@ -48,6 +48,7 @@ def test_empty_and_bad_input(local_embeddings: LocalEmbeddings) -> None:
 
 def test_resolve_embeddings() -> None:
     assert isinstance(resolve_embeddings("local"), LocalEmbeddings)
+    assert resolve_embeddings("local") is resolve_embeddings("local")  # one model per process
     emb = LocalEmbeddings()
     assert resolve_embeddings(emb) is emb
     wrapped = resolve_embeddings(lambda texts: [[1.0, 0.0] for _ in texts])

@@ -27,7 +27,6 @@ from hippograph.store import (
     LocalEmbeddings,
     StoreClosedError,
     StoreConfigError,
-    provenance,
 )
 from tests.store.conftest import CountingEmbeddings
 
@@ -94,26 +93,6 @@ def test_update_replaces_the_vector(open_store: Any, db: str) -> None:
 
 
 # ----------------------------------------------------------------- history and provenance
-
-
-def test_history_records_every_change_with_provenance(open_store: Any) -> None:
-    store = open_store()
-    store.put(NS, "k", {"content": "Lives in Berlin", "source": {"thread_id": "t1"}})
-    store.put(NS, "k", {"content": "Lives in Berlin", "source": {"thread_id": "t1"}})  # no change
-    store.put(NS, "k", {"content": "Lives in Munich", "source": {"thread_id": "t2"}})
-    with provenance({"thread_id": "t3", "message_ids": ["m9"]}):
-        store.delete(NS, "k")
-    entries = store.history(NS, "k")
-    assert [e["op"] for e in entries] == ["DELETE", "UPDATE", "ADD"]
-    delete, update, add = entries
-    assert add["new"] == {"content": "Lives in Berlin", "source": {"thread_id": "t1"}}
-    assert update["old"]["content"] == "Lives in Berlin"
-    assert update["new"]["content"] == "Lives in Munich"
-    assert update["source"] == {"thread_id": "t2"}
-    assert delete["old"]["content"] == "Lives in Munich" and delete["new"] is None
-    assert delete["source"] == {"thread_id": "t3", "message_ids": ["m9"]}
-    assert isinstance(delete["at"], datetime)
-    assert store.history(("memories", "bob")) == []
 
 
 # ----------------------------------------------------------------- TTL

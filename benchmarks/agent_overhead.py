@@ -1,0 +1,249 @@
+"""Per-turn overhead of hippograph's memory nodes, with the LLM taken out.
+
+The chat model is a `ScriptedChatModel` answering instantly, so what is timed is our
+work: embedding, FAISS + SQLite search and writes, prompt building, structured-output
+parsing, checkpointing. The store is a real `FaissSqliteStore` on a temp file seeded with
+`--seed` memories, the embedder the real local MiniLM.
+
+Two baselines run in the same process, on the same machine state:
+    - bare graph: START → respond → END with the same model and checkpointer — an agent
+      without memory; the memory overhead of a turn is the difference.
+    - bare store: one `store.search` + one `store.put` of the turn — the least any memory
+      layer must do per turn.
+
+Writes `benchmarks/results/agent_overhead.json` and `.md`; never asserts on time.
+
+    python benchmarks/agent_overhead.py [--turns 60] [--seed 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import PutOp
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from hippograph.backends import memory_index_config
+from hippograph.graph import build_agent
+from hippograph.graph.agent import build_agent_graph
+from hippograph.graph.state import State
+from hippograph.scripted import ScriptedChatModel
+from hippograph.store import FaissSqliteStore, LocalEmbeddings, Memory, memory_namespace
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NODES = ("retrieve", "respond", "extract", "reconcile")
+TURNS_PER_THREAD = 5
+WARMUP = 5
+
+SUBJECTS = ["Python", "Rust", "NeoVim", "Lisbon", "jazz", "chess", "tea", "cycling", "Go", "Kafka"]
+VERBS = ["I use", "I like", "I work with", "I learned", "I prefer", "I moved on from"]
+
+
+def _sentence(n: int) -> str:
+    subject = SUBJECTS[n % len(SUBJECTS)]
+    verb = VERBS[(n // len(SUBJECTS)) % len(VERBS)]
+    return f"{verb} {subject} since {1990 + n % 35}, note #{n}."
+
+
+def _instant_answer(messages: list[BaseMessage]) -> Any:
+    """Instant scripted replies: one fact per turn, always ADDed."""
+    system = messages[0].text if messages else ""
+    if "You extract durable facts" in system:
+        turn = messages[-1].text.split("<message>")[-1].split("</message>")[0].strip()
+        return {
+            "facts": [{"content": f"User said: {turn}", "category": "other", "importance": 0.5}]
+        }
+    if "long-term memory consistent" in system:
+        return {"actions": [{"op": "ADD"}]}
+    return "Noted."
+
+
+class NodeTimer(BaseCallbackHandler):
+    """Wall time of each graph node run, from LangChain's chain callbacks."""
+
+    def __init__(self) -> None:
+        self.started: dict[Any, tuple[str, float]] = {}
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        name = kwargs.get("name")
+        if name in NODES and (kwargs.get("metadata") or {}).get("langgraph_node") == name:
+            self.started[run_id] = (name, time.perf_counter())
+
+    def on_chain_end(self, outputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        if run_id in self.started:
+            name, began = self.started.pop(run_id)
+            self.times[name].append(time.perf_counter() - began)
+
+
+def _pcts(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(p95 * 1000, 2),
+        "n": len(ordered),
+    }
+
+
+class _Mode:
+    """One configuration under test: a turn runner and its timings."""
+
+    def __init__(self, name: str, graph: Any = None, store: FaissSqliteStore | None = None):
+        self.name, self.graph, self.store = name, graph, store
+        self.user = f"user-{name}"
+        self.timer = NodeTimer()
+        self.turns: list[float] = []
+        self.thread = ""
+
+    def turn(self, n: int, text: str) -> None:
+        if n % TURNS_PER_THREAD == 0:
+            self.thread = f"{self.name}-{uuid.uuid4().hex[:8]}"
+        began = time.perf_counter()
+        if self.graph is None:  # bare store: the least a memory layer does per turn
+            assert self.store is not None
+            namespace = memory_namespace(self.user)
+            self.store.search(namespace, query=text, limit=5)
+            self.store.put(namespace, uuid.uuid4().hex, Memory(content=text).to_value())
+        else:
+            self.graph.invoke(
+                {"messages": [{"role": "user", "content": text}]},
+                config={"configurable": {"thread_id": self.thread}, "callbacks": [self.timer]},
+                context={"user_id": self.user},
+            )
+        if n >= WARMUP:
+            self.turns.append(time.perf_counter() - began)
+
+    def results(self) -> dict[str, Any]:
+        nodes = {name: _pcts(times[WARMUP:]) for name, times in self.timer.times.items()}
+        return {"turn": _pcts(self.turns), "nodes": nodes}
+
+
+def _bare_graph(model: ScriptedChatModel) -> Any:
+    builder = StateGraph(State)
+    builder.add_node("respond", lambda state: {"messages": [model.invoke(state["messages"])]})
+    builder.add_edge(START, "respond")
+    builder.add_edge("respond", END)
+    return builder
+
+
+def _seed(store: FaissSqliteStore, users: list[str], count: int) -> None:
+    for user in tqdm(users, desc="seeding", leave=False):
+        namespace = memory_namespace(user)
+        for start in range(0, count, 250):
+            store.batch(
+                [
+                    PutOp(
+                        namespace, f"seed-{n}", Memory(content=f"{_sentence(n)} {user}").to_value()
+                    )
+                    for n in range(start, min(count, start + 250))
+                ]
+            )
+
+
+def run(turns: int, seed: int) -> dict[str, Any]:
+    """Run all configurations turn by turn, interleaved, so machine noise hits them alike."""
+    embeddings = LocalEmbeddings()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = FaissSqliteStore(f"{tmp}/store.db", index=memory_index_config(embeddings))
+        with SqliteSaver.from_conn_string(f"{tmp}/checkpoints.db") as saver:
+            model = ScriptedChatModel(default=_instant_answer)
+            modes = [
+                _Mode("llm", build_agent(store=store, checkpointer=saver, model=model)),
+                _Mode(
+                    "offline",
+                    build_agent_graph(model=None).compile(store=store, checkpointer=saver),
+                ),
+                _Mode("bare_graph", _bare_graph(model).compile(checkpointer=saver)),
+                _Mode("bare_store", store=store),
+            ]
+            _seed(store, [mode.user for mode in modes], seed)
+            for n in tqdm(range(turns + WARMUP), desc="turns (all modes)"):
+                for offset, mode in enumerate(modes):
+                    mode.turn(n, _sentence(10_000 * (offset + 1) + n))
+        store.close()
+    results = {mode.name: mode.results() for mode in modes}
+    bare = results["bare_graph"]["turn"]["p50_ms"]
+    for name in ("llm", "offline"):
+        turn = results[name]["turn"]
+        results[name]["overhead_vs_bare_graph_p50_ms"] = round(turn["p50_ms"] - bare, 2)
+        results[name]["ratio_vs_bare_store_p50"] = round(
+            turn["p50_ms"] / results["bare_store"]["turn"]["p50_ms"], 2
+        )
+    return results
+
+
+def _markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
+    lines = [
+        "# Memory agent: per-turn overhead (LLM excluded)",
+        "",
+        f"{meta['turns']} measured turns per mode after {WARMUP} warm-up turns; store seeded "
+        f"with {meta['seed']} memories per user; real FaissSqliteStore + local MiniLM; "
+        f"scripted instant chat model; SqliteSaver checkpoints. Machine: {meta['machine']}.",
+        "",
+        "| mode | node | p50 ms | p95 ms |",
+        "|---|---|---:|---:|",
+    ]
+    for mode in ("llm", "offline", "bare_graph", "bare_store"):
+        data = results[mode]
+        for node, stats in sorted(data.get("nodes", {}).items(), key=lambda kv: NODES.index(kv[0])):
+            lines.append(f"| {mode} | {node} | {stats['p50_ms']} | {stats['p95_ms']} |")
+        turn = data["turn"]
+        lines.append(f"| {mode} | **whole turn** | **{turn['p50_ms']}** | **{turn['p95_ms']}** |")
+    lines += ["", "| mode | overhead vs bare graph (p50) | turn / bare store ops (p50) |"]
+    lines += ["|---|---:|---:|"]
+    for mode in ("llm", "offline"):
+        data = results[mode]
+        lines.append(
+            f"| {mode} | {data['overhead_vs_bare_graph_p50_ms']} ms | "
+            f"{data['ratio_vs_bare_store_p50']}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Parse arguments, run, print a table and write JSON + Markdown results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--turns", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=500, help="memories per user beforehand")
+    args = parser.parse_args()
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    results = run(args.turns, args.seed)
+    meta = {
+        "turns": args.turns,
+        "seed": args.seed,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "agent_overhead.json").write_text(json.dumps({"meta": meta, **results}, indent=2))
+    markdown = _markdown(results, meta)
+    (RESULTS / "agent_overhead.md").write_text(markdown)
+    table = Table(title="per-turn overhead (ms)")
+    for column in ("mode", "node", "p50", "p95"):
+        table.add_column(column)
+    for line in markdown.splitlines():
+        if line.count("|") == 5 and "---" not in line and "p50 ms" not in line:
+            table.add_row(*[cell.strip().strip("*") for cell in line.strip("|").split("|")])
+    Console().print(table)
+    print(markdown.split("\n\n")[-1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The memory agent: START → retrieve → respond → extract → reconcile → END.
+
+Core pieces:
+    - `build_agent_graph`: the wiring (an uncompiled `StateGraph`), readable in one screen.
+    - `build_agent`: the compiled agent; store and checkpointer default to the user's data
+      dir (our `FaissSqliteStore` + `SqliteSaver`) or to `store_url` (a SQLite path, or a
+      `postgresql://` URL: `PostgresStore` + `PostgresSaver`), closed when the graph is
+      collected.
+    - `open_agent` / `aopen_agent`: the same as context managers that close what they
+      opened; `aopen_agent` gives an async-capable agent (`AsyncSqliteSaver` /
+      `AsyncPostgresSaver`).
+
+Storage and settings come from `hippograph.backends` / `hippograph.config`, imported when
+a default is actually needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+
+from hippograph.nodes.context import Context
+from hippograph.nodes.extract import extract
+from hippograph.nodes.models import ModelSpec, resolve_chat_model
+from hippograph.nodes.reconcile import reconcile
+from hippograph.nodes.respond import respond
+from hippograph.nodes.retrieve import retrieve
+from hippograph.nodes.state import State
+
+if TYPE_CHECKING:
+    from hippograph.config import Settings
+
+AGENT_NAME = "hippograph"
+
+
+def build_agent_graph(*, model: BaseChatModel | None = None) -> StateGraph[Any, Any, Any, Any]:
+    """The memory agent's graph, uncompiled (`model=None`: the offline mode)."""
+    builder = StateGraph(State, context_schema=Context)
+    builder.add_node("retrieve", retrieve)
+    builder.add_node("respond", partial(respond, model=model))
+    builder.add_node("extract", partial(extract, model=model))
+    builder.add_node("reconcile", partial(reconcile, model=model))
+    builder.add_edge(START, "retrieve")
+    builder.add_edge("retrieve", "respond")
+    builder.add_edge("respond", "extract")
+    builder.add_edge("extract", "reconcile")
+    builder.add_edge("reconcile", END)
+    return builder
+
+
+def _settings(
+    settings: Settings | None,
+    store_url: str | Path | None = None,
+    given: tuple[object | None, object | None] = (None, None),
+) -> Settings:
+    """`settings` (default: the environment) pointed at `store_url` when one is given.
+
+    `given` is the caller's `(store, checkpointer)`: with both, `store_url` would open
+    nothing, which is a mistake worth saying rather than ignoring.
+    """
+    from hippograph.config import Settings
+
+    if store_url is not None and all(part is not None for part in given):
+        raise ValueError(
+            "store_url= only chooses where the default store and checkpointer are opened; "
+            "both were given, so drop store_url= (or one of store= / checkpointer=)"
+        )
+    return (settings or Settings.from_env()).with_store(store_url)
+
+
+def _chat_model(model: ModelSpec, settings: Settings) -> BaseChatModel | None:
+    spec = model if model is not None else settings.model
+    return resolve_chat_model(spec, base_url=settings.base_url)
+
+
+def _open_defaults(
+    opened: ExitStack,
+    store: BaseStore | None,
+    checkpointer: BaseCheckpointSaver[Any] | None,
+    embeddings: Embeddings | str | None,
+    settings: Settings,
+) -> tuple[BaseStore, BaseCheckpointSaver[Any]]:
+    """The given store and checkpointer, opening the configured ones in `opened` if missing."""
+    from hippograph.backends import open_checkpointer, open_store
+
+    if store is None:
+        store = opened.enter_context(open_store(embeddings=embeddings, settings=settings))
+    if checkpointer is None:
+        checkpointer = opened.enter_context(open_checkpointer(settings=settings))
+    return store, checkpointer
+
+
+def build_agent(
+    *,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    model: ModelSpec = None,
+    embeddings: Embeddings | str | None = None,
+    settings: Settings | None = None,
+    store_url: str | Path | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Build the compiled memory agent.
+
+    Args:
+        store: Long-term memory store (default: `hippograph.backends.open_store(settings)`,
+            our `FaissSqliteStore` under the user's data dir, or `HIPPOGRAPH_DB` /
+            `HIPPOGRAPH_STORE_URL`).
+        checkpointer: Short-term per-thread state (default: a `SqliteSaver` beside the
+            store). For async use (`ainvoke`/`astream`) use `aopen_agent`.
+        model: A chat model or `provider:model` spec (default: `settings.model`, i.e.
+            `HIPPOGRAPH_MODEL`; unset means the offline mode).
+        embeddings: Embedder of the default store (`"local"` unless configured); ignored
+            when `store` is given.
+        settings: Where defaults come from (default: `Settings.from_env()`).
+        store_url: Where the default store and checkpointer live, overriding `settings`:
+            a SQLite file path (our `FaissSqliteStore` + `SqliteSaver`) or a
+            `postgresql://` URL (LangGraph's `PostgresStore` with hippograph's history,
+            + `PostgresSaver`, both in that database). Many agent processes may share one.
+
+    Returns:
+        A compiled graph; invoke it with `{"messages": [...]}`,
+        `config={"configurable": {"thread_id": ...}}` and `context={"user_id": ...}`.
+        The result has `recalled` and `ops` besides `messages`.
+
+    Example:
+        ```python
+        agent = build_agent()
+        out = agent.invoke(
+            {"messages": [{"role": "user", "content": "I code in Python"}]},
+            config={"configurable": {"thread_id": "t1"}},
+            context={"user_id": "alice"},
+        )
+        out["ops"]  # [{"op": "ADD", "key": "...", "content": "I code in Python", ...}]
+        replica = build_agent(store_url="postgresql://user:pw@db/memories")
+        ```
+
+    Raises:
+        ValueError: `store_url` given together with both `store` and `checkpointer`.
+    """
+    settings = _settings(settings, store_url, (store, checkpointer))
+    chat = _chat_model(model, settings)
+    opened = ExitStack()
+    try:
+        store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
+    except BaseException:
+        opened.close()
+        raise
+    graph = build_agent_graph(model=chat).compile(
+        store=store, checkpointer=checkpointer, name=AGENT_NAME
+    )
+    weakref.finalize(graph, opened.close)
+    return graph
+
+
+@contextmanager
+def open_agent(
+    *,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    model: ModelSpec = None,
+    embeddings: Embeddings | str | None = None,
+    settings: Settings | None = None,
+    store_url: str | Path | None = None,
+) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """`build_agent` as a context manager: storage it opened is closed on exit."""
+    settings = _settings(settings, store_url, (store, checkpointer))
+    with ExitStack() as opened:
+        store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
+        yield build_agent(store=store, checkpointer=checkpointer, model=model, settings=settings)
+
+
+@asynccontextmanager
+async def aopen_agent(
+    *,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    model: ModelSpec = None,
+    embeddings: Embeddings | str | None = None,
+    settings: Settings | None = None,
+    store_url: str | Path | None = None,
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """An async-capable agent (`ainvoke` / `astream`): defaults open an `AsyncSqliteSaver`
+    (`AsyncPostgresSaver` for a `postgresql://` `store_url`).
+
+    Example:
+        ```python
+        async with aopen_agent(store_url="postgresql://…") as agent:
+            out = await agent.ainvoke({"messages": [...]}, config=..., context=...)
+        ```
+    """
+    from hippograph.backends import aopen_checkpointer, aopen_store
+
+    settings = _settings(settings, store_url, (store, checkpointer))
+    async with AsyncExitStack() as opened:
+        if store is None:
+            store = await opened.enter_async_context(
+                aopen_store(embeddings=embeddings, settings=settings)
+            )
+        if checkpointer is None:
+            checkpointer = await opened.enter_async_context(aopen_checkpointer(settings=settings))
+        yield await asyncio.to_thread(
+            build_agent, store=store, checkpointer=checkpointer, model=model, settings=settings
+        )

@@ -1,0 +1,66 @@
+"""Memory as building blocks: the recall and remember subgraphs for other people's agents.
+
+Core pieces:
+    - `build_recall_graph`: retrieve only → `recalled`.
+    - `build_remember_graph`: extract → reconcile → `candidates`, `ops`.
+
+Add them as nodes of a larger graph (`builder.add_node("recall", build_recall_graph())`);
+compiled without a store they use the parent graph's store. Both read the run context's
+`user_id` (a parent's own context object works if it has one).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+
+from hippograph.nodes.context import Context
+from hippograph.nodes.extract import extract
+from hippograph.nodes.models import ModelSpec, resolve_chat_model
+from hippograph.nodes.reconcile import reconcile
+from hippograph.nodes.retrieve import retrieve
+from hippograph.nodes.state import RecallOutput, RememberOutput, State
+
+
+def build_recall_graph(*, store: BaseStore | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Retrieve the user's memories relevant to the latest user message (no LLM).
+
+    Args:
+        store: The memory store; omit it to use the parent graph's store.
+
+    Returns:
+        A compiled graph: input `messages`, output `recalled` (best first, with scores).
+    """
+    builder = StateGraph(State, context_schema=Context, output_schema=RecallOutput)
+    builder.add_node("retrieve", retrieve)
+    builder.add_edge(START, "retrieve")
+    builder.add_edge("retrieve", END)
+    return builder.compile(store=store, name="recall")
+
+
+def build_remember_graph(
+    *, store: BaseStore | None = None, model: ModelSpec = None
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Remember the latest user message: extract facts, reconcile them with the store.
+
+    Args:
+        store: The memory store; omit it to use the parent graph's store.
+        model: A chat model or `provider:model` spec; `None` is the offline mode (the turn
+            is stored verbatim, near-duplicates are skipped with their provenance merged).
+
+    Returns:
+        A compiled graph: input `messages` (the last `HumanMessage` is the turn) and
+        optional `turn_at`; output `candidates` and `ops`. No checkpointer is needed.
+    """
+    chat = resolve_chat_model(model)
+    builder = StateGraph(State, context_schema=Context, output_schema=RememberOutput)
+    builder.add_node("extract", partial(extract, model=chat))
+    builder.add_node("reconcile", partial(reconcile, model=chat))
+    builder.add_edge(START, "extract")
+    builder.add_edge("extract", "reconcile")
+    builder.add_edge("reconcile", END)
+    return builder.compile(store=store, name="remember")

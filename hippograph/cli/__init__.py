@@ -1,0 +1,38 @@
+"""The `hippograph` command line: one typer app, one module per command group.
+
+Core pieces:
+    - `app`: the root typer app; `main()`: the console-script entry point.
+    - `chat` (REPL), `memories …` (browse and edit), `doctor` (configuration check).
+
+Other workstreams register their own typer apps here with one `add_typer` line each
+(`hippograph eval …`, `bench`, `ui`, `migrate`). Command modules import heavy libraries
+inside their functions, so `hippograph --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hippograph import migrate
+from hippograph.cli import chat, doctor, memories
+from hippograph.eval import cli as eval_cli
+from hippograph.ui import cli as ui_cli
+
+app = typer.Typer(
+    name="hippograph",
+    help="Long-term memory for LLM agents: chat, browse memories, check the setup.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("chat")(chat.chat)
+app.command("doctor")(doctor.doctor)
+app.add_typer(memories.app, name="memories")
+app.command("migrate")(migrate.migrate)
+app.command("ui")(ui_cli.ui)
+app.add_typer(eval_cli.app, name="eval")
+
+
+def main() -> None:
+    """Entry point of the `hippograph` console script."""
+    app()

@@ -1,0 +1,130 @@
+"""`hippograph eval …`: the evaluation commands (registered by the main CLI as `eval`).
+
+hippograph eval locomo --data DIR --out DIR [--mode verbatim|extract] [--baselines]
+                       [--conversations 26,30] [--k 1,5,10,20] [--model provider:model]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hippograph.config import Settings
+
+if TYPE_CHECKING:
+    from hippograph.eval.runner import Answerer
+
+# The evaluation's own modules (graph, store, matplotlib) load inside the command, so
+# `hippograph --help` stays fast.
+
+app = typer.Typer(
+    help="Evaluate hippograph's long-term memory on benchmarks.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _group() -> None:
+    """Evaluate hippograph's long-term memory on benchmarks."""
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise typer.BadParameter(f"k values must be positive integers, got {text!r}")
+    return values
+
+
+def _answerer(model: str | None, settings: Settings) -> Answerer | None:
+    if model is None:
+        return None
+    from hippograph.eval.judge import LLMJudge
+    from hippograph.nodes.models import ModelUnavailableError, resolve_chat_model
+
+    try:
+        chat = resolve_chat_model(model, base_url=settings.base_url)
+    except ModelUnavailableError as exc:
+        raise typer.BadParameter(f"cannot load model {model!r}: {exc}") from exc
+    assert chat is not None
+    return LLMJudge(chat)
+
+
+def _summary_table(report: dict[str, Any]) -> Table:
+    from hippograph.eval.runner import OURS
+
+    table = Table(title="LoCoMo evidence recall (categories 1–4)")
+    for column in ("system", "R@1", "R@5", "R@10", "R@20", "R_all@10", "MRR"):
+        table.add_column(column)
+    rows = {OURS: report["overall"], **report["baselines"]}
+    for name, row in rows.items():
+        keys = ("recall_any@1", "recall_any@5", "recall_any@10", "recall_any@20")
+        values = [row[k] for k in (*keys, "recall_all@10", "mrr")]
+        table.add_row(name, *(f"{v:.3f}" for v in values))
+    return table
+
+
+@app.command("locomo")
+def locomo(
+    *,
+    data: Annotated[Path, typer.Option(help="Folder of LoCoMo-shaped *.json conversations.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and plots.")],
+    mode: Annotated[
+        str, typer.Option(help="verbatim (no LLM) or extract (the configured model).")
+    ] = "verbatim",
+    baselines: Annotated[
+        bool, typer.Option("--baselines", help="Also run BM25, dense and RRF over raw turns.")
+    ] = False,
+    conversations: Annotated[
+        str | None, typer.Option(help="Comma-separated conversation ids (file stems).")
+    ] = None,
+    k: Annotated[str, typer.Option("--k", help="Comma-separated k for recall@k.")] = "1,5,10,20",
+    model: Annotated[
+        str | None,
+        typer.Option(help="provider:model to answer and judge (default: HIPPOGRAPH_MODEL)."),
+    ] = None,
+    judge: Annotated[
+        bool, typer.Option(help="Answer and grade with the model when one is configured.")
+    ] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Ingest each conversation into a fresh store, ask its questions, write the report."""
+    from hippograph.eval.dataset import DatasetError
+    from hippograph.eval.report import REPORT_JSON, REPORT_MD, write_report
+    from hippograph.eval.runner import EvalConfig, run_locomo
+
+    if mode not in ("verbatim", "extract"):
+        raise typer.BadParameter(f"--mode must be verbatim or extract, got {mode!r}")
+    settings = Settings.from_env()
+    model = model or settings.model
+    if mode == "extract" and model is None:
+        raise typer.BadParameter("--mode extract needs a model (HIPPOGRAPH_MODEL or --model)")
+    config = EvalConfig(
+        data=data,
+        conversations=tuple(c.strip() for c in conversations.split(",") if c.strip())
+        if conversations
+        else None,
+        mode="extract" if mode == "extract" else "verbatim",
+        ks=_ints(k),
+        baselines=baselines,
+        model=model if judge else None,
+        extract_model=model if mode == "extract" else None,
+        embeddings=settings.embeddings,
+        progress=progress,
+    )
+    if config.model is None:
+        console.print("[yellow]No model configured: scoring retrieval only (no LLM judge).")
+    try:
+        results = run_locomo(config, _answerer(config.model, settings))
+    except DatasetError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2) from exc
+    report = write_report(results, out)
+    console.print(_summary_table(report))
+    console.print(f"Wrote {out / REPORT_JSON} and {out / REPORT_MD} ({results.wall_s:.0f} s).")

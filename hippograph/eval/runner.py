@@ -1,0 +1,329 @@
+"""Run the LoCoMo evaluation: ingest each conversation into a fresh store, ask every question.
+
+Core pieces:
+    - `EvalConfig`: what to run (data, mode, k, baselines, model, search variant).
+    - `ConversationRun`: one conversation ingested into its own store, with its baselines.
+    - `run_locomo(config)`: the whole evaluation; returns an `EvalResults` for the report.
+
+Retrieval is scored for categories 1–4 without any LLM. With a model configured, every
+question (category 5 included) is also answered from the retrieved memories and graded by
+an LLM judge (`judge.py`). With `LANGSMITH_API_KEY` set, the questions run as a LangSmith
+experiment (`tracing.py`); the local report is written either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langgraph.store.base import BaseStore
+from tqdm import tqdm
+
+from hippograph.backends import MEMORY_SEARCH, open_store
+from hippograph.eval.baselines import BASELINES, RawTurnBaselines
+from hippograph.eval.dataset import SCORED_CATEGORIES, Conversation, Question, load_conversations
+from hippograph.eval.ingest import DEFAULT_DEDUPE_THRESHOLD, Mode, TurnIngestor
+from hippograph.eval.metrics import DEFAULT_KS, Hit, QuestionResult
+from hippograph.store import HybridSearch, memory_namespace, resolve_embeddings
+
+logger = logging.getLogger(__name__)
+
+OURS = "hippograph"
+"""Name of our system in results and reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalConfig:
+    """What one evaluation run does.
+
+    Attributes:
+        data: Folder of LoCoMo-shaped `*.json` conversations.
+        conversations: Only these conversation ids (file stems); `None` for all.
+        mode: `"verbatim"` (no LLM at ingest) or `"extract"` (the remember subgraph).
+        ks: The k of recall@k (1, 5, 10 and 20 are always included).
+        baselines: Also run the raw-turn baselines (BM25, dense, RRF).
+        model: `provider:model` that answers and judges; `None` scores retrieval only.
+        extract_model: `provider:model` that extracts and reconciles memories in extract
+            mode (required there; unused in verbatim mode).
+        embeddings: Embedder spec (`"local"` by default) or an `Embeddings` instance.
+        hybrid: Store search settings (`None`: pure vector search, for ablations).
+        dedupe_threshold: Exact cosine at which a verbatim turn merges into a stored memory.
+        langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
+        upload_results: Upload the LangSmith experiment (False keeps it local).
+        progress: Show progress bars.
+    """
+
+    data: Path
+    conversations: tuple[str, ...] | None = None
+    mode: Mode = "verbatim"
+    ks: tuple[int, ...] = DEFAULT_KS
+    baselines: bool = False
+    model: str | None = None
+    extract_model: str | None = None
+    embeddings: str | Embeddings = "local"
+    hybrid: HybridSearch | None = MEMORY_SEARCH
+    dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD
+    langsmith: bool | None = None
+    upload_results: bool = True
+    progress: bool = True
+
+    @property
+    def all_ks(self) -> tuple[int, ...]:
+        """The k to report: the requested ones plus DESIGN §7's 1, 5, 10, 20."""
+        return tuple(sorted(set(self.ks) | set(DEFAULT_KS)))
+
+
+@dataclass(slots=True)
+class EvalResults:
+    """Everything measured in one run: per-system question results, latencies, counts."""
+
+    config: EvalConfig
+    results: dict[str, list[QuestionResult]] = field(default_factory=dict)
+    ingest_latency_s: list[float] = field(default_factory=list)
+    search_latency_s: list[float] = field(default_factory=list)
+    ops: Counter[str] = field(default_factory=Counter)
+    conversations: list[dict[str, Any]] = field(default_factory=list)
+    adversarial: list[QuestionResult] = field(default_factory=list)
+    wall_s: float = 0.0
+    experiment: str | None = None
+
+
+class SharedEmbeddings(Embeddings):
+    """A content-hash cache around an embedder, shared by our store and the baselines, so a
+    text (a turn, a question) is embedded once per run whoever asks for it first."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self.dims = getattr(inner, "dims", None)
+        self.model_name = getattr(inner, "model_name", type(inner).__name__)
+        self._cache: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed `texts`, computing only those not seen before."""
+        keys = [self._key(t) for t in texts]
+        with self._lock:
+            missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}
+        if missing:
+            vectors = self.inner.embed_documents(list(missing.values()))
+            with self._lock:
+                self._cache.update(zip(missing, vectors, strict=True))
+        with self._lock:
+            return [self._cache[k] for k in keys]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query (same cache as documents: the local model embeds both alike)."""
+        return self.embed_documents([text])[0]
+
+
+@dataclass(slots=True)
+class ConversationRun:
+    """One conversation ingested into its own fresh store."""
+
+    conversation: Conversation
+    store: BaseStore
+    baselines: RawTurnBaselines | None
+    ingest_latency_s: list[float]
+    ops: Counter[str]
+
+    @property
+    def user_id(self) -> str:
+        """Whose memories: the conversation id."""
+        return self.conversation.id
+
+    def search(self, question: str, limit: int) -> tuple[list[Hit], float]:
+        """Our hits for `question` and the seconds the search took."""
+        start = time.perf_counter()
+        items = self.store.search(memory_namespace(self.user_id), query=question, limit=limit)
+        elapsed = time.perf_counter() - start
+        hits = [
+            Hit(
+                key=item.key,
+                score=item.score,
+                message_ids=tuple((item.value.get("source") or {}).get("message_ids") or ()),
+                content=str(item.value.get("content", "")),
+                at=item.value.get("timestamp"),
+            )
+            for item in items
+        ]
+        return hits, elapsed
+
+
+def ingest_conversation(
+    conversation: Conversation, ingest: TurnIngestor, *, progress: bool
+) -> tuple[list[float], Counter[str]]:
+    """Feed every session's turns, in order, through the remember graph; return per-turn
+    latencies and the count of each operation."""
+    latencies: list[float] = []
+    ops: Counter[str] = Counter()
+    bar = tqdm(
+        total=len(conversation.turns),
+        desc=f"ingest {conversation.id}",
+        unit="turn",
+        disable=not progress,
+        leave=False,
+    )
+    with bar:
+        for session in conversation.sessions:
+            previous = None
+            for turn in session.turns:
+                start = time.perf_counter()
+                done = ingest(
+                    conversation.id,
+                    previous,
+                    turn,
+                    session.at,
+                    thread_id=f"{conversation.id}/session_{session.number}",
+                )
+                latencies.append(time.perf_counter() - start)
+                ops.update(op.op for op in done)
+                previous = turn
+                bar.update()
+    return latencies, ops
+
+
+def _extract_model(config: EvalConfig) -> BaseChatModel | None:
+    """The chat model of extract mode (`None` in verbatim mode)."""
+    if config.mode != "extract":
+        return None
+    if config.extract_model is None:
+        raise ValueError("extract mode needs a model: set HIPPOGRAPH_MODEL or pass --model")
+    from hippograph.config import Settings
+    from hippograph.nodes.models import resolve_chat_model
+
+    return resolve_chat_model(config.extract_model, base_url=Settings.from_env().base_url)
+
+
+@contextmanager
+def open_runs(
+    config: EvalConfig, conversations: Sequence[Conversation], embeddings: Embeddings
+) -> Iterator[list[ConversationRun]]:
+    """Ingest each conversation into a fresh store in a temporary folder (deleted on exit)."""
+    dims = int(getattr(embeddings, "dims", None) or len(embeddings.embed_query("probe")))
+    extract_model = _extract_model(config)
+    with tempfile.TemporaryDirectory(prefix="hippograph-eval-") as folder, ExitStack() as stack:
+        runs = []
+        for conversation in conversations:
+            store = stack.enter_context(
+                open_store(
+                    Path(folder) / f"{conversation.id}.db",
+                    embeddings=embeddings,
+                    durability="normal",
+                    hybrid=config.hybrid,
+                )
+            )
+            ingest = TurnIngestor(
+                store, model=extract_model, dedupe_threshold=config.dedupe_threshold
+            )
+            latencies, ops = ingest_conversation(conversation, ingest, progress=config.progress)
+            baselines = (
+                RawTurnBaselines(conversation.turns, embeddings, dims) if config.baselines else None
+            )
+            runs.append(ConversationRun(conversation, store, baselines, latencies, ops))
+        yield runs
+
+
+def known_evidence(conversation: Conversation, question: Question) -> tuple[str, ...]:
+    """The question's evidence ids that exist in the conversation (a few dataset ids do not)."""
+    ids = {turn.dia_id for turn in conversation.turns}
+    return tuple(e for e in question.evidence if e in ids)
+
+
+Answerer = Callable[[Question, list[Hit]], dict[str, Any]]
+
+
+def ask(
+    run: ConversationRun, question: Question, limit: int, answerer: Answerer | None = None
+) -> dict[str, QuestionResult]:
+    """Ask `question` of our store (and the baselines); `{system: result}`."""
+    evidence = known_evidence(run.conversation, question)
+    hits, elapsed = run.search(question.question, limit)
+    ours = QuestionResult(
+        run.conversation.id,
+        question.question,
+        question.category,
+        evidence,
+        hits,
+        latency_s=elapsed,
+        reference=question.answer,
+    )
+    if answerer is not None:
+        graded = answerer(question, hits)
+        ours.answer = graded.get("answer")
+        ours.judge = graded.get("correct")
+        ours.abstained = graded.get("abstained")
+        ours.context_tokens = graded.get("context_tokens")
+    results = {OURS: ours}
+    if run.baselines is not None and question.category in SCORED_CATEGORIES:
+        for name, found in run.baselines.search(question.question, limit).items():
+            results[name] = QuestionResult(
+                run.conversation.id, question.question, question.category, evidence, found
+            )
+    return results
+
+
+def record(results: EvalResults, answered: dict[str, QuestionResult]) -> None:
+    """Add one question's results to the run's tallies."""
+    ours = answered[OURS]
+    if ours.category not in SCORED_CATEGORIES:
+        results.adversarial.append(ours)
+        return
+    results.search_latency_s.append(ours.latency_s)
+    for name, result in answered.items():
+        results.results.setdefault(name, []).append(result)
+
+
+def questions_of(conversation: Conversation, with_model: bool) -> list[Question]:
+    """The questions to ask: categories 1–4, plus adversarial ones when a model answers."""
+    return [
+        q
+        for q in conversation.questions
+        if q.category in SCORED_CATEGORIES or (with_model and q.category == 5)
+    ]
+
+
+def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResults:
+    """Run the evaluation described by `config` (see the module docstring)."""
+    from hippograph.eval import tracing
+
+    started = time.perf_counter()
+    conversations = load_conversations(config.data, config.conversations)
+    embeddings = SharedEmbeddings(resolve_embeddings(config.embeddings))
+    results = EvalResults(config)
+    for name in (OURS, *(BASELINES if config.baselines else ())):
+        results.results[name] = []
+    limit = max(config.all_ks)
+    with open_runs(config, conversations, embeddings) as runs:
+        for run in runs:
+            results.ingest_latency_s.extend(run.ingest_latency_s)
+            results.ops.update(run.ops)
+            results.conversations.append(
+                {"id": run.conversation.id, "turns": len(run.conversation.turns), **run.ops}
+            )
+        if tracing.enabled(config):
+            results.experiment = tracing.run_experiment(config, runs, limit, answerer, results)
+        else:
+            pairs = [
+                (run, q) for run in runs for q in questions_of(run.conversation, bool(answerer))
+            ]
+            for run, question in tqdm(
+                pairs, desc="questions", unit="q", disable=not config.progress
+            ):
+                record(results, ask(run, question, limit, answerer))
+    results.wall_s = time.perf_counter() - started
+    return results

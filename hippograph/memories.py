@@ -1,0 +1,427 @@
+"""`MemoryManager`: one user's memories, as the CLI and the UI show and change them.
+
+Core pieces:
+    - `MemoryManager`: list (filters), search (scores), add, edit, delete, history,
+      export / import JSONL, stats — over any LangGraph `BaseStore`, always inside
+      `memory_namespace(user_id)` and nowhere else.
+    - `ScoredMemory`, `MemoryStats`, `ImportReport`, `LineError`: what it returns.
+    - `MemoryNotFoundError`, `HistoryUnavailableError`, `ImportValidationError`: how it fails.
+
+Every write is validated through `Memory` and made under `provenance(...)` naming where it
+came from (`origin`, e.g. `"cli"` or `"ui"`), so the history says who changed what.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol, cast
+
+from langgraph.store.base import BaseStore, Item, PutOp
+
+from hippograph.backends import FeatureUnavailableError, require
+from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+"""Items read from the store per page when iterating a user's memories."""
+
+HISTOGRAM_BINS = 10
+"""Importance histogram: ten bins of width 0.1 over [0, 1]."""
+
+_STORE_FIELDS = ("key", "created_at", "updated_at", "score")
+
+
+class _KeepsHistory(Protocol):
+    """A store with hippograph's audit trail (`FaissSqliteStore`, `PostgresMemoryStore`)."""
+
+    def history(
+        self, namespace_prefix: tuple[str, ...] = (), key: str | None = None, *, limit: int = 100
+    ) -> Iterable[HistoryEntry]: ...
+
+
+class MemoryNotFoundError(KeyError):
+    """No memory with this key in the user's namespace."""
+
+
+class HistoryUnavailableError(FeatureUnavailableError):
+    """The store keeps no audit trail (ours and `PostgresMemoryStore` do; `InMemoryStore`
+    and a bare `PostgresStore` do not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """A JSONL line that cannot be imported, and why."""
+
+    line: int
+    error: str
+
+
+class ImportValidationError(ValueError):
+    """A JSONL file has invalid lines; nothing was imported."""
+
+    def __init__(self, errors: list[LineError]) -> None:
+        self.errors = errors
+        shown = "; ".join(f"line {e.line}: {e.error}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"{len(errors)} invalid line(s), nothing imported: {shown}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did: how many memories were written, which lines were skipped."""
+
+    imported: int
+    skipped: list[LineError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredMemory:
+    """A search hit: the memory and its similarity to the query."""
+
+    memory: Memory
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStats:
+    """Counts for the analytics views.
+
+    Attributes:
+        total: Number of memories.
+        by_category: Count per category.
+        importance_histogram: Counts in `HISTOGRAM_BINS` equal bins over [0, 1]
+            (the last bin includes 1.0).
+        growth: `(date, memories stated up to that date)` per day with new memories.
+    """
+
+    total: int
+    by_category: dict[str, int]
+    importance_histogram: list[int]
+    growth: list[tuple[str, int]]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def validated_value(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` as a stored memory value, checked and normalised through `Memory`.
+
+    Unknown fields (e.g. `context`) are kept; store fields (`key`, `created_at`, …) dropped.
+
+    Raises:
+        ValueError: content, importance or another field is invalid.
+    """
+    memory = Memory.from_value(key, raw)
+    value = {k: v for k, v in raw.items() if k not in _STORE_FIELDS}
+    value.update(
+        content=memory.content,
+        category=memory.category,
+        importance=memory.importance,
+        timestamp=memory.timestamp.isoformat(),
+    )
+    return value
+
+
+class MemoryManager:
+    """One user's long-term memories: browse, search, change, audit, export and import.
+
+    Works over any LangGraph `BaseStore` (ours, `InMemoryStore`, `PostgresStore`); only
+    `history` needs a store that keeps one (`hippograph.backends.open_store` opens such a
+    store for SQLite and PostgreSQL alike). It never reads or writes outside
+    `memory_namespace(user_id)`.
+
+    Args:
+        store: The memory store.
+        user_id: Whose memories.
+        origin: Recorded as the source of every change made here (`"cli"`, `"ui"`, …).
+
+    Example:
+        ```python
+        manager = MemoryManager(store, "alice", origin="cli")
+        memory = manager.add("Prefers dark mode", category="preferences", importance=0.6)
+        manager.edit(memory.id, importance=0.9)
+        [hit.memory.content for hit in manager.search("UI theme")]
+        ```
+    """
+
+    def __init__(self, store: BaseStore, user_id: str, *, origin: str = "api") -> None:
+        self.store = store
+        self.user_id = user_id
+        self.origin = origin
+        self.namespace = memory_namespace(user_id)
+
+    # ------------------------------------------------------------------ reading
+
+    def _items(self, filter: dict[str, Any] | None = None) -> Iterator[Item]:
+        offset = 0
+        while True:
+            page = self.store.search(self.namespace, filter=filter, limit=PAGE_SIZE, offset=offset)
+            for item in page:
+                if tuple(item.namespace) == self.namespace:
+                    yield item
+            if len(page) < PAGE_SIZE:
+                return
+            offset += PAGE_SIZE
+
+    def _memory(self, item: Item) -> Memory | None:
+        """`item` as a `Memory`, or `None` (logged) when its value is not a valid memory."""
+        try:
+            return Memory.from_item(item)
+        except ValueError as exc:
+            logger.warning("skipping malformed memory %s of %s: %s", item.key, self.user_id, exc)
+            return None
+
+    def _memories(self, items: Iterable[Item]) -> Iterator[Memory]:
+        for item in items:
+            memory = self._memory(item)
+            if memory is not None:
+                yield memory
+
+    def get(self, key: str) -> Memory:
+        """The memory with this key.
+
+        Raises:
+            MemoryNotFoundError: no such memory for this user.
+        """
+        item = self.store.get(self.namespace, key)
+        if item is None:
+            raise MemoryNotFoundError(key)
+        return Memory.from_item(item)
+
+    def list(
+        self,
+        *,
+        category: str | None = None,
+        min_importance: float | None = None,
+        max_importance: float | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Memory]:
+        """Memories matching every given filter, newest statement first.
+
+        Args:
+            category: Exact category (after normalisation, e.g. `"tools"`).
+            min_importance / max_importance: Inclusive importance range.
+            since / until: Inclusive range on when the fact was stated (`timestamp`).
+            text: Case-insensitive substring of the content.
+            limit / offset: Page of the sorted result.
+        """
+        filter: dict[str, Any] = {}
+        if category is not None:
+            filter["category"] = category
+        bounds = {"$gte": min_importance, "$lte": max_importance}
+        if any(v is not None for v in bounds.values()):
+            filter["importance"] = {k: v for k, v in bounds.items() if v is not None}
+        needle = text.casefold() if text else None
+        found = [
+            memory
+            for memory in self._memories(self._items(filter or None))
+            if (since is None or memory.timestamp >= _as_utc(since))
+            and (until is None or memory.timestamp <= _as_utc(until))
+            and (needle is None or needle in memory.content.casefold())
+        ]
+        found.sort(key=lambda m: m.timestamp, reverse=True)
+        return found[offset : None if limit is None else offset + limit]
+
+    def search(
+        self, query: str, *, limit: int = 10, category: str | None = None
+    ) -> builtins.list[ScoredMemory]:
+        """Memories closest in meaning to `query`, best first, with cosine scores."""
+        filter = {"category": category} if category else None
+        hits = self.store.search(self.namespace, query=query, filter=filter, limit=limit)
+        found = ((hit, self._memory(hit)) for hit in hits)
+        return [
+            ScoredMemory(memory, float(hit.score or 0.0))
+            for hit, memory in found
+            if memory is not None
+        ]
+
+    def count(self) -> int:
+        """Number of this user's memories."""
+        counter = getattr(self.store, "count", None)
+        if callable(counter):
+            return int(counter(self.namespace))
+        return sum(1 for _ in self._items())
+
+    def history(self, key: str | None = None, *, limit: int = 100) -> builtins.list[HistoryEntry]:
+        """Changes to this user's memories (or one memory), newest first.
+
+        Raises:
+            HistoryUnavailableError: the store keeps no history (e.g. `InMemoryStore`).
+        """
+        try:
+            require(self.store, "history")
+        except FeatureUnavailableError as exc:
+            raise HistoryUnavailableError(str(exc)) from None
+        audited = cast(_KeepsHistory, self.store)
+        return list(audited.history(self.namespace, key, limit=limit))
+
+    def stats(self) -> MemoryStats:
+        """Category counts, importance histogram and growth over time, in one pass."""
+        categories: Counter[str] = Counter()
+        histogram = [0] * HISTOGRAM_BINS
+        per_day: Counter[str] = Counter()
+        for memory in self._memories(self._items()):
+            categories[memory.category] += 1
+            histogram[min(int(memory.importance * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
+            per_day[memory.timestamp.date().isoformat()] += 1
+        growth: builtins.list[tuple[str, int]] = []
+        running = 0
+        for day in sorted(per_day):
+            running += per_day[day]
+            growth.append((day, running))
+        return MemoryStats(sum(categories.values()), dict(categories), histogram, growth)
+
+    # ------------------------------------------------------------------ writing
+
+    @contextmanager
+    def _provenance(self) -> Iterator[dict[str, Any]]:
+        source: dict[str, Any] = {
+            "origin": self.origin,
+            "thread_id": None,
+            "message_ids": [],
+            "turn_at": datetime.now(UTC).isoformat(),
+        }
+        with provenance(source):
+            yield source
+
+    def add(self, content: str, *, category: str = "other", importance: float = 0.5) -> Memory:
+        """Store a new memory (validated: non-empty content, importance in [0, 1])."""
+        with self._provenance() as source:
+            memory = Memory(content=content, category=category, importance=importance)
+            memory.source = source
+            self.store.put(self.namespace, memory.id, memory.to_value())
+        return memory
+
+    def edit(
+        self,
+        key: str,
+        *,
+        content: str | None = None,
+        category: str | None = None,
+        importance: float | None = None,
+    ) -> Memory:
+        """Change a memory's content, category and/or importance (validated through `Memory`).
+
+        Raises:
+            MemoryNotFoundError: no such memory for this user.
+            ValueError: the new values are invalid; nothing is written.
+        """
+        item = self.store.get(self.namespace, key)
+        if item is None:
+            raise MemoryNotFoundError(key)
+        changes = {"content": content, "category": category, "importance": importance}
+        raw = {**item.value, **{k: v for k, v in changes.items() if v is not None}}
+        value = validated_value(key, raw)
+        with self._provenance():
+            self.store.put(self.namespace, key, value)
+        return Memory.from_value(key, value)
+
+    def delete(self, keys: str | Iterable[str]) -> builtins.list[str]:
+        """Delete memories by key in one batch; returns the keys that existed (and are gone)."""
+        wanted = [keys] if isinstance(keys, str) else list(dict.fromkeys(keys))
+        existing = [k for k in wanted if self.store.get(self.namespace, k) is not None]
+        if existing:
+            with self._provenance():
+                self.store.batch([PutOp(self.namespace, k, None) for k in existing])
+        return existing
+
+    # ------------------------------------------------------------------ JSONL
+
+    def export_jsonl(self, target: str | Path | IO[str]) -> int:
+        """Write every memory as one JSON object per line (streamed); returns the count.
+
+        Each line is the stored value plus `key`, `created_at` and `updated_at`, so
+        `import_jsonl` restores it exactly.
+        """
+        with _open_text(target, "w") as out:
+            count = 0
+            for item in self._items():
+                line = {
+                    "key": item.key,
+                    **item.value,
+                    "created_at": item.created_at.isoformat(),
+                    "updated_at": item.updated_at.isoformat(),
+                }
+                out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+                count += 1
+        return count
+
+    def import_jsonl(
+        self, source: str | Path | IO[str], *, skip_invalid: bool = False
+    ) -> ImportReport:
+        """Import memories from JSONL (as written by `export_jsonl`, or just `{"content": …}`).
+
+        The file is validated completely before anything is written: with invalid lines,
+        nothing is imported and `ImportValidationError` lists them with line numbers —
+        unless `skip_invalid`, which imports the valid lines and reports the rest. Lines
+        with a `key` replace the memory with that key; others get a new key.
+        """
+        errors: builtins.list[LineError] = []
+        with (
+            _open_text(source, "r") as lines,
+            tempfile.TemporaryFile("w+", encoding="utf-8") as spool,
+        ):
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    key, value = _parse_line(line)
+                except ValueError as exc:
+                    errors.append(LineError(number, str(exc)))
+                    continue
+                spool.write(json.dumps([key, value], ensure_ascii=False) + "\n")
+            if errors and not skip_invalid:
+                raise ImportValidationError(errors)
+            spool.seek(0)
+            imported = 0
+            batch: builtins.list[PutOp] = []
+            with self._provenance():
+                for entry in spool:
+                    key, value = json.loads(entry)
+                    batch.append(PutOp(self.namespace, key, value))
+                    if len(batch) >= PAGE_SIZE:
+                        self.store.batch(batch)
+                        imported, batch = imported + len(batch), []
+                if batch:
+                    self.store.batch(batch)
+                    imported += len(batch)
+        return ImportReport(imported, errors)
+
+
+def _parse_line(line: str) -> tuple[str, dict[str, Any]]:
+    """The key and validated value of one JSONL line; `ValueError` says what is wrong."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
+    key = raw.get("key", str(uuid.uuid4()))
+    if not isinstance(key, str) or not key or "\x00" in key:
+        raise ValueError(f"key must be a non-empty string, got {key!r}")
+    return key, validated_value(key, raw)
+
+
+@contextmanager
+def _open_text(target: str | Path | IO[str], mode: str) -> Iterator[IO[str]]:
+    if isinstance(target, str | Path):
+        with open(target, mode, encoding="utf-8") as handle:
+            yield handle
+    else:
+        yield target

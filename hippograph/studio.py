@@ -1,0 +1,36 @@
+"""Entry points for LangGraph Studio and `langgraph dev` (see `langgraph.json`).
+
+Core pieces:
+    - `graph`: the memory agent compiled *without* store or checkpointer — the server
+      injects its own checkpointer and our store.
+    - `store`: an async context manager yielding our `FaissSqliteStore` on the configured
+      database (`HIPPOGRAPH_DB`, or the user data dir); the server opens it once.
+
+The model comes from `HIPPOGRAPH_MODEL` (offline when unset); a run may override it with
+`context={"user_id": ..., "model": "provider:model"}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from langgraph.store.base import BaseStore
+
+from hippograph.backends import aopen_store
+from hippograph.config import Settings
+from hippograph.graph.agent import AGENT_NAME, build_agent_graph
+from hippograph.nodes.models import resolve_chat_model
+
+_settings = Settings.from_env()
+
+graph = build_agent_graph(
+    model=resolve_chat_model(_settings.model, base_url=_settings.base_url)
+).compile(name=AGENT_NAME)
+
+
+@asynccontextmanager
+async def store() -> AsyncIterator[BaseStore]:
+    """Our store for the LangGraph server (it sweeps its own TTLs when configured to)."""
+    async with aopen_store(settings=Settings.from_env()) as opened:
+        yield opened

@@ -1,0 +1,68 @@
+"""One chat turn through the memory agent, streamed: what the CLI and the UI chats share.
+
+Core pieces:
+    - `TurnStream`: iterate it for the answer's text as the model produces it; afterwards
+      `state` holds the turn's final state (`messages`, `recalled`, `ops`).
+    - `chat_context`: the run context the chat surfaces use for a user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk
+
+
+def chat_context(user_id: str) -> dict[str, Any]:
+    """Run context of an interactive chat: `user_id`, and questions are not stored verbatim."""
+    return {"user_id": user_id, "store_questions": False}
+
+
+class TurnStream:
+    """A turn of `agent` on `text`, streamed token by token.
+
+    With a model, the respond node's tokens arrive as the model produces them; offline
+    (or with a model that does not stream) the whole answer arrives at the end. Errors of
+    the run (e.g. `ModelCallError`) are raised from the iteration.
+
+    Example:
+        ```python
+        turn = TurnStream(agent, "I switched to Java", thread_id="t1", user_id="alice")
+        for token in turn:
+            print(token, end="")
+        turn.state["ops"]  # [{"op": "UPDATE", ...}]
+        ```
+    """
+
+    def __init__(self, agent: Any, text: str, *, thread_id: str, user_id: str) -> None:
+        self.agent = agent
+        self.text = text
+        self.config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+        self.context = chat_context(user_id)
+        self.state: dict[str, Any] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        streamed = False
+        for mode, payload in self.agent.stream(
+            {"messages": [{"role": "user", "content": self.text}]},
+            config=self.config,
+            context=self.context,
+            stream_mode=["messages", "values"],
+        ):
+            if mode == "values":
+                self.state = payload
+                continue
+            chunk, meta = payload
+            is_answer = meta.get("langgraph_node") == "respond"
+            if is_answer and isinstance(chunk, AIMessageChunk) and chunk.text:
+                streamed = True
+                yield chunk.text
+        if not streamed and self.state.get("messages"):
+            yield self.state["messages"][-1].text
+
+    @property
+    def answer(self) -> str:
+        """The final answer's text (after iteration)."""
+        messages = self.state.get("messages") or []
+        return str(messages[-1].text) if messages else ""

@@ -1,0 +1,249 @@
+"""A demo user for the UI: a few weeks of conversation run through the real agent.
+
+Core pieces:
+    - `seed_demo`: run `DEMO_SCRIPT` through `build_agent` (real store, real embedder,
+      real nodes) with a `ScriptedChatModel` playing the LLM, so memories are added,
+      updated and deleted exactly as with a model; counts recalls; makes one UI edit.
+    - `DEMO_USER`: whose memories they are.
+
+Used by `hippograph ui --demo` (to try the UI without a model) and by the browser test
+that takes the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.base import BaseStore
+
+from hippograph.memories import MemoryManager
+from hippograph.recalls import RecallLog
+
+DEMO_USER = "maya"
+"""The demo user's id."""
+
+Fact = tuple[str, str, float] | tuple[str, str, float, str]
+
+
+@dataclass(frozen=True)
+class DemoTurn:
+    """One user message, the scripted model's reply, and what it extracts and decides.
+
+    `actions` holds one reconcile answer per fact: `"ADD"`, or `(op, existing text[, new])`
+    acting on the memory shown to the model with that text.
+    """
+
+    text: str
+    reply: str
+    days_ago: float
+    thread: str
+    facts: list[Fact] = field(default_factory=list)
+    actions: list[str | tuple[str, ...]] = field(default_factory=list)
+
+
+DEMO_SCRIPT: tuple[DemoTurn, ...] = (
+    DemoTurn(
+        "Hi! I'm Maya. I live in Lisbon and work as a data engineer at Acme.",
+        "Nice to meet you, Maya! A data engineer in Lisbon — I'll keep that in mind.",
+        41,
+        "demo-onboarding",
+        [("Lives in Lisbon", "personal", 0.7), ("Works as a data engineer at Acme", "work", 0.8)],
+        ["ADD", "ADD"],
+    ),
+    DemoTurn(
+        "I code mostly in Python, and NeoVim is my editor.",
+        "Python and NeoVim, a classic pairing. Noted.",
+        41,
+        "demo-onboarding",
+        [("Codes primarily in Python", "tools", 0.8), ("Uses NeoVim as her editor", "tools", 0.6)],
+        ["ADD", "ADD"],
+    ),
+    DemoTurn(
+        "I prefer dark mode everywhere, and I really dislike long meetings.",
+        "Dark mode and short meetings — understood.",
+        34,
+        "demo-onboarding",
+        [
+            ("Prefers dark mode everywhere", "preferences", 0.4),
+            ("Dislikes long meetings", "preferences", 0.5),
+        ],
+        ["ADD", "ADD"],
+    ),
+    DemoTurn(
+        "I run 5k every morning before work.",
+        "A morning 5k is a great habit!",
+        29,
+        "demo-running",
+        [("Runs 5k every morning before work", "habits", 0.5)],
+        ["ADD"],
+    ),
+    DemoTurn(
+        "My goal this year is to run a half marathon.",
+        "A half marathon is a great goal — your morning runs will help.",
+        29,
+        "demo-running",
+        [("Wants to run a half marathon this year", "goals", 0.7)],
+        ["ADD"],
+    ),
+    DemoTurn(
+        "I've started learning Rust on weekends.",
+        "Rust on weekends — nice way to stretch beyond Python.",
+        22,
+        "demo-learning",
+        [("Learning Rust on weekends", "skills", 0.6)],
+        ["ADD"],
+    ),
+    DemoTurn(
+        "My daughter Inês turns 6 in June.",
+        "Lovely! I'll remember Inês's birthday is in June.",
+        18,
+        "demo-family",
+        [("Has a daughter, Inês, who turns 6 in June", "personal", 0.8)],
+        ["ADD"],
+    ),
+    DemoTurn(
+        "I'm allergic to peanuts.",
+        "Thanks for telling me — I'll keep peanuts out of any suggestions.",
+        15,
+        "demo-family",
+        [("Is allergic to peanuts", "personal", 0.9)],
+        ["ADD"],
+    ),
+    DemoTurn(
+        "Actually, we switched our whole stack to Java, so I code in Java now.",
+        "Got it: Java is your main language now, not Python.",
+        11,
+        "demo-work",
+        [("Codes primarily in Java", "tools", 0.8)],
+        [("UPDATE", "Codes primarily in Python", "Codes primarily in Java")],
+    ),
+    DemoTurn(
+        "We moved to Porto last month.",
+        "Porto! I've updated where you live.",
+        8,
+        "demo-family",
+        [("Lives in Porto", "personal", 0.7)],
+        [("UPDATE", "Lives in Lisbon", "Lives in Porto")],
+    ),
+    DemoTurn(
+        "I'd love to give a talk at a data conference next year.",
+        "That's a great goal — your Acme pipelines would make a good talk.",
+        6,
+        "demo-work",
+        [("Wants to give a talk at a data conference next year", "goals", 0.6)],
+        ["ADD"],
+    ),
+    DemoTurn(
+        "Please forget that I dislike long meetings.",
+        "Done — I've forgotten that.",
+        4,
+        "demo-work",
+        [("Dislikes long meetings", "preferences", 0.5, "forget")],
+        [("DELETE", "Dislikes long meetings")],
+    ),
+    DemoTurn("What editor do I use?", "You use NeoVim.", 3, "demo-questions"),
+    DemoTurn(
+        "Which language do I code in these days?",
+        "Java — you switched from Python.",
+        3,
+        "demo-questions",
+    ),
+    DemoTurn("Where do I live now?", "You live in Porto.", 2, "demo-questions"),
+    DemoTurn(
+        "What are my running plans?",
+        "You run 5k every morning and want to run a half marathon this year.",
+        2,
+        "demo-questions",
+    ),
+    DemoTurn("Remind me what I'm allergic to.", "You're allergic to peanuts.", 1, "demo-questions"),
+    DemoTurn("What language do I use at work again?", "Java.", 1, "demo-questions"),
+    DemoTurn("Where do I live?", "In Porto.", 0.5, "demo-questions"),
+)
+"""Maya's conversations: introductions, corrections, a forget request, then questions."""
+
+_HANDLE_LINE = re.compile(r"\[(\d+)\] \([a-z]+\) (.*)$")
+
+
+def _reconcile_answer(action: str | tuple[str, ...]) -> Any:
+    """A scripted reconcile answer; acting on an existing memory finds its handle in the
+    prompt, as a real model must."""
+    if isinstance(action, str):
+        return {"actions": [{"op": action}]}
+    op, existing, *new = action
+
+    def answer(messages: list[BaseMessage]) -> dict[str, Any]:
+        for message in messages:
+            for line in message.text.splitlines():
+                match = _HANDLE_LINE.match(line.strip())
+                if match and match.group(2) == existing:
+                    chosen: dict[str, Any] = {"op": op, "handle": int(match.group(1))}
+                    if new:
+                        chosen["content"] = new[0]
+                    return {"actions": [chosen]}
+        return {"actions": [{"op": "NOOP", "reason": f"{existing!r} was not shown"}]}
+
+    return answer
+
+
+def _responses(turn: DemoTurn) -> list[Any]:
+    facts = [
+        {
+            "content": f[0],
+            "category": f[1],
+            "importance": f[2],
+            "intent": f[3] if len(f) > 3 else "remember",
+        }
+        for f in turn.facts
+    ]
+    return [turn.reply, {"facts": facts}, *(_reconcile_answer(a) for a in turn.actions)]
+
+
+def seed_demo(
+    store: BaseStore,
+    *,
+    user_id: str = DEMO_USER,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    recall_log: RecallLog | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Run the demo conversations for `user_id` through the real agent; returns how many
+    memories the user has afterwards.
+
+    Args:
+        store: Where the memories go.
+        checkpointer: Keeps the demo threads (default: in memory, discarded).
+        recall_log: Counts each turn's recalled memories, as the chat surfaces do.
+        now: The time the last turn is dated relative to (default: now).
+        progress: Called with `(turns done, turns in all)` after each turn.
+    """
+    from hippograph.graph import build_agent
+    from hippograph.scripted import ScriptedChatModel
+    from hippograph.turns import chat_context
+
+    model = ScriptedChatModel()
+    agent = build_agent(store=store, checkpointer=checkpointer or InMemorySaver(), model=model)
+    now = now or datetime.now(UTC)
+    for done, turn in enumerate(DEMO_SCRIPT, start=1):
+        model.queue(*_responses(turn))
+        said = (now - timedelta(days=turn.days_ago)).isoformat()
+        out = agent.invoke(
+            {"messages": [{"role": "user", "content": turn.text}], "turn_at": said},
+            config={"configurable": {"thread_id": turn.thread}},
+            context=chat_context(user_id),
+        )
+        if recall_log is not None:
+            recall_log.record(user_id, out.get("recalled") or [])
+        if progress is not None:
+            progress(done, len(DEMO_SCRIPT))
+    manager = MemoryManager(store, user_id, origin="ui")
+    for memory in manager.list(text="allergic to peanuts"):
+        manager.edit(memory.id, importance=1.0)
+    return manager.count()

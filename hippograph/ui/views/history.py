@@ -1,0 +1,95 @@
+"""History page: the audit trail of every change to the user's memories — added, updated
+(old → new), deleted, expired — with the turn or tool that made it."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import streamlit as st
+
+from hippograph.memories import HistoryUnavailableError
+from hippograph.store import HistoryEntry
+from hippograph.ui import theme
+from hippograph.ui.session import UIContext, current_context
+
+OPS = ("ADD", "UPDATE", "DELETE", "EXPIRE")
+
+
+def _value_details(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed besides the text: category and importance (`personal → work`)."""
+    details = []
+    if new.get("category") and old.get("category") not in (None, new["category"]):
+        details.append(f"category {escape(str(old['category']))} → {escape(str(new['category']))}")
+    if (
+        isinstance(new.get("importance"), int | float)
+        and isinstance(old.get("importance"), int | float)
+        and old["importance"] != new["importance"]
+    ):
+        details.append(f"importance {old['importance']:.2f} → {new['importance']:.2f}")
+    return details
+
+
+def entry_html(entry: HistoryEntry) -> str:
+    """One audit-trail entry as a card: operation, when, what changed, and its source."""
+    old, new = entry["old"] or {}, entry["new"] or {}
+    before, after = str(old.get("content", "")), str(new.get("content", ""))
+    details = _value_details(old, new)
+    if entry["op"] in ("DELETE", "EXPIRE"):
+        text = f'<span class="hg-old">{escape(before)}</span>'
+    elif before and after and before != after:
+        text = f'<span class="hg-old">{escape(before)}</span> → {escape(after)}'
+    else:
+        text = escape(after)
+        if before and not details:
+            details.append("same text; sources merged")
+    category = str(new.get("category") or old.get("category") or "other")
+    when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
+    return theme.card(
+        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        f"{text} {theme.category_pill(category)}",
+        " · ".join([*details, f"key {escape(entry['key'])}"]),
+    )
+
+
+def render(ctx: UIContext) -> None:
+    """Draw the history page for `ctx.user_id`."""
+    st.title("History")
+    st.caption(f"Every change to **{ctx.user_id}**'s memories, newest first, with its source.")
+    op_col, text_col, limit_col = st.columns([3, 4, 2])
+    ops = op_col.multiselect("Changes", OPS, placeholder="all changes")
+    text = text_col.text_input("Text", placeholder="words in the old or new text")
+    limit = limit_col.selectbox("Show", [50, 200, 1000], format_func=lambda n: f"latest {n}")
+    try:
+        entries = ctx.manager.history(limit=limit)
+    except HistoryUnavailableError as exc:
+        st.info(
+            f"No audit trail on this backend: {exc}. Changes are still applied; only "
+            "their history is not kept.",
+            icon=":material/history_toggle_off:",
+        )
+        return
+    needle = text.strip().casefold()
+    shown = [
+        entry
+        for entry in entries
+        if (not ops or entry["op"] in ops)
+        and (
+            not needle
+            or needle in str((entry["old"] or {}).get("content", "")).casefold()
+            or needle in str((entry["new"] or {}).get("content", "")).casefold()
+        )
+    ]
+    if not entries:
+        st.info(f"Nothing has changed in **{ctx.user_id}**'s memory yet.", icon=":material/inbox:")
+        return
+    if not shown:
+        st.info("No changes match these filters.", icon=":material/filter_alt_off:")
+        return
+    counts = {op: sum(1 for e in shown if e["op"] == op) for op in OPS}
+    st.caption(" · ".join(f"{n} {theme.OP_LABELS[op].lower()}" for op, n in counts.items() if n))
+    st.html("".join(entry_html(entry) for entry in shown))
+
+
+if __name__ == "__main__":
+    render(current_context())

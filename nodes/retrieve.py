@@ -1,0 +1,64 @@
+"""retrieve: find the user's memories relevant to the latest turn (no LLM call)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AnyMessage, HumanMessage
+from langgraph.runtime import Runtime
+
+from hippograph.nodes.context import Context, memory_context
+from hippograph.nodes.memory_io import Query, require_store, search_memories
+from hippograph.nodes.state import RecalledMemory, State
+from hippograph.nodes.turn import last_human_index, message_text
+from hippograph.store import memory_namespace
+
+WINDOW_WEIGHT = 0.9
+"""Scores from the window query count slightly less than those of the latest message."""
+
+
+def recall_queries(messages: list[AnyMessage], window: int) -> list[Query]:
+    """The latest user message, and — when there are earlier user turns — the last `window`
+    of them joined with it, as a second query.
+
+    The second query lets a follow-up ("and her birthday?") match what the conversation
+    is about. It skips memories that came from the turns it quotes (they are in the
+    conversation already, and would otherwise be recalled again and again), and assistant
+    messages are left out for the same reason: they quote recalled memories.
+    """
+    index = last_human_index(messages)
+    if index is None:
+        return []
+    latest = Query(message_text(messages[index]))
+    earlier = [m for m in messages[:index] if isinstance(m, HumanMessage)]
+    recent = [m for m in earlier[-window:] if message_text(m)] if window else []
+    if not recent:
+        return [latest]
+    text = "\n".join([*(message_text(m) for m in recent), latest.text])
+    quoted = frozenset(m.id for m in recent if m.id)
+    return [latest, Query(text, WINDOW_WEIGHT, quoted)]
+
+
+def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Search the user's memories with the latest turn; returns `recalled`, best first."""
+    context = memory_context(runtime)
+    queries = recall_queries(state.get("messages") or [], context.recall_window)
+    found = search_memories(
+        require_store(runtime),
+        memory_namespace(context.user_id),
+        queries,
+        context.k,
+    )
+    recalled = [
+        RecalledMemory(
+            key=item.key,
+            content=str(item.value.get("content", "")),
+            score=round(score, 4),
+            category=str(item.value.get("category", "other")),
+            importance=float(item.value.get("importance", 0.5)),
+            timestamp=str(item.value.get("timestamp", item.created_at.isoformat())),
+        )
+        for item, score in found
+        if score >= context.min_score
+    ]
+    return {"recalled": recalled}

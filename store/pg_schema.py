@@ -1,0 +1,179 @@
+"""hippograph's tables beside LangGraph's `store` / `store_vectors` in PostgreSQL, and safe setup.
+
+Core pieces:
+    - `PG_MIGRATIONS`: append-only DDL for `hippograph_history` (the audit trail, written by a
+      trigger on `store` so every change and its history row commit together),
+      `hippograph_meta` and `hippograph_migration_progress` (resumable `hippograph migrate`).
+    - `setup_lock(conn)`: a database-wide advisory lock that makes `setup()` safe when several
+      processes start at once against a new database.
+    - `apply_migrations(conn)`: run what is pending, under that lock.
+
+Why a trigger: LangGraph's `PostgresStore` writes `store` with its own SQL. A row-level
+trigger records the old and new value inside the very statement that changes the row, so
+the history can never disagree with the data, whoever wrote it (our store, a plain
+`PostgresStore` in another process, or the TTL sweeper). Provenance and "do not record"
+arrive as transaction-local settings (`hippograph.source`, `hippograph.history`).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import Connection
+from psycopg.rows import tuple_row
+
+from hippograph.store.errors import StoreConfigError
+
+SETUP_LOCK_ID = zlib.crc32(b"hippograph.setup")
+"""Advisory lock key every hippograph setup (store and checkpointer) takes on a database."""
+
+SOURCE_SETTING = "hippograph.source"
+"""Transaction-local setting: JSON provenance of the writes in the transaction."""
+
+HISTORY_SETTING = "hippograph.history"
+"""Transaction-local setting: `off` stops the trigger recording (used by `hippograph migrate`,
+which copies the source's own history instead)."""
+
+PG_MIGRATIONS: tuple[str, ...] = (
+    # 0: the audit trail, recorded by a trigger in the writing statement's transaction
+    """
+    CREATE TABLE IF NOT EXISTS hippograph_history (
+        id BIGSERIAL PRIMARY KEY,
+        prefix TEXT NOT NULL,
+        key TEXT NOT NULL,
+        op TEXT NOT NULL,
+        old JSONB,
+        new JSONB,
+        at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        source JSONB
+    );
+    CREATE INDEX IF NOT EXISTS hippograph_history_item_idx
+        ON hippograph_history (prefix text_pattern_ops, key);
+    CREATE OR REPLACE FUNCTION hippograph_record_history() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+        explicit JSONB := nullif(current_setting('hippograph.source', true), '')::jsonb;
+    BEGIN
+        IF coalesce(current_setting('hippograph.history', true), '') = 'off' THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            VALUES (
+                OLD.prefix, OLD.key,
+                CASE WHEN OLD.expires_at IS NOT NULL AND OLD.expires_at <= now()
+                     THEN 'EXPIRE' ELSE 'DELETE' END,
+                OLD.value, NULL, explicit
+            );
+        ELSE
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            VALUES (
+                NEW.prefix, NEW.key,
+                CASE WHEN TG_OP = 'INSERT' THEN 'ADD' ELSE 'UPDATE' END,
+                CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.value END,
+                NEW.value,
+                coalesce(
+                    explicit,
+                    CASE WHEN jsonb_typeof(NEW.value -> 'source') = 'object'
+                         THEN NEW.value -> 'source' END
+                )
+            );
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    DROP TRIGGER IF EXISTS hippograph_history_write ON store;
+    CREATE TRIGGER hippograph_history_write AFTER INSERT OR DELETE ON store
+        FOR EACH ROW EXECUTE FUNCTION hippograph_record_history();
+    DROP TRIGGER IF EXISTS hippograph_history_update ON store;
+    CREATE TRIGGER hippograph_history_update AFTER UPDATE ON store
+        FOR EACH ROW WHEN (OLD.value IS DISTINCT FROM NEW.value)
+        EXECUTE FUNCTION hippograph_record_history();
+    CREATE TABLE IF NOT EXISTS hippograph_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS hippograph_migration_progress (
+        source TEXT PRIMARY KEY,
+        items_after BIGINT NOT NULL DEFAULT 0,
+        history_after BIGINT NOT NULL DEFAULT 0,
+        items_copied BIGINT NOT NULL DEFAULT 0,
+        history_copied BIGINT NOT NULL DEFAULT 0,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        finished_at TIMESTAMPTZ
+    )
+    """,
+)
+
+
+class SetupLockTimeoutError(TimeoutError):
+    """Another process held the setup lock for longer than the timeout."""
+
+
+@contextmanager
+def setup_lock(conn: Connection[Any], *, timeout: float = 120.0) -> Iterator[None]:
+    """Hold hippograph's setup advisory lock on `conn`'s database (session level).
+
+    Polls `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a session
+    blocked inside a statement keeps a snapshot open, and LangGraph's migrations run
+    `CREATE INDEX CONCURRENTLY`, which waits for every older snapshot — the two would wait
+    on each other forever.
+
+    Raises:
+        SetupLockTimeoutError: the lock stayed taken for `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    with conn.cursor(row_factory=tuple_row) as cur:
+        while True:
+            row = cur.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK_ID,)).fetchone()
+            if row is not None and row[0]:
+                break
+            if time.monotonic() >= deadline:
+                raise SetupLockTimeoutError(
+                    f"another process held hippograph's setup lock for {timeout:.0f}s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        try:
+            yield
+        finally:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_ID,))
+
+
+def apply_migrations(conn: Connection[Any]) -> int:
+    """Apply pending `PG_MIGRATIONS` on an autocommit `conn` (caller holds `setup_lock`).
+
+    Each migration and its version row commit in one transaction.
+
+    Returns:
+        The schema version now in force.
+    """
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS hippograph_migrations (v INTEGER PRIMARY KEY)")
+        row = cur.execute("SELECT coalesce(max(v), -1) FROM hippograph_migrations").fetchone()
+        version = int(row[0]) if row is not None else -1
+    if version >= len(PG_MIGRATIONS):
+        raise StoreConfigError(
+            f"database schema version {version} is newer than this hippograph "
+            f"({len(PG_MIGRATIONS) - 1}); upgrade hippograph to open it"
+        )
+    for number in range(version + 1, len(PG_MIGRATIONS)):
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(PG_MIGRATIONS[number])
+            cur.execute("INSERT INTO hippograph_migrations (v) VALUES (%s)", (number,))
+    return len(PG_MIGRATIONS) - 1
+
+
+def vector_dims(conn: Connection[Any]) -> int | None:
+    """Dimension of `store_vectors.embedding` in this database, or `None` if it has none."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(
+            "SELECT a.atttypmod FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass('store_vectors') AND a.attname = 'embedding'"
+        ).fetchone()
+    return None if row is None or row[0] is None or row[0] < 0 else int(row[0])

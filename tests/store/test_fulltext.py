@@ -1,0 +1,222 @@
+"""Hybrid search in `FaissSqliteStore`: the FTS5 index beside the vectors, and fused ranking."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hippograph.store import FaissSqliteStore, HybridSearch, LocalEmbeddings
+from hippograph.store.fulltext import match_expression
+from hippograph.store.schema import SCHEMA_VERSION
+
+NS = ("memories", "alice")
+
+NOTES = {
+    "editor": "I work with NeoVim every day",
+    "food": "I love Italian food, especially carbonara",
+    "sister": "My sister lives in Paris",
+    "pet": "We adopted a golden retriever named Max",
+    "car": "My car is a blue hatchback",
+    "ticket": "The support ticket number is QX-4471",
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "hybrid.db")
+
+
+@pytest.fixture
+def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
+    opened: list[FaissSqliteStore] = []
+
+    def factory(fields: list[str] | None = None, **kwargs: Any) -> FaissSqliteStore:
+        index = {"embed": local_embeddings, "fields": fields or ["content"]}
+        store = FaissSqliteStore(db, index=index, **kwargs)  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+def load(store: FaissSqliteStore, ns: tuple[str, ...] = NS) -> None:
+    for key, text in NOTES.items():
+        store.put(ns, key, {"content": text, "kind": "note"})
+
+
+def fulltext_rows(db: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM fulltext").fetchone()[0])
+
+
+def test_keyword_only_match_is_found_and_scores_are_ordered(open_store: Any) -> None:
+    store = open_store()
+    load(store)
+    hits = store.search(NS, query="QX-4471", limit=6)
+    assert hits[0].key == "ticket"
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(s is not None and -1.0 <= s <= 1.0 for s in scores)
+    assert store.search(NS, query=NOTES["sister"], limit=1)[0].score == pytest.approx(1.0)
+
+
+def test_fused_score_is_cosine_plus_relative_bm25(
+    open_store: Any, db: str, local_embeddings: LocalEmbeddings
+) -> None:
+    store = open_store()
+    load(store)
+    query = "golden retriever puppy"
+    hits = store.search(NS, query=query, limit=len(NOTES))
+    q = np.asarray(local_embeddings.embed_query(query))
+    with sqlite3.connect(db) as conn:
+        bm25 = dict(
+            conn.execute(
+                "SELECT i.key, -bm25(fulltext) FROM fulltext JOIN items i ON i.id = fulltext.rowid "
+                "WHERE fulltext MATCH ?",
+                (match_expression(query),),
+            ).fetchall()
+        )
+    best = max(bm25.values())
+    assert hits[0].key == "pet" and set(bm25) == {"pet"}
+    for hit in hits:
+        cosine = float(q @ np.asarray(local_embeddings.embed_query(NOTES[hit.key])))
+        expected = 0.5 * cosine + 0.5 * bm25.get(hit.key, 0.0) / best
+        assert hit.score == pytest.approx(expected, abs=1e-4)
+
+
+def test_hybrid_off_is_pure_vector_search(open_store: Any, tmp_path: Path) -> None:
+    store = open_store(hybrid=None)
+    load(store)
+    assert store.hybrid is None and store.fulltext_fields is None
+    hits = store.search(NS, query="What tools do I use?", limit=2)
+    assert hits[0].key == "editor"
+    assert fulltext_rows(store.path) == 0
+    store.put(NS, "editor", {"content": "I switched to Emacs"})
+    assert fulltext_rows(store.path) == 0
+
+
+def test_deletes_and_updates_keep_the_fulltext_index_exact(open_store: Any, db: str) -> None:
+    store = open_store()
+    load(store)
+    assert fulltext_rows(db) == len(NOTES)
+    store.put(NS, "ticket", {"content": "The ticket was closed"})
+    assert "ticket" not in [h.key for h in store.search(NS, query="QX-4471", limit=6)[:1]]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM fulltext WHERE fulltext MATCH 'qx'"
+        ).fetchone() == (0,)
+    store.delete(NS, "ticket")
+    store.put(NS, "car", {"content": "unindexed now"}, index=False)
+    assert fulltext_rows(db) == len(NOTES) - 2
+    keys = [h.key for h in store.search(NS, query="ticket closed", limit=10)]
+    assert "ticket" not in keys
+    assert keys[-1] == "car"  # unindexed items follow, unscored
+
+
+def test_namespaces_are_isolated_and_filters_apply(open_store: Any) -> None:
+    store = open_store()
+    load(store)
+    store.put(("memories", "bob"), "secret", {"content": "Bob's ticket QX-4471 is private"})
+    store.put(("memories", "alicia"), "other", {"content": "QX-4471 QX-4471"})
+    hits = store.search(NS, query="QX-4471", limit=10)
+    assert {h.namespace for h in hits} == {NS}
+    store.put(NS, "draft", {"content": "ticket QX-4471 draft", "kind": "draft"})
+    filtered = store.search(NS, query="QX-4471", filter={"kind": "note"}, limit=10)
+    assert "draft" not in [h.key for h in filtered]
+    assert filtered[0].key == "ticket"
+    page = store.search(NS, query="QX-4471", limit=2, offset=1)
+    assert [h.key for h in page] == [h.key for h in store.search(NS, query="QX-4471")][1:3]
+
+
+def test_fulltext_persists_and_is_rebuilt_when_hybrid_returns(open_store: Any, db: str) -> None:
+    store = open_store()
+    load(store)
+    store.close()
+    reopened = open_store()
+    assert reopened.search(NS, query="QX-4471", limit=1)[0].key == "ticket"
+    reopened.close()
+    plain = open_store(hybrid=False)
+    plain.put(NS, "late", {"content": "Written while hybrid search was off: ZEBRA-99"})
+    plain.put(NS, "ticket", {"content": "ticket closed"})
+    plain.close()
+    assert fulltext_rows(db) == len(NOTES) - 1  # the changed item lost its stale row
+    again = open_store()
+    assert fulltext_rows(db) == len(NOTES) + 1
+    assert again.search(NS, query="ZEBRA-99", limit=1)[0].key == "late"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 2
+
+
+def test_separate_fulltext_fields_weights_and_dates(open_store: Any) -> None:
+    hybrid = HybridSearch(
+        fields=("content", "context"), field_weights={"context": 0.5}, time_field="timestamp"
+    )
+    store = open_store(hybrid=hybrid)
+    store.put(
+        NS, "q", {"content": "Which city is best for pottery classes?", "timestamp": "2023-01-02"}
+    )
+    store.put(
+        NS,
+        "a",
+        {
+            "content": "Definitely Kyoto!",
+            "context": "Which city is best for pottery classes?",
+            "timestamp": "2023-01-02",
+        },
+    )
+    assert store.search(NS, query="pottery classes city", limit=2)[1].key == "a"
+    store.put(NS, "may", {"content": "We went hiking", "timestamp": "2023-05-20T10:00:00"})
+    store.put(NS, "june", {"content": "We went hiking", "timestamp": "2023-06-20T10:00:00"})
+    top = store.search(NS, query="Where did we go hiking on 20 June, 2023?", limit=1)
+    assert top[0].key == "june"
+    top = store.search(NS, query="Where did we go hiking in May 2023?", limit=1)
+    assert top[0].key == "may"
+
+
+def test_threads_that_match_well_lift_their_members(open_store: Any) -> None:
+    store = open_store(hybrid=HybridSearch(group_field="source.thread_id"))
+    trip = {"thread_id": "trip"}
+    store.put(NS, "plan", {"content": "We planned a trip to Lisbon", "source": trip})
+    store.put(NS, "tram", {"content": "The old yellow tram 28 in Lisbon", "source": trip})
+    store.put(NS, "food", {"content": "Pasteis de nata were delicious", "source": trip})
+    store.put(NS, "bakery", {"content": "A bakery opened near work", "source": {"thread_id": "x"}})
+    query = "Lisbon trip pastries"
+    grouped = {h.key: h.score or 0.0 for h in store.search(NS, query=query, limit=4)}
+    store.hybrid = HybridSearch()  # same index, no thread blend
+    alone = {h.key: h.score or 0.0 for h in store.search(NS, query=query, limit=4)}
+    assert grouped["food"] > alone["food"]  # its thread holds the two best matches
+    assert grouped["plan"] == pytest.approx(alone["plan"])  # the best never drops
+    assert grouped["bakery"] == pytest.approx(alone["bakery"])  # alone in its thread
+    store.hybrid = HybridSearch(group_field="source.thread_id")
+    assert store.search(NS, query="We planned a trip to Lisbon", limit=1)[0].score == (
+        pytest.approx(1.0)
+    )
+
+
+def test_ttl_and_odd_queries(open_store: Any, db: str) -> None:
+    store = open_store(ttl={"default_ttl": 1.0})
+    store.put(NS, "brief", {"content": "temporary code WOMBAT-7"}, ttl=0.0001)
+    store.put(NS, "kept", {"content": "kept note"})
+    time.sleep(0.05)
+    assert [h.key for h in store.search(NS, query="WOMBAT-7")] == ["kept"]
+    assert store.sweep_ttl() == 1
+    assert fulltext_rows(db) == 1
+    for query in ('"unbalanced', "a AND OR NOT", "NEAR(x y)", "col:value*", "the of and", "^"):
+        assert [h.key for h in store.search(NS, query=query)] == ["kept"]
+
+
+def test_match_expression_quotes_words_and_drops_stop_words() -> None:
+    assert match_expression("What is Caroline's dog's name?") == (
+        '"caroline\'s" OR "dog\'s" OR "name"'
+    )
+    assert match_expression("the of and") is None
+    assert match_expression(" ".join(f"w{i}" for i in range(500))).count(" OR ") == 63
+    assert match_expression('say "hi" AND bye') == '"say" OR "hi" OR "bye"'

@@ -1,0 +1,45 @@
+"""The public surface: lazy exports and the two-call seed API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import hippograph
+from hippograph import ScriptedChatModel, answer_with_memory, process_message
+from hippograph.store import memory_namespace
+
+
+def test_every_export_resolves():
+    assert sorted(hippograph.__all__) == sorted(hippograph._EXPORTS)
+    for name in hippograph.__all__:
+        assert getattr(hippograph, name) is not None
+
+
+def test_import_is_lazy():
+    code = "import sys, hippograph; print(any(m.startswith('langgraph') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_process_message_then_answer(memory_store, settings):
+    ops = process_message("I am allergic to peanuts.", "zoe", store=memory_store, settings=settings)
+    assert [op["op"] for op in ops] == ["ADD"]
+    model = ScriptedChatModel(responses=["Yes: peanuts.", {"facts": []}])
+    answer = answer_with_memory(
+        "Do I have any allergies?", "zoe", model=model, store=memory_store, settings=settings
+    )
+    assert str(answer) == "Yes: peanuts."
+    assert answer.recalled[0]["content"] == "I am allergic to peanuts."
+    assert answer.ops == []
+    assert "I am allergic to peanuts." in model.calls[0][0].text
+    assert len(memory_store.search(memory_namespace("zoe"))) == 1
+
+
+def test_answer_with_memory_on_default_storage(settings):
+    first = answer_with_memory(
+        "My favourite colour is teal.", "yan", settings=settings, thread_id="t"
+    )
+    assert [op["op"] for op in first.ops] == ["ADD"]
+    second = answer_with_memory("What is my favourite colour?", "yan", settings=settings)
+    assert "teal" in second.text

@@ -1,0 +1,40 @@
+"""`TurnStream`: a chat turn streamed token by token, then its final state."""
+
+from __future__ import annotations
+
+import pytest
+
+from hippograph.graph import build_agent
+from hippograph.nodes.models import ModelCallError
+from hippograph.scripted import ScriptedChatModel
+from hippograph.turns import TurnStream
+
+
+def test_a_model_answer_streams_in_tokens(memory_store, checkpointer):
+    model = ScriptedChatModel(
+        responses=[
+            "Nice to meet you, Ana!",
+            {"facts": [{"content": "Is called Ana", "category": "personal", "importance": 0.6}]},
+            {"actions": [{"op": "ADD"}]},
+        ]
+    )
+    agent = build_agent(store=memory_store, checkpointer=checkpointer, model=model)
+    turn = TurnStream(agent, "Hi, I'm Ana.", thread_id="t1", user_id="ana")
+    tokens = list(turn)
+    assert len(tokens) > 1 and "".join(tokens) == "Nice to meet you, Ana!" == turn.answer
+    assert [op["op"] for op in turn.state["ops"]] == ["ADD"]
+
+
+def test_offline_the_answer_arrives_whole(memory_store, checkpointer):
+    agent = build_agent(store=memory_store, checkpointer=checkpointer)
+    turn = TurnStream(agent, "What is my name?", thread_id="t1", user_id="ana")
+    tokens = list(turn)
+    assert tokens == [turn.answer] and "No chat model is configured" in turn.answer
+    assert turn.state["ops"] == []  # a question is not stored in the chat context
+
+
+def test_a_failing_model_raises_from_the_iteration(memory_store, checkpointer):
+    model = ScriptedChatModel(responses=[TimeoutError("provider timed out")])
+    agent = build_agent(store=memory_store, checkpointer=checkpointer, model=model)
+    with pytest.raises(ModelCallError, match="timed out"):
+        list(TurnStream(agent, "Hello", thread_id="t1", user_id="ana"))
