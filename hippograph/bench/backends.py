@@ -1,35 +1,34 @@
 """The stores the store benchmark can run, by name.
 
-Each `BenchBackend` says how to open a store in a scratch directory with a given embedder,
-whether it persists (so it can be closed and reopened to time opening), and the largest size
-where it fits. Adding a backend is one entry in `BACKENDS`, e.g. PostgreSQL once
-`hippograph.backends.open_store("postgresql://…")` exists:
+Each `BenchBackend` says where a store lives for one measurement (`host`: a file in the
+scratch directory, or a throwaway PostgreSQL server kept inside it), how to open it there
+with a given embedder, whether it persists (so it can be closed and reopened to time
+opening), and the largest size where it fits. Adding a backend is one entry in `BACKENDS`.
 
-```python
-BenchBackend(
-    "postgres", "LangGraph PostgresStore + pgvector",
-    open=lambda directory, embed, dims: <enter open_store(url_for(directory), embeddings=embed)>,
-    persistent=True,
-)
-```
+Stores are imported when opened, so listing the backends (`hippograph bench --help`) stays
+cheap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.embeddings import Embeddings
-from langgraph.store.base import BaseStore, IndexConfig
-from langgraph.store.memory import InMemoryStore
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langgraph.store.base import BaseStore, IndexConfig
 
-from hippograph.store import FaissSqliteStore, IndexPolicy
+StoreOpener = Callable[[str, "Embeddings", int], AbstractContextManager["BaseStore"]]
+"""`open(location, embeddings, dims)`: a ready store at `location`, closed on exit."""
 
-StoreOpener = Callable[[Path, Embeddings, int], BaseStore]
-"""`open(directory, embeddings, dims)`: a ready store whose files (if any) live in `directory`."""
+StoreHost = Callable[[Path], AbstractContextManager[str]]
+"""`host(directory)`: the location stores are opened at, alive for the whole measurement."""
 
 FIELDS = ["content"]
+DATABASE_FILE = "store.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +39,15 @@ class BenchBackend:
     description: str
     open: StoreOpener
     persistent: bool
-    """Closing and reopening on the same directory keeps the data (open time is measured)."""
+    """Closing and reopening at the same location keeps the data (open time is measured)."""
+    host: StoreHost
+    """Provides the location (a file path, a database URL) inside a scratch directory."""
     max_size: int | None = None
     """Larger sizes are skipped: the store does not fit (or would take hours)."""
     max_queries: int | None = None
     """Cap on timed searches per size, for baselines too slow for the full query set."""
+    notes: tuple[str, ...] = ()
+    """Caveats printed beside every result of this backend."""
 
 
 def index_config(embeddings: Embeddings, dims: int) -> IndexConfig:
@@ -52,19 +55,50 @@ def index_config(embeddings: Embeddings, dims: int) -> IndexConfig:
     return {"dims": dims, "embed": embeddings, "fields": list(FIELDS)}
 
 
-def _faiss_sqlite(policy: IndexPolicy) -> StoreOpener:
-    def open_store(directory: Path, embeddings: Embeddings, dims: int) -> BaseStore:
+@contextmanager
+def _database_file(directory: Path) -> Iterator[str]:
+    yield str(directory / DATABASE_FILE)
+
+
+@contextmanager
+def _throwaway_postgres(directory: Path) -> Iterator[str]:
+    from hippograph.pgserver import pgserver
+
+    with pgserver(directory / "postgres") as server:
+        yield server.create_database("bench")
+
+
+def _faiss_sqlite(**policy: Any) -> StoreOpener:
+    def open_store(
+        location: str, embeddings: Embeddings, dims: int
+    ) -> AbstractContextManager[BaseStore]:
+        from hippograph.store import FaissSqliteStore, IndexPolicy
+
+        # Vector search only, like the other backends (hybrid search would add FTS5 work).
         return FaissSqliteStore(
-            str(directory / "store.db"),
+            location,
             index=index_config(embeddings, dims),
-            index_policy=policy,
+            index_policy=IndexPolicy(**policy),
+            hybrid=None,
         )
 
     return open_store
 
 
-def _inmemory(directory: Path, embeddings: Embeddings, dims: int) -> BaseStore:
-    return InMemoryStore(index=index_config(embeddings, dims))
+def _postgres(
+    location: str, embeddings: Embeddings, dims: int
+) -> AbstractContextManager[BaseStore]:
+    from hippograph.backends import open_store
+
+    return open_store(location, embeddings=embeddings)
+
+
+def _inmemory(
+    location: str, embeddings: Embeddings, dims: int
+) -> AbstractContextManager[BaseStore]:
+    from langgraph.store.memory import InMemoryStore
+
+    return nullcontext(InMemoryStore(index=index_config(embeddings, dims)))
 
 
 BACKENDS: dict[str, BenchBackend] = {
@@ -72,21 +106,33 @@ BACKENDS: dict[str, BenchBackend] = {
     for backend in (
         BenchBackend(
             "faiss-sqlite",
-            "hippograph FaissSqliteStore (default IndexPolicy)",
-            _faiss_sqlite(IndexPolicy()),
+            "hippograph FaissSqliteStore (default IndexPolicy, vector search)",
+            _faiss_sqlite(),
             persistent=True,
+            host=_database_file,
         ),
         BenchBackend(
             "faiss-sqlite-exact",
             "hippograph FaissSqliteStore, exact search at every size",
-            _faiss_sqlite(IndexPolicy(hnsw_threshold=None)),
+            _faiss_sqlite(hnsw_threshold=None),
             persistent=True,
+            host=_database_file,
+        ),
+        BenchBackend(
+            "postgres",
+            "LangGraph PostgresStore + pgvector via hippograph.backends.open_store "
+            "(throwaway local server)",
+            _postgres,
+            persistent=True,
+            host=_throwaway_postgres,
+            notes=("memory: client process only; disk: the whole server directory",),
         ),
         BenchBackend(
             "inmemory",
             "LangGraph InMemoryStore (vectors kept as Python lists)",
             _inmemory,
             persistent=False,
+            host=_database_file,
             max_size=100_000,
             max_queries=50,
         ),

@@ -6,16 +6,18 @@ The lead registers `app` as `hippograph bench`; `benchmarks/store_bench.py` runs
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hippograph.bench.backends import BACKENDS
-from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
+from hippograph.bench.backends import BACKENDS, resolve_backends
 from hippograph.bench.measure import parse_size, parse_sizes
-from hippograph.bench.report import store_markdown
-from hippograph.bench.store import StoreBenchConfig, run_store_bench
-from hippograph.bench.vectors import VectorKind
+
+if TYPE_CHECKING:
+    from hippograph.bench.vectors import VectorKind
+
+# The benchmarks themselves (FAISS, numpy, the stores) load inside the commands, so
+# `hippograph --help` stays fast.
 
 app = typer.Typer(
     help="Benchmarks: the store against its baselines; FAISS index types at scale.",
@@ -69,6 +71,9 @@ def store(
     isolate: Annotated[bool, typer.Option(help="One fresh process per run.")] = True,
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
+    from hippograph.bench.report import store_markdown
+    from hippograph.bench.store import StoreBenchConfig, run_store_bench
+
     config = StoreBenchConfig(
         sizes=_sizes(sizes),
         backends=_names(backends),
@@ -83,12 +88,10 @@ def store(
         workdir=workdir,
         isolate=isolate,
     )
-    unknown = [b for b in config.backends if b not in BACKENDS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown backend(s) {', '.join(unknown)}; available: {', '.join(BACKENDS)}",
-            param_hint="--backends",
-        )
+    try:
+        resolve_backends(config.backends)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backends") from exc
     report = run_store_bench(config)
     typer.echo(store_markdown(report))
     typer.echo(f"Report: {out / name}.json|.md|.png")
@@ -99,7 +102,7 @@ def index(
     *,
     size: Annotated[str, typer.Option(help="Vectors, e.g. 100k or 1M.")] = "100k",
     candidates: Annotated[
-        str, typer.Option(help=f"Comma-separated, from: {', '.join(CANDIDATES)}.")
+        str, typer.Option(help="Comma-separated, from: flat, hnsw16, hnsw32, ivf.")
     ] = "flat,hnsw16,hnsw32,ivf",
     queries: Queries = 200,
     vectors: Vectors = "embedding",
@@ -108,6 +111,8 @@ def index(
     workdir: WorkDir = None,
 ) -> None:
     """Build time, memory, latency and recall@10 of flat / HNSW / IVF at one size."""
+    from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
+
     try:
         count = parse_size(size)
     except ValueError as exc:

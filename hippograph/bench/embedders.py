@@ -15,8 +15,10 @@ from langchain_core.embeddings import Embeddings
 class PrecomputedEmbeddings(Embeddings):
     """Serves fixed vectors for texts `"doc <i>"` and `"query <j>"` (no model involved).
 
-    Vectors come back as `list[list[float]]`, as from any LangChain embedder, so every
-    store receives what it would receive in real use.
+    The text says which vector it gets, whichever method embeds it: some stores (LangGraph's
+    `PostgresStore`) embed search queries with `embed_documents`. Vectors come back as
+    `list[list[float]]`, as from any LangChain embedder, so every store receives what it
+    would receive in real use.
     """
 
     def __init__(self, documents: np.ndarray, queries: np.ndarray) -> None:
@@ -26,21 +28,25 @@ class PrecomputedEmbeddings(Embeddings):
         self.seconds = 0.0
         """Time spent inside this embedder so far."""
 
-    @staticmethod
-    def _number(text: str) -> int:
-        return int(text.rsplit(" ", 1)[1])
+    def _vector(self, text: str) -> list[float]:
+        kind, number = text.rsplit(" ", 1)
+        rows = {"doc": self.documents, "query": self.queries}.get(kind)
+        if rows is None:
+            raise ValueError(f"not a benchmark text: {text!r} (expected 'doc <i>' or 'query <j>')")
+        vector: list[float] = rows[int(number)].tolist()
+        return vector
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Vectors of `"doc <i>"` texts."""
+        """Vectors of `"doc <i>"` / `"query <j>"` texts."""
         start = time.perf_counter()
-        rows = self.documents[[self._number(t) for t in texts]].tolist()
+        rows = [self._vector(text) for text in texts]
         self.seconds += time.perf_counter() - start
         return rows
 
     def embed_query(self, text: str) -> list[float]:
-        """Vector of a `"query <j>"` text."""
+        """Vector of a `"doc <i>"` / `"query <j>"` text."""
         start = time.perf_counter()
-        row = self.queries[self._number(text)].tolist()
+        row = self._vector(text)
         self.seconds += time.perf_counter() - start
         return row
 

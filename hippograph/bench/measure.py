@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-import numpy as np
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -46,6 +45,8 @@ def latency_ms(seconds: Sequence[float]) -> dict[str, float]:
     """`{"p50", "p95", "p99", "mean"}` of `seconds`, in milliseconds (NaN when empty)."""
     if not len(seconds):
         return {"p50": math.nan, "p95": math.nan, "p99": math.nan, "mean": math.nan}
+    import numpy as np  # here, so that parsing sizes for the CLI does not load numpy
+
     ms = np.asarray(seconds, dtype=np.float64) * 1e3
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "mean": float(ms.mean())}

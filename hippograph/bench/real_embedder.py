@@ -80,8 +80,10 @@ def _measure(
     backend_name: str, texts: list[str], questions: list[str], embed: TimedEmbeddings, workdir: Path
 ) -> dict[str, Any]:
     backend = BACKENDS[backend_name]
-    store = backend.open(workdir, embed, int(embed.dims or 0))
-    try:
+    with (
+        backend.host(workdir) as location,
+        backend.open(location, embed, int(embed.dims or 0)) as store,
+    ):
         start = time.perf_counter()
         with progress(len(texts), f"put    {backend_name} (real embedder)") as advance:
             for lo in range(0, len(texts), _BATCH):
@@ -100,10 +102,6 @@ def _measure(
             total.append(time.perf_counter() - start)
             own.append(total[-1] - (embed.seconds - before))
             found.append([int(hit.key[1:]) for hit in hits])
-    finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
     documents = _unit([embed.documents[text] for text in texts])
     truth = _exact_top10(documents, _unit([embed.queries[q] for q in questions]))
     recall = [len(set(f) & set(t.tolist())) / 10 for f, t in zip(found, truth, strict=True)]

@@ -18,6 +18,7 @@ from hippograph.bench.measure import size_label
 
 OURS = "faiss-sqlite"
 BASELINE = "inmemory"
+POSTGRES = "postgres"
 FLOOR = "faiss-flat"
 
 
@@ -76,31 +77,63 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+_Measure = tuple[str, ...]
+"""`(backend, key, subkey…)` of a value in the results, e.g. `(OURS, "search_ms", "p95")`."""
+
+RATIOS: list[tuple[str, str, _Measure, _Measure]] = [
+    (
+        "search_p95_speedup_vs_inmemory",
+        "search p95 speed-up vs InMemoryStore",
+        (BASELINE, "search_ms", "p95"),
+        (OURS, "search_ms", "p95"),
+    ),
+    (
+        "put_speedup_vs_inmemory",
+        "put speed-up vs InMemoryStore",
+        (OURS, "put_per_s"),
+        (BASELINE, "put_per_s"),
+    ),
+    (
+        "get_p50_speedup_vs_inmemory",
+        "get p50 speed-up vs InMemoryStore",
+        (BASELINE, "get_ms", "p50"),
+        (OURS, "get_ms", "p50"),
+    ),
+    (
+        "search_p95_speedup_vs_postgres",
+        "search p95 speed-up vs PostgresStore",
+        (POSTGRES, "search_ms", "p95"),
+        (OURS, "search_ms", "p95"),
+    ),
+    (
+        "put_speedup_vs_postgres",
+        "put speed-up vs PostgresStore",
+        (OURS, "put_per_s"),
+        (POSTGRES, "put_per_s"),
+    ),
+    (
+        "search_p95_vs_faiss_flat",
+        "search p95 / FAISS flat floor",
+        (OURS, "search_ms", "p95"),
+        (FLOOR, "search_ms", "p95"),
+    ),
+]
+"""`(key, title, numerator, denominator)` of every ratio the report gives per size."""
+
+
 def summarize(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Ratios of our store against the baselines of the same run, and the targets."""
     ratios = []
     for size in report["config"]["sizes"]:
-
-        def of(backend: str, *path: str, size: int = size) -> float | None:
-            return _value(report, backend, size, *path)
-
-        if of(OURS, "search_ms", "p95") is None:
+        if _value(report, OURS, size, "search_ms", "p95") is None:
             continue
-        ratios.append(
-            {
-                "size": size,
-                "search_p95_speedup_vs_inmemory": _ratio(
-                    of(BASELINE, "search_ms", "p95"), of(OURS, "search_ms", "p95")
-                ),
-                "put_speedup_vs_inmemory": _ratio(of(OURS, "put_per_s"), of(BASELINE, "put_per_s")),
-                "get_p50_speedup_vs_inmemory": _ratio(
-                    of(BASELINE, "get_ms", "p50"), of(OURS, "get_ms", "p50")
-                ),
-                "search_p95_vs_faiss_flat": _ratio(
-                    of(OURS, "search_ms", "p95"), of(FLOOR, "search_ms", "p95")
-                ),
-            }
-        )
+        row: dict[str, Any] = {"size": size}
+        for key, _, numerator, denominator in RATIOS:
+            row[key] = _ratio(
+                _value(report, numerator[0], size, *numerator[1:]),
+                _value(report, denominator[0], size, *denominator[1:]),
+            )
+        ratios.append(row)
     return ratios, _targets(report, ratios)
 
 
@@ -175,6 +208,15 @@ def _results_table(report: dict[str, Any]) -> str:
     return markdown_table(headers, rows)
 
 
+def _ratios_table(ratios: list[dict[str, Any]]) -> str:
+    """One column per ratio that some size has (baselines that did not run are left out)."""
+    shown = [(key, title) for key, title, _, _ in RATIOS if any(r[key] for r in ratios)]
+    return markdown_table(
+        ["size", *(title for _, title in shown)],
+        [[size_label(r["size"]), *(fmt_ratio(r[key]) for key, _ in shown)] for r in ratios],
+    )
+
+
 def store_markdown(report: dict[str, Any]) -> str:
     """The Markdown report: results, ratios, targets, the real-embedder run."""
     ratios, targets = summarize(report)
@@ -190,25 +232,7 @@ def store_markdown(report: dict[str, Any]) -> str:
         "## Results",
         _results_table(report),
         "## Ratios (same run)",
-        markdown_table(
-            [
-                "size",
-                "search p95 speed-up vs InMemoryStore",
-                "put speed-up vs InMemoryStore",
-                "get p50 speed-up vs InMemoryStore",
-                "search p95 / FAISS flat floor",
-            ],
-            [
-                [
-                    size_label(r["size"]),
-                    fmt_ratio(r["search_p95_speedup_vs_inmemory"]),
-                    fmt_ratio(r["put_speedup_vs_inmemory"]),
-                    fmt_ratio(r["get_p50_speedup_vs_inmemory"]),
-                    fmt_ratio(r["search_p95_vs_faiss_flat"]),
-                ]
-                for r in ratios
-            ],
-        ),
+        _ratios_table(ratios),
         "## Targets",
         markdown_table(
             ["target", "goal", "measured", "met"],

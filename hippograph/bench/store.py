@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +141,6 @@ def _load_data(path: Path) -> _Data:
         return _Data(data["documents"], data["queries"], data["truth"])
 
 
-def _close(store: BaseStore) -> None:
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
-
-
 @contextmanager
 def _scratch(parent: Path | None, prefix: str) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
@@ -166,13 +161,15 @@ def _fill(store: BaseStore, size: int, batch_size: int, label: str) -> float:
     return time.perf_counter() - start
 
 
+@contextmanager
 def _timed_open(
-    backend: BenchBackend, directory: Path, embed: PrecomputedEmbeddings, dims: int, warmup: int
-) -> tuple[BaseStore, float]:
+    backend: BenchBackend, location: str, embed: PrecomputedEmbeddings, dims: int, warmup: int
+) -> Iterator[tuple[BaseStore, float]]:
+    """Open `backend` at `location` and run one search: the store and the seconds it took."""
     start = time.perf_counter()
-    store = backend.open(directory, embed, dims)
-    store.search(NAMESPACE, query=f"query {warmup}", limit=10)
-    return store, time.perf_counter() - start
+    with backend.open(location, embed, dims) as store:
+        store.search(NAMESPACE, query=f"query {warmup}", limit=10)
+        yield store, time.perf_counter() - start
 
 
 def _searches(
@@ -208,6 +205,27 @@ def _gets(store: BaseStore, size: int, count: int, seed: int) -> list[float]:
     return times
 
 
+def _measure_searches(
+    store: BaseStore,
+    data: _Data,
+    embed: PrecomputedEmbeddings,
+    result: RunResult,
+    *,
+    queries: int,
+    config: StoreBenchConfig,
+    base_rss: float,
+) -> None:
+    """Fill `result`'s search, get, recall, memory and index figures from a filled store."""
+    label = f"{result.backend} {size_label(result.size)}"
+    times, result.recall_at_10 = _searches(store, data, embed, queries, label)
+    result.search_ms, result.queries = latency_ms(times), queries
+    result.get_ms = latency_ms(_gets(store, len(data.documents), config.gets, config.seed))
+    result.memory_mb = anon_rss_mb() - base_rss
+    stats = getattr(store, "index_stats", None)
+    if callable(stats):
+        result.index = ", ".join(sorted({kind for kind, _ in stats().values()}))
+
+
 def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig) -> RunResult:
     """Fill a fresh store of `backend_name` and measure it (runs in its own process)."""
     backend = BACKENDS[backend_name]
@@ -219,34 +237,29 @@ def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig
     embed = PrecomputedEmbeddings(data.documents, data.queries)
     gc.collect()
     base_rss = anon_rss_mb()
-    with _scratch(config.workdir, "hippograph-bench-") as directory:
-        store = backend.open(directory, embed, config.dims)
-        seconds = _fill(store, size, config.batch_size, label)
-        result.put_per_s = size / max(seconds - embed.seconds, 1e-9)
-        warmup = len(data.queries) - 1
+    result.notes.extend(backend.notes)
+    warmup = len(data.queries) - 1
+    measure = partial(_measure_searches, queries=queries, config=config, base_rss=base_rss)
+    with (
+        _scratch(config.workdir, "hippograph-bench-") as directory,
+        backend.host(directory) as location,
+    ):
+        with backend.open(location, embed, config.dims) as store:
+            seconds = _fill(store, size, config.batch_size, label)
+            result.put_per_s = size / max(seconds - embed.seconds, 1e-9)
+            if not backend.persistent:
+                measure(store, data, embed, result)
         if backend.persistent:
-            _close(store)
-            store, result.open_rebuild_s = _timed_open(
-                backend, directory, embed, config.dims, warmup
-            )
-        save = getattr(store, "save_index_snapshots", None)
-        if callable(save):
-            save()  # the snapshot that follows a rebuild must not overlap the timed searches
-        times, result.recall_at_10 = _searches(store, data, embed, queries, label)
-        result.search_ms, result.queries = latency_ms(times), queries
-        result.get_ms = latency_ms(_gets(store, size, config.gets, config.seed))
-        result.memory_mb = anon_rss_mb() - base_rss
-        stats = getattr(store, "index_stats", None)
-        if callable(stats):
-            result.index = ", ".join(sorted({kind for kind, _ in stats().values()}))
-        _close(store)
-        if backend.persistent:
-            snapshots = directory / "store.db-index"
+            with _timed_open(backend, location, embed, config.dims, warmup) as (store, seconds):
+                result.open_rebuild_s = seconds
+                save = getattr(store, "save_index_snapshots", None)
+                if callable(save):
+                    save()  # the snapshot that follows a rebuild must not overlap the searches
+                measure(store, data, embed, result)
+            snapshots = Path(f"{location}-index")
             if snapshots.is_dir() and any(snapshots.glob("*.json")):
-                store, result.open_snapshot_s = _timed_open(
-                    backend, directory, embed, config.dims, warmup
-                )
-                _close(store)
+                with _timed_open(backend, location, embed, config.dims, warmup) as (_, seconds):
+                    result.open_snapshot_s = seconds
             result.disk_mb = disk_mb(directory)
     return result
 

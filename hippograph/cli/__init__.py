@@ -14,6 +14,7 @@ from __future__ import annotations
 import typer
 
 from hippograph import migrate
+from hippograph.bench import cli as bench_cli
 from hippograph.cli import chat, doctor, memories
 from hippograph.eval import cli as eval_cli
 from hippograph.ui import cli as ui_cli
@@ -31,6 +32,7 @@ app.add_typer(memories.app, name="memories")
 app.command("migrate")(migrate.migrate)
 app.command("ui")(ui_cli.ui)
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(bench_cli.app, name="bench")
 
 
 def main() -> None:

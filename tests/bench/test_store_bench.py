@@ -56,6 +56,38 @@ def test_store_bench_end_to_end(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("hippograph-bench")] == []
 
 
+def test_hippograph_bench_store_runs_every_backend_through_the_main_cli(tmp_path: Path) -> None:
+    from hippograph.cli import app as hippograph_app
+
+    result = CliRunner().invoke(
+        hippograph_app,
+        [
+            "bench", "store", "--sizes", "200", "--backends", "faiss-sqlite,postgres,inmemory",
+            "--queries", "20", "--real-texts", "0", "--out", str(tmp_path), "--name", "all",
+            "--workdir", str(tmp_path), "--no-isolate",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "all.json").read_text())
+    rows = {row["backend"]: row for row in report["results"]}
+    assert set(rows) == {"faiss-flat", "faiss-sqlite", "postgres", "inmemory"}
+    assert all(not any("failed" in note for note in row["notes"]) for row in rows.values())
+    postgres = rows["postgres"]
+    assert postgres["size"] == 200 and postgres["queries"] == 20
+    assert postgres["recall_at_10"] == 1.0  # pgvector's exact search, scoped to the namespace
+    assert postgres["put_per_s"] > 0 and postgres["open_rebuild_s"] > 0
+    assert postgres["disk_mb"] > 0 and postgres["open_snapshot_s"] is None
+    assert 0 < postgres["search_ms"]["p50"] <= postgres["search_ms"]["p95"]
+    assert postgres["get_ms"]["p50"] > 0
+    ratios = report["ratios"][0]
+    assert ratios["search_p95_speedup_vs_postgres"] > 0 and ratios["put_speedup_vs_postgres"] > 0
+    markdown = (tmp_path / "all.md").read_text()
+    assert "| 200 | postgres | — |" in markdown
+    assert "search p95 speed-up vs PostgresStore" in markdown
+    assert (tmp_path / "all.png").read_bytes().startswith(PNG)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("hippograph-bench")] == []
+
+
 def test_a_measurement_runs_in_a_fresh_process(tmp_path: Path) -> None:
     from hippograph.bench.measure import call
     from hippograph.bench.store import FLOOR, StoreBenchConfig, _save_data, measure_floor
