@@ -109,12 +109,12 @@ def _write(
 
 
 def _remove(conn: sqlite3.Connection, prefix: str, op: UnlinkOp) -> list[Link]:
-    where = "prefix = ? AND src = ? AND dst = ?"
-    params: list[object] = [prefix, op.src, op.dst]
-    if op.relation is not None:
-        where, params = f"{where} AND relation = ?", [*params, op.relation]
+    where, params = "prefix = ?", [prefix]
+    for column, value in (("src", op.src), ("dst", op.dst), ("relation", op.relation)):
+        if value is not None:
+            where, params = f"{where} AND {column} = ?", [*params, value]
     rows = conn.execute(f"DELETE FROM links WHERE {where} RETURNING {_COLUMNS}", params)
-    return sorted((_link(row) for row in rows.fetchall()), key=lambda x: x.relation)
+    return sorted((_link(row) for row in rows.fetchall()), key=lambda x: (x.src, x.dst, x.relation))
 
 
 def drop_links_of(

@@ -90,12 +90,13 @@ class LinkOp(NamedTuple):
 
 
 class UnlinkOp(NamedTuple):
-    """Remove the links `src` → `dst` in `namespace` with `relation` (`None`: every
-    relation). Result: the removed `Link`s."""
+    """Remove the links of `namespace` matching every part given: from `src`, to `dst`,
+    with `relation` (`None` matches any; all three `None` removes every link of the
+    namespace). Result: the removed `Link`s."""
 
     namespace: tuple[str, ...]
-    src: str
-    dst: str
+    src: str | None
+    dst: str | None
     relation: str | None = None
 
 
@@ -158,12 +159,15 @@ def validate_link_op(op: LinkOp | UnlinkOp | ListLinksOp) -> LinkOp | UnlinkOp |
             raise InvalidValueError("link listing limit and offset must be >= 0")
         return op if op.key is None else op._replace(key=validate_key(op.key))
     _check_namespace(op.namespace)
+    if isinstance(op, UnlinkOp):
+        return op._replace(
+            src=None if op.src is None else validate_key(op.src),
+            dst=None if op.dst is None else validate_key(op.dst),
+            relation=None if op.relation is None else check_relation(op.relation),
+        )
     src, dst = validate_key(op.src), validate_key(op.dst)
     if src == dst:
         raise InvalidValueError(f"an item cannot be linked to itself ({src!r})")
-    if isinstance(op, UnlinkOp):
-        relation = None if op.relation is None else check_relation(op.relation)
-        return op._replace(src=src, dst=dst, relation=relation)
     return op._replace(
         src=src, dst=dst, relation=check_relation(op.relation), weight=check_weight(op.weight)
     )
@@ -313,13 +317,22 @@ class LinkMethods:
         return _stored(op, (await self.abatch([op]))[0])
 
     def unlink(
-        self, namespace: tuple[str, ...], src: str, dst: str, relation: str | None = None
+        self,
+        namespace: tuple[str, ...],
+        src: str | None,
+        dst: str | None,
+        relation: str | None = None,
     ) -> list[Link]:
-        """Remove the links `src` → `dst` (with `relation`, or all); returns what was removed."""
+        """Remove the links `src` → `dst` (with `relation`, or all; see `UnlinkOp` for
+        `None`s); returns what was removed."""
         return cast(list[Link], self.batch([UnlinkOp(namespace, src, dst, relation)])[0])
 
     async def aunlink(
-        self, namespace: tuple[str, ...], src: str, dst: str, relation: str | None = None
+        self,
+        namespace: tuple[str, ...],
+        src: str | None,
+        dst: str | None,
+        relation: str | None = None,
     ) -> list[Link]:
         """Async twin of `unlink`."""
         return cast(list[Link], (await self.abatch([UnlinkOp(namespace, src, dst, relation)]))[0])

@@ -94,6 +94,7 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK (src <> dst)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS links_dst_idx ON links (prefix, dst);
+    CREATE INDEX IF NOT EXISTS links_relation_idx ON links (prefix, relation);
     """,
 )
 
