@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 ENTITY_RELATION = "entity:"
 """Prefix of the relation of a link between two memories naming the same entity."""
 
+
 @dataclass(slots=True)
 class Linkable:
     """A memory this turn writes, and what it should be linked to.
