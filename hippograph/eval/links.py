@@ -91,8 +91,13 @@ def _fmt(value: object) -> str:
     return f"{float(value):.3f}" if isinstance(value, int | float) else "–"
 
 
-def link_markdown(section: dict[str, Any], categories: dict[str, str]) -> list[str]:
-    """The Markdown lines of the `link_expansion` section."""
+def link_markdown(
+    section: dict[str, Any],
+    categories: dict[str, str],
+    by_conversation: dict[str, dict[str, Any]] | None = None,
+) -> list[str]:
+    """The Markdown lines of the `link_expansion` section, with a row per conversation
+    when `by_conversation` (the report's, keyed by variant) holds both variants."""
     settings, off, on = section["settings"], section["off"], section["on"]
     total = sum(n for n in section["links"].values() if n)
     lines = [
@@ -135,4 +140,29 @@ def link_markdown(section: dict[str, Any], categories: dict[str, str]) -> list[s
         f"{on['reached_evidence@10']} of them evidence: precision "
         f"{_fmt(on['reached_precision@10'])}).",
     ]
+    if by_conversation and all(name in by_conversation for name in VARIANTS):
+        lines += _conversation_lines(section["links"], *(by_conversation[n] for n in VARIANTS))
+    return lines
+
+
+def _conversation_lines(
+    links: dict[str, int | None], off: dict[str, Any], on: dict[str, Any]
+) -> list[str]:
+    """Per conversation, categories 1–4: R@5, R@10 and MRR off → on."""
+    lines = [
+        "",
+        "| conversation | links | n | R@5 off → on | R@10 off → on | Δ R@10 | MRR off → on |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cid, before in off.items():
+        after = on[cid]
+        cells = [f"{_fmt(before[m])} → {_fmt(after[m])}" for m in ("recall_any@5", "recall_any@10")]
+        cells.append(f"{after['recall_any@10'] - before['recall_any@10']:+.3f}")
+        cells.append(f"{_fmt(before['mrr'])} → {_fmt(after['mrr'])}")
+        count = links.get(cid)
+        lines.append(
+            f"| {cid} | {'–' if count is None else count} | {before['questions']} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return lines

@@ -241,7 +241,9 @@ def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
             f"of {judge['adversarial_questions']}.",
         ]
     if "link_expansion" in report:
-        lines += link_markdown(report["link_expansion"], report["categories"])
+        lines += link_markdown(
+            report["link_expansion"], report["categories"], report.get("by_conversation")
+        )
     if report.get("experiment"):
         lines += ["", f"LangSmith experiment: `{report['experiment']}`."]
     if plots:

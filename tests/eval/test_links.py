@@ -69,6 +69,7 @@ def test_compare_links_reports_both_variants(linked_data: Path, embeddings, tmp_
     markdown = (tmp_path / "out" / REPORT_MD).read_text()
     assert "## Link expansion (same stores, same questions)" in markdown
     assert "| 4 single-hop |" in markdown.split("## Link expansion")[1]
+    assert "| tiny | 1 | " in markdown.split("## Link expansion")[1]  # per conversation
 
 
 def test_without_compare_there_is_no_section(data_dir: Path, embeddings, tmp_path: Path):
