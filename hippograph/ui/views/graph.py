@@ -97,7 +97,7 @@ def chart(nodes: pd.DataFrame, edges: pd.DataFrame) -> alt.LayerChart:
     """Links as lines under memories as circles (size: importance), zoomable, clickable."""
     pick = alt.selection_point(name=SELECTION, fields=["key"], on="click", clear="dblclick")
     axis = alt.Axis(title=None, labels=False, ticks=False, domain=False, grid=False)
-    x = alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[-0.08, 1.08]))
+    x = alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[-0.05, 1.3]))  # room for labels
     y = alt.Y("y:Q", axis=axis, scale=alt.Scale(domain=[-0.08, 1.08]))
     lines = (
         alt.Chart(edges)
