@@ -7,6 +7,7 @@ Core pieces:
     - `FaissSqliteStore`: a LangGraph `BaseStore` on SQLite (source of truth) + FAISS (index).
     - `LocalEmbeddings`: the offline all-MiniLM-L6-v2 int8 ONNX embedder.
     - `Memory`: the typed view of a memory item; `MemoryManager`: one user's memories.
+    - `LinkExpansion` / `link_expansion`: searches that follow links between memories.
     - `RecallLog`: how often each memory was recalled (the UI's "most recalled").
     - `ScriptedChatModel`: a real chat model that answers from a script, for tests.
     - `answer_with_memory` / `process_message`: the two-call API.
@@ -41,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "Memory": "hippograph.store",
     "memory_namespace": "hippograph.store",
     "provenance": "hippograph.store",
+    "LinkExpansion": "hippograph.store",
+    "link_expansion": "hippograph.store",
     "MemoryManager": "hippograph.memories",
     "RecallLog": "hippograph.recalls",
     "ScriptedChatModel": "hippograph.scripted",
@@ -61,6 +64,7 @@ __all__ = [
     "Answer",
     "Context",
     "FaissSqliteStore",
+    "LinkExpansion",
     "LocalEmbeddings",
     "Memory",
     "MemoryManager",
@@ -78,6 +82,7 @@ __all__ = [
     "build_agent_graph",
     "build_recall_graph",
     "build_remember_graph",
+    "link_expansion",
     "memory_namespace",
     "open_agent",
     "open_checkpointer",
@@ -101,8 +106,10 @@ if TYPE_CHECKING:
     from hippograph.scripted import ScriptedChatModel
     from hippograph.store import (
         FaissSqliteStore,
+        LinkExpansion,
         LocalEmbeddings,
         Memory,
+        link_expansion,
         memory_namespace,
         provenance,
     )

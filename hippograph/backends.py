@@ -7,8 +7,8 @@ Core pieces:
       the store file, or `PostgresSaver` / `AsyncPostgresSaver` on the same database.
     - `memory_index_config`: the `IndexConfig` every backend uses for memories.
     - `supports` / `require`: which of hippograph's extras (history, count, hybrid search,
-      index snapshots) a store has; `require` raises `FeatureUnavailableError` saying what
-      to do instead.
+      index snapshots, links) a store has; `require` raises `FeatureUnavailableError`
+      saying what to do instead.
 
 One way in: the CLI, UI, eval, `build_agent()` defaults and `langgraph.json` all open storage
 through here, so switching `HIPPOGRAPH_STORE_URL` changes every surface at once.
@@ -26,6 +26,7 @@ from langgraph.store.base import BaseStore, IndexConfig
 
 from hippograph.config import POSTGRES_SCHEMES, Settings
 from hippograph.store import FaissSqliteStore, HybridSearch, resolve_embeddings
+from hippograph.store.links import LinkExpansion, links_of
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -47,6 +48,12 @@ MEMORY_SEARCH = HybridSearch(
 weight, `context` (the turn a verbatim memory answered), plus a match between a date named
 in the query and the memory's `timestamp`, blended with how well the memory's thread
 (`source.thread_id`) matches overall. Measured in `benchmarks/results/locomo/`."""
+
+MEMORY_LINKS: LinkExpansion | None = None
+"""Whether memory search follows links from its best matches (`store.links.LinkExpansion`).
+Off: on LoCoMo it did not help (`benchmarks/results/locomo_links/`); turn it on per store
+(`open_store(expand_links=LinkExpansion())`), per search (`link_expansion(...)`) or per
+agent run (`Context.expand_links`)."""
 
 
 def is_postgres_url(target: str | Path) -> bool:
@@ -91,8 +98,8 @@ def open_store(
         embeddings: An `Embeddings` or spec; default `settings.embeddings` (`"local"`).
         settings: Where defaults come from (default: `Settings.from_env()`).
         **store_kwargs: Extra keyword arguments for `FaissSqliteStore` (`hybrid` defaults
-            to `MEMORY_SEARCH`), or for PostgreSQL those in `POSTGRES_STORE_OPTIONS`
-            (`ttl`, `max_connections`, ...).
+            to `MEMORY_SEARCH`, `expand_links` to `MEMORY_LINKS`), or for PostgreSQL those
+            in `POSTGRES_STORE_OPTIONS` (`ttl`, `max_connections`, ...).
 
     Yields:
         A ready `BaseStore` (schema created), closed on exit.
@@ -105,6 +112,7 @@ def open_store(
             yield pg_store
         return
     store_kwargs.setdefault("hybrid", MEMORY_SEARCH)
+    store_kwargs.setdefault("expand_links", MEMORY_LINKS)
     with FaissSqliteStore.from_conn_string(_sqlite_path(url), index=index, **store_kwargs) as store:
         yield store
 
@@ -233,7 +241,7 @@ def _setup_postgres_checkpoints(url: str) -> None:
 
 # ---------------------------------------------------------------------- extras
 
-FEATURES = ("history", "count", "hybrid_search", "index_snapshots")
+FEATURES = ("history", "count", "hybrid_search", "index_snapshots", "links")
 """hippograph's extras beyond `BaseStore`; not every backend has each."""
 
 
@@ -249,6 +257,8 @@ _UNAVAILABLE = {
     "the embedded SQLite store (unset HIPPOGRAPH_STORE_URL)",
     "index_snapshots": "vectors live in the database (pgvector), so opening the store "
     "rebuilds nothing and there is no snapshot to manage",
+    "links": "links between memories are kept by the embedded SQLite store only; use it "
+    "(unset HIPPOGRAPH_STORE_URL) for the memory graph",
 }
 
 
@@ -267,6 +277,8 @@ def supports(store: BaseStore, feature: str) -> bool:
         raise ValueError(f"unknown feature {feature!r}; expected one of {', '.join(FEATURES)}")
     if feature in ("history", "count"):
         return callable(getattr(store, feature, None))
+    if feature == "links":
+        return links_of(store) is not None
     return isinstance(store, FaissSqliteStore)
 
 

@@ -3,7 +3,8 @@
 Core pieces:
     - `MemoryManager`: list (filters), search (scores), add, edit, delete, history,
       export / import JSONL, stats — over any LangGraph `BaseStore`, always inside
-      `memory_namespace(user_id)` and nowhere else.
+      `memory_namespace(user_id)` and nowhere else; links between memories come from
+      `hippograph.memory_links.MemoryLinks` (links, link, unlink, graph).
     - `ScoredMemory`, `MemoryStats`, `ImportReport`, `LineError`: what it returns.
     - `MemoryNotFoundError`, `HistoryUnavailableError`, `ImportValidationError`: how it fails.
 
@@ -29,7 +30,9 @@ from typing import IO, Any, Protocol, cast
 from langgraph.store.base import BaseStore, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
+from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
+from hippograph.store.links import Link, LinkOp, links_of
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ class ImportReport:
 
     imported: int
     skipped: list[LineError] = field(default_factory=list)
+    links: int = 0
+    """Links restored from the lines' `links` (those to missing memories are in `skipped`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +139,8 @@ def validated_value(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return value
 
 
-class MemoryManager:
-    """One user's long-term memories: browse, search, change, audit, export and import.
+class MemoryManager(MemoryLinks):
+    """One user's long-term memories: browse, search, change, audit, link, export, import.
 
     Works over any LangGraph `BaseStore` (ours, `InMemoryStore`, `PostgresStore`); only
     `history` needs a store that keeps one (`hippograph.backends.open_store` opens such a
@@ -346,9 +351,10 @@ class MemoryManager:
     def export_jsonl(self, target: str | Path | IO[str]) -> int:
         """Write every memory as one JSON object per line (streamed); returns the count.
 
-        Each line is the stored value plus `key`, `created_at` and `updated_at`, so
-        `import_jsonl` restores it exactly.
+        Each line is the stored value plus `key`, `created_at` and `updated_at` (and the
+        memory's outgoing `links`, on stores that keep them), so `import_jsonl` restores it.
         """
+        links = export_links(self.store, self.namespace)
         with _open_text(target, "w") as out:
             count = 0
             for item in self._items():
@@ -358,6 +364,8 @@ class MemoryManager:
                     "created_at": item.created_at.isoformat(),
                     "updated_at": item.updated_at.isoformat(),
                 }
+                if item.key in links:
+                    line["links"] = links[item.key]
                 out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
                 count += 1
         return count
@@ -370,7 +378,9 @@ class MemoryManager:
         The file is validated completely before anything is written: with invalid lines,
         nothing is imported and `ImportValidationError` lists them with line numbers —
         unless `skip_invalid`, which imports the valid lines and reports the rest. Lines
-        with a `key` replace the memory with that key; others get a new key.
+        with a `key` replace the memory with that key; others get a new key. A line's
+        `links` are restored once every line is in (a link to a memory that does not
+        exist, or any link on a store without links, is reported in `skipped`).
         """
         errors: builtins.list[LineError] = []
         with (
@@ -381,30 +391,50 @@ class MemoryManager:
                 if not line.strip():
                     continue
                 try:
-                    key, value = _parse_line(line)
+                    key, value, links = _parse_line(line)
                 except ValueError as exc:
                     errors.append(LineError(number, str(exc)))
                     continue
-                spool.write(json.dumps([key, value], ensure_ascii=False) + "\n")
+                spool.write(json.dumps([number, key, value, links], ensure_ascii=False) + "\n")
             if errors and not skip_invalid:
                 raise ImportValidationError(errors)
             spool.seek(0)
             imported = 0
             batch: builtins.list[PutOp] = []
+            wanted: builtins.list[tuple[int, LinkOp]] = []
             with self._provenance():
                 for entry in spool:
-                    key, value = json.loads(entry)
+                    number, key, value, links = json.loads(entry)
                     batch.append(PutOp(self.namespace, key, value))
+                    wanted += [(number, LinkOp(self.namespace, key, *link)) for link in links]
                     if len(batch) >= PAGE_SIZE:
                         self.store.batch(batch)
                         imported, batch = imported + len(batch), []
                 if batch:
                     self.store.batch(batch)
                     imported += len(batch)
-        return ImportReport(imported, errors)
+                linked = self._restore_links(wanted, errors)
+        return ImportReport(imported, errors, linked)
+
+    def _restore_links(
+        self, wanted: builtins.list[tuple[int, LinkOp]], errors: builtins.list[LineError]
+    ) -> int:
+        """Write imported links; report the ones that cannot be (in `errors`)."""
+        if not wanted:
+            return 0
+        linked = links_of(self.store)
+        if linked is None:
+            for number, op in wanted:
+                errors.append(LineError(number, f"link to {op.dst} not imported: no links here"))
+            return 0
+        done = linked.batch([op for _, op in wanted])
+        for (number, op), result in zip(wanted, done, strict=True):
+            if not isinstance(result, Link):
+                errors.append(LineError(number, f"link to {op.dst} skipped: no such memory"))
+        return sum(isinstance(result, Link) for result in done)
 
 
-def _parse_line(line: str) -> tuple[str, dict[str, Any]]:
+def _parse_line(line: str) -> tuple[str, dict[str, Any], list[tuple[str, str, float]]]:
     """The key and validated value of one JSONL line; `ValueError` says what is wrong."""
     try:
         raw = json.loads(line)
@@ -415,7 +445,10 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any]]:
     key = raw.get("key", str(uuid.uuid4()))
     if not isinstance(key, str) or not key or "\x00" in key:
         raise ValueError(f"key must be a non-empty string, got {key!r}")
-    return key, validated_value(key, raw)
+    links = parse_links(raw.pop("links", None))
+    if any(dst == key for dst, _, _ in links):
+        raise ValueError("a memory cannot be linked to itself")
+    return key, validated_value(key, raw), links
 
 
 @contextmanager

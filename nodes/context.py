@@ -49,6 +49,12 @@ class Context:
             enough" beats deleting the wrong memory.
         store_questions: Offline mode: store turns that are only a question verbatim too
             (the eval ingests every turn; the CLI chat turns this off).
+        entity_link_limit: On stores that keep links, a new memory is linked to the
+            memories naming the same entity (a person, place, title …) — unless more than
+            this many already do (a hub, e.g. the user's partner). 0: no entity links.
+        expand_links: Retrieve also returns memories linked to the best matches, with
+            decayed scores: `None` uses the store's setting, `False` turns it off, `True`
+            turns it on (the store's `LinkExpansion`, or the default one).
     """
 
     user_id: str
@@ -60,11 +66,13 @@ class Context:
     duplicate_threshold: float = 0.95
     forget_threshold: float = 0.45
     store_questions: bool = True
+    entity_link_limit: int = 5
+    expand_links: bool | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_id, str) or not self.user_id.strip():
             raise MissingUserError(f"user_id must be a non-empty string, got {self.user_id!r}")
-        for name in ("k", "recall_window", "similar_k"):
+        for name in ("k", "recall_window", "similar_k", "entity_link_limit"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")

@@ -1,8 +1,9 @@
 """extract: pull durable facts (or a request to forget) from the latest user turn.
 
-With a model: structured output → `[{content, category, importance, intent}]`, `[]` for
-greetings and questions; unusable output is retried once, then skipped (logged).
-Offline: the turn itself is the candidate, verbatim — or, for "forget …", a forget request.
+With a model: structured output → `[{content, category, importance, intent, entities}]`,
+`[]` for greetings and questions; unusable output is retried once, then skipped (logged).
+Offline: the turn itself is the candidate, verbatim — or, for "forget …", a forget request;
+its entities are the names `find_entities` sees in the message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, field_validator
 
 from hippograph.nodes.context import Context, memory_context
+from hippograph.nodes.entities import find_entities
 from hippograph.nodes.models import call_structured, pick_model
 from hippograph.nodes.state import Candidate, State
 from hippograph.nodes.turn import Turn, current_turn
@@ -24,6 +26,9 @@ from hippograph.store import CATEGORIES, clamp_importance, normalize_category
 from hippograph.store.memory import MAX_CONTENT_CHARS
 
 logger = logging.getLogger(__name__)
+
+MAX_ENTITY_CHARS = 100
+"""Longer "entities" from a model are sentences, not names: dropped."""
 
 VERBATIM_CATEGORY = "other"
 VERBATIM_IMPORTANCE = 0.5
@@ -48,6 +53,11 @@ class Fact(BaseModel):
     intent: Literal["remember", "forget"] = Field(
         default="remember", description="'forget' only when the user asks to forget it."
     )
+    entities: list[str] = Field(
+        default_factory=list,
+        description="Proper names the fact mentions, as written in it: people, pets, places, "
+        "organisations, products, titles. Not dates, numbers or common nouns.",
+    )
 
     @field_validator("content")
     @classmethod
@@ -65,6 +75,16 @@ class Fact(BaseModel):
     @classmethod
     def _importance(cls, value: object) -> float:
         return clamp_importance(value)
+
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _entities(cls, value: object) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+            raise ValueError("entities must be a list of names")
+        names = (e.strip() for e in value)
+        return list(dict.fromkeys(n for n in names if n and len(n) <= MAX_ENTITY_CHARS))
 
 
 class Extraction(BaseModel):
@@ -104,6 +124,9 @@ def verbatim_candidates(turn: Turn, context: Context) -> list[Candidate]:
     candidate = _candidate(turn.text, VERBATIM_CATEGORY, VERBATIM_IMPORTANCE, "remember")
     if turn.previous:
         candidate["context"] = turn.previous
+    entities = find_entities(raw)
+    if entities:
+        candidate["entities"] = entities
     return [candidate]
 
 
@@ -126,7 +149,13 @@ def extract_facts(model: BaseChatModel, turn: Turn) -> list[Candidate]:
     extraction = call_structured("extract", model, Extraction, prompt)
     if extraction is None:
         return []
-    return [_candidate(f.content, f.category, f.importance, f.intent) for f in extraction.facts]
+    candidates = []
+    for fact in extraction.facts:
+        candidate = _candidate(fact.content, fact.category, fact.importance, fact.intent)
+        if fact.entities:
+            candidate["entities"] = fact.entities
+        candidates.append(candidate)
+    return candidates
 
 
 def extract(

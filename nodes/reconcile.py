@@ -6,13 +6,16 @@ handles it was shown. All decisions are made first, then written in one store ba
 the turn's provenance, so a failing model call leaves the store untouched.
 Offline: near-duplicates (cosine >= `duplicate_threshold`) are NOOPs that merge provenance;
 a forget request deletes memories at least `forget_threshold` similar to its target.
+On stores that keep links, each added or updated memory is linked, in the same batch, to
+the memories the model related it to (by handle) and to those naming the same entities
+(`nodes.linking`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -21,6 +24,7 @@ from langgraph.store.base import BaseStore, PutOp, SearchItem
 from pydantic import BaseModel, Field
 
 from hippograph.nodes.context import Context, memory_context
+from hippograph.nodes.linking import Linkable, plan_links
 from hippograph.nodes.memory_io import Query, require_store, search_memories
 from hippograph.nodes.models import call_structured, pick_model
 from hippograph.nodes.similarity import exact_cosine
@@ -28,6 +32,7 @@ from hippograph.nodes.state import Candidate, MemoryOp, OpName, State
 from hippograph.nodes.turn import Turn, current_turn
 from hippograph.prompts import reconcile as prompts
 from hippograph.store import Memory, memory_namespace, provenance
+from hippograph.store.links import MAX_RELATION_CHARS, Link, LinkOp, UnlinkOp, links_of
 from hippograph.store.memory import validate_content
 
 logger = logging.getLogger(__name__)
@@ -38,6 +43,17 @@ FORGET_GAP = 0.1
 """Offline forget: how far the best match must lead the runner-up to count as clear."""
 
 
+class LinkRequest(BaseModel):
+    """A relation from the memory being added or updated to a memory shown by handle."""
+
+    handle: int = Field(description="Handle of the related memory.")
+    relation: str = Field(
+        min_length=1,
+        max_length=MAX_RELATION_CHARS,
+        description="How they relate, as a short label, e.g. 'located_in', 'part_of'.",
+    )
+
+
 class Action(BaseModel):
     """One change to the memory: ADD, UPDATE(handle, content), DELETE(handle) or NOOP."""
 
@@ -45,6 +61,11 @@ class Action(BaseModel):
     handle: int | None = Field(default=None, description="Handle of the memory acted on.")
     content: str | None = Field(default=None, description="ADD/UPDATE: the text to store.")
     reason: str = Field(default="", description="Why, in a few words.")
+    links: list[LinkRequest] = Field(
+        default_factory=list,
+        description="ADD/UPDATE: memories shown here that the stored fact relates to "
+        "(e.g. 'Visited the Louvre' → 'Lives in Paris': located_in); [] if none.",
+    )
 
 
 class Reconciliation(BaseModel):
@@ -63,6 +84,8 @@ class _Decision:
     score: float | None = None
     content: str | None = None
     reason: str = ""
+    links: list[tuple[SearchItem, str]] = field(default_factory=list)
+    """`(related memory, relation)` the model asked for (ADD / UPDATE)."""
 
 
 def _check_actions(
@@ -83,6 +106,13 @@ def _check_actions(
                 validate_content(action.content)
             if forget and action.op in ("ADD", "UPDATE"):
                 raise ValueError("a forget request can only DELETE or NOOP")
+            for link in action.links:
+                if action.op not in ("ADD", "UPDATE"):
+                    raise ValueError(f"links belong to ADD or UPDATE, not {action.op}")
+                if link.handle not in handles:
+                    raise ValueError(f"link handle {link.handle} was not shown")
+                if not link.relation.strip():
+                    raise ValueError("a link needs a relation")
 
     return check
 
@@ -112,7 +142,10 @@ def decide_with_model(
         found = handles.get(action.handle) if action.handle is not None else None
         target, score = found if found is not None else (None, None)
         content = (action.content or "").strip() or None
-        decisions.append(_Decision(action.op, candidate, target, score, content, action.reason))
+        links = [(handles[link.handle][0], link.relation) for link in action.links]
+        decisions.append(
+            _Decision(action.op, candidate, target, score, content, action.reason, links)
+        )
     return decisions
 
 
@@ -234,15 +267,24 @@ def _apply(
 
 
 def apply_decisions(
-    store: BaseStore, namespace: tuple[str, ...], decisions: list[_Decision], turn: Turn
+    store: BaseStore,
+    namespace: tuple[str, ...],
+    decisions: list[_Decision],
+    turn: Turn,
+    *,
+    entity_link_limit: int = 0,
+    speakers: Iterable[str] = (),
 ) -> list[MemoryOp]:
-    """Write all decisions in one batch under the turn's provenance; return the op records.
+    """Write all decisions, and their links, in one batch under the turn's provenance;
+    return the op records.
 
     A memory is changed at most once per turn: a later decision on a key already changed
-    is recorded as a NOOP.
+    is recorded as a NOOP. Links (see `nodes.linking`) are only made on stores that keep
+    them; `entity_link_limit` 0 leaves out entity links.
     """
     ops: list[MemoryOp] = []
     writes: list[PutOp] = []
+    linkables: list[Linkable] = []
     touched: set[tuple[tuple[str, ...], str]] = set()
     for planned in decisions:
         decision, target = planned, planned.target
@@ -255,10 +297,44 @@ def apply_decisions(
         if write is not None:
             writes.append(write)
             touched.add((write.namespace, write.key))
-    if writes:
+            if write.value is not None and decision.op in ("ADD", "UPDATE"):
+                linkables.append(_linkable(decision, write.key, op["content"]))
+    links: list[LinkOp | UnlinkOp] = []
+    if linkables and links_of(store) is not None:
+        deleted = {w.key for w in writes if w.value is None}
+        links = plan_links(
+            store,
+            namespace,
+            linkables,
+            entity_link_limit=entity_link_limit,
+            skip=deleted,
+            speakers=speakers,
+        )
+    if writes or links:
+        batch: list[Any] = [*writes, *links]  # link ops ride in the store's own batch
         with provenance(turn.source):
-            store.batch(writes)
+            results = store.batch(batch)
+        made = [done for done, op in zip(results, batch, strict=True) if isinstance(op, LinkOp)]
+        _note_links(ops, made)
     return ops
+
+
+def _linkable(decision: _Decision, key: str, content: str) -> Linkable:
+    entities = list(decision.candidate.get("entities") or [])
+    explicit = [(item.key, relation) for item, relation in decision.links]
+    return Linkable(key, content, entities, explicit)
+
+
+def _note_links(ops: list[MemoryOp], written: Iterable[object]) -> None:
+    """Add each link written to the record of the memory it starts from."""
+    by_key = {op["key"]: op for op in ops if op["op"] in ("ADD", "UPDATE")}
+    for link in written:
+        if not isinstance(link, Link):
+            logger.info("reconcile: a link was skipped: one of its memories no longer exists")
+            continue
+        op = by_key.get(link.src)
+        if op is not None:
+            op.setdefault("links", []).append({"key": link.dst, "relation": link.relation})
 
 
 def reconcile(
@@ -283,4 +359,13 @@ def reconcile(
             decisions.extend(decide_offline(candidate, similar, context))
         else:
             decisions.extend(decide_with_model(chat, candidate, similar))
-    return {"ops": apply_decisions(store, namespace, decisions, turn)}
+    speakers = {str(m.name) for m in state.get("messages") or [] if getattr(m, "name", None)}
+    ops = apply_decisions(
+        store,
+        namespace,
+        decisions,
+        turn,
+        entity_link_limit=context.entity_link_limit,
+        speakers=speakers,
+    )
+    return {"ops": ops}

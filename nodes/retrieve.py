@@ -1,17 +1,24 @@
-"""retrieve: find the user's memories relevant to the latest turn (no LLM call)."""
+"""retrieve: find the user's memories relevant to the latest turn (no LLM call).
+
+On stores that keep links, the best matches may bring the memories they link to (see
+`Context.expand_links`); those carry `via` in `recalled`.
+"""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 
 from hippograph.nodes.context import Context, memory_context
 from hippograph.nodes.memory_io import Query, require_store, search_memories
 from hippograph.nodes.state import RecalledMemory, State
 from hippograph.nodes.turn import last_human_index, message_text
 from hippograph.store import memory_namespace
+from hippograph.store.links import LinkExpansion, link_expansion
 
 WINDOW_WEIGHT = 0.9
 """Scores from the window query count slightly less than those of the latest message."""
@@ -39,18 +46,28 @@ def recall_queries(messages: list[AnyMessage], window: int) -> list[Query]:
     return [latest, Query(text, WINDOW_WEIGHT, quoted)]
 
 
+def expansion_scope(store: BaseStore, wanted: bool | None) -> AbstractContextManager[None]:
+    """Where retrieve's searches run: the store's own link expansion (`None`), none
+    (`False`), or the store's — else the default `LinkExpansion` — (`True`)."""
+    if wanted is None:
+        return nullcontext()
+    if not wanted:
+        return link_expansion(None)
+    return link_expansion(getattr(store, "expand_links", None) or LinkExpansion())
+
+
 def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Search the user's memories with the latest turn; returns `recalled`, best first."""
     context = memory_context(runtime)
     queries = recall_queries(state.get("messages") or [], context.recall_window)
-    found = search_memories(
-        require_store(runtime),
-        memory_namespace(context.user_id),
-        queries,
-        context.k,
-    )
-    recalled = [
-        RecalledMemory(
+    store = require_store(runtime)
+    with expansion_scope(store, context.expand_links):
+        found = search_memories(store, memory_namespace(context.user_id), queries, context.k)
+    recalled = []
+    for item, score in found:
+        if score < context.min_score:
+            continue
+        memory = RecalledMemory(
             key=item.key,
             content=str(item.value.get("content", "")),
             score=round(score, 4),
@@ -58,7 +75,8 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             importance=float(item.value.get("importance", 0.5)),
             timestamp=str(item.value.get("timestamp", item.created_at.isoformat())),
         )
-        for item, score in found
-        if score >= context.min_score
-    ]
+        via = getattr(item, "via", None)
+        if isinstance(via, dict):
+            memory["via"] = dict(via)
+        recalled.append(memory)
     return {"recalled": recalled}

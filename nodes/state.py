@@ -25,6 +25,8 @@ class RecalledMemory(TypedDict):
     category: str
     importance: float
     timestamp: NotRequired[str]
+    via: NotRequired[dict[str, object]]
+    """Recalled through a link from another recalled memory: `{"key", "relation", "hops"}`."""
 
 
 class Candidate(TypedDict):
@@ -36,6 +38,9 @@ class Candidate(TypedDict):
     intent: Literal["remember", "forget"]
     context: NotRequired[str]
     """Verbatim mode: the message just before the turn."""
+    entities: NotRequired[list[str]]
+    """Named entities the fact mentions (the model's, or found offline); reconcile links
+    the memory to others naming them."""
 
 
 class MemoryOp(TypedDict):
@@ -53,6 +58,8 @@ class MemoryOp(TypedDict):
     """Similarity of the candidate to the memory acted on, when known."""
     category: NotRequired[str]
     importance: NotRequired[float]
+    links: NotRequired[list[dict[str, str]]]
+    """Links written with the memory: `[{"key": other memory, "relation": ...}]`."""
 
 
 class State(TypedDict):

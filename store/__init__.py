@@ -4,6 +4,8 @@ Core pieces:
     - `FaissSqliteStore`: a LangGraph `BaseStore` on SQLite (truth) + FAISS (index).
     - `LocalEmbeddings`: offline all-MiniLM-L6-v2 int8 ONNX embeddings.
     - `Memory`: the typed view of a memory item, with converters to and from store items.
+    - `Link`, `LinkOp` / `UnlinkOp` / `ListLinksOp`, `LinkExpansion`: links between items
+      of a namespace and how search follows them (`links.py`).
 
 This package imports nothing else of hippograph.
 """
@@ -19,6 +21,16 @@ from hippograph.store.errors import (
 )
 from hippograph.store.faiss_sqlite import FaissSqliteStore
 from hippograph.store.history import HistoryEntry, provenance
+from hippograph.store.links import (
+    Link,
+    LinkedSearchItem,
+    LinkEndpointError,
+    LinkExpansion,
+    LinkOp,
+    ListLinksOp,
+    UnlinkOp,
+    link_expansion,
+)
 from hippograph.store.memory import (
     CATEGORIES,
     Memory,
@@ -39,11 +51,19 @@ __all__ = [
     "IndexPolicy",
     "InvalidNamespaceError",
     "InvalidValueError",
+    "Link",
+    "LinkEndpointError",
+    "LinkExpansion",
+    "LinkOp",
+    "LinkedSearchItem",
+    "ListLinksOp",
     "LocalEmbeddings",
     "Memory",
     "StoreClosedError",
     "StoreConfigError",
+    "UnlinkOp",
     "clamp_importance",
+    "link_expansion",
     "memory_namespace",
     "normalize_category",
     "provenance",

@@ -8,6 +8,9 @@ Core pieces:
     - `batch` / `abatch` are the one implementation; `get`, `put`, `search`, … come from
       `BaseStore`. A batch runs in three steps — plan (validate, find texts to embed), embed
       (sync or async, outside any transaction), execute (one SQLite transaction).
+    - Links between items of a namespace (`links.py`): `LinkOp` / `UnlinkOp` /
+      `ListLinksOp` in the same batches, `link` / `unlink` / `links` on top; searches can
+      follow them (`expand_links`).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import fulltext, reads, writes
+from hippograph.store import fulltext, link_sql, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -63,6 +66,15 @@ from hippograph.store.errors import (
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.lifecycle import Closeable
+from hippograph.store.links import (
+    LINK_OPS,
+    LinkExpansion,
+    LinkMethods,
+    LinkWrite,
+    ListLinksOp,
+    current_expansion,
+    validate_link_op,
+)
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
@@ -90,6 +102,12 @@ class _Plan:
     to_embed: dict[str, str] = field(default_factory=dict)
     """Texts still to embed, by hash."""
     queries: dict[str, np.ndarray | None] = field(default_factory=dict)
+    link_writes: list[tuple[int, LinkWrite]] = field(default_factory=list)
+    link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
+    expansion: LinkExpansion | None = None
+    """How this batch's searches follow links (the store's, or a `link_expansion` override)."""
+    source: str | None = None
+    """Explicit provenance (JSON) for the history rows of link changes."""
 
 
 class _VectorCache:
@@ -119,7 +137,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FaissSqliteStore(Closeable, BaseStore):
+class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
     Implements the whole `BaseStore` contract — get / put / delete / search with filters and
@@ -147,6 +165,9 @@ class FaissSqliteStore(Closeable, BaseStore):
             for indexed stores. `None` or `False`: pure vector search; the full-text index
             is not maintained and is rebuilt (from SQLite, no re-embedding) the next time
             the file is opened with hybrid search. Processes sharing a file should agree.
+        expand_links: Natural-language searches also return the items their best results
+            link to, with decayed scores (see `LinkExpansion`); `None` (default): off.
+            `link_expansion(...)` overrides it for the searches made inside it.
 
     Example:
         ```python
@@ -172,6 +193,7 @@ class FaissSqliteStore(Closeable, BaseStore):
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         history: bool = True,
         hybrid: HybridSearch | bool | None = True,
+        expand_links: LinkExpansion | None = None,
     ) -> None:
         if group_depth < 1:
             raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
@@ -180,6 +202,7 @@ class FaissSqliteStore(Closeable, BaseStore):
         self.max_value_bytes = max_value_bytes
         self.record_history = history
         self.ttl_config = ttl
+        self.expand_links = expand_links
         self.omit_expired = True if ttl is None else bool(ttl.get("omit_expired", True))
         self.embeddings: Embeddings | None = None
         self.index_config: IndexConfig | None = None
@@ -321,7 +344,16 @@ class FaissSqliteStore(Closeable, BaseStore):
         ops = list(ops)
         plan = _Plan(results=[None] * len(ops))
         explicit_source = current_source()
+        plan.source = source_for(None, explicit_source)
+        plan.expansion = current_expansion(self.expand_links)
         for i, op in enumerate(ops):
+            if isinstance(op, LINK_OPS):
+                checked = validate_link_op(op)
+                if isinstance(checked, ListLinksOp):
+                    plan.link_lists.append((i, checked))
+                else:
+                    plan.link_writes.append((i, checked))
+                continue
             validate_op_namespace(op)
             if isinstance(op, GetOp):
                 plan.gets.append((i, op._replace(key=validate_key(op.key))))
@@ -445,7 +477,7 @@ class FaissSqliteStore(Closeable, BaseStore):
 
     def _execute(self, plan: _Plan) -> list[Result]:
         now = _now()
-        if plan.puts:
+        if plan.puts or plan.link_writes:
             with self._conns.write() as conn:
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
@@ -458,6 +490,7 @@ class FaissSqliteStore(Closeable, BaseStore):
                     record_history=self.record_history,
                     fulltext_on=self.hybrid is not None,
                 )
+                self._write_links(conn, plan, now)
                 writes.refresh_ttl(conn, scope.refresh, now)
                 writes.compact_log(conn, _LOG_KEEP)
             return plan.results
@@ -468,6 +501,20 @@ class FaissSqliteStore(Closeable, BaseStore):
             with self._conns.write() as conn:
                 writes.refresh_ttl(conn, scope.refresh, now)
         return plan.results
+
+    def _write_links(self, conn: Any, plan: _Plan, now: datetime) -> None:
+        """Apply the batch's link changes (after its puts, in the same transaction)."""
+        if not plan.link_writes:
+            return
+        done = link_sql.apply_link_writes(
+            conn,
+            [op for _, op in plan.link_writes],
+            at=now.isoformat(),
+            source=plan.source,
+            record_history=self.record_history,
+        )
+        for (i, _), result in zip(plan.link_writes, done, strict=True):
+            plan.results[i] = cast(Result, result)
 
     def _run_reads(self, scope: reads.ReadScope, plan: _Plan) -> None:
         if plan.gets:
@@ -485,15 +532,18 @@ class FaissSqliteStore(Closeable, BaseStore):
                     self.group_depth,
                     settings=self.hybrid,
                     fields=self.fulltext_fields or [],
+                    expansion=plan.expansion,
                 )
             elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
-                    scope, op, query, self._index, self.group_depth
+                    scope, op, query, self._index, self.group_depth, expansion=plan.expansion
                 )
             else:
                 plan.results[i] = reads.search_by_filter(scope, op)
         for i, list_op in plan.lists:
             plan.results[i] = reads.list_namespaces(scope, list_op)
+        for i, links_op in plan.link_lists:
+            plan.results[i] = cast(Result, link_sql.list_links(scope.conn, links_op))
 
     def _group_of(self, namespace: tuple[str, ...]) -> str:
         return ns_to_text(namespace[: self.group_depth])

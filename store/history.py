@@ -1,9 +1,10 @@
 """The audit trail: history entries and the provenance attached to the writes that make them.
 
 Every write through `FaissSqliteStore` records a history row (ADD / UPDATE / DELETE /
-EXPIRE, old and new value) in the same transaction as the write. `provenance(...)` names
-the source of the writes made inside it (e.g. the chat turn that asked to forget
-something), so even a delete carries where it came from.
+EXPIRE, old and new value; LINK / UNLINK for links, keyed by the link's `src`, with the link
+`{"dst", "relation", "weight"}` as new / old) in the same transaction as the write.
+`provenance(...)` names the source of the writes made inside it (e.g. the chat turn that
+asked to forget something), so even a delete carries where it came from.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
-HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE"]
+HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE", "LINK", "UNLINK"]
 
 _SOURCE: ContextVar[dict[str, Any] | None] = ContextVar("hippograph_provenance", default=None)
 

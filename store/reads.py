@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
 
-from hippograph.store import fulltext
+from hippograph.store import fulltext, link_sql
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.ranking import HybridSearch, blend_groups, date_match, fuse, query_date
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
@@ -54,8 +55,8 @@ def _item(row: tuple) -> Item:
     )
 
 
-def _search_item(row: tuple, score: float | None) -> SearchItem:
-    return SearchItem(
+def _search_item(row: tuple, score: float | None, via: Via | None = None) -> SearchItem:
+    item = SearchItem(
         namespace=text_to_ns(row[1]),
         key=row[2],
         value=decode_value(row[3]),
@@ -63,6 +64,7 @@ def _search_item(row: tuple, score: float | None) -> SearchItem:
         updated_at=row[5],
         score=score,
     )
+    return item if via is None else LinkedSearchItem(item, via)
 
 
 def get_items(scope: ReadScope, ops: Sequence[GetOp]) -> list[Item | None]:
@@ -123,16 +125,20 @@ def search_by_vector(
     query: np.ndarray,
     manager: IndexManager,
     group_depth: int,
+    *,
+    expansion: LinkExpansion | None = None,
 ) -> list[SearchItem]:
-    """Semantic search: cosine similarity, max-pooled over an item's vectors.
+    """Semantic search: cosine similarity, max-pooled over an item's vectors (then, with
+    `expansion`, the items the best results link to; see `LinkExpansion`).
 
     Items that match but have no vectors (stored with `index=False`) follow the scored ones
     without a score, as in LangGraph's `InMemoryStore`.
     """
-    candidates = _VectorCandidates.find(
-        scope, op, query, manager, group_depth, wanted=op.offset + op.limit
-    )
-    return _page(scope, op, candidates, candidates.ranked)
+    wanted = op.offset + op.limit
+    if expansion is not None:
+        wanted = max(wanted, expansion.seeds)
+    candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=wanted)
+    return _page(scope, op, candidates, candidates.ranked, expansion)
 
 
 def search_hybrid(
@@ -144,17 +150,19 @@ def search_hybrid(
     *,
     settings: HybridSearch,
     fields: Sequence[str],
+    expansion: LinkExpansion | None = None,
 ) -> list[SearchItem]:
     """Hybrid search: cosine similarity fused with FTS5 BM25 (optionally a date match and a
     blend with the item's thread), see `HybridSearch`.
 
     Candidates are the best `settings.candidates` by each ranking, under the same
     namespace, filter and TTL conditions; each is scored on both, so an item found only by
-    its keywords still gets its exact cosine. Unscored items follow as in `search_by_vector`.
+    its keywords still gets its exact cosine. Unscored items follow as in `search_by_vector`,
+    and `expansion` follows links from the best results as there.
     """
     assert op.query is not None
     wanted = op.offset + op.limit
-    pool = max(settings.candidates, 2 * wanted)
+    pool = max(settings.candidates, 2 * wanted, expansion.seeds if expansion else 0)
     candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=pool)
     rows = {row[0]: row for row, _ in candidates.ranked}
     cosine = {row[0]: score for row, score in candidates.ranked}
@@ -184,7 +192,7 @@ def search_hybrid(
         scores = blend_groups(settings, scores, [group_of.get(i) for i in rows])
     scored = list(zip(rows.values(), scores, strict=True))
     scored.sort(key=lambda pair: (-pair[1], pair[0][0]))
-    return _page(scope, op, candidates, scored)
+    return _page(scope, op, candidates, scored, expansion)
 
 
 def _value_texts(scope: ReadScope, item_ids: list[int], path: str | None) -> dict[int, object]:
@@ -270,10 +278,22 @@ def _page(
     op: SearchOp,
     candidates: _VectorCandidates,
     ranked: list[tuple[tuple, float]],
+    expansion: LinkExpansion | None = None,
 ) -> list[SearchItem]:
-    """The requested page of `ranked`, followed by unscored items once scored ones run out."""
+    """The requested page of `ranked` (expanded through links when asked), followed by
+    unscored items once scored ones run out."""
+    via: dict[int, Via] = {}
+    if expansion is not None:
+        ranked, via = link_sql.expand(
+            scope.conn,
+            ranked,
+            expansion,
+            where=candidates.where,
+            params=candidates.params,
+            item_columns=_ITEM_COLUMNS,
+        )
     page = ranked[op.offset : op.offset + op.limit]
-    results = [_search_item(row, score) for row, score in page]
+    results = [_search_item(row, score, via.get(row[0])) for row, score in page]
     for row, _ in page:
         scope.note(row, op.refresh_ttl)
     if len(results) < op.limit and candidates.exhausted:

@@ -9,6 +9,10 @@ Tables:
     - `history`: the audit trail — every ADD / UPDATE / DELETE / EXPIRE with old and new value.
     - `fulltext` (2): FTS5 index of each indexed item's texts for hybrid search (rowid =
       `items.id`, Porter-stemmed); see `fulltext.py`. Filled by the store, not by the migration.
+    - `links` (3): edges between two items of one namespace (`src` → `dst`, a relation and a
+      weight); see `links.py`. Both ends share the row's one `prefix` column and are foreign
+      keys into `items`, so a link can never join two namespaces (two users) and never
+      outlives either end.
 
 Never edit a shipped migration; append a new one.
 """
@@ -74,6 +78,23 @@ MIGRATIONS: tuple[str, ...] = (
         f0, f1, f2, f3, tokenize = 'porter unicode61'
     );
     DELETE FROM meta WHERE key = 'fulltext_fields';
+    """,
+    # 3: links between memories (a memory graph inside one namespace)
+    """
+    CREATE TABLE IF NOT EXISTS links (
+        prefix TEXT NOT NULL,
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        weight REAL NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (prefix, src, dst, relation),
+        FOREIGN KEY (prefix, src) REFERENCES items (prefix, key) ON DELETE CASCADE,
+        FOREIGN KEY (prefix, dst) REFERENCES items (prefix, key) ON DELETE CASCADE,
+        CHECK (src <> dst)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS links_dst_idx ON links (prefix, dst);
+    CREATE INDEX IF NOT EXISTS links_relation_idx ON links (prefix, relation);
     """,
 )
 

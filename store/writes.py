@@ -1,7 +1,8 @@
 """The store's write path: every SQL statement that changes data lives here.
 
 All functions run inside the caller's `BEGIN IMMEDIATE` transaction, so an item, its
-vectors, their `vector_log` entries and the history row commit together or not at all.
+vectors, their `vector_log` entries, its links and the history row commit together or not
+at all. (SQL on the `links` table itself lives in `link_sql.py`.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hippograph.store import fulltext
+from hippograph.store import fulltext, link_sql
 from hippograph.store.codec import ns_to_text
 from hippograph.store.index_manager import chunked, log_floor, log_head
 
@@ -103,13 +104,16 @@ def delete_items(
     at: str,
     record_history: bool,
 ) -> None:
-    """Delete `(item_id, prefix, key, value_json, source)` rows with their vectors and log
-    the change in the history."""
+    """Delete `(item_id, prefix, key, value_json, source)` rows with their vectors and
+    their links (both directions), and log the changes in the history."""
     if not rows:
         return
     vectors = _vectors_of(conn, [r[0] for r in rows])
     _drop_vectors(conn, [(vid, grp) for _, vid, grp, _, _ in vectors])
     fulltext.delete_rows(conn, [r[0] for r in rows])
+    link_sql.drop_links_of(
+        conn, [(r[1], r[2], r[4]) for r in rows], at=at, record_history=record_history
+    )
     conn.executemany("DELETE FROM items WHERE id = ?", [(r[0],) for r in rows])
     if record_history:
         conn.executemany(

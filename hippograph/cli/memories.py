@@ -1,4 +1,5 @@
-"""`hippograph memories …`: list, search, add, edit, delete, history, export, import."""
+"""`hippograph memories …`: list, search, add, edit, delete, history, export, import, and
+(from `cli/links.py`) links, link, unlink."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from hippograph.cli import links as link_commands
 from hippograph.cli._common import StoreOption, UserOption, console, fail, open_manager
 
 if TYPE_CHECKING:
     from hippograph.store import Memory
 
 app = typer.Typer(help="Browse and change one user's memories.", no_args_is_help=True)
+app.command("links")(link_commands.show)
+app.command("link")(link_commands.link)
+app.command("unlink")(link_commands.unlink)
 
 
 def _table(memories: list[Memory], scores: list[float] | None = None) -> Table:
@@ -164,7 +169,8 @@ def history(
     store: str | None = StoreOption,
     limit: int = typer.Option(50, "--limit", "-n"),
 ) -> None:
-    """Show the audit trail: every add, update and delete, with old and new text and source."""
+    """Show the audit trail: every add, update, delete and link change, with old and new
+    text and source."""
     from hippograph.memories import HistoryUnavailableError
 
     with open_manager(user=user, store=store) as manager:
@@ -181,7 +187,9 @@ def history(
     for entry in entries:
         old = (entry["old"] or {}).get("content", "")
         new = (entry["new"] or {}).get("content", "")
-        if old and new and old != new:
+        if entry["op"] in ("LINK", "UNLINK"):
+            change = link_commands.describe_link_change(entry)
+        elif old and new and old != new:
             change = f"{old} → {new}"
         elif old and new:
             change = f"{new} (sources merged)"

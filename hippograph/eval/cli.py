@@ -2,6 +2,7 @@
 
 hippograph eval locomo --data DIR --out DIR [--mode verbatim|extract] [--baselines]
                        [--conversations 26,30] [--k 1,5,10,20] [--model provider:model]
+                       [--expand-links/--no-expand-links] [--compare-links]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hippograph.config import Settings
 
 if TYPE_CHECKING:
     from hippograph.eval.runner import Answerer
+    from hippograph.store.links import LinkExpansion
 
 # The evaluation's own modules (graph, store, matplotlib) load inside the command, so
 # `hippograph --help` stays fast.
@@ -70,6 +72,33 @@ def _summary_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def _expansion(wanted: bool | None) -> LinkExpansion | None:
+    """What `--expand-links/--no-expand-links` asks for (nothing given: as shipped)."""
+    from hippograph.backends import MEMORY_LINKS
+    from hippograph.store.links import LinkExpansion
+
+    if wanted is None:
+        return MEMORY_LINKS
+    return (MEMORY_LINKS or LinkExpansion()) if wanted else None
+
+
+def _links_table(section: dict[str, Any], categories: dict[str, str]) -> Table:
+    table = Table(title="Link expansion: R@10 off → on (same run)")
+    for column in ("category", "n", "off", "on", "Δ"):
+        table.add_column(column)
+    rows = [("all (1–4)", section["off"], section["on"])]
+    rows += [
+        (f"{c} {categories[c]}", section["off"]["by_category"][c], section["on"]["by_category"][c])
+        for c in section["off"]["by_category"]
+    ]
+    for label, off, on in rows:
+        before, after = off["recall_any@10"], on["recall_any@10"]
+        table.add_row(
+            label, str(off["questions"]), f"{before:.3f}", f"{after:.3f}", f"{after - before:+.3f}"
+        )
+    return table
+
+
 @app.command("locomo")
 def locomo(
     *,
@@ -92,6 +121,20 @@ def locomo(
     judge: Annotated[
         bool, typer.Option(help="Answer and grade with the model when one is configured.")
     ] = True,
+    expand_links: Annotated[
+        bool | None,
+        typer.Option(
+            "--expand-links/--no-expand-links",
+            help="Whether our searches follow links between memories (default: as shipped).",
+        ),
+    ] = None,
+    compare_links: Annotated[
+        bool,
+        typer.Option(
+            "--compare-links",
+            help="Also ask every question with link expansion off and on (same stores).",
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
@@ -116,6 +159,8 @@ def locomo(
         model=model if judge else None,
         extract_model=model if mode == "extract" else None,
         embeddings=settings.embeddings,
+        expand_links=_expansion(expand_links),
+        compare_links=compare_links,
         progress=progress,
     )
     if config.model is None:
@@ -127,4 +172,6 @@ def locomo(
         raise typer.Exit(2) from exc
     report = write_report(results, out)
     console.print(_summary_table(report))
+    if "link_expansion" in report:
+        console.print(_links_table(report["link_expansion"], report["categories"]))
     console.print(f"Wrote {out / REPORT_JSON} and {out / REPORT_MD} ({results.wall_s:.0f} s).")

@@ -30,6 +30,9 @@ DEFAULT_DEDUPE_THRESHOLD = Context.duplicate_threshold
 """Exact cosine at or above which a verbatim turn merges into a stored memory (the agent's
 own default)."""
 
+DEFAULT_ENTITY_LINK_LIMIT = Context.entity_link_limit
+"""Entity links at ingest: the agent's own default."""
+
 Mode = Literal["verbatim", "extract"]
 
 
@@ -49,6 +52,7 @@ class TurnIngestor:
         store: The memory store (any `BaseStore` indexing the memory fields).
         model: The chat model of extract mode; `None` for verbatim mode (no LLM).
         dedupe_threshold: Exact cosine at which a verbatim turn is a duplicate.
+        entity_link_limit: `Context.entity_link_limit` (on stores that keep links).
 
     Example:
         ```python
@@ -63,9 +67,11 @@ class TurnIngestor:
         *,
         model: BaseChatModel | None = None,
         dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD,
+        entity_link_limit: int = DEFAULT_ENTITY_LINK_LIMIT,
     ) -> None:
         self.graph = build_remember_graph(store=store, model=model)
         self.dedupe_threshold = dedupe_threshold
+        self.entity_link_limit = entity_link_limit
 
     def __call__(
         self,
@@ -91,7 +97,11 @@ class TurnIngestor:
         out = self.graph.invoke(
             {"messages": messages, "turn_at": turn_at.isoformat()},
             config={"configurable": {"thread_id": thread_id}},
-            context={"user_id": user_id, "duplicate_threshold": self.dedupe_threshold},
+            context={
+                "user_id": user_id,
+                "duplicate_threshold": self.dedupe_threshold,
+                "entity_link_limit": self.entity_link_limit,
+            },
         )
         ops: list[dict[str, Any]] = out.get("ops") or []
         return [IngestOp(str(op["op"]), op.get("key"), str(op.get("content", ""))) for op in ops]

@@ -33,6 +33,8 @@ class Hit:
     content: str = ""
     at: str | None = None
     """When it was said (ISO-8601), if known."""
+    via: str | None = None
+    """Key of the result it was reached from through a link (link expansion), if so."""
 
 
 @dataclass(slots=True)

@@ -2,18 +2,20 @@
 
 `report.json` carries DESIGN §7's keys — `overall`, `by_category` (ours) and `baselines`
 (each with the same metrics plus its own `by_category`) — and more: per-conversation
-numbers, latency, ingest operations, judge results, the configuration, and every
-question's retrieved ids and scores.
+numbers, latency, ingest operations, judge results, link expansion off vs on (with
+`--compare-links`), the configuration, and every question's retrieved ids and scores.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from hippograph.eval.dataset import CATEGORY_NAMES, SCORED_CATEGORIES
+from hippograph.eval.links import VARIANTS, link_markdown, link_section
 from hippograph.eval.metrics import QuestionResult, latency_summary, summarize
 from hippograph.eval.runner import OURS, EvalResults
 
@@ -63,7 +65,7 @@ def _question_rows(results: EvalResults) -> list[dict[str, Any]]:
     others = {
         name: {(r.conversation, r.question): r for r in found}
         for name, found in results.results.items()
-        if name != OURS
+        if name != OURS and name not in VARIANTS
     }
     rows = []
     for r in ours:
@@ -73,7 +75,9 @@ def _question_rows(results: EvalResults) -> list[dict[str, Any]]:
             "category": r.category,
             "evidence": list(r.evidence),
             "retrieved": [
-                {"key": h.key, "score": h.score, "message_ids": list(h.message_ids)} for h in r.hits
+                {"key": h.key, "score": h.score, "message_ids": list(h.message_ids)}
+                | ({"via": h.via} if h.via is not None else {})
+                for h in r.hits
             ],
             "latency_ms": round(r.latency_s * 1000, 3),
         }
@@ -106,7 +110,7 @@ def build_report(results: EvalResults) -> dict[str, Any]:
         "baselines": {
             name: {**summarize(found, ks), "by_category": _by_category(found, ks)}
             for name, found in results.results.items()
-            if name != OURS
+            if name != OURS and name not in VARIANTS
         },
         "by_conversation": {
             name: _by_conversation(found, ks) for name, found in results.results.items()
@@ -128,7 +132,10 @@ def build_report(results: EvalResults) -> dict[str, Any]:
             "hybrid": None if config.hybrid is None else _hybrid_settings(config.hybrid),
             "dedupe_threshold": config.dedupe_threshold,
             "baselines": config.baselines,
+            "expand_links": None if config.expand_links is None else asdict(config.expand_links),
+            "entity_link_limit": config.entity_link_limit,
         },
+        "links": results.links,
         "wall_s": round(results.wall_s, 1),
         "experiment": results.experiment,
         "questions": _question_rows(results),
@@ -136,6 +143,15 @@ def build_report(results: EvalResults) -> dict[str, Any]:
     judge = _judge(results)
     if judge is not None:
         report["judge"] = judge
+    section = link_section(
+        results.results,
+        ks,
+        config.links_on,
+        shipped=config.expand_links is not None,
+        links=results.links,
+    )
+    if section is not None:
+        report["link_expansion"] = section
     return report
 
 
@@ -224,6 +240,10 @@ def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
             f'"don\'t know": {_pct(judge["adversarial_says_unknown_rate"])} '
             f"of {judge['adversarial_questions']}.",
         ]
+    if "link_expansion" in report:
+        lines += link_markdown(
+            report["link_expansion"], report["categories"], report.get("by_conversation")
+        )
     if report.get("experiment"):
         lines += ["", f"LangSmith experiment: `{report['experiment']}`."]
     if plots:

@@ -1,7 +1,7 @@
 """Run the LoCoMo evaluation: ingest each conversation into a fresh store, ask every question.
 
 Core pieces:
-    - `EvalConfig`: what to run (data, mode, k, baselines, model, search variant).
+    - `EvalConfig`: what to run (data, mode, k, baselines, model, search variant, links).
     - `ConversationRun`: one conversation ingested into its own store, with its baselines.
     - `run_locomo(config)`: the whole evaluation; returns an `EvalResults` for the report.
 
@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,19 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.store.base import BaseStore
 from tqdm import tqdm
 
-from hippograph.backends import MEMORY_SEARCH, open_store
+from hippograph.backends import MEMORY_LINKS, MEMORY_SEARCH, open_store
 from hippograph.eval.baselines import BASELINES, RawTurnBaselines
 from hippograph.eval.dataset import SCORED_CATEGORIES, Conversation, Question, load_conversations
-from hippograph.eval.ingest import DEFAULT_DEDUPE_THRESHOLD, Mode, TurnIngestor
+from hippograph.eval.ingest import (
+    DEFAULT_DEDUPE_THRESHOLD,
+    DEFAULT_ENTITY_LINK_LIMIT,
+    Mode,
+    TurnIngestor,
+)
+from hippograph.eval.links import LINKS_OFF, LINKS_ON, count_links
 from hippograph.eval.metrics import DEFAULT_KS, Hit, QuestionResult
 from hippograph.store import HybridSearch, memory_namespace, resolve_embeddings
+from hippograph.store.links import LinkExpansion, link_expansion
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,12 @@ class EvalConfig:
             mode (required there; unused in verbatim mode).
         embeddings: Embedder spec (`"local"` by default) or an `Embeddings` instance.
         hybrid: Store search settings (`None`: pure vector search, for ablations).
+        expand_links: Whether our searches follow links (`None`: no); default the shipped
+            `MEMORY_LINKS`.
+        compare_links: Also ask every question with links off and on (`expand_links`, or
+            the default `LinkExpansion`), on the same stores, for the report's
+            `link_expansion` section.
+        entity_link_limit: Ingest's `Context.entity_link_limit` (0: no entity links).
         dedupe_threshold: Exact cosine at which a verbatim turn merges into a stored memory.
         langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
         upload_results: Upload the LangSmith experiment (False keeps it local).
@@ -73,6 +86,9 @@ class EvalConfig:
     extract_model: str | None = None
     embeddings: str | Embeddings = "local"
     hybrid: HybridSearch | None = MEMORY_SEARCH
+    expand_links: LinkExpansion | None = MEMORY_LINKS
+    compare_links: bool = False
+    entity_link_limit: int = DEFAULT_ENTITY_LINK_LIMIT
     dedupe_threshold: float = DEFAULT_DEDUPE_THRESHOLD
     langsmith: bool | None = None
     upload_results: bool = True
@@ -82,6 +98,11 @@ class EvalConfig:
     def all_ks(self) -> tuple[int, ...]:
         """The k to report: the requested ones plus DESIGN §7's 1, 5, 10, 20."""
         return tuple(sorted(set(self.ks) | set(DEFAULT_KS)))
+
+    @property
+    def links_on(self) -> LinkExpansion:
+        """The expansion the "links on" variant uses."""
+        return self.expand_links or LinkExpansion()
 
 
 @dataclass(slots=True)
@@ -94,6 +115,8 @@ class EvalResults:
     search_latency_s: list[float] = field(default_factory=list)
     ops: Counter[str] = field(default_factory=Counter)
     conversations: list[dict[str, Any]] = field(default_factory=list)
+    links: dict[str, int | None] = field(default_factory=dict)
+    """Links ingest made, per conversation (`None`: the store keeps none)."""
     adversarial: list[QuestionResult] = field(default_factory=list)
     wall_s: float = 0.0
     experiment: str | None = None
@@ -140,27 +163,39 @@ class ConversationRun:
     baselines: RawTurnBaselines | None
     ingest_latency_s: list[float]
     ops: Counter[str]
+    compare_links: LinkExpansion | None = None
+    """Also search with links off and with this expansion (see `EvalConfig.compare_links`)."""
 
     @property
     def user_id(self) -> str:
         """Whose memories: the conversation id."""
         return self.conversation.id
 
-    def search(self, question: str, limit: int) -> tuple[list[Hit], float]:
-        """Our hits for `question` and the seconds the search took."""
+    def search(
+        self, question: str, limit: int, *, links: LinkExpansion | bool | None = True
+    ) -> tuple[list[Hit], float]:
+        """Our hits for `question` and the seconds the search took; `links` is the store's
+        own setting (`True`), none (`None`) or an expansion to follow."""
+        scope: AbstractContextManager[None] = (
+            nullcontext() if links is True else link_expansion(links or None)
+        )
         start = time.perf_counter()
-        items = self.store.search(memory_namespace(self.user_id), query=question, limit=limit)
+        with scope:
+            items = self.store.search(memory_namespace(self.user_id), query=question, limit=limit)
         elapsed = time.perf_counter() - start
-        hits = [
-            Hit(
-                key=item.key,
-                score=item.score,
-                message_ids=tuple((item.value.get("source") or {}).get("message_ids") or ()),
-                content=str(item.value.get("content", "")),
-                at=item.value.get("timestamp"),
+        hits = []
+        for item in items:
+            via = getattr(item, "via", None)
+            hits.append(
+                Hit(
+                    key=item.key,
+                    score=item.score,
+                    message_ids=tuple((item.value.get("source") or {}).get("message_ids") or ()),
+                    content=str(item.value.get("content", "")),
+                    at=item.value.get("timestamp"),
+                    via=str(via["key"]) if isinstance(via, dict) else None,
+                )
             )
-            for item in items
-        ]
         return hits, elapsed
 
 
@@ -225,16 +260,21 @@ def open_runs(
                     embeddings=embeddings,
                     durability="normal",
                     hybrid=config.hybrid,
+                    expand_links=config.expand_links,
                 )
             )
             ingest = TurnIngestor(
-                store, model=extract_model, dedupe_threshold=config.dedupe_threshold
+                store,
+                model=extract_model,
+                dedupe_threshold=config.dedupe_threshold,
+                entity_link_limit=config.entity_link_limit,
             )
             latencies, ops = ingest_conversation(conversation, ingest, progress=config.progress)
             baselines = (
                 RawTurnBaselines(conversation.turns, embeddings, dims) if config.baselines else None
             )
-            runs.append(ConversationRun(conversation, store, baselines, latencies, ops))
+            compare = config.links_on if config.compare_links else None
+            runs.append(ConversationRun(conversation, store, baselines, latencies, ops, compare))
         yield runs
 
 
@@ -269,6 +309,12 @@ def ask(
         ours.abstained = graded.get("abstained")
         ours.context_tokens = graded.get("context_tokens")
     results = {OURS: ours}
+    if run.compare_links is not None and question.category in SCORED_CATEGORIES:
+        for name, links in ((LINKS_OFF, None), (LINKS_ON, run.compare_links)):
+            found, _ = run.search(question.question, limit, links=links)
+            results[name] = QuestionResult(
+                run.conversation.id, question.question, question.category, evidence, found
+            )
     if run.baselines is not None and question.category in SCORED_CATEGORIES:
         for name, found in run.baselines.search(question.question, limit).items():
             results[name] = QuestionResult(
@@ -315,6 +361,7 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
             results.conversations.append(
                 {"id": run.conversation.id, "turns": len(run.conversation.turns), **run.ops}
             )
+            results.links[run.conversation.id] = count_links(run.store, run.user_id)
         if tracing.enabled(config):
             results.experiment = tracing.run_experiment(config, runs, limit, answerer, results)
         else:

@@ -1,4 +1,4 @@
-"""The hippograph Streamlit app: a sidebar (pages, user, model, store) around five pages.
+"""The hippograph Streamlit app: a sidebar (pages, user, model, store) around six pages.
 
 Started by `hippograph ui` (or `streamlit run hippograph/ui/app.py`); configuration comes
 from the `HIPPOGRAPH_*` environment, like every other surface. Each page is one module in
@@ -32,6 +32,7 @@ def _pages() -> list[st.Page]:
         st.Page(VIEWS / "chat.py", title="Chat", icon=":material/forum:", default=True),
         st.Page(VIEWS / "memories.py", title="Memories", icon=":material/table_rows:"),
         st.Page(VIEWS / "search.py", title="Search", icon=":material/search:"),
+        st.Page(VIEWS / "graph.py", title="Graph", icon=":material/hub:"),
         st.Page(VIEWS / "analytics.py", title="Analytics", icon=":material/bar_chart:"),
         st.Page(VIEWS / "history.py", title="History", icon=":material/history:"),
     ]

@@ -24,6 +24,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore
 
 from hippograph.memories import MemoryManager
+from hippograph.nodes.entities import find_entities
 from hippograph.recalls import RecallLog
 
 DEMO_USER = "maya"
@@ -37,7 +38,8 @@ class DemoTurn:
     """One user message, the scripted model's reply, and what it extracts and decides.
 
     `actions` holds one reconcile answer per fact: `"ADD"`, or `(op, existing text[, new])`
-    acting on the memory shown to the model with that text.
+    acting on the memory shown to the model with that text. `links` relates the turn's
+    first fact to memories shown to the model: `(existing text, relation)`.
     """
 
     text: str
@@ -46,6 +48,7 @@ class DemoTurn:
     thread: str
     facts: list[Fact] = field(default_factory=list)
     actions: list[str | tuple[str, ...]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 DEMO_SCRIPT: tuple[DemoTurn, ...] = (
@@ -91,6 +94,7 @@ DEMO_SCRIPT: tuple[DemoTurn, ...] = (
         "demo-running",
         [("Wants to run a half marathon this year", "goals", 0.7)],
         ["ADD"],
+        [("Runs 5k every morning before work", "training")],
     ),
     DemoTurn(
         "I've started learning Rust on weekends.",
@@ -99,6 +103,7 @@ DEMO_SCRIPT: tuple[DemoTurn, ...] = (
         "demo-learning",
         [("Learning Rust on weekends", "skills", 0.6)],
         ["ADD"],
+        [("Codes primarily in Python", "programming")],
     ),
     DemoTurn(
         "My daughter Inês turns 6 in June.",
@@ -107,6 +112,7 @@ DEMO_SCRIPT: tuple[DemoTurn, ...] = (
         "demo-family",
         [("Has a daughter, Inês, who turns 6 in June", "personal", 0.8)],
         ["ADD"],
+        [("Lives in Lisbon", "family")],
     ),
     DemoTurn(
         "I'm allergic to peanuts.",
@@ -133,12 +139,13 @@ DEMO_SCRIPT: tuple[DemoTurn, ...] = (
         [("UPDATE", "Lives in Lisbon", "Lives in Porto")],
     ),
     DemoTurn(
-        "I'd love to give a talk at a data conference next year.",
+        "I'd love to give a talk about our Acme pipelines at a data conference next year.",
         "That's a great goal — your Acme pipelines would make a good talk.",
         6,
         "demo-work",
-        [("Wants to give a talk at a data conference next year", "goals", 0.6)],
+        [("Wants to give a talk about Acme's pipelines at a data conference", "goals", 0.6)],
         ["ADD"],
+        [("Works as a data engineer at Acme", "career")],
     ),
     DemoTurn(
         "Please forget that I dislike long meetings.",
@@ -171,23 +178,37 @@ DEMO_SCRIPT: tuple[DemoTurn, ...] = (
 _HANDLE_LINE = re.compile(r"\[(\d+)\] \([a-z]+\) (.*)$")
 
 
-def _reconcile_answer(action: str | tuple[str, ...]) -> Any:
-    """A scripted reconcile answer; acting on an existing memory finds its handle in the
-    prompt, as a real model must."""
-    if isinstance(action, str):
-        return {"actions": [{"op": action}]}
-    op, existing, *new = action
+def _handles(messages: list[BaseMessage]) -> dict[str, int]:
+    """The memories shown to the model, text → handle."""
+    shown = {}
+    for message in messages:
+        for line in message.text.splitlines():
+            match = _HANDLE_LINE.match(line.strip())
+            if match:
+                shown[match.group(2)] = int(match.group(1))
+    return shown
+
+
+def _reconcile_answer(action: str | tuple[str, ...], links: list[tuple[str, str]]) -> Any:
+    """A scripted reconcile answer; acting on or linking to an existing memory finds its
+    handle in the prompt, as a real model must (a memory not shown is not linked)."""
+    op, existing, *new = (action, None) if isinstance(action, str) else action
 
     def answer(messages: list[BaseMessage]) -> dict[str, Any]:
-        for message in messages:
-            for line in message.text.splitlines():
-                match = _HANDLE_LINE.match(line.strip())
-                if match and match.group(2) == existing:
-                    chosen: dict[str, Any] = {"op": op, "handle": int(match.group(1))}
-                    if new:
-                        chosen["content"] = new[0]
-                    return {"actions": [chosen]}
-        return {"actions": [{"op": "NOOP", "reason": f"{existing!r} was not shown"}]}
+        shown = _handles(messages)
+        chosen: dict[str, Any] = {"op": op}
+        if existing is not None:
+            if existing not in shown:
+                return {"actions": [{"op": "NOOP", "reason": f"{existing!r} was not shown"}]}
+            chosen["handle"] = shown[existing]
+        if new:
+            chosen["content"] = new[0]
+        chosen["links"] = [
+            {"handle": shown[text], "relation": relation}
+            for text, relation in links
+            if text in shown
+        ]
+        return {"actions": [chosen]}
 
     return answer
 
@@ -199,10 +220,15 @@ def _responses(turn: DemoTurn) -> list[Any]:
             "category": f[1],
             "importance": f[2],
             "intent": f[3] if len(f) > 3 else "remember",
+            "entities": find_entities(f[0]),
         }
         for f in turn.facts
     ]
-    return [turn.reply, {"facts": facts}, *(_reconcile_answer(a) for a in turn.actions)]
+    answers = [
+        _reconcile_answer(action, turn.links if n == 0 else [])
+        for n, action in enumerate(turn.actions)
+    ]
+    return [turn.reply, {"facts": facts}, *answers]
 
 
 def seed_demo(

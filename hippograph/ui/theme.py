@@ -36,6 +36,8 @@ OP_COLORS: dict[str, str] = {
     "DELETE": "#dc2626",
     "NOOP": "#64748b",
     "EXPIRE": "#64748b",
+    "LINK": "#4f46e5",
+    "UNLINK": "#94a3b8",
 }
 """Memory operation → colour."""
 
@@ -45,6 +47,8 @@ OP_LABELS: dict[str, str] = {
     "DELETE": "DELETED",
     "NOOP": "NO CHANGE",
     "EXPIRE": "EXPIRED",
+    "LINK": "LINKED",
+    "UNLINK": "UNLINKED",
 }
 """Memory operation → the word shown to a person."""
 
@@ -111,16 +115,27 @@ def op_line(op: Mapping[str, Any]) -> str:
         details.append(f'<span class="hg-muted">importance {float(op["importance"]):.2f}</span>')
     if op.get("reason"):
         details.append(f'<span class="hg-muted">{escape(str(op["reason"]))}</span>')
+    links = op.get("links") or []
+    if links:
+        relations = ", ".join(dict.fromkeys(str(x.get("relation", "")) for x in links))
+        count = f"{len(links)} memor{'y' if len(links) == 1 else 'ies'}"
+        details.append(f'<span class="hg-muted">linked to {count} ({escape(relations)})</span>')
     tail = " " + " ".join(details) if details else ""
     return f'<div class="hg-line">{op_pill(name)} {text}{tail}</div>'
 
 
 def recalled_line(memory: Mapping[str, Any]) -> str:
-    """One recalled memory, as HTML: score bar, text, category."""
+    """One recalled memory, as HTML: score bar, text, category (and the link that brought
+    it, if one did)."""
     score = float(memory.get("score") or 0.0)
     category = category_pill(str(memory.get("category", "other")))
     content = escape(str(memory.get("content", "")))
-    return f'<div class="hg-line">{score_bar(score)} {content} {category}</div>'
+    via = memory.get("via")
+    reached = ""
+    if isinstance(via, Mapping):
+        relation = escape(str(via.get("relation", "")))
+        reached = f' <span class="hg-muted">via link ({relation})</span>'
+    return f'<div class="hg-line">{score_bar(score)} {content} {category}{reached}</div>'
 
 
 def card(top: str, content: str, *details: str) -> str:

@@ -1,7 +1,8 @@
 """The UI in a real browser: `hippograph ui --demo` on 127.0.0.1, driven by headless Chromium.
 
 A person's path: chat adds a memory, the Memories page shows it, delete it (with
-confirmation), it is gone — from the page and from the store file. Along the way every page
+confirmation), it is gone — from the page and from the store file; the Graph page draws the
+demo user's links with scripts served by the app alone. Along the way every page
 is photographed with the demo user's data; `UPDATE_SCREENSHOTS=1` writes the
 pictures to `docs/screenshots/` (the README's), otherwise to a temporary directory.
 """
@@ -198,6 +199,14 @@ class Page:
         field.send_keys(Keys.ENTER)
         self.idle()
 
+    def resources(self) -> list[str]:
+        """Every URL the page has loaded (scripts, styles, fonts, data)."""
+        return list(
+            self.driver.execute_script(
+                "return performance.getEntriesByType('resource').map(e => e.name)"
+            )
+        )
+
     def shoot(self, name: str) -> Path:
         for pane in self.find('[data-testid="stMain"]'):
             self.driver.execute_script("arguments[0].scrollTop = 0", pane)
@@ -268,6 +277,14 @@ def test_a_person_adds_sees_and_deletes_a_memory(server, browser, tmp_path, embe
     )
     assert "Most recalled" in page.text()
     page.shoot("analytics")
+
+    page.open("graph", title="Graph")
+    chart = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+    wait_for(lambda: page.find(chart), what="the graph")
+    assert "Links" in page.text() and "Links of a memory" in page.text()
+    outside = [u for u in page.resources() if not u.startswith((base, "data:", "blob:"))]
+    assert not outside, f"the graph page loaded resources from elsewhere: {outside}"
+    page.shoot("graph")
 
     page.open("history", title="History")
     assert "UPDATED" in page.text() and "DELETED" in page.text()

@@ -1,5 +1,5 @@
 """History page: the audit trail of every change to the user's memories — added, updated
-(old → new), deleted, expired — with the turn or tool that made it."""
+(old → new), deleted, expired, linked and unlinked — with the turn or tool that made it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hippograph.store import HistoryEntry
 from hippograph.ui import theme
 from hippograph.ui.session import UIContext, current_context
 
-OPS = ("ADD", "UPDATE", "DELETE", "EXPIRE")
+OPS = ("ADD", "UPDATE", "DELETE", "EXPIRE", "LINK", "UNLINK")
 
 
 def _value_details(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -30,8 +30,32 @@ def _value_details(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return details
 
 
-def entry_html(entry: HistoryEntry) -> str:
-    """One audit-trail entry as a card: operation, when, what changed, and its source."""
+def link_html(entry: HistoryEntry, texts: dict[str, str]) -> str:
+    """A link change as a card: the two memories (their text, when they still exist), the
+    relation, and the source."""
+    link = entry["new"] or entry["old"] or {}
+    dst = str(link.get("dst", ""))
+    ends = [escape(texts.get(key) or f"key {key}") for key in (entry["key"], dst)]
+    text = f"{ends[0]} → {ends[1]}"
+    if entry["op"] == "UNLINK":
+        text = f'<span class="hg-old">{text}</span>'
+    weight = link.get("weight")
+    details = [f"relation {escape(str(link.get('relation', '')))}"]
+    if isinstance(weight, int | float) and weight != 1:
+        details.append(f"weight {weight:.2f}")
+    when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
+    return theme.card(
+        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        text,
+        " · ".join(details),
+    )
+
+
+def entry_html(entry: HistoryEntry, texts: dict[str, str] | None = None) -> str:
+    """One audit-trail entry as a card: operation, when, what changed, and its source
+    (`texts`: memory texts by key, for link changes)."""
+    if entry["op"] in ("LINK", "UNLINK"):
+        return link_html(entry, texts or {})
     old, new = entry["old"] or {}, entry["new"] or {}
     before, after = str(old.get("content", "")), str(new.get("content", ""))
     details = _value_details(old, new)
@@ -88,7 +112,25 @@ def render(ctx: UIContext) -> None:
         return
     counts = {op: sum(1 for e in shown if e["op"] == op) for op in OPS}
     st.caption(" · ".join(f"{n} {theme.OP_LABELS[op].lower()}" for op, n in counts.items() if n))
-    st.html("".join(entry_html(entry) for entry in shown))
+    texts = _texts(ctx, entries)
+    st.html("".join(entry_html(entry, texts) for entry in shown))
+
+
+def _texts(ctx: UIContext, entries: list[HistoryEntry]) -> dict[str, str]:
+    """The text of every memory a link change names: the store's, else the last one the
+    history shows (for deleted memories), by key."""
+    changes = [e for e in entries if e["op"] in ("LINK", "UNLINK")]
+    if not changes:
+        return {}
+    keys = {e["key"] for e in changes}
+    keys |= {str((e["new"] or e["old"] or {}).get("dst")) for e in changes}
+    texts: dict[str, str] = {}
+    for entry in reversed(entries):  # oldest first, so the newest text wins
+        value = entry["new"] if entry["op"] not in ("LINK", "UNLINK") else None
+        value = value or (entry["old"] if entry["op"] in ("DELETE", "EXPIRE") else None)
+        if value and value.get("content"):
+            texts[entry["key"]] = str(value["content"])
+    return {**texts, **ctx.manager.contents_of(keys)}
 
 
 if __name__ == "__main__":
