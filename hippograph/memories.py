@@ -40,6 +40,8 @@ HISTOGRAM_BINS = 10
 """Importance histogram: ten bins of width 0.1 over [0, 1]."""
 
 _STORE_FIELDS = ("key", "created_at", "updated_at", "score")
+_HISTORY_SCAN = 100_000
+"""History entries read to find the threads a user's memories came from."""
 
 
 class _KeepsHistory(Protocol):
@@ -83,6 +85,25 @@ class ImportReport:
 
     imported: int
     skipped: list[LineError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What `MemoryManager.erase` removed from the store.
+
+    Attributes:
+        items: Memories erased (every namespace under the user's, sub-namespaces included).
+        history: Audit-trail rows erased with them.
+        threads: Conversation threads the erased memories came from (their provenance), so
+            the caller can delete those checkpoints too (`hippograph.erasure.erase_user`).
+        compacted: The store's files were rewritten so no erased byte remains (SQLite); a
+            store that keeps nothing but its items counts as compacted.
+    """
+
+    items: int
+    history: int
+    threads: list[str]
+    compacted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +361,49 @@ class MemoryManager:
             with self._provenance():
                 self.store.batch([PutOp(self.namespace, k, None) for k in existing])
         return existing
+
+    def erase(self, *, compact: bool = True) -> Erasure:
+        """Erase every memory of this user and every trace of them (right to erasure).
+
+        On stores with `purge` (`FaissSqliteStore`, `PostgresMemoryStore`) that removes the
+        items, vectors, full-text rows and history under the user's namespace and, with
+        `compact`, rewrites the storage so the bytes are gone (see `FaissSqliteStore.purge`).
+        Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
+        """
+        threads = self._provenance_threads()
+        purge = getattr(self.store, "purge", None)
+        with self._provenance():
+            if callable(purge):
+                report = purge(self.namespace, compact=compact)
+                history = int(report.removed.get("history", 0))
+                return Erasure(report.items, history, threads, bool(report.compacted))
+            found = self._all_under_namespace()
+            for start in range(0, len(found), PAGE_SIZE):
+                chunk = found[start : start + PAGE_SIZE]
+                self.store.batch([PutOp(namespace, key, None) for namespace, key in chunk])
+        return Erasure(len(found), 0, threads, True)
+
+    def _all_under_namespace(self) -> builtins.list[tuple[tuple[str, ...], str]]:
+        found: builtins.list[tuple[tuple[str, ...], str]] = []
+        while True:
+            page = self.store.search(self.namespace, limit=PAGE_SIZE, offset=len(found))
+            found += [(tuple(item.namespace), item.key) for item in page]
+            if len(page) < PAGE_SIZE:
+                return found
+
+    def _provenance_threads(self) -> builtins.list[str]:
+        """Thread ids named in the provenance of this user's memories and of their history."""
+        sources: builtins.list[object] = [item.value.get("source") for item in self._items()]
+        if callable(getattr(self.store, "history", None)):
+            for entry in self.history(limit=_HISTORY_SCAN):
+                values = (entry["old"] or {}, entry["new"] or {})
+                sources += [entry["source"], *(value.get("source") for value in values)]
+        threads = {
+            source["thread_id"]
+            for source in sources
+            if isinstance(source, Mapping) and isinstance(source.get("thread_id"), str)
+        }
+        return sorted(threads)
 
     # ------------------------------------------------------------------ JSONL
 

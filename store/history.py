@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
-HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE"]
+HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE", "ERASE"]
 
 _SOURCE: ContextVar[dict[str, Any] | None] = ContextVar("hippograph_provenance", default=None)
 

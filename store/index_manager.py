@@ -144,6 +144,22 @@ class IndexManager:
             del hits[k:]
         return hits
 
+    def contents(self, group: str) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """`(applied log sequence, ids, vectors)` of a loaded group, read atomically (ids
+        ascending); `None` when the group is not loaded. For verification and tests."""
+        with self._lock.read():
+            index = self._groups.get(group)
+            if index is None:
+                return None
+            ids, vectors = index.live()
+            return index.applied_seq, ids, vectors
+
+    def drop(self, groups: Iterable[str]) -> None:
+        """Forget the cached indexes of `groups` (they reload from SQLite when searched)."""
+        with self._lock.write():
+            for name in groups:
+                self._groups.pop(name, None)
+
     def size(self, groups: Sequence[str]) -> int:
         """Live vectors across `groups` (loaded ones only)."""
         with self._lock.read():
