@@ -233,7 +233,7 @@ def _setup_postgres_checkpoints(url: str) -> None:
 
 # ---------------------------------------------------------------------- extras
 
-FEATURES = ("history", "count", "hybrid_search", "index_snapshots")
+FEATURES = ("history", "count", "hybrid_search", "index_snapshots", "erasure")
 """hippograph's extras beyond `BaseStore`; not every backend has each."""
 
 
@@ -249,6 +249,8 @@ _UNAVAILABLE = {
     "the embedded SQLite store (unset HIPPOGRAPH_STORE_URL)",
     "index_snapshots": "vectors live in the database (pgvector), so opening the store "
     "rebuilds nothing and there is no snapshot to manage",
+    "erasure": "it has no purge(); MemoryManager.erase deletes the user's items one by one "
+    "instead (a store without history keeps nothing else)",
 }
 
 
@@ -267,6 +269,8 @@ def supports(store: BaseStore, feature: str) -> bool:
         raise ValueError(f"unknown feature {feature!r}; expected one of {', '.join(FEATURES)}")
     if feature in ("history", "count"):
         return callable(getattr(store, feature, None))
+    if feature == "erasure":
+        return callable(getattr(store, "purge", None))
     return isinstance(store, FaissSqliteStore)
 
 
