@@ -13,7 +13,10 @@ say who was erased.
 
 Extending it: every table that stores item data must be purged here. Add a `PurgeStep` to
 `PURGE_STEPS` (e.g. the `links` table of linked memories); each step runs inside the purge
-transaction with the `PurgeScope` of the erasure and returns the rows it removed.
+transaction with the `PurgeScope` of the erasure and returns the rows it removed. Files
+beside the database that hold vectors or text (e.g. FAISS snapshot files) must be rewritten
+or deleted by the store's `purge` after this transaction commits, before `compact`; the
+erasure tests scan every file in the store's directory, so a new file kind is checked too.
 """
 
 from __future__ import annotations

@@ -231,3 +231,32 @@ def test_vectors_of_the_erased_user_are_not_in_memory_caches(
     contents = memory_store._index.contents(group)
     assert contents is None or len(contents[1]) == 0
     assert np.asarray(memory_store.index_stats().get(group, ("flat", 0))[1]) == 0
+
+
+def test_erase_user_api_leaves_no_byte_in_store_or_recall_log(tmp_path: Path) -> None:
+    from hippograph.backends import open_store
+    from hippograph.config import Settings
+    from hippograph.erasure import erase_user
+    from hippograph.recalls import RecallLog
+
+    settings = Settings(db_path=tmp_path / "memories.db", user_id=ERIN)
+    with open_store(settings=settings) as store:
+        keys = _seed(store, lambda user: MemoryManager(store, user, origin="test"))
+        recalled = store.search(memory_namespace(ERIN), query="where is the token?")
+        assert recalled
+    log = RecallLog.for_settings(settings)
+    log.record(ERIN, [{"key": hit.key, "score": hit.score} for hit in recalled])
+    log.record("bob", [{"key": "bob-key", "score": 0.5}])
+    log.close()
+    assert traces(tmp_path, [b"zqx", ERIN_ID])
+    assert {p.name for p in tmp_path.iterdir()} >= {"memories.db", "memories-recalls.db"}
+
+    report = erase_user(ERIN, settings=settings, threads=False)
+
+    assert report.store.items == 12 and report.recall_counts == len(recalled)
+    needles = [ERIN_ID, b"zqx", *(key.encode() for key in keys)]
+    assert traces(tmp_path, needles) == []
+    assert traces(tmp_path, [b"likes green tea", b"bob-key"])  # the others stay
+    log = RecallLog.for_settings(settings)
+    assert [c.key for c in log.top("bob")] == ["bob-key"] and log.top(ERIN) == []
+    log.close()
