@@ -471,6 +471,10 @@ class MemoryManager:
 def _parse_line(line: str) -> tuple[str, dict[str, Any]]:
     """The key and validated value of one JSONL line; `ValueError` says what is wrong."""
     try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:  # undecodable bytes, kept as surrogate escapes
+        raise ValueError(f"not valid UTF-8 (at character {exc.start})") from exc
+    try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from exc
@@ -485,7 +489,10 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any]]:
 @contextmanager
 def _open_text(target: str | Path | IO[str], mode: str) -> Iterator[IO[str]]:
     if isinstance(target, str | Path):
-        with open(target, mode, encoding="utf-8") as handle:
+        # Reading, undecodable bytes become surrogate escapes so `_parse_line` can name
+        # the line; writing, they would be an error.
+        errors = "surrogateescape" if mode == "r" else "strict"
+        with open(target, mode, encoding="utf-8", errors=errors) as handle:
             yield handle
     else:
         yield target

@@ -288,6 +288,8 @@ def import_memories(
             for error in exc.errors:
                 console.print(f"[red]line {error.line}:[/] {escape(error.error)}")
             raise fail(f"{len(exc.errors)} invalid line(s); nothing imported") from exc
+        except UnicodeDecodeError as exc:  # stdin; files name the bad line instead
+            raise fail(f"input is not valid UTF-8 ({exc.reason}); nothing imported") from exc
         except OSError as exc:
             raise fail(str(exc)) from exc
     for error in report.skipped:
