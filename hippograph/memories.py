@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
@@ -361,6 +361,35 @@ class MemoryManager:
             with self._provenance():
                 self.store.batch([PutOp(self.namespace, k, None) for k in existing])
         return existing
+
+    def prune(
+        self,
+        *,
+        below_importance: float,
+        older_than: timedelta,
+        now: datetime | None = None,
+        dry_run: bool = False,
+    ) -> builtins.list[Memory]:
+        """Forget what is both minor and old: memories with importance below
+        `below_importance` stated more than `older_than` before `now` (default: now).
+
+        Deletions go through `delete` (history keeps a `DELETE` row each). With `dry_run`,
+        nothing is deleted. Returns the memories pruned (or that would be), oldest first.
+        """
+        if not 0.0 <= below_importance <= 1.0:
+            raise ValueError(f"below_importance must be in [0, 1], got {below_importance!r}")
+        if older_than < timedelta(0):
+            raise ValueError(f"older_than must not be negative, got {older_than!r}")
+        cutoff = _as_utc(now or datetime.now(UTC)) - older_than
+        doomed = [
+            memory
+            for memory in self.list(max_importance=below_importance, until=cutoff)
+            if memory.importance < below_importance and memory.timestamp < cutoff
+        ]
+        doomed.sort(key=lambda m: m.timestamp)
+        if doomed and not dry_run:
+            self.delete([memory.id for memory in doomed])
+        return doomed
 
     def erase(self, *, compact: bool = True) -> Erasure:
         """Erase every memory of this user and every trace of them (right to erasure).

@@ -254,6 +254,37 @@ def history(
     console.print(table)
 
 
+@app.command()
+def prune(
+    below_importance: float = typer.Option(
+        ..., "--below-importance", min=0.0, max=1.0, help="Prune memories less important."
+    ),
+    older_than: float = typer.Option(
+        ..., "--older-than", min=0.0, help="…and stated more than this many days ago."
+    ),
+    user: str | None = UserOption,
+    store: str | None = StoreOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+) -> None:
+    """Forget minor, old memories; without --yes, lists them and asks (or only lists)."""
+    from datetime import timedelta
+
+    age = timedelta(days=older_than)
+    with open_manager(user=user, store=store) as manager:
+        doomed = manager.prune(below_importance=below_importance, older_than=age, dry_run=True)
+        if not doomed:
+            console.print("nothing to prune")
+            return
+        console.print(_table(doomed))
+        if not yes:
+            if not sys.stdin.isatty():
+                console.print(f"dry run: {len(doomed)} memories would be pruned; add --yes")
+                return
+            typer.confirm(f"Delete these {len(doomed)} memories?", abort=True)
+        deleted = manager.delete([memory.id for memory in doomed])
+    console.print(f"[red]pruned[/] {len(deleted)} memories")
+
+
 @app.command("export")
 def export_memories(
     path: str = typer.Argument("-", help="Output file, or - for stdout."),
