@@ -9,7 +9,7 @@ that lives across kills) and `PRAGMA integrity_check`.
 
 Vectors: the real local MiniLM embeds the corpus once; writers serve those vectors from a
 file (see `hippograph.reliability.corpus` for why). Writes
-`benchmarks/results/crash_durability.json` and `.md`. Run it `nice`d: it keeps a core busy.
+`benchmarks/results/crash/crash_durability.json` and `.md`. Run it `nice`d: it keeps a core busy.
 
     python benchmarks/crash_durability.py [--kill-points 1000] [--seed 1] [--durability full]
 """
@@ -27,7 +27,7 @@ from hippograph.reliability.corpus import precompute, sentences
 from hippograph.reliability.crash import CrashConfig, KillPoint, run_crash_test, write_report
 from hippograph.store.embeddings import shared_local_embeddings
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "crash"
 CORPUS_SIZE = 2_000
 
 
