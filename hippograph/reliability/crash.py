@@ -229,12 +229,19 @@ class _Harness:
 
 
 def _wait_for(target: str, shared: Any, writer: Any, delay: float) -> None:
-    """Return at the moment to kill: after `delay` for a random kill, else when the writer
+    """Return at the moment to kill: `delay` after the writer starts opening the store for a
+    random kill (a kill during interpreter start-up tests nothing), else when the writer
     enters the aimed phase (or `_AIM_TIMEOUT` passed)."""
+    deadline = time.monotonic() + _AIM_TIMEOUT
     if target == "random":
+        while (
+            shared[SLOT_PHASE] == Phase.STARTING
+            and writer.is_alive()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(_POLL)
         time.sleep(delay)
         return
-    deadline = time.monotonic() + _AIM_TIMEOUT
     opened = False
     while time.monotonic() < deadline and writer.is_alive():
         phase = shared[SLOT_PHASE]
