@@ -44,8 +44,14 @@ _STOP_WORDS_TEXT = """
     those through to too under until up very was wasn't we we'd we'll we're we've were weren't
     what what's when when's where where's which while who who's whom why why's with won't would
     wouldn't you you'd you'll you're you've your yours yourself yourselves"""
-STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
-"""A standard English stop-word list: words that say nothing about which memory is meant."""
+_LIGHT_VERBS_TEXT = """
+    also get gets getting got go goes going gone just know knows like likes liked make makes
+    made making really see seen take takes taken took tell tells told thing things use used
+    uses using want wants went"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split()) | frozenset(_LIGHT_VERBS_TEXT.split())
+"""A standard English stop-word list plus light verbs and fillers from the SMART list ("use",
+"get", "like", "thing"): words that say nothing about which memory is meant. Without the
+latter, "Which programming language do I use?" finds "Uses NeoVim" by its one shared word."""
 
 
 def column_of(field_name: str, fields: Sequence[str]) -> int:
