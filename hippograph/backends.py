@@ -241,7 +241,7 @@ def _setup_postgres_checkpoints(url: str) -> None:
 
 # ---------------------------------------------------------------------- extras
 
-FEATURES = ("history", "count", "hybrid_search", "index_snapshots", "links")
+FEATURES = ("history", "count", "hybrid_search", "index_snapshots", "links", "erasure")
 """hippograph's extras beyond `BaseStore`; not every backend has each."""
 
 
@@ -259,6 +259,8 @@ _UNAVAILABLE = {
     "rebuilds nothing and there is no snapshot to manage",
     "links": "links between memories are kept by the embedded SQLite store only; use it "
     "(unset HIPPOGRAPH_STORE_URL) for the memory graph",
+    "erasure": "it has no purge(); MemoryManager.erase deletes the user's items one by one "
+    "instead (a store without history keeps nothing else)",
 }
 
 
@@ -279,6 +281,8 @@ def supports(store: BaseStore, feature: str) -> bool:
         return callable(getattr(store, feature, None))
     if feature == "links":
         return links_of(store) is not None
+    if feature == "erasure":
+        return callable(getattr(store, "purge", None))
     return isinstance(store, FaissSqliteStore)
 
 

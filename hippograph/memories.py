@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
@@ -43,6 +43,8 @@ HISTOGRAM_BINS = 10
 """Importance histogram: ten bins of width 0.1 over [0, 1]."""
 
 _STORE_FIELDS = ("key", "created_at", "updated_at", "score")
+_HISTORY_SCAN = 100_000
+"""History entries read to find the threads a user's memories came from."""
 
 
 class _KeepsHistory(Protocol):
@@ -88,6 +90,25 @@ class ImportReport:
     skipped: list[LineError] = field(default_factory=list)
     links: int = 0
     """Links restored from the lines' `links` (those to missing memories are in `skipped`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What `MemoryManager.erase` removed from the store.
+
+    Attributes:
+        items: Memories erased (every namespace under the user's, sub-namespaces included).
+        history: Audit-trail rows erased with them.
+        threads: Conversation threads the erased memories came from (their provenance), so
+            the caller can delete those checkpoints too (`hippograph.erasure.erase_user`).
+        compacted: The store's files were rewritten so no erased byte remains (SQLite); a
+            store that keeps nothing but its items counts as compacted.
+    """
+
+    items: int
+    history: int
+    threads: list[str]
+    compacted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +367,78 @@ class MemoryManager(MemoryLinks):
                 self.store.batch([PutOp(self.namespace, k, None) for k in existing])
         return existing
 
+    def prune(
+        self,
+        *,
+        below_importance: float,
+        older_than: timedelta,
+        now: datetime | None = None,
+        dry_run: bool = False,
+    ) -> builtins.list[Memory]:
+        """Forget what is both minor and old: memories with importance below
+        `below_importance` stated more than `older_than` before `now` (default: now).
+
+        Deletions go through `delete` (history keeps a `DELETE` row each). With `dry_run`,
+        nothing is deleted. Returns the memories pruned (or that would be), oldest first.
+        """
+        if not 0.0 <= below_importance <= 1.0:
+            raise ValueError(f"below_importance must be in [0, 1], got {below_importance!r}")
+        if older_than < timedelta(0):
+            raise ValueError(f"older_than must not be negative, got {older_than!r}")
+        cutoff = _as_utc(now or datetime.now(UTC)) - older_than
+        doomed = [
+            memory
+            for memory in self.list(max_importance=below_importance, until=cutoff)
+            if memory.importance < below_importance and memory.timestamp < cutoff
+        ]
+        doomed.sort(key=lambda m: m.timestamp)
+        if doomed and not dry_run:
+            self.delete([memory.id for memory in doomed])
+        return doomed
+
+    def erase(self, *, compact: bool = True) -> Erasure:
+        """Erase every memory of this user and every trace of them (right to erasure).
+
+        On stores with `purge` (`FaissSqliteStore`, `PostgresMemoryStore`) that removes the
+        items, vectors, full-text rows and history under the user's namespace and, with
+        `compact`, rewrites the storage so the bytes are gone (see `FaissSqliteStore.purge`).
+        Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
+        """
+        threads = self._provenance_threads()
+        purge = getattr(self.store, "purge", None)
+        with self._provenance():
+            if callable(purge):
+                report = purge(self.namespace, compact=compact)
+                history = int(report.removed.get("history", 0))
+                return Erasure(report.items, history, threads, bool(report.compacted))
+            found = self._all_under_namespace()
+            for start in range(0, len(found), PAGE_SIZE):
+                chunk = found[start : start + PAGE_SIZE]
+                self.store.batch([PutOp(namespace, key, None) for namespace, key in chunk])
+        return Erasure(len(found), 0, threads, True)
+
+    def _all_under_namespace(self) -> builtins.list[tuple[tuple[str, ...], str]]:
+        found: builtins.list[tuple[tuple[str, ...], str]] = []
+        while True:
+            page = self.store.search(self.namespace, limit=PAGE_SIZE, offset=len(found))
+            found += [(tuple(item.namespace), item.key) for item in page]
+            if len(page) < PAGE_SIZE:
+                return found
+
+    def _provenance_threads(self) -> builtins.list[str]:
+        """Thread ids named in the provenance of this user's memories and of their history."""
+        sources: builtins.list[object] = [item.value.get("source") for item in self._items()]
+        if callable(getattr(self.store, "history", None)):
+            for entry in self.history(limit=_HISTORY_SCAN):
+                values = (entry["old"] or {}, entry["new"] or {})
+                sources += [entry["source"], *(value.get("source") for value in values)]
+        threads = {
+            source["thread_id"]
+            for source in sources
+            if isinstance(source, Mapping) and isinstance(source.get("thread_id"), str)
+        }
+        return sorted(threads)
+
     # ------------------------------------------------------------------ JSONL
 
     def export_jsonl(self, target: str | Path | IO[str]) -> int:
@@ -437,6 +530,10 @@ class MemoryManager(MemoryLinks):
 def _parse_line(line: str) -> tuple[str, dict[str, Any], list[tuple[str, str, float]]]:
     """The key and validated value of one JSONL line; `ValueError` says what is wrong."""
     try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:  # undecodable bytes, kept as surrogate escapes
+        raise ValueError(f"not valid UTF-8 (at character {exc.start})") from exc
+    try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from exc
@@ -454,7 +551,10 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any], list[tuple[str, str, fl
 @contextmanager
 def _open_text(target: str | Path | IO[str], mode: str) -> Iterator[IO[str]]:
     if isinstance(target, str | Path):
-        with open(target, mode, encoding="utf-8") as handle:
+        # Reading, undecodable bytes become surrogate escapes so `_parse_line` can name
+        # the line; writing, they would be an error.
+        errors = "surrogateescape" if mode == "r" else "strict"
+        with open(target, mode, encoding="utf-8", errors=errors) as handle:
             yield handle
     else:
         yield target

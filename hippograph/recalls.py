@@ -44,6 +44,14 @@ ON CONFLICT (user_id, key) DO UPDATE SET
 """
 
 
+def compact_sqlite(conn: sqlite3.Connection) -> bool:
+    """`VACUUM` a SQLite database and truncate its WAL, so deleted rows leave no bytes in its
+    files; `False` when a reader elsewhere kept the WAL from being truncated."""
+    conn.execute("VACUUM")
+    row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return row is None or (row[0] == 0 and row[1] in (0, -1))
+
+
 @dataclass(frozen=True, slots=True)
 class RecallCount:
     """How often one memory was recalled, and when last (with that turn's score)."""
@@ -121,6 +129,21 @@ class RecallLog:
                 (user_id, limit),
             ).fetchall()
         return [RecallCount(r[0], int(r[1]), datetime.fromisoformat(r[2]), r[3]) for r in rows]
+
+    def forget(self, user_id: str, *, compact: bool = True) -> int:
+        """Delete `user_id`'s counters (right to erasure); returns how many were removed.
+
+        With `compact`, the file is rewritten and its WAL truncated, so the user id and the
+        memory keys leave no bytes behind.
+        """
+        with self._lock:
+            with self._conn:
+                removed = self._conn.execute(
+                    "DELETE FROM recalls WHERE user_id = ?", (user_id,)
+                ).rowcount
+            if compact:
+                compact_sqlite(self._conn)
+        return int(removed)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -55,6 +55,11 @@ class Context:
         expand_links: Retrieve also returns memories linked to the best matches, with
             decayed scores: `None` uses the store's setting, `False` turns it off, `True`
             turns it on (the store's `LinkExpansion`, or the default one).
+        recency_half_life_days: When set, a recalled memory's score halves for every this
+            many days between when it was stated and the turn (`nodes.decay`). Off by
+            default: not measured to help recall.
+        importance_weight: 0..1; how much a memory's importance scales its score (0: not
+            at all; 1: score × importance). Off by default, like recency.
     """
 
     user_id: str
@@ -68,6 +73,8 @@ class Context:
     store_questions: bool = True
     entity_link_limit: int = 5
     expand_links: bool | None = None
+    recency_half_life_days: float | None = None
+    importance_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_id, str) or not self.user_id.strip():
@@ -76,6 +83,12 @@ class Context:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        half_life = self.recency_half_life_days
+        if half_life is not None and not (isinstance(half_life, int | float) and half_life > 0):
+            raise ValueError(f"recency_half_life_days must be > 0 or None, got {half_life!r}")
+        weight = self.importance_weight
+        if not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
+            raise ValueError(f"importance_weight must be in [0, 1], got {weight!r}")
         for name in ("min_score", "duplicate_threshold", "forget_threshold"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not -1.0 <= value <= 1.0:

@@ -7,18 +7,23 @@ On stores that keep links, the best matches may bring the memories they link to 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
+from hippograph.nodes import decay
 from hippograph.nodes.context import Context, memory_context
 from hippograph.nodes.memory_io import Query, require_store, search_memories
 from hippograph.nodes.state import RecalledMemory, State
 from hippograph.nodes.turn import last_human_index, message_text
 from hippograph.store import memory_namespace
 from hippograph.store.links import LinkExpansion, link_expansion
+
+RERANK_POOL = 3
+"""With recency or importance weighting on, this many times `k` candidates are re-ranked."""
 
 WINDOW_WEIGHT = 0.9
 """Scores from the window query count slightly less than those of the latest message."""
@@ -60,13 +65,24 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Search the user's memories with the latest turn; returns `recalled`, best first."""
     context = memory_context(runtime)
     queries = recall_queries(state.get("messages") or [], context.recall_window)
+    weighted = context.recency_half_life_days is not None or bool(context.importance_weight)
     store = require_store(runtime)
     with expansion_scope(store, context.expand_links):
-        found = search_memories(store, memory_namespace(context.user_id), queries, context.k)
+        found = search_memories(
+            store,
+            memory_namespace(context.user_id),
+            queries,
+            context.k * RERANK_POOL if weighted else context.k,
+        )
+    found = [(item, score) for item, score in found if score >= context.min_score]
+    found = decay.weigh(
+        found,
+        now=decay.as_moment(state.get("turn_at"), datetime.now(UTC)),
+        half_life_days=context.recency_half_life_days,
+        importance_weight=context.importance_weight,
+    )[: context.k]
     recalled = []
     for item, score in found:
-        if score < context.min_score:
-            continue
         memory = RecalledMemory(
             key=item.key,
             content=str(item.value.get("content", "")),

@@ -147,7 +147,8 @@ class Connections:
             conn.execute("PRAGMA mmap_size = 268435456")
             if readonly:
                 conn.execute("PRAGMA query_only = 1")
-            else:
+            else:  # deleted rows' bytes are zeroed in the pages a write touches anyway
+                conn.execute("PRAGMA secure_delete = FAST")
                 conn.execute(f"PRAGMA cache_size = -{_WRITER_CACHE_KIB}")
         conn.execute("PRAGMA temp_store = MEMORY")
         return conn
@@ -188,6 +189,14 @@ class Connections:
             conn.execute("COMMIT")
             if self._checkpointer is not None:
                 self._checkpointer.poke()
+
+    @contextmanager
+    def maintenance(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection outside any transaction, with other writers of this store
+        held off: for statements that cannot run in a transaction (`VACUUM`, checkpoints)."""
+        with self._write_lock:
+            self._check_open()
+            yield self._writer
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -16,6 +16,7 @@ Core pieces:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
@@ -44,7 +45,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import fulltext, link_sql, reads, writes
+from hippograph.store import erasure, fulltext, link_sql, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -80,6 +81,7 @@ from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
 from hippograph.store.vector_index import IndexPolicy
+from hippograph.store.verify import VerifyReport, verify_store
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +126,10 @@ class _VectorCache:
             if vector is not None:
                 self._data.move_to_end(key)
             return vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
 
     def put(self, key: str, vector: np.ndarray) -> None:
         with self._lock:
@@ -627,6 +633,55 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         any being written in the background (this also happens by itself, and on close)."""
         if self._index is not None:
             self._index.flush()
+
+    def purge(
+        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
+    ) -> erasure.ErasureReport:
+        """Erase everything under `namespace_prefix`: items, vectors, full-text rows, the
+        vector-log entries naming it and its whole history (right to erasure).
+
+        Leaves one `ERASE` audit row without content or namespace (see
+        `hippograph.store.erasure`). With `compact` (default) the database is then rewritten
+        and its WAL truncated, so no byte of the erased data is left in the files; that
+        costs a `VACUUM` of the whole file.
+
+        Raises:
+            InvalidNamespaceError: an empty prefix (that would erase everything).
+        """
+        prefix = tuple(namespace_prefix)
+        if not prefix or not all(isinstance(label, str) for label in prefix):
+            raise InvalidNamespaceError("purge needs a non-empty namespace prefix of strings")
+        now = _now()
+        with self._conns.write() as conn:
+            report = erasure.purge(
+                conn,
+                prefix,
+                group_depth=self.group_depth,
+                at=now,
+                source=source_for(None, current_source()),
+                record=self.record_history,
+            )
+        if self._index is not None and report.groups:
+            with self._conns.read() as conn:
+                self._index.forget(conn, report.groups)
+        self._doc_cache.clear()
+        self._query_cache.clear()
+        if compact:
+            with self._conns.maintenance() as conn:
+                done = erasure.compact(conn, in_memory=self._conns.in_memory)
+            report = dataclasses.replace(report, compacted=done)
+        return report
+
+    async def apurge(
+        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
+    ) -> erasure.ErasureReport:
+        """Async twin of `purge` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
+
+    def verify(self) -> VerifyReport:
+        """Check SQLite integrity and that vectors, full-text rows and the FAISS indexes agree
+        with the items (see `hippograph.store.verify`); `report.ok` when consistent."""
+        return verify_store(self)
 
     def index_stats(self) -> dict[str, tuple[str, int]]:
         """`{group: (index kind, live vectors)}` for the FAISS indexes loaded in this process."""

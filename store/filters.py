@@ -66,10 +66,7 @@ def _equals(sql: _Sql, path: str, expected: Any) -> str:
         sql.params.append(expected)
         return f"({type_sql} IN {_NUMERIC} AND {value_sql} = ?)"
     if isinstance(expected, str):
-        type_sql = sql.path_expr("json_type", path)
-        value_sql = sql.path_expr("json_extract", path)
-        sql.params.append(expected)
-        return f"({type_sql} = 'text' AND {value_sql} = ?)"
+        return _equals_text(sql, path, expected)
     if isinstance(expected, Mapping):
         if any(isinstance(k, str) and k.startswith("$") for k in expected):
             return _operators(sql, path, expected)
@@ -84,6 +81,24 @@ def _equals(sql: _Sql, path: str, expected: Any) -> str:
         parts += [_equals(sql, f"{path}[{i}]", v) for i, v in enumerate(expected)]
         return "(" + " AND ".join(parts) + ")"
     raise InvalidValueError(f"filter value of type {type(expected).__name__} is not supported")
+
+
+def _equals_text(sql: _Sql, path: str, expected: str) -> str:
+    """SQL true when the JSON at `path` is the string `expected`, NUL characters included.
+
+    SQLite's `json_extract` cuts a string at its first NUL, so a string holding one is
+    compared as JSON text instead (`->` renders it as `\\u0000`, exactly as `json_quote`
+    does), and a stored string holding one never equals a NUL-free `expected`.
+    """
+    type_sql = sql.path_expr("json_type", path)
+    if "\x00" in expected:
+        sql.params.append(path)
+        sql.params.append(expected)
+        return f"({type_sql} = 'text' AND ({sql.column} -> ?) = json_quote(?))"
+    value_sql = sql.path_expr("json_extract", path)
+    sql.params.append(expected)
+    sql.params.append(path)
+    return f"({type_sql} = 'text' AND {value_sql} = ? AND instr({sql.column} -> ?, '\\u0000') = 0)"
 
 
 def _compare(sql: _Sql, path: str, op: str, bound: Any) -> str:

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
-HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE", "LINK", "UNLINK"]
+HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE", "LINK", "UNLINK", "ERASE"]
 
 _SOURCE: ContextVar[dict[str, Any] | None] = ContextVar("hippograph_provenance", default=None)
 

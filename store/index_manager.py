@@ -129,6 +129,17 @@ class IndexManager:
             self._groups.clear()
             self._on_disk.clear()
 
+    def forget(self, conn: sqlite3.Connection, groups: Iterable[str]) -> None:
+        """Drop `groups`' loaded indexes and delete their on-disk snapshots, waiting for any
+        snapshot being written (right to erasure: no copy of erased vectors is kept)."""
+        with self._save_lock, self._lock.write():
+            snapshots = self._snapshot_store(conn)
+            for name in set(groups):
+                self._groups.pop(name, None)
+                self._on_disk.pop(name, None)
+                if snapshots is not None:
+                    snapshots.remove(name)
+
     def sync(self, conn: sqlite3.Connection, groups: Iterable[str]) -> None:
         """Load `groups` if needed and bring every loaded group up to the snapshot's log head."""
         wanted = set(groups)
@@ -379,6 +390,22 @@ class IndexManager:
             hits.sort(key=lambda hit: hit[1], reverse=True)
             del hits[k:]
         return hits
+
+    def contents(self, group: str) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """`(applied log sequence, ids, vectors)` of a loaded group, read atomically (ids
+        ascending); `None` when the group is not loaded. For verification and tests."""
+        with self._lock.read():
+            index = self._groups.get(group)
+            if index is None:
+                return None
+            ids, vectors = index.live()
+            return index.applied_seq, ids, vectors
+
+    def drop(self, groups: Iterable[str]) -> None:
+        """Forget the cached indexes of `groups` (they reload from SQLite when searched)."""
+        with self._lock.write():
+            for name in groups:
+                self._groups.pop(name, None)
 
     def size(self, groups: Sequence[str]) -> int:
         """Live vectors across `groups` (loaded ones only)."""

@@ -260,22 +260,28 @@ class Memory:
         return memory
 
 
-def encode_label(text: str) -> str:
-    """Encode arbitrary text as a namespace label (injective: `%` and `.` are escaped).
+_ESCAPES = {"%": "%25", ".": "%2E", "*": "%2A"}
+_UNESCAPES = {code: char for char, code in _ESCAPES.items()}
 
-    LangGraph namespace labels cannot contain `.`; user ids such as e-mail addresses do.
-    Percent-escaping keeps distinct ids distinct (`"a.b"` and `"a%2Eb"` never collide).
+
+def encode_label(text: str) -> str:
+    """Encode arbitrary text as a namespace label (injective: `%`, `.` and `*` are escaped).
+
+    LangGraph namespace labels cannot contain `.`, and a `*` label is a wildcard in
+    `list_namespaces` (so user `"*"` would list everyone's namespaces); user ids such as
+    e-mail addresses contain both. Percent-escaping keeps distinct ids distinct (`"a.b"`
+    and `"a%2Eb"` never collide).
     """
     if not isinstance(text, str) or not text:
         raise ValueError(f"a namespace label must be a non-empty string, got {text!r}")
     if "\x00" in text:
         raise ValueError("a namespace label must not contain NUL bytes")
-    return text.replace("%", "%25").replace(".", "%2E")
+    return "".join(_ESCAPES.get(char, char) for char in text)
 
 
 def decode_label(label: str) -> str:
     """Invert `encode_label`."""
-    return re.sub(r"%(25|2E)", lambda m: "%" if m.group(1) == "25" else ".", label)
+    return re.sub("|".join(_UNESCAPES), lambda m: _UNESCAPES[m.group(0)], label)
 
 
 def memory_namespace(user_id: str, *rest: str) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from langgraph.store.base import IndexConfig, Op, PutOp, Result, TTLConfig
@@ -30,11 +30,13 @@ from langgraph.store.postgres import PostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row, tuple_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
-from hippograph.store.errors import StoreClosedError, StoreConfigError
+from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
+from hippograph.store.errors import InvalidNamespaceError, StoreClosedError, StoreConfigError
 from hippograph.store.history import HistoryEntry, current_source
 from hippograph.store.lifecycle import Closeable
 from hippograph.store.pg_filters import filter_condition
@@ -312,6 +314,74 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             for row in rows
         ]
 
+    def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
+        """Erase everything under `namespace_prefix`: items, their vectors and their whole
+        history, in one transaction (right to erasure), leaving one `ERASE` audit row without
+        content or namespace, as `FaissSqliteStore.purge` does.
+
+        With `compact` (default), `VACUUM FULL` then rewrites the three tables so no dead
+        row keeps the old bytes in their files. It locks those tables while it runs (every
+        replica waits), and PostgreSQL's WAL archive and backups keep the data until your
+        retention policy drops them.
+
+        Raises:
+            InvalidNamespaceError: an empty prefix (that would erase everything).
+        """
+        prefix = tuple(namespace_prefix)
+        if not prefix or not all(isinstance(label, str) for label in prefix):
+            raise InvalidNamespaceError("purge needs a non-empty namespace prefix of strings")
+        where, params = _prefix_condition(prefix)
+        at = datetime.now(UTC)
+        source = current_source()
+        key = audit_key(prefix)
+        with self._connection() as conn:
+            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute("SELECT set_config(%s, 'off', true)", (HISTORY_SETTING,))
+                has_vectors = _has_table(cur, "store_vectors")
+                vectors = (
+                    cur.execute(f"DELETE FROM store_vectors WHERE {where}", params).rowcount
+                    if has_vectors
+                    else 0
+                )
+                items = cur.execute(f"DELETE FROM store WHERE {where}", params).rowcount
+                history = cur.execute(
+                    f"DELETE FROM hippograph_history WHERE {where}", params
+                ).rowcount
+                cur.execute(
+                    "INSERT INTO hippograph_history (prefix, key, op, old, new, at, source) "
+                    "VALUES ('', %s, %s, NULL, %s, %s, %s)",
+                    (
+                        key,
+                        ERASE_OP,
+                        Jsonb({"items": items}),
+                        at,
+                        None if source is None else Jsonb(source),
+                    ),
+                )
+            if compact:
+                tables = ", ".join(
+                    ["store", "hippograph_history"] + ["store_vectors"] * has_vectors
+                )
+                conn.execute(f"VACUUM FULL {tables}")
+        removed = {"vectors": vectors, "items": items, "history": history}
+        return ErasureReport(prefix, items, removed, at, compact, key)
+
+    async def apurge(
+        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
+    ) -> ErasureReport:
+        """Async twin of `purge` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection[Any]]:
+        """A connection of the pool (or the store's own, under its lock), autocommit."""
+        if isinstance(self.conn, ConnectionPool):
+            with self.conn.connection() as conn:
+                yield conn
+            return
+        with self.lock:
+            yield self.conn
+
     def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
         """Number of live (unexpired) items under `namespace_prefix`."""
         where, params = _prefix_condition(namespace_prefix)
@@ -322,6 +392,11 @@ class PostgresMemoryStore(Closeable, PostgresStore):
                 params,
             ).fetchone()
         return 0 if row is None else int(row["n"])
+
+
+def _has_table(cur: Cursor[Any], name: str) -> bool:
+    row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])
 
 
 def _prefix_condition(prefix: tuple[str, ...]) -> tuple[str, list[str]]:

@@ -334,6 +334,19 @@ class SnapshotDir:
         self._write_header(stamped)
         return stamped
 
+    def remove(self, group: str) -> bool:
+        """Delete `group`'s snapshot (header and payload) — e.g. after its vectors were
+        erased, so no copy of them stays on disk; `True` if there was one."""
+        payload = self._previous_payload(group)
+        header = self._header_path(group)
+        existed = header.exists()
+        header.unlink(missing_ok=True)
+        if payload is not None and "/" not in payload and payload.endswith(".faiss"):
+            (self.directory / payload).unlink(missing_ok=True)
+        if existed:
+            _fsync_dir(self.directory)
+        return existed
+
     def _previous_payload(self, group: str) -> str | None:
         try:
             return str(json.loads(self._header_path(group).read_text("utf-8"))["payload"])

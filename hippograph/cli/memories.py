@@ -12,7 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from hippograph.cli import links as link_commands
-from hippograph.cli._common import StoreOption, UserOption, console, fail, open_manager
+from hippograph.cli._common import (
+    StoreOption,
+    UserOption,
+    console,
+    fail,
+    load_settings,
+    open_manager,
+)
 
 if TYPE_CHECKING:
     from hippograph.store import Memory
@@ -21,6 +28,8 @@ app = typer.Typer(help="Browse and change one user's memories.", no_args_is_help
 app.command("links")(link_commands.show)
 app.command("link")(link_commands.link)
 app.command("unlink")(link_commands.unlink)
+
+_KEYS = typer.Argument(None, help="Keys of the memories to delete.", show_default=False)
 
 
 def _table(memories: list[Memory], scores: list[float] | None = None) -> Table:
@@ -145,12 +154,29 @@ def edit(
 
 @app.command()
 def delete(
-    keys: list[str],
+    keys: list[str] | None = _KEYS,
+    *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
+    all_memories: bool = typer.Option(
+        False,
+        "--all",
+        help="Erase every memory of the user with its history, recall counts and the "
+        "conversation threads it came from (right to erasure).",
+    ),
+    keep_threads: bool = typer.Option(
+        False, "--keep-threads", help="With --all: keep the conversation checkpoints."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete one or more memories by key."""
+    """Delete memories by key, or erase all of a user's memories (--all)."""
+    if all_memories:
+        if keys:
+            raise fail("give either keys or --all, not both")
+        _erase_all(user=user, store=store, keep_threads=keep_threads, yes=yes)
+        return
+    if not keys:
+        raise fail("give the keys of the memories to delete, or --all")
     if not yes and sys.stdin.isatty():
         typer.confirm(f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'}?", abort=True)
     with open_manager(user=user, store=store) as manager:
@@ -160,6 +186,35 @@ def delete(
     missing = [k for k in keys if k not in deleted]
     if missing:
         raise fail(f"not found: {', '.join(missing)}")
+
+
+def _erase_all(*, user: str | None, store: str | None, keep_threads: bool, yes: bool) -> None:
+    from hippograph.erasure import erase_user
+
+    settings = load_settings(user=user, store=store)
+    who = escape(settings.user_id)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise fail("erasing every memory of a user needs --yes when not run interactively")
+        with open_manager(user=user, store=store) as manager:
+            count = manager.count()
+        typer.confirm(
+            f"Erase all {count} memories of {settings.user_id!r}, their history"
+            + ("" if keep_threads else " and conversations")
+            + "? This cannot be undone.",
+            abort=True,
+        )
+    report = erase_user(settings.user_id, settings=settings, threads=not keep_threads, origin="cli")
+    console.print(
+        f"[red]erased[/] {report.store.items} memories of {who} "
+        f"({report.store.history} history rows, {report.recall_counts} recall counts, "
+        f"{len(report.threads)} conversation threads)"
+    )
+    if not report.store.compacted:
+        console.print(
+            "[yellow]the store could not be compacted now (another process was reading); "
+            "the erased bytes are overwritten at its next checkpoint[/]"
+        )
 
 
 @app.command()
@@ -207,6 +262,37 @@ def history(
     console.print(table)
 
 
+@app.command()
+def prune(
+    below_importance: float = typer.Option(
+        ..., "--below-importance", min=0.0, max=1.0, help="Prune memories less important."
+    ),
+    older_than: float = typer.Option(
+        ..., "--older-than", min=0.0, help="…and stated more than this many days ago."
+    ),
+    user: str | None = UserOption,
+    store: str | None = StoreOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+) -> None:
+    """Forget minor, old memories; without --yes, lists them and asks (or only lists)."""
+    from datetime import timedelta
+
+    age = timedelta(days=older_than)
+    with open_manager(user=user, store=store) as manager:
+        doomed = manager.prune(below_importance=below_importance, older_than=age, dry_run=True)
+        if not doomed:
+            console.print("nothing to prune")
+            return
+        console.print(_table(doomed))
+        if not yes:
+            if not sys.stdin.isatty():
+                console.print(f"dry run: {len(doomed)} memories would be pruned; add --yes")
+                return
+            typer.confirm(f"Delete these {len(doomed)} memories?", abort=True)
+        deleted = manager.delete([memory.id for memory in doomed])
+    console.print(f"[red]pruned[/] {len(deleted)} memories")
+
+
 @app.command("export")
 def export_memories(
     path: str = typer.Argument("-", help="Output file, or - for stdout."),
@@ -241,6 +327,8 @@ def import_memories(
             for error in exc.errors:
                 console.print(f"[red]line {error.line}:[/] {escape(error.error)}")
             raise fail(f"{len(exc.errors)} invalid line(s); nothing imported") from exc
+        except UnicodeDecodeError as exc:  # stdin; files name the bad line instead
+            raise fail(f"input is not valid UTF-8 ({exc.reason}); nothing imported") from exc
         except OSError as exc:
             raise fail(str(exc)) from exc
     for error in report.skipped:

@@ -1,0 +1,96 @@
+"""Erase one user from everything hippograph keeps: memories, history, recall counts, threads.
+
+`MemoryManager.erase` clears the memory store. A user's text also lives in two files beside
+it: the recall counters (`<db>-recalls.db`: memory keys and the user id) and the checkpoints
+of the conversations their memories came from (`<db>-checkpoints.db`, or the PostgreSQL
+checkpoint tables: every message of those threads). `erase_user` clears all three, the way
+`hippograph memories delete --all` does.
+
+Threads are found through the provenance of the user's memories and of their history
+(`source.thread_id`), so a thread that never produced a memory is not found; a thread in
+which several users spoke is deleted whole.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from hippograph.backends import open_checkpointer, open_store
+from hippograph.config import Settings
+from hippograph.memories import Erasure, MemoryManager
+from hippograph.recalls import RecallLog, compact_sqlite, recall_log_path
+
+
+@dataclass(frozen=True, slots=True)
+class UserErasure:
+    """What `erase_user` removed.
+
+    Attributes:
+        user_id: Who was erased.
+        store: What the memory store removed (`MemoryManager.erase`).
+        recall_counts: Recall counters deleted.
+        threads: Checkpoint threads deleted (empty when `threads=False`).
+    """
+
+    user_id: str
+    store: Erasure
+    recall_counts: int
+    threads: list[str]
+
+
+def erase_user(
+    user_id: str,
+    *,
+    settings: Settings | None = None,
+    threads: bool = True,
+    compact: bool = True,
+    origin: str = "api",
+) -> UserErasure:
+    """Erase `user_id` from the store, recall log and checkpoints that `settings` point at.
+
+    Args:
+        user_id: The user to erase.
+        settings: Where storage lives (default: `Settings.from_env()`).
+        threads: Also delete the checkpoint threads the user's memories came from.
+        compact: Rewrite the SQLite files afterwards so no erased byte remains in them.
+        origin: Recorded as the source of the erasure's audit row.
+
+    Example:
+        ```python
+        report = erase_user("alice")
+        report.store.items, report.threads
+        ```
+    """
+    settings = settings or Settings.from_env()
+    with open_store(settings=settings) as store:
+        erased = MemoryManager(store, user_id, origin=origin).erase(compact=compact)
+    counts = 0
+    log_path = recall_log_path(settings)
+    if not settings.uses_postgres and log_path != ":memory:" and Path(log_path).exists():
+        log = RecallLog(log_path)
+        try:
+            counts = log.forget(user_id, compact=compact)
+        finally:
+            log.close()
+    deleted: list[str] = []
+    if threads and erased.threads:
+        deleted = _delete_threads(settings, erased.threads, compact=compact)
+    return UserErasure(user_id, erased, counts, deleted)
+
+
+def _delete_threads(settings: Settings, thread_ids: list[str], *, compact: bool) -> list[str]:
+    checkpoints = settings.checkpoint_path
+    if not settings.uses_postgres and not checkpoints.exists():
+        return []
+    with open_checkpointer(settings=settings) as saver:
+        for thread_id in thread_ids:
+            saver.delete_thread(thread_id)
+    if compact and not settings.uses_postgres:
+        conn = sqlite3.connect(checkpoints, isolation_level=None, timeout=30.0)
+        try:
+            compact_sqlite(conn)
+        finally:
+            conn.close()
+    return list(thread_ids)
