@@ -9,6 +9,7 @@ Core pieces:
     - `Memory`: the typed view of a memory item; `MemoryManager`: one user's memories.
     - `LinkExpansion` / `link_expansion`: searches that follow links between memories.
     - `RecallLog`: how often each memory was recalled (the UI's "most recalled").
+    - `erase_user`: right to erasure — every trace of one user, in every file.
     - `ScriptedChatModel`: a real chat model that answers from a script, for tests.
     - `answer_with_memory` / `process_message`: the two-call API.
 
@@ -46,6 +47,8 @@ _EXPORTS: dict[str, str] = {
     "link_expansion": "hippograph.store",
     "MemoryManager": "hippograph.memories",
     "RecallLog": "hippograph.recalls",
+    "erase_user": "hippograph.erasure",
+    "UserErasure": "hippograph.erasure",
     "ScriptedChatModel": "hippograph.scripted",
     "Settings": "hippograph.config",
     "answer_with_memory": "hippograph.api",
@@ -74,6 +77,7 @@ __all__ = [
     "ScriptedChatModel",
     "Settings",
     "State",
+    "UserErasure",
     "answer_with_memory",
     "aopen_agent",
     "aopen_checkpointer",
@@ -82,6 +86,7 @@ __all__ = [
     "build_agent_graph",
     "build_recall_graph",
     "build_remember_graph",
+    "erase_user",
     "link_expansion",
     "memory_namespace",
     "open_agent",
@@ -96,6 +101,7 @@ if TYPE_CHECKING:
     from hippograph.api import Answer, answer_with_memory, process_message
     from hippograph.backends import aopen_checkpointer, aopen_store, open_checkpointer, open_store
     from hippograph.config import Settings
+    from hippograph.erasure import UserErasure, erase_user
     from hippograph.graph.agent import aopen_agent, build_agent, build_agent_graph, open_agent
     from hippograph.graph.context import Context
     from hippograph.graph.state import State
