@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.store.base import InvalidNamespaceError, PutOp, SearchItem
 
-from hippograph.store import FaissSqliteStore, InvalidValueError, LocalEmbeddings, provenance
+from hippograph.store import FaissSqliteStore, InvalidValueError, provenance
 from hippograph.store.links import (
     LinkedSearchItem,
     LinkEndpointError,
@@ -42,23 +41,8 @@ def db(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
-    opened: list[FaissSqliteStore] = []
-
-    def factory(**kwargs: Any) -> FaissSqliteStore:
-        index = {"embed": local_embeddings, "fields": ["content"]}
-        store = FaissSqliteStore(kwargs.pop("path", db), index=index, **kwargs)  # type: ignore[arg-type]
-        opened.append(store)
-        return store
-
-    yield factory
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def store(make: Any) -> FaissSqliteStore:
-    store = make()
+def store(open_store: Any) -> FaissSqliteStore:
+    store = open_store()
     store.batch([PutOp(ALICE, key, {"content": text}) for key, text in FACTS.items()])
     return store
 
@@ -220,8 +204,8 @@ def test_updating_an_item_keeps_its_links(store: FaissSqliteStore) -> None:
     assert [(x.src, x.dst) for x in store.links(ALICE)] == [("job", "cats")]
 
 
-def test_expired_items_lose_their_links_when_swept(make: Any) -> None:
-    store = make()
+def test_expired_items_lose_their_links_when_swept(open_store: Any) -> None:
+    store = open_store()
     store.put(ALICE, "short", {"content": "Lunch at noon today"}, ttl=1)
     store.put(ALICE, "long", {"content": "Lives in Lisbon"})
     store.link(ALICE, "long", "short")
@@ -271,8 +255,8 @@ def test_expansion_is_off_by_default_and_marks_what_it_adds(store: FaissSqliteSt
     assert reached.value == {"content": FACTS["sweden"]}  # the value is untouched
 
 
-def test_expansion_decays_per_hop_and_weighs_links(make: Any) -> None:
-    store = make(expand_links=LinkExpansion(hops=2, decay=0.5, seeds=1))
+def test_expansion_decays_per_hop_and_weighs_links(open_store: Any) -> None:
+    store = open_store(expand_links=LinkExpansion(hops=2, decay=0.5, seeds=1))
     chain = {
         "a": "Caroline adopted a puppy called Max",
         "b": "Quarterly tax forms are due in April",
@@ -309,8 +293,8 @@ def test_expansion_keeps_limit_and_offset_semantics(store: FaissSqliteStore) -> 
     assert len({h.key for h in full}) == len(full) == len(FACTS)  # each item once
 
 
-def test_expansion_obeys_the_search_filter(make: Any) -> None:
-    store = make(expand_links=LinkExpansion(decay=1.0))
+def test_expansion_obeys_the_search_filter(open_store: Any) -> None:
+    store = open_store(expand_links=LinkExpansion(decay=1.0))
     store.put(ALICE, "p", {"content": "Plays the violin every evening", "category": "habits"})
     store.put(ALICE, "q", {"content": "Wants to learn the cello", "category": "goals"})
     store.link(ALICE, "p", "q")
@@ -318,8 +302,8 @@ def test_expansion_obeys_the_search_filter(make: Any) -> None:
     assert [h.key for h in hits] == ["p"]
 
 
-def test_expansion_can_be_turned_off_for_one_search(make: Any) -> None:
-    store = make(expand_links=LinkExpansion())
+def test_expansion_can_be_turned_off_for_one_search(open_store: Any) -> None:
+    store = open_store(expand_links=LinkExpansion())
     store.put(ALICE, "p", {"content": "Plays the violin every evening"})
     store.put(ALICE, "q", {"content": "Quarterly tax forms are due in April"})
     store.link(ALICE, "p", "q")
@@ -328,8 +312,8 @@ def test_expansion_can_be_turned_off_for_one_search(make: Any) -> None:
         assert not any(isinstance(h, LinkedSearchItem) for h in store.search(ALICE, query="violin"))
 
 
-def test_vector_only_search_expands_too(make: Any) -> None:
-    store = make(hybrid=None, expand_links=LinkExpansion(decay=0.9))
+def test_vector_only_search_expands_too(open_store: Any) -> None:
+    store = open_store(hybrid=None, expand_links=LinkExpansion(decay=0.9))
     store.put(ALICE, "p", {"content": "Plays the violin every evening"})
     store.put(ALICE, "q", {"content": "Quarterly tax forms are due in April"})
     store.put(ALICE, "r", {"content": "Rides a bike to work"})
@@ -352,8 +336,8 @@ async def test_async_twins(store: FaissSqliteStore) -> None:
 # ----------------------------------------------------------------- schema migration
 
 
-def test_a_version_2_database_migrates_to_version_3(make: Any, db: str) -> None:
-    old = make()
+def test_a_version_2_database_migrates_to_version_3(open_store: Any, db: str) -> None:
+    old = open_store()
     old.put(ALICE, "sweden", {"content": FACTS["sweden"]})
     old.put(ALICE, "cats", {"content": FACTS["cats"]})
     old.close()
@@ -363,7 +347,7 @@ def test_a_version_2_database_migrates_to_version_3(make: Any, db: str) -> None:
     conn.commit()
     conn.close()
 
-    store = make()
+    store = open_store()
     assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(3,)]
     assert store.search(ALICE, query="Sweden", limit=1)[0].key == "sweden"
     store.link(ALICE, "sweden", "cats")
