@@ -181,23 +181,14 @@ def purge(
     where = template.replace("{column}", "prefix")
     item_ids = [row[0] for row in conn.execute(f"SELECT id FROM items WHERE {where}", params)]
     vector_ids: list[int] = []
-    for chunk in chunked(item_ids):
-        vector_ids += [
-            row[0]
-            for row in conn.execute(
-                f"SELECT id FROM vectors WHERE item_id IN ({','.join('?' * len(chunk))})",
-                tuple(chunk),
-            )
-        ]
     groups: set[str] = set()
-    for chunk in chunked(vector_ids):
-        groups.update(
-            row[0]
-            for row in conn.execute(
-                f"SELECT DISTINCT grp FROM vectors WHERE id IN ({','.join('?' * len(chunk))})",
-                tuple(chunk),
-            )
-        )
+    for chunk in chunked(item_ids):
+        for vector_id, group in conn.execute(
+            f"SELECT id, grp FROM vectors WHERE item_id IN ({','.join('?' * len(chunk))})",
+            tuple(chunk),
+        ):
+            vector_ids.append(vector_id)
+            groups.add(group)
     whole = prefix_condition(prefix, "grp") if len(prefix) <= group_depth else None
     scope = PurgeScope(prefix, template, params, item_ids, vector_ids, whole)
     removed = {name: step(conn, scope) for name, step in PURGE_STEPS}
