@@ -334,18 +334,20 @@ class SnapshotDir:
         self._write_header(stamped)
         return stamped
 
-    def remove(self, group: str) -> bool:
-        """Delete `group`'s snapshot (header and payload) — e.g. after its vectors were
-        erased, so no copy of them stays on disk; `True` if there was one."""
-        payload = self._previous_payload(group)
-        header = self._header_path(group)
-        existed = header.exists()
-        header.unlink(missing_ok=True)
-        if payload is not None and "/" not in payload and payload.endswith(".faiss"):
-            (self.directory / payload).unlink(missing_ok=True)
-        if existed:
+    def remove(self, group: str) -> int:
+        """Delete every file of `group`'s snapshot — header, payload and any leftover of a
+        crashed writer — e.g. after its vectors were erased, so no copy of them stays on
+        disk; returns how many files were deleted."""
+        if not self.directory.is_dir():
+            return 0
+        deleted = 0
+        for path in self.directory.glob(f"{self._stem(group)}.*"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted += 1
+        if deleted:
             _fsync_dir(self.directory)
-        return existed
+        return deleted
 
     def _previous_payload(self, group: str) -> str | None:
         try:

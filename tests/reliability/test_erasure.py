@@ -18,6 +18,7 @@ from hippograph.cli import app
 from hippograph.memories import MemoryManager
 from hippograph.store import FaissSqliteStore, HybridSearch, LocalEmbeddings, memory_namespace
 from hippograph.store.erasure import audit_key
+from hippograph.store.vector_index import IndexPolicy
 
 runner = CliRunner(env={"COLUMNS": "200"})
 ERIN = "erin-q7zk"  # the erased user: a string that occurs nowhere else
@@ -265,8 +266,6 @@ def test_erase_user_api_leaves_no_byte_in_store_or_recall_log(tmp_path: Path) ->
 def test_purge_removes_links_and_index_snapshots(
     tmp_path: Path, embeddings: LocalEmbeddings
 ) -> None:
-    from hippograph.store.vector_index import IndexPolicy
-
     db = tmp_path / "memories.db"
     policy = IndexPolicy(snapshot_threshold=5)  # Erin's group (12 vectors) is snapshotted
     store = FaissSqliteStore(str(db), index=memory_index_config(embeddings), index_policy=policy)
