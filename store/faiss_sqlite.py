@@ -278,7 +278,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         self._fields = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
         config.update(dims=dims, fields=list(fields), embed=self.embeddings)
         self.index_config = cast(IndexConfig, config)
-        self._index = IndexManager(dims, policy, SnapshotDir.beside(self.path))
+        self._index = IndexManager(
+            dims, policy, SnapshotDir.beside(self.path), read=self._conns.read
+        )
 
     @property
     def dims(self) -> int | None:
@@ -629,8 +631,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         return int(row[0])
 
     def save_index_snapshots(self) -> None:
-        """Bring the on-disk index snapshots of large groups up to date now, waiting for
-        any being written in the background (this also happens by itself, and on close)."""
+        """Finish the background index work that is due (building a large group's HNSW
+        graph, merging new vectors into it), then bring the on-disk index snapshots of
+        large groups up to date (all of this also happens by itself; snapshots on close)."""
         if self._index is not None:
             self._index.flush()
 
@@ -661,9 +664,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                 source=source_for(None, current_source()),
                 record=self.record_history,
             )
-        if self._index is not None and report.groups:
+        if self._index is not None:
             with self._conns.read() as conn:
-                self._index.forget(conn, report.groups)
+                self._index.forget(conn, self._groups_under(conn, prefix, report.groups))
         self._doc_cache.clear()
         self._query_cache.clear()
         if compact:
@@ -671,6 +674,21 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                 done = erasure.compact(conn, in_memory=self._conns.in_memory)
             report = dataclasses.replace(report, compacted=done)
         return report
+
+    def _groups_under(self, conn: Any, prefix: tuple[str, ...], erased: Sequence[str]) -> list[str]:
+        """FAISS groups that may hold vectors under `prefix`: those of the erased vectors,
+        the group `prefix` lies in, and every snapshotted group under `prefix` (a snapshot
+        can outlive the vectors it holds when they were deleted before the erasure)."""
+        assert self._index is not None
+        groups = set(erased)
+        if len(prefix) >= self.group_depth:
+            groups.add(self._group_of(prefix))
+        groups.update(
+            group
+            for group in self._index.snapshot_groups(conn)
+            if text_to_ns(group)[: len(prefix)] == prefix
+        )
+        return sorted(groups)
 
     async def apurge(
         self, namespace_prefix: tuple[str, ...], *, compact: bool = True

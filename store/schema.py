@@ -13,6 +13,8 @@ Tables:
       weight); see `links.py`. Both ends share the row's one `prefix` column and are foreign
       keys into `items`, so a link can never join two namespaces (two users) and never
       outlives either end.
+    - `group_floors` (4): per-group fences of the vector log, raised by erasures (keyed by a
+      hash of the group, never its name); see `vector_log.py`.
 
 Never edit a shipped migration; append a new one.
 """
@@ -95,6 +97,14 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS links_dst_idx ON links (prefix, dst);
     CREATE INDEX IF NOT EXISTS links_relation_idx ON links (prefix, relation);
+    """,
+    # 4: per-group fences of the vector log (an erasure reloads only the erased groups)
+    """
+    CREATE TABLE IF NOT EXISTS group_floors (
+        grp_hash TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS group_floors_seq_idx ON group_floors (seq);
     """,
 )
 

@@ -30,7 +30,7 @@ from langgraph.store.base import get_text_at_path, tokenize_path
 
 from hippograph.store import fulltext
 from hippograph.store.codec import ns_to_text, text_hash, text_to_ns
-from hippograph.store.index_manager import log_head
+from hippograph.store.vector_log import log_head
 
 if TYPE_CHECKING:
     from hippograph.store.faiss_sqlite import FaissSqliteStore

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from hippograph.store import fulltext, link_sql
+from hippograph.store import fulltext, link_sql, vector_log
 from hippograph.store.codec import ns_to_text
-from hippograph.store.index_manager import chunked, log_floor, log_head
+from hippograph.store.index_manager import chunked
 
 Group = Callable[[tuple[str, ...]], str]
 
@@ -290,19 +290,5 @@ def refresh_ttl(conn: sqlite3.Connection, item_ids: Sequence[int], now: datetime
 
 
 def compact_log(conn: sqlite3.Connection, keep: int) -> int:
-    """Drop `vector_log` entries older than the newest `keep`; return how many were dropped.
-
-    Readers whose indexes applied less than the new floor reload those groups from SQLite.
-    """
-    head = log_head(conn)
-    floor = log_floor(conn)
-    if head - floor <= 2 * keep:
-        return 0
-    new_floor = head - keep
-    dropped = conn.execute("DELETE FROM vector_log WHERE seq <= ?", (new_floor,)).rowcount
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('log_floor', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (str(new_floor),),
-    )
-    return int(dropped)
+    """Drop `vector_log` entries older than the newest `keep` (see `vector_log.compact`)."""
+    return vector_log.compact(conn, keep)
