@@ -33,6 +33,10 @@ _WRITER_CACHE_KIB = 64 * 1024
 """Page cache of the writer: a 1000-item batch dirties a few MiB, which must not spill."""
 _WAL_BACKSTOP_PAGES = 16_384
 """WAL size (pages) at which the writer checkpoints itself, should the background lag."""
+_PAGE_SIZE = 8_192
+"""Page size of new database files. A stored vector (384 float32 + row) is ~1.6 KiB: 8 KiB
+pages hold five with no slack where 4 KiB pages hold two and waste a fifth, so a bulk load
+writes ~20% fewer bytes (and WAL frames). Files created with another page size keep it."""
 
 
 class _Checkpointer:
@@ -140,6 +144,7 @@ class Connections:
         conn.execute("PRAGMA foreign_keys = ON")
         if not self.in_memory:
             if not readonly:
+                conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")  # a new, empty file only
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     logger.warning("SQLite refused WAL mode (got %s) for %s", mode, self.path)
