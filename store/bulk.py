@@ -13,10 +13,12 @@ Core pieces:
 
 Guarantees (on `FaissSqliteStore`): every chunk is one transaction — its items, vectors,
 history rows, full-text rows and vector-log entries commit together or not at all — and
-is durable before the next one starts; `bulk_put` returns once the last chunk is durable.
-A crash or an error leaves the chunks before it written and nothing of the chunk it hit;
-loading the same items again finishes the job (puts are upserts). Between chunks other
-writers get their turn, so an agent keeps working during a long import.
+is committed before the next one starts; `bulk_put` returns once everything is durable,
+power cuts included (the chunks commit without an fsync each, and one fsync of the WAL at
+the end covers them all: the same guarantee as `put` for less I/O). A crash or an error
+leaves the chunks before it written and nothing of the chunk it hit; loading the same
+items again finishes the job (puts are upserts). Between chunks other writers get their
+turn, so an agent keeps working during a long import.
 """
 
 from __future__ import annotations

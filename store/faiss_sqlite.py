@@ -362,8 +362,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         Items are validated, encoded and (where no vector is given and none is stored for
         the same text) embedded chunk by chunk, while the previous chunk is written; each
         chunk is one transaction with its vectors, history, full-text rows and vector-log
-        entries, durable before the next starts. Returns once everything is durable. The
-        FAISS indexes catch up on their next search, as after any write.
+        entries, committed before the next starts. Returns once everything is durable
+        (one fsync for the whole load, see `hippograph.store.bulk`). The FAISS indexes catch
+        up on their next search, as after any write.
 
         Args:
             items: `BulkItem`s (with vectors when you have them) or `PutOp`s, consumed lazily.
@@ -385,13 +386,16 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             report.per_second  # items written per second
             ```
         """
-        return bulk.run_chunks(
-            items,
-            self._bulk_prepare,
-            self._bulk_write,
-            chunk_size=chunk_size,
-            on_progress=on_progress,
-        )
+        try:
+            return bulk.run_chunks(
+                items,
+                self._bulk_prepare,
+                self._bulk_write,
+                chunk_size=chunk_size,
+                on_progress=on_progress,
+            )
+        finally:
+            self._conns.sync_wal()  # chunks commit without an fsync each: one for all
 
     async def abulk_put(
         self,
@@ -439,7 +443,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
 
     def _bulk_write(self, plan: _Plan) -> tuple[int, int]:
         """Write one prepared chunk (in the bulk writer thread): `(items, texts embedded)`."""
-        self._execute(plan)
+        self._execute(plan, sync=False)
         return len(plan.puts), len(plan.to_embed)
 
     def _plan(self, ops: Iterable[Op]) -> _Plan:
@@ -583,10 +587,10 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
 
-    def _execute(self, plan: _Plan) -> list[Result]:
+    def _execute(self, plan: _Plan, *, sync: bool = True) -> list[Result]:
         now = _now()
         if plan.puts or plan.link_writes:
-            with self._conns.write() as conn:
+            with self._conns.write(sync=sync) as conn:
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
                 writes.apply_puts(

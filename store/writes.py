@@ -200,7 +200,7 @@ def apply_puts(
         )
     fresh = {row[0] for row in added}
     _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of, fresh=fresh)
-    _write_fulltext(conn, upserts, item_ids, enabled=fulltext_on)
+    _write_fulltext(conn, upserts, item_ids, enabled=fulltext_on, fresh=fresh)
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -220,16 +220,18 @@ def _write_fulltext(
     item_ids: Mapping[tuple[str, str], int],
     *,
     enabled: bool,
+    fresh: set[int],
 ) -> None:
     """Rewrite the upserted items' full-text rows; with hybrid search off, drop them, so no
-    row ever holds stale text (the index is rebuilt when hybrid search returns)."""
+    row ever holds stale text (the index is rebuilt when hybrid search returns). Items
+    inserted by this batch (`fresh`) have no row to drop."""
     rows: list[tuple[int, Sequence[str]]] = []
     unindexed: list[int] = []
     for put in upserts:
         item_id = item_ids[(put.prefix, put.key)]
         if enabled and put.fulltext is not None and any(put.fulltext):
             rows.append((item_id, put.fulltext))
-        else:
+        elif item_id not in fresh:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)
     fulltext.write_rows(conn, rows)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 # `hippograph --help` stays fast.
 
 app = typer.Typer(
-    help="Benchmarks: the store against its baselines; FAISS index types at scale.",
+    help="Benchmarks: the store against its baselines; FAISS index types at scale; bulk "
+    "ingest; search latency while other users' indexes are rebuilt or snapshotted.",
     no_args_is_help=True,
 )
 
@@ -148,3 +149,35 @@ def index(
         workdir=workdir,
     )
     typer.echo(index_markdown(report))
+
+
+@app.command("ingest")
+def ingest(
+    *,
+    size: Annotated[str, typer.Option(help="Items per load, e.g. 100k.")] = "100k",
+    rounds: Annotated[int, typer.Option(min=1, help="Loads per variant (alternating).")] = 3,
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated, from: inmemory, batch, bulk, bulk-hybrid.")
+    ] = "inmemory,batch,bulk,bulk-hybrid",
+    out: OutDir = Path("benchmarks/results"),
+    name: Annotated[str, typer.Option(help="Report file stem.")] = "bulk_ingest",
+    workdir: WorkDir = None,
+) -> None:
+    """Bulk ingest of pre-embedded items: bulk_put vs batch vs InMemoryStore, same run."""
+    from hippograph.bench.ingest import VARIANTS, IngestConfig, ingest_markdown, run_ingest_bench
+
+    try:
+        count = parse_size(size)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--size") from exc
+    chosen = _names(variants)
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown variant(s) {', '.join(unknown)}; available: {', '.join(VARIANTS)}",
+            param_hint="--variants",
+        )
+    config = IngestConfig(
+        size=count, rounds=rounds, variants=chosen, out_dir=out, name=name, workdir=workdir
+    )
+    typer.echo(ingest_markdown(run_ingest_bench(config)))

@@ -17,9 +17,6 @@ import gc
 import json
 import logging
 import os
-import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,7 +37,9 @@ from hippograph.bench.measure import (
     call,
     disk_mb,
     latency_ms,
+    machine_info,
     progress,
+    scratch_dir,
     size_label,
 )
 from hippograph.bench.vectors import VectorKind, make_vectors
@@ -144,15 +143,6 @@ def _load_data(path: Path) -> _Data:
         return _Data(data["documents"], data["queries"], data["truth"])
 
 
-@contextmanager
-def _scratch(parent: Path | None, prefix: str) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _fill(store: BaseStore, size: int, batch_size: int, label: str) -> float:
     """Put `size` items through `batch()`; return the wall time."""
     start = time.perf_counter()
@@ -244,7 +234,7 @@ def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig
     warmup = len(data.queries) - 1
     measure = partial(_measure_searches, queries=queries, config=config, base_rss=base_rss)
     with (
-        _scratch(config.workdir, "hippograph-bench-") as directory,
+        scratch_dir(config.workdir, "hippograph-bench-") as directory,
         backend.host(directory, config.postgres_url) as location,
     ):
         with backend.open(location, embed, config.dims) as store:
@@ -308,16 +298,6 @@ def _run(
         return RunResult(name, size, notes=[f"failed: {exc!r}"])
 
 
-def _machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "faiss": faiss.__version__,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
     """Run the store benchmark and write `<name>.json`, `.md` and `.png` into `out_dir`.
 
@@ -329,9 +309,9 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
 
     backends = resolve_backends(config.backends)
     started = datetime.now(UTC)
-    machine = _machine()
+    machine = machine_info()
     results: list[RunResult] = []
-    with _scratch(config.workdir, "hippograph-bench-data-") as data_dir:
+    with scratch_dir(config.workdir, "hippograph-bench-data-") as data_dir:
         for size in config.sizes:
             data_path = _save_data(data_dir, size, config)
             results.append(_run(measure_floor, FLOOR, size, data_path, config))
