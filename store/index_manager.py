@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 5_000
 _VERIFY_SAMPLE = 16
+_READ_ROWS = 2_048
+"""Vectors read per step when a group is loaded from SQLite: a few milliseconds of work
+holding the GIL, after which other threads (searches of other groups) get their turn."""
 
 
 def _vectors_from_rows(
@@ -71,11 +74,12 @@ def _group_vectors(
         "SELECT id, blob FROM vectors WHERE grp = ? AND id > ? ORDER BY id", (group, above)
     )
     filled = 0
-    while rows := cursor.fetchmany(8192):
+    while rows := cursor.fetchmany(_READ_ROWS):
         chunk_ids, chunk = _vectors_from_rows(rows, dims)
         ids[filled : filled + len(rows)] = chunk_ids
         vectors[filled : filled + len(rows)] = chunk
         filled += len(rows)
+        time.sleep(0)  # let other threads' searches take the GIL between chunks
     return ids[:filled], vectors[:filled]
 
 
@@ -168,15 +172,16 @@ class IndexManager:
         """Load `groups` if needed and bring them up to the snapshot's log head."""
         head = log_head(conn)
         self._drop_fenced(conn, head)
-        changed = False
+        changed = []
         for name in set(groups):
             slot = self._slot(name)
             index = slot.index
             if index is not None and index.applied_seq >= head:
                 continue
             with slot.mutate:
-                changed |= self._catch_up(conn, slot, head)
-        self._upkeep.kick(head, changed=changed)
+                if self._catch_up(conn, slot, head):
+                    changed.append(slot)
+        self._upkeep.kick(head, changed)
 
     def _catch_up(self, conn: sqlite3.Connection, slot: GroupSlot, head: int) -> bool:
         """Bring `slot` to `head` (the caller holds `slot.mutate`); whether anything changed."""

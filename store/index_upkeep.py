@@ -25,7 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -129,15 +129,23 @@ class Upkeep:
         self._closing = False
         self._caught_up_to = 0
         self._catch_up_due = False
+        self._dirty: set[GroupSlot] = set()
+        """Slots changed since the worker last looked: the only ones it examines, so its
+        rounds (and the GIL they hold) cost what changed, not how many groups are loaded."""
+        self._dirty_lock = threading.Lock()
 
     # ------------------------------------------------------------------ scheduling
 
-    def kick(self, head: int, *, changed: bool = True) -> None:
-        """Note the log head a sync saw, and whether it changed groups (builds or snapshots
-        may then be due); wakes the worker when there is something to do."""
+    def kick(self, head: int, changed: Iterable[GroupSlot] = ()) -> None:
+        """Note the log head a sync saw and the slots it changed (builds or snapshots may
+        then be due); wakes the worker when there is something to do."""
+        with self._dirty_lock:
+            before = len(self._dirty)
+            self._dirty.update(changed)
+            work = len(self._dirty) > before
         if head - self._caught_up_to >= STAMP_LAG // 2 and not self._catch_up_due:
-            self._catch_up_due = changed = True
-        if not changed:
+            self._catch_up_due = work = True
+        if not work:
             return
         self._idle.clear()
         with self._start_lock:
@@ -163,11 +171,13 @@ class Upkeep:
                 self._idle.set()
                 return
             self._wake.clear()
+            with self._dirty_lock:
+                dirty, self._dirty = list(self._dirty), set()
             try:
-                self._build_all(self._policy.threads_for_builds())
-                self._catch_up_idle()
+                self._build_all(self._policy.threads_for_builds(), dirty)
+                dirty += self._catch_up_idle()
                 if not self._closing:
-                    self._write_snapshots(self._due(closing=False))
+                    self._write_snapshots(self._due(closing=False, slots=dirty))
             except Exception:  # derived caches: log it, keep serving, retry on the next kick
                 logger.exception("background index upkeep failed")
             if not self._wake.is_set():
@@ -175,13 +185,14 @@ class Upkeep:
 
     # ------------------------------------------------------------------ builds
 
-    def _build_all(self, threads: int) -> int:
-        """Run every due build (a build can make another due, e.g. a merge); return how many."""
+    def _build_all(self, threads: int, slots: Sequence[GroupSlot] | None = None) -> int:
+        """Run every due build of `slots` (default: all; a build can make another due, e.g.
+        a merge); return how many."""
         done = 0
         progress = True
         while progress and not self._closing:
             progress = False
-            for slot in self._slots():
+            for slot in self._slots() if slots is None else slots:
                 if self._closing:
                     break
                 if self.build(slot, threads):
@@ -217,12 +228,13 @@ class Upkeep:
             logger.info("built the %s index of %s (%s)", result.kind, slot.name, job.reason)
         return result is not None
 
-    def _catch_up_idle(self) -> None:
+    def _catch_up_idle(self) -> list[GroupSlot]:
         """Replay the log into groups nobody searched for a while, so compaction never
-        overtakes them (or their snapshots: the re-stamp follows)."""
+        overtakes them (or their snapshots: the re-stamp follows); returns them."""
         if self._read is None or not self._catch_up_due:
-            return
+            return []
         self._catch_up_due = False
+        caught: list[GroupSlot] = []
         with self._read() as conn:
             head = log_head(conn)
             for slot in self._slots():
@@ -230,16 +242,21 @@ class Upkeep:
                 if index is not None and head - index.applied_seq >= STAMP_LAG // 2:
                     with slot.mutate:
                         self._catch_up(conn, slot, head)
+                    caught.append(slot)
         self._caught_up_to = head
+        return caught
 
     # ------------------------------------------------------------------ snapshots
 
-    def _due(self, *, closing: bool) -> list[tuple[GroupSlot, SnapshotJob]]:
-        """Groups whose snapshot should be written (`full`) or re-stamped, per the policy."""
+    def _due(
+        self, *, closing: bool, slots: Sequence[GroupSlot] | None = None
+    ) -> list[tuple[GroupSlot, SnapshotJob]]:
+        """Groups of `slots` (default: all) whose snapshot should be written (`full`) or
+        re-stamped, per the policy."""
         if self._snapshots() is None:
             return []
         jobs: list[tuple[GroupSlot, SnapshotJob]] = []
-        for slot in self._slots():
+        for slot in self._slots() if slots is None else dict.fromkeys(slots):
             index, disk = slot.index, slot.disk
             if index is None or not self._policy.snapshots(len(index)):
                 continue

@@ -181,3 +181,59 @@ def ingest(
         size=count, rounds=rounds, variants=chosen, out_dir=out, name=name, workdir=workdir
     )
     typer.echo(ingest_markdown(run_ingest_bench(config)))
+
+
+@app.command("contention")
+def contention(
+    *,
+    user_size: Annotated[str, typer.Option(help="Memories of the searching user A.")] = "10k",
+    rebuild_size: Annotated[
+        str, typer.Option(help="Memories of user B, whose HNSW graph is built.")
+    ] = "100k",
+    snapshot_size: Annotated[
+        str, typer.Option(help="Memories of user C, whose snapshot is written.")
+    ] = "1M",
+    idle_seconds: Annotated[float, typer.Option(min=1, help="Length of each idle period.")] = 20,
+    scenarios: Annotated[str, typer.Option(help="Comma-separated: rebuild, snapshot.")] = (
+        "rebuild,snapshot"
+    ),
+    out: OutDir = Path("benchmarks/results"),
+    name: Annotated[str, typer.Option(help="Report file stem.")] = "lock_scope",
+    workdir: WorkDir = None,
+) -> None:
+    """A user's search latency while other users' indexes are rebuilt or snapshotted."""
+    from hippograph.bench.contention import (
+        SCENARIOS,
+        ContentionConfig,
+        contention_markdown,
+        run_contention_bench,
+    )
+
+    chosen = _names(scenarios)
+    unknown = [s for s in chosen if s not in SCENARIOS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scenario(s) {', '.join(unknown)}; available: {', '.join(SCENARIOS)}",
+            param_hint="--scenarios",
+        )
+    sizes = {}
+    for option, value in (
+        ("--user-size", user_size),
+        ("--rebuild-size", rebuild_size),
+        ("--snapshot-size", snapshot_size),
+    ):
+        try:
+            sizes[option] = parse_size(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from exc
+    config = ContentionConfig(
+        user_size=sizes["--user-size"],
+        rebuild_size=sizes["--rebuild-size"],
+        snapshot_size=sizes["--snapshot-size"],
+        idle_seconds=idle_seconds,
+        scenarios=chosen,
+        out_dir=out,
+        name=name,
+        workdir=workdir,
+    )
+    typer.echo(contention_markdown(run_contention_bench(config)))
