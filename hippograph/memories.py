@@ -32,6 +32,7 @@ from langgraph.store.base import BaseStore, Item, PutOp
 from hippograph.backends import FeatureUnavailableError, require
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
+from hippograph.store.bulk import bulk_put
 from hippograph.store.links import Link, LinkOp, links_of
 
 logger = logging.getLogger(__name__)
@@ -492,20 +493,16 @@ class MemoryManager(MemoryLinks):
             if errors and not skip_invalid:
                 raise ImportValidationError(errors)
             spool.seek(0)
-            imported = 0
-            batch: builtins.list[PutOp] = []
             wanted: builtins.list[tuple[int, LinkOp]] = []
-            with self._provenance():
+
+            def puts() -> Iterator[PutOp]:
                 for entry in spool:
                     number, key, value, links = json.loads(entry)
-                    batch.append(PutOp(self.namespace, key, value))
-                    wanted += [(number, LinkOp(self.namespace, key, *link)) for link in links]
-                    if len(batch) >= PAGE_SIZE:
-                        self.store.batch(batch)
-                        imported, batch = imported + len(batch), []
-                if batch:
-                    self.store.batch(batch)
-                    imported += len(batch)
+                    wanted.extend((number, LinkOp(self.namespace, key, *link)) for link in links)
+                    yield PutOp(self.namespace, key, value)
+
+            with self._provenance():
+                imported = bulk_put(self.store, puts()).items
                 linked = self._restore_links(wanted, errors)
         return ImportReport(imported, errors, linked)
 

@@ -23,6 +23,7 @@ turn, so an agent keeps working during a long import.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -183,20 +184,33 @@ def run_chunks(
     *,
     chunk_size: int = CHUNK_SIZE,
     on_progress: Callable[[int], None] | None = None,
+    pipelined: bool = True,
 ) -> BulkReport:
     """Prepare each chunk of `items` in this thread while the previous one is written in
-    another; return once every chunk is written.
+    another (`pipelined`; else each chunk is written here); return once every chunk is
+    written.
 
     Args:
         items: What to load (consumed lazily, one chunk at a time).
         prepare: `prepare(chunk, first)` validates and encodes a chunk whose first item is
             the `first`-th of the load (for error messages).
-        write: Writes a prepared chunk durably; returns `(items written, texts embedded)`.
+        write: Writes a prepared chunk; returns `(items written, texts embedded)`. It runs
+            in the caller's context (context variables such as `provenance` hold).
         chunk_size: Items per chunk (one transaction each).
         on_progress: Called with the running total of items written after each chunk.
+        pipelined: Write in a thread of its own, overlapping the next chunk's preparation
+            (`write` must then be safe to call from another thread).
     """
     started = time.perf_counter()
-    written = embedded = chunks = 0
+    totals = [0, 0, 0]  # items, texts embedded, chunks
+
+    def done(result: tuple[int, int]) -> None:
+        totals[0] += result[0]
+        totals[1] += result[1]
+        totals[2] += 1
+        if on_progress is not None:
+            on_progress(totals[0])
+
     with ThreadPoolExecutor(1, thread_name_prefix="hippograph-bulk") as writer:
         in_flight: Future[tuple[int, int]] | None = None
         first = 0
@@ -205,26 +219,23 @@ def run_chunks(
                 prepared = prepare(chunk, first)
             except Exception as exc:
                 if in_flight is not None:  # say exactly what is in the store
-                    done, _ = in_flight.result()
-                    written, chunks = written + done, chunks + 1
+                    done(in_flight.result())
                 exc.add_note(
-                    f"bulk_put: the {written:,} items before this one's chunk were written "
-                    f"({chunks} chunks); nothing of its chunk was"
+                    f"bulk_put: the {totals[0]:,} items before this one's chunk were written "
+                    f"({totals[2]} chunks); nothing of its chunk was"
                 )
                 raise
             first += len(chunk)
             if in_flight is not None:
-                done, fresh = in_flight.result()
-                written, embedded, chunks = written + done, embedded + fresh, chunks + 1
-                if on_progress is not None:
-                    on_progress(written)
-            in_flight = writer.submit(write, prepared)
+                done(in_flight.result())
+                in_flight = None
+            if pipelined:
+                in_flight = writer.submit(contextvars.copy_context().run, write, prepared)
+            else:
+                done(write(prepared))
         if in_flight is not None:
-            done, fresh = in_flight.result()
-            written, embedded, chunks = written + done, embedded + fresh, chunks + 1
-            if on_progress is not None:
-                on_progress(written)
-    return BulkReport(written, chunks, embedded, time.perf_counter() - started)
+            done(in_flight.result())
+    return BulkReport(totals[0], totals[2], totals[1], time.perf_counter() - started)
 
 
 def bulk_put(
@@ -256,4 +267,6 @@ def bulk_put(
     def prepare(chunk: list[BulkItem | PutOp], first: int) -> list[PutOp]:
         return [BulkItem.of(item).as_put_op() for item in chunk]
 
-    return run_chunks(items, prepare, write, chunk_size=chunk_size, on_progress=on_progress)
+    return run_chunks(
+        items, prepare, write, chunk_size=chunk_size, on_progress=on_progress, pipelined=False
+    )

@@ -25,6 +25,7 @@ from hippograph.migration.target import PostgresTarget, Progress
 from hippograph.migration.vectors import StoredVectors
 from hippograph.migration.verify import Verification, verify
 from hippograph.store import resolve_embeddings
+from hippograph.store.bulk import bulk_put
 from hippograph.store.postgres import PostgresMemoryStore, history_paused
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -206,7 +207,7 @@ def _copy_items(
                 for item in items
             ]
             with history_paused():  # the source's own history is copied instead
-                store.batch(ops)
+                bulk_put(store, ops, chunk_size=len(ops))
         run.target.finish_items(items, last)
         after, done = last, done + len(items)
         run.report("items", done, total)
