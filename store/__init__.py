@@ -21,6 +21,7 @@ from hippograph.store.errors import (
 )
 from hippograph.store.faiss_sqlite import FaissSqliteStore
 from hippograph.store.history import HistoryEntry, provenance
+from hippograph.store.index_policy import IndexPolicy
 from hippograph.store.links import (
     Link,
     LinkedSearchItem,
@@ -39,7 +40,6 @@ from hippograph.store.memory import (
     normalize_category,
 )
 from hippograph.store.ranking import HybridSearch
-from hippograph.store.vector_index import IndexPolicy
 
 __all__ = [
     "CATEGORIES",

@@ -66,6 +66,7 @@ from hippograph.store.errors import (
 )
 from hippograph.store.history import HistoryEntry, current_source, source_for
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.index_policy import IndexPolicy
 from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import (
     LINK_OPS,
@@ -80,7 +81,6 @@ from hippograph.store.ranking import HybridSearch
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
-from hippograph.store.vector_index import IndexPolicy
 from hippograph.store.verify import VerifyReport, verify_store
 
 logger = logging.getLogger(__name__)

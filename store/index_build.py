@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 if TYPE_CHECKING:
-    from hippograph.store.vector_index import IndexKind, IndexPolicy
+    from hippograph.store.index_policy import IndexKind, IndexPolicy
 
 BuildReason = Literal["promote", "conform", "rebuild", "merge", "build"]
 

@@ -1,6 +1,8 @@
 """Background upkeep of the FAISS caches: graph builds, catching up idle groups, snapshots.
 
 Core pieces:
+    - `RWLock`: many readers or one writer; a waiting writer holds new readers back, so it
+      is only ever taken exclusively for moments.
     - `GroupSlot`: one group's index and its two locks. `lock` (a readers-writer lock) is
       taken shared by searches and exclusively only for the short moment a change is
       applied; `mutate` (a mutex) is held by whoever changes the group — load, log replay,
@@ -26,15 +28,16 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import faiss
 import numpy as np
 
+from hippograph.store.index_policy import IndexPolicy
 from hippograph.store.snapshot import SnapshotDir, SnapshotHeader
-from hippograph.store.vector_index import GroupIndex, IndexPolicy, RWLock
+from hippograph.store.vector_index import GroupIndex
 from hippograph.store.vector_log import group_floor, log_head
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,47 @@ its snapshot: well inside the 100k entries log compaction keeps, so neither a lo
 nor a snapshot ever falls below the log floor just for being idle."""
 _NICENESS = 10
 _FLUSH_ROUNDS = 4
+
+
+class RWLock:
+    """Many concurrent readers or one writer (writers are not starved by new readers)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """Hold the lock shared."""
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """Hold the lock exclusively."""
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,16 +191,16 @@ class Upkeep:
             self._catch_up_due = work = True
         if not work:
             return
-        self._idle.clear()
-        with self._start_lock:
+        with self._start_lock:  # idle and wake change together (see `_run`)
             if self._closing:
                 return
+            self._idle.clear()
+            self._wake.set()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="hippograph-index-upkeep", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until the worker has nothing left to do; `False` on timeout (for tests and
@@ -180,8 +224,9 @@ class Upkeep:
                     self._write_snapshots(self._due(closing=False, slots=dirty))
             except Exception:  # derived caches: log it, keep serving, retry on the next kick
                 logger.exception("background index upkeep failed")
-            if not self._wake.is_set():
-                self._idle.set()
+            with self._start_lock:
+                if not self._wake.is_set():  # no kick since this round began
+                    self._idle.set()
 
     # ------------------------------------------------------------------ builds
 

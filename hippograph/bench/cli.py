@@ -5,13 +5,14 @@ The lead registers `app` as `hippograph bench`; `benchmarks/store_bench.py` runs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hippograph.bench.backends import BACKENDS, resolve_backends
-from hippograph.bench.measure import parse_size, parse_sizes
+from hippograph.bench.measure import check_names, parse_size, parse_sizes
 
 if TYPE_CHECKING:
     from hippograph.bench.vectors import VectorKind
@@ -47,6 +48,22 @@ def _sizes(value: str) -> list[int]:
 
 def _names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _choose(value: str, available: Sequence[str], what: str, hint: str) -> list[str]:
+    """The comma-separated names in `value`, each one of `available` (else a usage error)."""
+    try:
+        return check_names(_names(value), available, what)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def _size(value: str, hint: str) -> int:
+    """A count such as `100k` or `1M` (else a usage error)."""
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
 
 
 @app.command("store")
@@ -128,20 +145,9 @@ def index(
     """Build time, memory, latency and recall@10 of flat / HNSW / IVF at one size."""
     from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
 
-    try:
-        count = parse_size(size)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--size") from exc
-    names = _names(candidates)
-    unknown = [c for c in names if c not in CANDIDATES]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown candidate(s) {', '.join(unknown)}; available: {', '.join(CANDIDATES)}",
-            param_hint="--candidates",
-        )
     report = run_index_study(
-        count,
-        names,
+        _size(size, "--size"),
+        _choose(candidates, list(CANDIDATES), "candidate", "--candidates"),
         queries=queries,
         vectors=_vector_kind(vectors),
         out_dir=out,
@@ -166,19 +172,13 @@ def ingest(
     """Bulk ingest of pre-embedded items: bulk_put vs batch vs InMemoryStore, same run."""
     from hippograph.bench.ingest import VARIANTS, IngestConfig, ingest_markdown, run_ingest_bench
 
-    try:
-        count = parse_size(size)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--size") from exc
-    chosen = _names(variants)
-    unknown = [v for v in chosen if v not in VARIANTS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown variant(s) {', '.join(unknown)}; available: {', '.join(VARIANTS)}",
-            param_hint="--variants",
-        )
     config = IngestConfig(
-        size=count, rounds=rounds, variants=chosen, out_dir=out, name=name, workdir=workdir
+        size=_size(size, "--size"),
+        rounds=rounds,
+        variants=_choose(variants, VARIANTS, "variant", "--variants"),
+        out_dir=out,
+        name=name,
+        workdir=workdir,
     )
     typer.echo(ingest_markdown(run_ingest_bench(config)))
 
@@ -209,29 +209,12 @@ def contention(
         run_contention_bench,
     )
 
-    chosen = _names(scenarios)
-    unknown = [s for s in chosen if s not in SCENARIOS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown scenario(s) {', '.join(unknown)}; available: {', '.join(SCENARIOS)}",
-            param_hint="--scenarios",
-        )
-    sizes = {}
-    for option, value in (
-        ("--user-size", user_size),
-        ("--rebuild-size", rebuild_size),
-        ("--snapshot-size", snapshot_size),
-    ):
-        try:
-            sizes[option] = parse_size(value)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=option) from exc
     config = ContentionConfig(
-        user_size=sizes["--user-size"],
-        rebuild_size=sizes["--rebuild-size"],
-        snapshot_size=sizes["--snapshot-size"],
+        user_size=_size(user_size, "--user-size"),
+        rebuild_size=_size(rebuild_size, "--rebuild-size"),
+        snapshot_size=_size(snapshot_size, "--snapshot-size"),
         idle_seconds=idle_seconds,
-        scenarios=chosen,
+        scenarios=_choose(scenarios, SCENARIOS, "scenario", "--scenarios"),
         out_dir=out,
         name=name,
         workdir=workdir,

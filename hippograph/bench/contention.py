@@ -23,11 +23,10 @@ Core pieces: `ContentionConfig`, `run_contention_bench(config)` (writes
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,23 @@ import numpy as np
 
 from hippograph.bench.embedders import PrecomputedEmbeddings
 from hippograph.bench.ingest import memory_value
-from hippograph.bench.measure import latency_ms, machine_info, progress, scratch_dir, size_label
-from hippograph.bench.report import fmt, fmt_ratio, markdown_table, write_json
+from hippograph.bench.measure import (
+    check_names,
+    latency_ms,
+    machine_info,
+    progress,
+    scratch_dir,
+    size_label,
+)
+from hippograph.bench.report import (
+    fmt,
+    fmt_ratio,
+    markdown_table,
+    pyplot,
+    run_report,
+    save_figure,
+    write_json,
+)
 from hippograph.bench.vectors import make_vectors
 
 USER_A = ("memories", "user-a")
@@ -308,10 +322,7 @@ def plot_contention(
 
     `timelines[scenario]` holds `series` (every search's start and seconds) and `spans`
     (period name → start, end), which the JSON report leaves out."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     scenarios = report["scenarios"]
     fig, axes = plt.subplots(len(scenarios), 1, figsize=(10, 3.8 * len(scenarios)), squeeze=False)
@@ -330,16 +341,12 @@ def plot_contention(
         ax.set_title(f"{kind}: user A's searches while another user's index is worked on")
         ax.legend(fontsize=8, loc="upper right")
         ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def run_contention_bench(config: ContentionConfig) -> dict[str, Any]:
     """Run the scenarios and write `<name>.json`, `.md` and `.png` into `out_dir`."""
-    unknown = [s for s in config.scenarios if s not in SCENARIOS]
-    if unknown:
-        raise ValueError(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
+    check_names(config.scenarios, SCENARIOS, "scenario")
     started = datetime.now(UTC)
     machine = machine_info()
     largest = max(
@@ -359,19 +366,7 @@ def run_contention_bench(config: ContentionConfig) -> dict[str, Any]:
                 "periods": _summarize(result["samples"]),
             }
             timelines[kind] = {"series": result["series"], "spans": result["spans"]}
-    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    report = {
-        "benchmark": "lock_scope",
-        "started": started.isoformat(timespec="seconds"),
-        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "machine": machine,
-        "config": {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in asdict(config).items()
-            if k not in ("out_dir", "workdir")
-        },
-        "scenarios": scenarios,
-    }
+    report = run_report("lock_scope", started, machine, config, scenarios=scenarios)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     write_json(report, config.out_dir / f"{config.name}.json")
     (config.out_dir / f"{config.name}.md").write_text(contention_markdown(report))

@@ -93,6 +93,20 @@ def parse_size(text: str) -> int:
     return value
 
 
+def check_names(names: Sequence[str], available: Sequence[str], what: str) -> list[str]:
+    """`names` as a list, if each is one of `available`.
+
+    Raises:
+        ValueError: naming the unknown ones and what is available.
+    """
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(
+            f"unknown {what}(s) {', '.join(unknown)}; available: {', '.join(available)}"
+        )
+    return list(names)
+
+
 def parse_sizes(text: str) -> list[int]:
     """Comma-separated sizes, e.g. `"1k,10k,100k,1M"`."""
     return [parse_size(part) for part in text.split(",") if part.strip()]

@@ -305,7 +305,7 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
         The report (as written to JSON).
     """
     from hippograph.bench import real_embedder
-    from hippograph.bench.report import write_store_report
+    from hippograph.bench.report import run_report, write_store_report
 
     backends = resolve_backends(config.backends)
     started = datetime.now(UTC)
@@ -328,20 +328,15 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
                 results.append(_run(measure_backend, backend.name, size, data_path, config))
             data_path.unlink()
     real = real_embedder.run(config, [b.name for b in backends]) if config.real_texts else None
-    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    report = {
-        "benchmark": "store",
-        "started": started.isoformat(timespec="seconds"),
-        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "machine": machine,
-        "config": {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in asdict(config).items()
-            if k not in ("out_dir", "workdir", "locomo_dir")
-        },
-        "results": [asdict(r) for r in results],
-        "real_embedder": real,
-    }
+    report = run_report(
+        "store",
+        started,
+        machine,
+        config,
+        skip=("out_dir", "workdir", "locomo_dir"),
+        results=[asdict(r) for r in results],
+        real_embedder=real,
+    )
     write_store_report(report, config.out_dir, config.name)
     return report
 
