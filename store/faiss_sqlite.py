@@ -167,10 +167,13 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
-        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`); on by default
-            for indexed stores. `None` or `False`: pure vector search; the full-text index
-            is not maintained and is rebuilt (from SQLite, no re-embedding) the next time
-            the file is opened with hybrid search. Processes sharing a file should agree.
+        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`; `True` for the
+            default weights). Off by default (`None`): `search(query=...)` scores are the
+            cosine similarity, exactly as LangGraph's stores return them, so the store is a
+            drop-in `BaseStore`. The memory store that `hippograph.backends.open_store` opens
+            turns it on (`MEMORY_SEARCH`). With it off the full-text index is not maintained
+            and is rebuilt (from SQLite, no re-embedding) the next time the file is opened
+            with hybrid search. Processes sharing a file should agree.
         expand_links: Natural-language searches also return the items their best results
             link to, with decayed scores (see `LinkExpansion`); `None` (default): off.
             `link_expansion(...)` overrides it for the searches made inside it.
@@ -198,7 +201,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         durability: Durability = "full",
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         history: bool = True,
-        hybrid: HybridSearch | bool | None = True,
+        hybrid: HybridSearch | bool | None = None,
         expand_links: LinkExpansion | None = None,
     ) -> None:
         if group_depth < 1:

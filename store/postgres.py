@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from langgraph.store.base import IndexConfig, Op, PutOp, Result, TTLConfig
+from langgraph.store.base import IndexConfig, Op, PutOp, Result, SearchOp, TTLConfig
 from langgraph.store.postgres import PostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import Connection, Cursor
@@ -39,7 +39,7 @@ from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
 from hippograph.store.errors import InvalidNamespaceError, StoreClosedError, StoreConfigError
 from hippograph.store.history import HistoryEntry, current_source
 from hippograph.store.lifecycle import Closeable
-from hippograph.store.pg_filters import filter_condition
+from hippograph.store.pg_filters import as_conditions, key_condition
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
     SOURCE_SETTING,
@@ -276,9 +276,19 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             )
         return queries, embedding_request
 
+    def _prepare_batch_search_queries(
+        self, search_ops: Sequence[tuple[int, SearchOp]]
+    ) -> tuple[list[tuple[str, list[Any]]], list[tuple[int, str]]]:
+        """Upstream's search queries, with every filter condition built by `key_condition`."""
+        rewritten = [
+            (i, op._replace(filter=as_conditions(op.filter)) if op.filter else op)
+            for i, op in search_ops
+        ]
+        return super()._prepare_batch_search_queries(rewritten)
+
     def _get_filter_condition(self, key: str, op: str, value: Any) -> tuple[str, list[Any]]:
-        """Type-aware comparisons and nested filters (see `hippograph.store.pg_filters`)."""
-        return filter_condition([key], op, value)
+        """Type-aware comparisons, nested filters and dotted keys (see `store.pg_filters`)."""
+        return key_condition(key, op, value)
 
     # ------------------------------------------------------------------ extras
 
