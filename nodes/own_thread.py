@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from hippograph.nodes.context import Context, memory_context
@@ -22,9 +22,9 @@ from hippograph.nodes.state import State
 from hippograph.store.threads import claim_thread
 
 
-def own_thread(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+def own_thread(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Claim the run's thread for the run's user; runs without a thread id claim nothing."""
-    thread_id = (config.get("configurable") or {}).get("thread_id")
+    thread_id = (get_config().get("configurable") or {}).get("thread_id")
     user_id = memory_context(runtime).user_id
     if thread_id is not None:
         claim_thread(require_store(runtime), user_id, str(thread_id))

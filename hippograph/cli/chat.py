@@ -105,7 +105,8 @@ def chat(
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
     try:
         with open_agent(settings=settings) as agent:
-            claim_thread(agent.store, settings.user_id, thread_id)
+            if agent.store is not None:
+                claim_thread(agent.store, settings.user_id, thread_id)
             _repl(agent, settings, thread_id)
     except ModelUnavailableError as exc:
         raise fail(str(exc), 2) from exc
