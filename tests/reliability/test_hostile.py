@@ -46,9 +46,10 @@ BOB = ["Bob lives in Lisbon", "Bob codes in Go"]
 
 
 def _snapshot(store: FaissSqliteStore) -> dict[str, Any]:
-    """Everything a test compares: every user's items and the whole history."""
+    """Everything a test compares: every user's memories and their whole history (a turn
+    also records who owns its thread, under `("threads", user)`: not a memory)."""
     items = {(tuple(i.namespace), i.key): i.value for i in store.search(("memories",), limit=1000)}
-    return {"items": items, "history": store.history(())}
+    return {"items": items, "history": store.history(("memories",))}
 
 
 @pytest.fixture
