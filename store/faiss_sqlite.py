@@ -103,6 +103,10 @@ class _Plan:
     """Known vectors by text hash (cache or database): these texts are not re-embedded."""
     to_embed: dict[str, str] = field(default_factory=dict)
     """Texts still to embed, by hash."""
+    doc_groups: dict[str, set[str]] = field(default_factory=dict)
+    """FAISS groups (tenants) whose puts carry each text hash: vectors are reused per group."""
+    query_groups: dict[str, set[str]] = field(default_factory=dict)
+    """Groups searched with each query text: query vectors are cached per group."""
     queries: dict[str, np.ndarray | None] = field(default_factory=dict)
     link_writes: list[tuple[int, LinkWrite]] = field(default_factory=list)
     link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
@@ -141,6 +145,11 @@ class _VectorCache:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _scoped(group: str, text: str) -> str:
+    """Cache key of a text's vector within one group: caches never cross tenants."""
+    return text_hash(f"{group}\x00{text}")
 
 
 class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
@@ -371,7 +380,11 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     raise InvalidValueError("search limit and offset must be >= 0")
                 plan.searches.append((i, op))
                 if op.query and self._index is not None:
-                    plan.queries[op.query] = self._query_cache.get(text_hash(op.query))
+                    group = self._group_of(op.namespace_prefix)
+                    plan.query_groups.setdefault(op.query, set()).add(group)
+                    cached = self._query_cache.get(_scoped(group, op.query))
+                    if plan.queries.get(op.query) is None:
+                        plan.queries[op.query] = cached
             elif isinstance(op, ListNamespacesOp):
                 plan.lists.append((i, op))
             elif isinstance(op, PutOp):
@@ -416,22 +429,32 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
-        hashes = {digest: text for put in plan.puts.values() for _, text, digest in put.texts}
+        """Reuse the vectors of texts already embedded *in the same group* (tenant): the
+        cost and timing of a put never depend on what another tenant stored."""
+        hashes: dict[str, str] = {}
+        for put in plan.puts.values():
+            group = self._group_of(put.namespace)
+            for _, text, digest in put.texts:
+                hashes[digest] = text
+                plan.doc_groups.setdefault(digest, set()).add(group)
         for digest in list(hashes):
-            cached = self._doc_cache.get(digest)
-            if cached is not None:
-                plan.vectors[digest] = cached
-                del hashes[digest]
+            for group in plan.doc_groups[digest]:
+                cached = self._doc_cache.get(_scoped(group, digest))
+                if cached is not None:
+                    plan.vectors[digest] = cached
+                    del hashes[digest]
+                    break
         if hashes:
             with self._conns.read() as conn:
                 for chunk in chunked(list(hashes)):
-                    for digest, blob in conn.execute(
-                        "SELECT text_hash, blob FROM vectors WHERE text_hash IN "
-                        f"({','.join('?' * len(chunk))}) GROUP BY text_hash",
+                    for digest, group, blob in conn.execute(
+                        "SELECT text_hash, grp, blob FROM vectors WHERE text_hash IN "
+                        f"({','.join('?' * len(chunk))})",
                         tuple(chunk),
                     ):
                         vector = np.frombuffer(blob, dtype=np.float32)
-                        if self._index is not None and len(vector) == self._index.dims:
+                        dims_ok = self._index is not None and len(vector) == self._index.dims
+                        if dims_ok and group in plan.doc_groups[digest]:
                             plan.vectors[digest] = vector
                             hashes.pop(digest, None)
         plan.to_embed = hashes
@@ -446,13 +469,15 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             vectors = to_unit_vectors(docs, dims, len(plan.to_embed))
             for digest, vector in zip(plan.to_embed, vectors, strict=True):
                 plan.vectors[digest] = vector
-                self._doc_cache.put(digest, vector)
+                for group in plan.doc_groups[digest]:
+                    self._doc_cache.put(_scoped(group, digest), vector)
         missing = self._missing_queries(plan)
         if missing:
             vectors = to_unit_vectors(list(queries), dims, len(missing))
             for query, vector in zip(missing, vectors, strict=True):
                 plan.queries[query] = vector
-                self._query_cache.put(text_hash(query), vector)
+                for group in plan.query_groups[query]:
+                    self._query_cache.put(_scoped(group, query), vector)
 
     def _embed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
