@@ -92,10 +92,25 @@ def _delete_threads(settings: Settings, thread_ids: list[str], *, compact: bool)
     with open_checkpointer(settings=settings) as saver:
         for thread_id in thread_ids:
             saver.delete_thread(thread_id)
-    if compact and not settings.uses_postgres:
+    if compact and settings.uses_postgres:
+        _vacuum_postgres_checkpoints(settings.store_target)
+    elif compact:
         conn = sqlite3.connect(checkpoints, isolation_level=None, timeout=30.0)
         try:
             compact_sqlite(conn)
         finally:
             conn.close()
     return list(thread_ids)
+
+
+CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+"""LangGraph's `PostgresSaver` tables holding a thread's messages."""
+
+
+def _vacuum_postgres_checkpoints(url: str) -> None:
+    """Rewrite the checkpoint tables so no dead row keeps an erased thread's bytes (as
+    `PostgresMemoryStore.purge` does for the store's tables; it locks them while it runs)."""
+    from psycopg import Connection
+
+    with Connection.connect(url, autocommit=True) as conn:
+        conn.execute(f"VACUUM FULL {', '.join(CHECKPOINT_TABLES)}")

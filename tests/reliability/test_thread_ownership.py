@@ -133,7 +133,7 @@ def test_the_agent_refuses_another_users_thread_when_invoked_directly(tmp_path: 
         assert MemoryManager(agent.store, "bob").list() == []
 
 
-def test_ownership_and_erasure_on_postgres(pg_url: str) -> None:
+def test_ownership_and_erasure_on_postgres(pg_url: str, pg_server: Any) -> None:
     """The same rules with `PostgresMemoryStore` + `PostgresSaver` on one database."""
     settings = Settings(db_path=Path("unused.db"), store_url=pg_url)
     with open_agent(settings=settings) as agent:
@@ -157,6 +157,25 @@ def test_ownership_and_erasure_on_postgres(pg_url: str) -> None:
         assert _messages(saver, "a-facts") == _messages(saver, "a-questions") == []
     with open_store(settings=settings) as store:
         assert owned_threads(store, "alice") == owned_threads(store, "bob") == []
+    files = _checkpoint_files(pg_url, pg_server.directory / "pgdata")
+    assert files, "the scan must find the checkpoint tables' files"
+    assert [f.name for f in files if b"zqx0vault" in f.read_bytes()] == []
+
+
+def _checkpoint_files(url: str, data: Path) -> list[Path]:
+    """The data files of the checkpoint tables (and their TOAST tables), after a CHECKPOINT."""
+    from psycopg import Connection
+
+    from hippograph.erasure import CHECKPOINT_TABLES
+
+    with Connection.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        rows = conn.execute(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.relname = ANY(%s) "
+            "OR c.oid IN (SELECT reltoastrelid FROM pg_class WHERE relname = ANY(%s))",
+            (list(CHECKPOINT_TABLES), list(CHECKPOINT_TABLES)),
+        ).fetchall()
+    return [data / row[0] for row in rows if row[0] and (data / row[0]).exists()]
 
 
 def _jsonl(*lines: dict[str, Any]) -> io.StringIO:
