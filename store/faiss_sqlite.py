@@ -64,7 +64,12 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
-from hippograph.store.history import HistoryEntry, current_source, source_for
+from hippograph.store.history import (
+    HistoryEntry,
+    current_source,
+    recording_history,
+    source_for,
+)
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import (
@@ -114,6 +119,9 @@ class _Plan:
     """How this batch's searches follow links (the store's, or a `link_expansion` override)."""
     source: str | None = None
     """Explicit provenance (JSON) for the history rows of link changes."""
+    record_history: bool = True
+    """This batch's writes record history rows (the store keeps history, and the batch was
+    not made inside `history_paused()`)."""
 
 
 class _VectorCache:
@@ -364,6 +372,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         explicit_source = current_source()
         plan.source = source_for(None, explicit_source)
         plan.expansion = current_expansion(self.expand_links)
+        plan.record_history = self.record_history and recording_history()
         for i, op in enumerate(ops):
             if isinstance(op, LINK_OPS):
                 checked = validate_link_op(op)
@@ -521,7 +530,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     plan.vectors,
                     group_of=self._group_of,
                     now=now,
-                    record_history=self.record_history,
+                    record_history=plan.record_history,
                     fulltext_on=self.hybrid is not None,
                 )
                 self._write_links(conn, plan, now)
@@ -545,7 +554,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             [op for _, op in plan.link_writes],
             at=now.isoformat(),
             source=plan.source,
-            record_history=self.record_history,
+            record_history=plan.record_history,
         )
         for (i, _), result in zip(plan.link_writes, done, strict=True):
             plan.results[i] = cast(Result, result)

@@ -22,7 +22,7 @@ from hippograph.config import Settings
 from hippograph.erasure import erase_user
 from hippograph.graph import open_agent
 from hippograph.memories import MemoryManager
-from hippograph.store.threads import ThreadOwnerError, owned_threads
+from hippograph.store.threads import THREADS, ThreadOwnerError, forget_threads, owned_threads
 from tests.conftest import run_config, user_turn
 from tests.reliability.test_erasure import traces
 
@@ -180,3 +180,16 @@ def _checkpoint_files(url: str, data: Path) -> list[Path]:
 
 def _jsonl(*lines: dict[str, Any]) -> io.StringIO:
     return io.StringIO("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_thread_records_stay_out_of_the_audit_trail(tmp_path: Path) -> None:
+    """Who owns a thread is not a memory: the audit trail has no row for the record (so
+    none is left behind once erasure deletes it)."""
+    settings = Settings(db_path=tmp_path / "memories.db")
+    with open_agent(settings=settings) as agent:
+        store: Any = agent.store
+        agent.invoke(user_turn("Hello there"), run_config("zqx-thread"), context={"user_id": "al"})
+        assert owned_threads(store, "al") == ["zqx-thread"]
+        assert store.history(THREADS) == []
+        forget_threads(store, "al")
+        assert owned_threads(store, "al") == [] and store.history(THREADS) == []
