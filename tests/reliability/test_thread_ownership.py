@@ -157,6 +157,7 @@ def test_ownership_and_erasure_on_postgres(pg_url: str, pg_server: Any) -> None:
         assert _messages(saver, "a-facts") == _messages(saver, "a-questions") == []
     with open_store(settings=settings) as store:
         assert owned_threads(store, "alice") == owned_threads(store, "bob") == []
+        assert store.history(THREADS) == []  # type: ignore[attr-defined]
     files = _checkpoint_files(pg_url, pg_server.directory / "pgdata")
     assert files, "the scan must find the checkpoint tables' files"
     assert [f.name for f in files if b"zqx0vault" in f.read_bytes()] == []
