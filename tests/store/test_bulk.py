@@ -212,3 +212,16 @@ def test_the_helper_loads_any_store_and_the_async_twin_works(
     assert report.items == 20 and store.count(NS) == 20
     with pytest.raises(InvalidValueError, match="value None"):
         store.bulk_put([PutOp(NS, "m1", None)])
+
+
+def test_a_load_inside_history_paused_writes_no_history(
+    open_store: Any, vectors: np.ndarray
+) -> None:
+    from hippograph.store.history import history_paused
+
+    store = open_store()
+    with history_paused():  # e.g. a migration, which copies the source's own history
+        store.bulk_put(
+            [BulkItem(NS, f"m{i}", memory(i), {"content": vectors[i]}) for i in range(5)]
+        )
+    assert store.count(NS) == 5 and store.history(NS) == []
