@@ -487,8 +487,10 @@ class MemoryManager(MemoryLinks):
                     wanted.extend((number, LinkOp(self.namespace, key, *link)) for link in links)
                     yield PutOp(self.namespace, key, value)
 
+            # Two chunks are in memory at once (one written while the next is prepared):
+            # half pages keep a large import's heap as small as a page-by-page one.
             with self._provenance():
-                imported = bulk_put(self.store, puts()).items
+                imported = bulk_put(self.store, puts(), chunk_size=PAGE_SIZE // 2).items
                 linked = self._restore_links(wanted, errors)
         return ImportReport(imported, errors, linked)
 

@@ -168,6 +168,7 @@ def ingest(
     out: OutDir = Path("benchmarks/results"),
     name: Annotated[str, typer.Option(help="Report file stem.")] = "bulk_ingest",
     workdir: WorkDir = None,
+    isolate: Annotated[bool, typer.Option(help="One fresh process per load.")] = True,
 ) -> None:
     """Bulk ingest of pre-embedded items: bulk_put vs batch vs InMemoryStore, same run."""
     from hippograph.bench.ingest import VARIANTS, IngestConfig, ingest_markdown, run_ingest_bench
@@ -179,6 +180,7 @@ def ingest(
         out_dir=out,
         name=name,
         workdir=workdir,
+        isolate=isolate,
     )
     typer.echo(ingest_markdown(run_ingest_bench(config)))
 
