@@ -248,7 +248,7 @@ def _results_table(report: dict[str, Any]) -> str:
         "p99 ms",
         "get p50 ms",
         "recall@10",
-        "open rebuild s",
+        "open, no snapshot s",
         "open snapshot s",
         "memory MiB",
         "disk MiB",

@@ -106,7 +106,8 @@ class RunResult:
     get_ms: dict[str, float] = field(default_factory=dict)
     recall_at_10: float | None = None
     open_rebuild_s: float | None = None
-    """Open + first search on a fresh process with no index snapshot: a full rebuild."""
+    """Open + first search on a fresh process with no index snapshot: the group is read
+    from SQLite and searched exactly (its HNSW graph is then built in the background)."""
     open_snapshot_s: float | None = None
     """Open + first search when the store left an index snapshot on close."""
     memory_mb: float | None = None

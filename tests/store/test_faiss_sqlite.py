@@ -420,3 +420,27 @@ def test_history_values_are_json(open_store: Any, db: str) -> None:
     open_store().put(NS, "k", {"content": "ünïcødé ✓"})
     row = snapshot(db)["history"][0]
     assert json.loads(row[5]) == {"content": "ünïcødé ✓"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"content": "plain text"},
+        {"content": 42},
+        {"content": 1.5},
+        {"content": True},
+        {"content": None},
+        {"content": ["a", "b"]},
+        {"content": {"nested": "x"}},
+        {"other": "no content here"},
+        {"content": ""},
+    ],
+)
+@pytest.mark.parametrize("path", ["content", "[0]", "*", "{content,other}", "$"])
+def test_the_fast_text_lookup_agrees_with_langgraphs(value: dict[str, Any], path: str) -> None:
+    from langgraph.store.base import get_text_at_path, tokenize_path
+
+    from hippograph.store.faiss_sqlite import _texts_at
+
+    tokens = path if path == "$" else tokenize_path(path)
+    assert _texts_at(value, tokens) == get_text_at_path(value, tokens)
