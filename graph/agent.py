@@ -31,13 +31,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
-from hippograph.nodes.context import Context
+from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
+from hippograph.memory.context import Context
+from hippograph.memory.state import State
 from hippograph.nodes.extract import extract
-from hippograph.nodes.models import ModelSpec, resolve_chat_model
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.respond import respond
 from hippograph.nodes.retrieve import retrieve
-from hippograph.nodes.state import State
 
 if TYPE_CHECKING:
     from hippograph.config import Settings

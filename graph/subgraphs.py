@@ -18,12 +18,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
-from hippograph.nodes.context import Context
+from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
+from hippograph.memory.context import Context
+from hippograph.memory.state import RecallOutput, RememberOutput, State
 from hippograph.nodes.extract import extract
-from hippograph.nodes.models import ModelSpec, resolve_chat_model
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.retrieve import retrieve
-from hippograph.nodes.state import RecallOutput, RememberOutput, State
 
 
 def build_recall_graph(*, store: BaseStore | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:

@@ -54,9 +54,9 @@ _EXPORTS: dict[str, str] = {
     "answer_with_memory": "hippograph.api",
     "process_message": "hippograph.api",
     "Answer": "hippograph.api",
-    "resolve_chat_model": "hippograph.nodes.models",
-    "ModelUnavailableError": "hippograph.nodes.models",
-    "ModelCallError": "hippograph.nodes.models",
+    "resolve_chat_model": "hippograph.memory.chat_models",
+    "ModelUnavailableError": "hippograph.memory.chat_models",
+    "ModelCallError": "hippograph.memory.chat_models",
     "open_store": "hippograph.backends",
     "aopen_store": "hippograph.backends",
     "open_checkpointer": "hippograph.backends",
@@ -107,7 +107,11 @@ if TYPE_CHECKING:
     from hippograph.graph.state import State
     from hippograph.graph.subgraphs import build_recall_graph, build_remember_graph
     from hippograph.memories import MemoryManager
-    from hippograph.nodes.models import ModelCallError, ModelUnavailableError, resolve_chat_model
+    from hippograph.memory.chat_models import (
+        ModelCallError,
+        ModelUnavailableError,
+        resolve_chat_model,
+    )
     from hippograph.recalls import RecallLog
     from hippograph.scripted import ScriptedChatModel
     from hippograph.store import (

@@ -26,7 +26,7 @@ from hippograph.backends import open_checkpointer, open_store
 from hippograph.config import Settings
 from hippograph.graph import build_agent, build_remember_graph
 from hippograph.graph.state import MemoryOp, RecalledMemory
-from hippograph.nodes.models import ModelSpec, resolve_chat_model
+from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,11 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, field_validator
 
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.entities import find_entities
-from hippograph.nodes.models import call_structured, pick_model
-from hippograph.nodes.state import Candidate, State
-from hippograph.nodes.turn import Turn, current_turn
+from hippograph.memory.chat_models import call_structured, pick_model
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.entities import find_entities
+from hippograph.memory.state import Candidate, State
+from hippograph.memory.turn import Turn, current_turn
 from hippograph.prompts import extract as prompts
 from hippograph.store import CATEGORIES, clamp_importance, normalize_category
 from hippograph.store.memory import MAX_CONTENT_CHARS

@@ -8,7 +8,7 @@ Offline: near-duplicates (cosine >= `duplicate_threshold`) are NOOPs that merge 
 a forget request deletes memories at least `forget_threshold` similar to its target.
 On stores that keep links, each added or updated memory is linked, in the same batch, to
 the memories the model related it to (by handle) and to those naming the same entities
-(`nodes.linking`).
+(`hippograph.memory.linking`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, PutOp, SearchItem
 from pydantic import BaseModel, Field
 
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.linking import Linkable, plan_links
-from hippograph.nodes.memory_io import Query, require_store, search_memories
-from hippograph.nodes.models import call_structured, pick_model
-from hippograph.nodes.similarity import exact_cosine
-from hippograph.nodes.state import Candidate, MemoryOp, OpName, State
-from hippograph.nodes.turn import Turn, current_turn
+from hippograph.memory.chat_models import call_structured, pick_model
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.linking import Linkable, plan_links
+from hippograph.memory.search import Query, require_store, search_memories
+from hippograph.memory.similarity import exact_cosine
+from hippograph.memory.state import Candidate, MemoryOp, OpName, State
+from hippograph.memory.turn import Turn, current_turn
 from hippograph.prompts import reconcile as prompts
 from hippograph.store import Memory, memory_namespace, provenance
 from hippograph.store.links import MAX_RELATION_CHARS, Link, LinkOp, UnlinkOp, links_of
@@ -279,7 +279,7 @@ def apply_decisions(
     return the op records.
 
     A memory is changed at most once per turn: a later decision on a key already changed
-    is recorded as a NOOP. Links (see `nodes.linking`) are only made on stores that keep
+    is recorded as a NOOP. Links (see `hippograph.memory.linking`) are only made on stores that keep
     them; `entity_link_limit` 0 leaves out entity links.
     """
     ops: list[MemoryOp] = []

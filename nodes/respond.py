@@ -8,9 +8,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.models import call_model, pick_model
-from hippograph.nodes.state import RecalledMemory, State
+from hippograph.memory.chat_models import call_model, pick_model
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.state import RecalledMemory, State
 from hippograph.prompts import respond as prompts
 
 

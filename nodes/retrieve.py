@@ -14,11 +14,11 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
-from hippograph.nodes import decay
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.memory_io import Query, require_store, search_memories
-from hippograph.nodes.state import RecalledMemory, State
-from hippograph.nodes.turn import last_human_index, message_text
+from hippograph.memory import decay
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.search import Query, require_store, search_memories
+from hippograph.memory.state import RecalledMemory, State
+from hippograph.memory.turn import last_human_index, message_text
 from hippograph.store import memory_namespace
 from hippograph.store.links import LinkExpansion, link_expansion
 

@@ -60,7 +60,7 @@ def render_ops(state: dict[str, Any]) -> None:
 
 
 def _offline_notice() -> None:
-    from hippograph.nodes.models import MODEL_HELP
+    from hippograph.memory.chat_models import MODEL_HELP
 
     console.print(
         "[bold yellow]No chat model is configured[/] — answers list what I remember, and "
@@ -98,7 +98,7 @@ def chat(
     machines share memories when they use the same `--store postgresql://…`.
     """
     from hippograph.graph import open_agent
-    from hippograph.nodes.models import ModelUnavailableError
+    from hippograph.memory.chat_models import ModelUnavailableError
 
     settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
@@ -110,7 +110,7 @@ def chat(
 
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
-    from hippograph.nodes.models import ModelCallError
+    from hippograph.memory.chat_models import ModelCallError
     from hippograph.recalls import RecallLog
 
     interactive = sys.stdin.isatty()

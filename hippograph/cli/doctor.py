@@ -13,7 +13,7 @@ from hippograph.config import Settings
 
 
 def _model_status(spec: str | None, base_url: str | None, ping: bool) -> tuple[bool, str]:
-    from hippograph.nodes.models import MODEL_HELP, ModelUnavailableError, resolve_chat_model
+    from hippograph.memory.chat_models import MODEL_HELP, ModelUnavailableError, resolve_chat_model
 
     if spec is None:
         return True, f"offline (no model). {MODEL_HELP}"

@@ -48,7 +48,7 @@ def _answerer(model: str | None, settings: Settings) -> Answerer | None:
     if model is None:
         return None
     from hippograph.eval.judge import LLMJudge
-    from hippograph.nodes.models import ModelUnavailableError, resolve_chat_model
+    from hippograph.memory.chat_models import ModelUnavailableError, resolve_chat_model
 
     try:
         chat = resolve_chat_model(model, base_url=settings.base_url)

@@ -239,7 +239,7 @@ def _extract_model(config: EvalConfig) -> BaseChatModel | None:
     if config.extract_model is None:
         raise ValueError("extract mode needs a model: set HIPPOGRAPH_MODEL or pass --model")
     from hippograph.config import Settings
-    from hippograph.nodes.models import resolve_chat_model
+    from hippograph.memory.chat_models import resolve_chat_model
 
     return resolve_chat_model(config.extract_model, base_url=Settings.from_env().base_url)
 

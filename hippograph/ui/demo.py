@@ -24,7 +24,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore
 
 from hippograph.memories import MemoryManager
-from hippograph.nodes.entities import find_entities
+from hippograph.memory.entities import find_entities
 from hippograph.recalls import RecallLog
 
 DEMO_USER = "maya"

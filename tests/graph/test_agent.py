@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 
 from hippograph.graph import build_agent
-from hippograph.nodes.models import ModelCallError
+from hippograph.memory.chat_models import ModelCallError
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import FaissSqliteStore, memory_namespace
 from tests.conftest import run_config, user_turn

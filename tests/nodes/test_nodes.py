@@ -8,9 +8,9 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.store.base import SearchItem
 
-from hippograph.nodes.context import Context, MissingUserError
+from hippograph.memory.chat_models import ModelUnavailableError, describe_model, resolve_chat_model
+from hippograph.memory.context import Context, MissingUserError
 from hippograph.nodes.extract import forget_target, is_question
-from hippograph.nodes.models import ModelUnavailableError, describe_model, resolve_chat_model
 from hippograph.nodes.reconcile import forget_targets
 from hippograph.nodes.retrieve import WINDOW_WEIGHT, recall_queries
 from hippograph.scripted import ScriptedChatModel

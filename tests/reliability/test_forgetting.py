@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from hippograph.cli import app
 from hippograph.graph import build_agent
 from hippograph.memories import MemoryManager
-from hippograph.nodes.context import Context
-from hippograph.nodes.decay import weigh
+from hippograph.memory.context import Context
+from hippograph.memory.decay import weigh
 from hippograph.scripted import ScriptedChatModel
 from tests.conftest import run_config, user_turn
 

@@ -40,12 +40,12 @@ class Context:
             query scores half its cosine), hence a low default.
         similar_k: Existing memories shown to reconcile for each candidate fact.
         duplicate_threshold: Offline mode: a candidate this similar (exact cosine, see
-            `nodes.similarity`) to an existing memory is a duplicate (NOOP; its provenance
+            `hippograph.memory.similarity`) to an existing memory is a duplicate (NOOP; its provenance
             is merged into the existing one). High on purpose: MiniLM puts "I have two
             cats" and "I have three cats" at 0.94, and a skipped write loses a fact.
         forget_threshold: Offline "forget …": memories at least this similar to what
             follows "forget" are deleted, and below it only a clear best match (see
-            `nodes.reconcile.forget_targets`). Conservative on purpose: "nothing similar
+            `hippograph.nodes.reconcile.forget_targets`). Conservative on purpose: "nothing similar
             enough" beats deleting the wrong memory.
         store_questions: Offline mode: store turns that are only a question verbatim too
             (the eval ingests every turn; the CLI chat turns this off).
@@ -56,7 +56,7 @@ class Context:
             decayed scores: `None` uses the store's setting, `False` turns it off, `True`
             turns it on (the store's `LinkExpansion`, or the default one).
         recency_half_life_days: When set, a recalled memory's score halves for every this
-            many days between when it was stated and the turn (`nodes.decay`). Off by
+            many days between when it was stated and the turn (`hippograph.memory.decay`). Off by
             default: not measured to help recall.
         importance_weight: 0..1; how much a memory's importance scales its score (0: not
             at all; 1: score × importance). Off by default, like recency.
