@@ -6,10 +6,13 @@ Core pieces:
     - `Memory`: the typed view of a memory item, with converters to and from store items.
     - `Link`, `LinkOp` / `UnlinkOp` / `ListLinksOp`, `LinkExpansion`: links between items
       of a namespace and how search follows them (`links.py`).
+    - `ExpectOp` / `WriteConflictError`: conditional batches, committed only if the items
+      they read are unchanged (compare-and-set on `updated_at`, `conditions.py`).
 
 This package imports nothing else of hippograph.
 """
 
+from hippograph.store.conditions import ExpectOp, WriteConflictError, supports_expectations
 from hippograph.store.embeddings import LocalEmbeddings, resolve_embeddings
 from hippograph.store.errors import (
     EmbeddingDimensionError,
@@ -45,6 +48,7 @@ __all__ = [
     "CATEGORIES",
     "EmbeddingDimensionError",
     "EmbeddingError",
+    "ExpectOp",
     "FaissSqliteStore",
     "HistoryEntry",
     "HybridSearch",
@@ -62,10 +66,12 @@ __all__ = [
     "StoreClosedError",
     "StoreConfigError",
     "UnlinkOp",
+    "WriteConflictError",
     "clamp_importance",
     "link_expansion",
     "memory_namespace",
     "normalize_category",
     "provenance",
     "resolve_embeddings",
+    "supports_expectations",
 ]

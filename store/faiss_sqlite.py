@@ -56,6 +56,7 @@ from hippograph.store.codec import (
     validate_key,
     validate_ttl,
 )
+from hippograph.store.conditions import ExpectOp, check_expectations
 from hippograph.store.connections import Connections, Durability
 from hippograph.store.embeddings import embedder_name, resolve_embeddings
 from hippograph.store.errors import (
@@ -110,6 +111,8 @@ class _Plan:
     """How this batch's searches follow links (the store's, or a `link_expansion` override)."""
     source: str | None = None
     """Explicit provenance (JSON) for the history rows of link changes."""
+    expects: list[ExpectOp] = field(default_factory=list)
+    """Preconditions checked in the write transaction before anything is written."""
 
 
 class _VectorCache:
@@ -186,6 +189,8 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
     """
 
     supports_ttl = True
+    supports_expectations = True
+    """`batch` honours `ExpectOp` preconditions (compare-and-set, `store/conditions.py`)."""
 
     def __init__(
         self,
@@ -360,6 +365,10 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                 else:
                     plan.link_writes.append((i, checked))
                 continue
+            if isinstance(op, ExpectOp):
+                validate_op_namespace(GetOp(op.namespace, op.key))
+                plan.expects.append(op._replace(key=validate_key(op.key)))
+                continue
             validate_op_namespace(op)
             if isinstance(op, GetOp):
                 plan.gets.append((i, op._replace(key=validate_key(op.key))))
@@ -483,8 +492,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
 
     def _execute(self, plan: _Plan) -> list[Result]:
         now = _now()
-        if plan.puts or plan.link_writes:
+        if plan.puts or plan.link_writes or plan.expects:
             with self._conns.write() as conn:
+                check_expectations(conn, plan.expects)
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
                 writes.apply_puts(
