@@ -49,12 +49,14 @@ def build_remember_graph(
 
     Args:
         store: The memory store; omit it to use the parent graph's store.
-        model: A chat model or `provider:model` spec; `None` is the offline mode (the turn
-            is stored verbatim, near-duplicates are skipped with their provenance merged).
+        model: A chat model, a `provider:model` spec or `"local"`; `None` is the offline
+            mode (each statement is stored verbatim, near-duplicates are skipped with their
+            provenance merged).
 
     Returns:
-        A compiled graph: input `messages` (the last `HumanMessage` is the turn) and
-        optional `turn_at`; output `candidates` and `ops`. No checkpointer is needed.
+        A compiled graph: input `messages` (the last `HumanMessage` is the turn); output
+        `candidates`, `ops` and `warnings`. The turn's time is `context={"turn_at": ...}`
+        (default: now). No checkpointer is needed.
     """
     chat = resolve_chat_model(model)
     builder = StateGraph(State, context_schema=Context, output_schema=RememberOutput)

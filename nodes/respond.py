@@ -13,6 +13,9 @@ from hippograph.memory.context import Context, memory_context
 from hippograph.memory.state import RecalledMemory, State
 from hippograph.prompts import respond as prompts
 
+RESPOND_MAX_TOKENS = 1024
+"""Completion bound of an answer."""
+
 
 def render_memories(recalled: list[RecalledMemory]) -> str:
     """One line per memory for the system prompt: `- [category] text (stated 2024-05-08)`."""
@@ -47,4 +50,4 @@ def respond(
     prompt = prompts.PROMPT.format_messages(
         memories=render_memories(recalled), messages=state["messages"]
     )
-    return {"messages": [call_model("respond", chat, prompt)]}
+    return {"messages": [call_model("respond", chat, prompt, max_tokens=RESPOND_MAX_TOKENS)]}

@@ -68,8 +68,10 @@ def _import(manager: MemoryManager, rows: list[dict]) -> None:
 def _recall(store, checkpointer, **context) -> list[str]:
     model = ScriptedChatModel(responses=["Ok.", {"facts": []}])
     agent = build_agent(store=store, checkpointer=checkpointer, model=model)
-    state = {**user_turn("Which city do I live in?"), "turn_at": NOW.isoformat()}
-    out = agent.invoke(state, config=run_config("t"), context={"user_id": "alice", **context})
+    context = {"user_id": "alice", "turn_at": NOW.isoformat(), **context}
+    out = agent.invoke(
+        user_turn("Which city do I live in?"), config=run_config("t"), context=context
+    )
     return [m["content"] for m in out["recalled"]]
 
 
