@@ -74,12 +74,12 @@ QWEN_CODER_1_5B = BundledWeights(
 )
 """The model `LOCAL_SPEC` runs: the official upstream GGUF, byte for byte."""
 
-CONTEXT_TOKENS = 8192
-"""Context window of the server (split over `SLOTS`)."""
-SLOTS = 2
-"""Server slots: each keeps the prompt cache of its last request, so the memory nodes'
-long system prompts are not evaluated again on every call."""
-MAX_TOKENS = 512
+CONTEXT_TOKENS = 12288
+"""Context window of the server, split over `SLOTS` (4,096 tokens each)."""
+SLOTS = 3
+"""Server slots: each keeps the prompt cache of its last request, so the three nodes'
+system prompts (respond, extract, reconcile) are not evaluated again on every call."""
+MAX_TOKENS = 384
 """Default completion bound of the local model's `ChatOpenAI` (the nodes bind tighter ones)."""
 TIMEOUT_S = 120.0
 """Default request timeout: the 1.5B model takes 0.5–10 s per call on two cores."""
@@ -254,8 +254,9 @@ class LocalModelServer:
         params.port = 0  # any free loopback port
         params.n_ctx = context_tokens
         params.n_parallel = slots
-        params.cpuparams.n_threads = threads
-        params.cpuparams_batch.n_threads = threads
+        for cpu in (params.cpuparams, params.cpuparams_batch):
+            cpu.n_threads = threads
+            cpu.poll = 0  # wait, don't spin: the machine is shared with the app itself
         params.cache_prompt = True
         params.ui = False
         params.verbosity = 0
@@ -347,7 +348,7 @@ def local_chat_model(*, data_dir: Path | None = None, progress: Progress = _quie
         temperature=0.0,
         max_tokens=MAX_TOKENS,  # type: ignore[call-arg]
         timeout=TIMEOUT_S,
-        max_retries=1,
+        max_retries=0,  # a loopback server that timed out is busy: retrying only queues
         metadata={STRUCTURED_OUTPUT_KEY: "json_schema"},
     )
 

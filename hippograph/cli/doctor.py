@@ -17,6 +17,18 @@ def _model_status(spec: str | None, base_url: str | None, ping: bool) -> tuple[b
 
     if spec is None:
         return True, f"offline (no model). {MODEL_HELP}"
+    if spec == "local":
+        from hippograph.local_model import LocalModelUnavailableError, local_model_status
+
+        ok, status = local_model_status()
+        if not (ok and ping):
+            return ok, status
+        from hippograph.cli.local_progress import start_local_model
+
+        try:
+            start_local_model()
+        except LocalModelUnavailableError as exc:
+            return False, str(exc)
     try:
         model = resolve_chat_model(spec, base_url=base_url)
     except ModelUnavailableError as exc:
