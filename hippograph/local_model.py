@@ -81,8 +81,10 @@ SLOTS = 3
 system prompts (respond, extract, reconcile) are not evaluated again on every call."""
 MAX_TOKENS = 384
 """Default completion bound of the local model's `ChatOpenAI` (the nodes bind tighter ones)."""
-TIMEOUT_S = 120.0
-"""Default request timeout: the 1.5B model takes 0.5–10 s per call on two cores."""
+TIMEOUT_S = 600.0
+"""Request timeout of the local model. A call takes 0.5–10 s on two idle cores, but minutes
+on a saturated machine; on a loopback server a timeout only guards against a hang, so it
+is generous. `HIPPOGRAPH_LOCAL_TIMEOUT` (seconds) overrides it."""
 
 Progress = Callable[[str, int, int], None]
 """`progress(stage, done, total)`: `stage` is "joining" (bytes) or "loading" (0 of 0)."""
@@ -206,6 +208,18 @@ def prepare_model(
         partial.unlink(missing_ok=True)
     _write_stamp(target, weights)
     return target
+
+
+def request_timeout() -> float:
+    """`HIPPOGRAPH_LOCAL_TIMEOUT` in seconds, else `TIMEOUT_S`."""
+    raw = os.environ.get("HIPPOGRAPH_LOCAL_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else TIMEOUT_S
+    except ValueError:
+        raise LocalModelUnavailableError(
+            f"HIPPOGRAPH_LOCAL_TIMEOUT must be a number of seconds, got {raw!r}"
+        ) from None
+    return value if value > 0 else TIMEOUT_S
 
 
 def default_threads() -> int:
@@ -347,7 +361,7 @@ def local_chat_model(*, data_dir: Path | None = None, progress: Progress = _quie
         api_key="local",  # type: ignore[arg-type]  # the loopback server checks no key
         temperature=0.0,
         max_tokens=MAX_TOKENS,  # type: ignore[call-arg]
-        timeout=TIMEOUT_S,
+        timeout=request_timeout(),
         max_retries=0,  # a loopback server that timed out is busy: retrying only queues
         metadata={STRUCTURED_OUTPUT_KEY: "json_schema"},
     )

@@ -75,6 +75,8 @@ class EvalConfig:
         langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
         upload_results: Upload the LangSmith experiment (False keeps it local).
         progress: Show progress bars.
+        sessions: Only the first this many sessions of each conversation, and the questions
+            answered in them (`None`: all) — a slice for model-driven ingest.
     """
 
     data: Path
@@ -93,6 +95,7 @@ class EvalConfig:
     langsmith: bool | None = None
     upload_results: bool = True
     progress: bool = True
+    sessions: int | None = None
 
     @property
     def all_ks(self) -> tuple[int, ...]:
@@ -349,6 +352,8 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
 
     started = time.perf_counter()
     conversations = load_conversations(config.data, config.conversations)
+    if config.sessions is not None:
+        conversations = [c.first_sessions(config.sessions) for c in conversations]
     embeddings = SharedEmbeddings(resolve_embeddings(config.embeddings))
     results = EvalResults(config)
     for name in (OURS, *(BASELINES if config.baselines else ())):
