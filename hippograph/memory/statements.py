@@ -51,7 +51,8 @@ _IDIOM_TARGETS = re.compile(
     re.IGNORECASE,
 )
 """What follows "forget" in idioms ("Forget it, I'll do it myself"), not in requests."""
-_REMOVABLE = ("memory", "memories", "from your memory", "from memory")
+_REMOVABLE = re.compile(r"\s+(?:from|in) (?:your |my )?memor(?:y|ies)\W*$", re.IGNORECASE)
+"""A trailing "from your memory": where to forget from, not what."""
 
 _EMBEDDED_FACT = [
     re.compile(p, re.IGNORECASE | re.DOTALL)
@@ -113,9 +114,7 @@ def forget_target(sentence: str) -> str | None:
     if match is None:
         return None
     what = _FORGET_LEAD.sub("", match.group("what").strip()).strip()
-    for tail in _REMOVABLE:
-        what = re.sub(rf"\s+{tail}\W*$", "", what, flags=re.IGNORECASE)
-    what = what.strip(" \t.!?,;:")
+    what = _REMOVABLE.sub("", what).strip(" \t.!?,;:")
     if not what or _IDIOM_TARGETS.match(what) or len(_words(what)) < MIN_STATEMENT_WORDS:
         return None
     return what
@@ -129,7 +128,7 @@ def embedded_fact(sentence: str) -> str | None:
         if match:
             fact = match.group("fact").strip(" \t.!?,;:")
             if len(_words(fact)) >= MIN_STATEMENT_WORDS and not fact.endswith("?"):
-                return fact[0].upper() + fact[1:]
+                return f"{fact[0].upper()}{fact[1:]}."
     return None
 
 
