@@ -15,12 +15,10 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
-from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph.backends import memory_index_config
-from hippograph.graph import build_agent
 from hippograph.store import FaissSqliteStore
-from tests.behaviour.scenarios import Mode, Scenario, oracle_model
+from tests.behaviour.scenarios import Mode, Scenario, scenario_agent
 
 REQUIRE_LOCAL = "HIPPOGRAPH_REQUIRE_LOCAL_MODEL"
 
@@ -50,12 +48,8 @@ def agent_for(
         path = tmp_path / f"{scenario.name}-{mode}.db"
         store = FaissSqliteStore(str(path), index=memory_index_config(embeddings))
         stores.append(store)
-        model: BaseChatModel | None = None
-        if mode == "scripted":
-            model = oracle_model(scenario)
-        elif mode == "local":
-            model = request.getfixturevalue("local_model")
-        return build_agent(store=store, checkpointer=InMemorySaver(), model=model), store
+        local = request.getfixturevalue("local_model") if mode == "local" else None
+        return scenario_agent(scenario, mode, store, local), store
 
     yield make
     for store in stores:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.store.base import BaseStore
 
@@ -315,6 +316,20 @@ def _oracle_actions(scenario: Scenario, prompt: str) -> list[dict[str, Any]]:
             action["content"] = content
         actions.append(action)
     return actions
+
+
+def scenario_agent(
+    scenario: Scenario, mode: Mode, store: BaseStore, local: BaseChatModel | None = None
+) -> Any:
+    """The agent of `mode` on `store`: no model, the scenario's oracle, or `local`."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from hippograph.graph import build_agent
+
+    model = {"offline": None, "scripted": oracle_model(scenario), "local": local}[mode]
+    if mode == "local" and local is None:
+        raise ValueError("local mode needs the local model")
+    return build_agent(store=store, checkpointer=InMemorySaver(), model=model)
 
 
 def run_scenario(
