@@ -12,6 +12,7 @@ sees. With `granularity="message"` the whole turn is one candidate.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -144,6 +145,10 @@ def _candidate(content: str, category: str, importance: float, intent: str) -> C
     )
 
 
+FORGET_WORDS = re.compile(
+    r"\b(?:forget|forgot|delete|erase|remove|stop remembering|don't remember)\b", re.IGNORECASE
+)
+"""Words without which a turn cannot be asking to forget anything."""
 MAX_FACTS = 12
 """Most facts kept from one turn (a longer list is a model running away)."""
 EXTRACT_MAX_TOKENS = 480
@@ -157,7 +162,9 @@ def says_nothing(turn: Turn) -> bool:
 
 
 def extract_facts(model: BaseChatModel, turn: Turn) -> list[Candidate]:
-    """Ask `model` for the turn's facts.
+    """Ask `model` for the turn's facts. Whether a fact is a forget request is checked by
+    code: a turn that names no forgetting forgets nothing, and an explicit request the
+    model missed is still a forget request.
 
     Raises:
         ModelCallError: the call itself failed (timeout, connection, provider error).
@@ -171,12 +178,22 @@ def extract_facts(model: BaseChatModel, turn: Turn) -> list[Candidate]:
     extraction = call_structured(
         "extract", model, Extraction, prompt, max_tokens=EXTRACT_MAX_TOKENS
     )
+    reading = read_message(turn.message.text, keep_questions=True)
+    may_forget = bool(reading.forget) or FORGET_WORDS.search(turn.message.text) is not None
     candidates: dict[tuple[str, str], Candidate] = {}
     for fact in extraction.facts[:MAX_FACTS]:
-        candidate = _candidate(fact.content, fact.category, fact.importance, fact.intent)
+        # A small model may mark a plain statement "forget": only a turn that asks to
+        # forget something can forget anything.
+        intent = fact.intent if may_forget else "remember"
+        candidate = _candidate(fact.content, fact.category, fact.importance, intent)
         if fact.entities:
             candidate["entities"] = fact.entities
-        candidates.setdefault((fact.intent, " ".join(fact.content.casefold().split())), candidate)
+        candidates.setdefault((intent, " ".join(fact.content.casefold().split())), candidate)
+    if reading.forget and not any(c["intent"] == "forget" for c in candidates.values()):
+        # An explicit request the model missed: forget what the request names.
+        for target in reading.forget:
+            forget = _candidate(target, VERBATIM_CATEGORY, VERBATIM_IMPORTANCE, "forget")
+            candidates[("forget", target.casefold())] = forget
     return list(candidates.values())
 
 

@@ -13,7 +13,7 @@ from hippograph.memories import MemoryManager
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import FaissSqliteStore, memory_namespace
 from tests.conftest import run_config, user_turn
-from tests.graph.helpers import facts, handle_of, prompt_text
+from tests.graph.helpers import act_on, facts, handle_of, prompt_text
 
 NS = memory_namespace("alice")
 
@@ -174,3 +174,29 @@ def test_chatter_is_not_sent_to_the_model(memory_store, checkpointer):
     agent, model = _agent(memory_store, checkpointer, "You're welcome!")
     out = _turn(agent, "thanks!")
     assert out["ops"] == [] and len(model.calls) == 1  # respond only
+
+
+def test_a_statement_marked_forget_by_the_model_is_remembered(memory_store, checkpointer):
+    # Seen with the 1.5B local model: "I code mostly in Python." came back as intent forget.
+    agent, _ = _agent(
+        memory_store,
+        checkpointer,
+        "Ok.",
+        facts(("Codes primarily in Python", "tools", 0.8, "forget")),
+    )
+    out = _turn(agent, "I code mostly in Python.")
+    assert [op["op"] for op in out["ops"]] == ["ADD"]
+    assert _contents(memory_store) == ["Codes primarily in Python"]
+
+
+def test_an_explicit_forget_the_model_missed_is_still_a_forget(memory_store, checkpointer):
+    _seed(memory_store, "I live in Lisbon.", "I have a cat named Miso.")
+    agent, _ = _agent(
+        memory_store, checkpointer, "Ok.", {"facts": []}, act_on("DELETE", "I live in Lisbon.")
+    )
+    out = _turn(agent, "Please forget where I live.")
+    assert out["candidates"] == [
+        {"content": "where I live", "category": "other", "importance": 0.5, "intent": "forget"}
+    ]
+    assert [op["op"] for op in out["ops"]] == ["DELETE"]
+    assert _contents(memory_store) == ["I have a cat named Miso."]
