@@ -21,6 +21,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from tests.behaviour.scenarios import (
     SCENARIOS,
     Mode,
     Outcome,
+    Scenario,
     run_scenario,
     scenario_agent,
 )
@@ -42,6 +44,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def _given(agent: Any, store: FaissSqliteStore) -> Callable[[Scenario], tuple[Any, Any]]:
+    return lambda _scenario: (agent, store)
 
 
 def run(modes: list[Mode]) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def run(modes: list[Mode]) -> dict[str, Any]:
                     str(path), index=memory_index_config(embeddings)
                 ) as store:
                     agent = scenario_agent(scenario, mode, store, local)
-                    outcome = run_scenario(scenario, mode, lambda _s, a=agent, st=store: (a, st))
+                    outcome = run_scenario(scenario, mode, _given(agent, store))
                 outcomes.append(outcome)
                 mark = "pass" if outcome.passed else "FAIL"
                 seconds = ", ".join(f"{t:.1f}" for t in outcome.turn_seconds)
@@ -144,11 +150,12 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = set(modes) - set(MODES)
+    wanted = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(wanted) - set(MODES)
     if unknown:
         parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
-    report = run(modes)  # type: ignore[arg-type]
+    modes = [m for m in MODES if m in wanted]
+    report = run(modes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "memory_behaviour.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "memory_behaviour.md").write_text(markdown(report))

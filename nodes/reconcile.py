@@ -40,7 +40,7 @@ from hippograph.memory.decisions import (
     decide_without_model,
     merge_decisions,
 )
-from hippograph.memory.model_plan import plan_with_model
+from hippograph.memory.model_plan import Limits, plan_with_model
 from hippograph.memory.search import require_store, search_each
 from hippograph.memory.similarity import exact_cosines, text_similarity
 from hippograph.memory.state import Candidate, MemoryOp, State
@@ -84,7 +84,8 @@ def plan_turn(
     warnings: list[str] = []
     if pending and chat is not None:
         try:
-            decisions.extend(plan_with_model(chat, pending))
+            limits = Limits(context.related_threshold, context.forget_threshold)
+            decisions.extend(plan_with_model(chat, pending, limits))
         except (ModelCallError, UnusableOutputError) as exc:
             logger.warning("%s", exc)
             warnings.append(f"{len(pending)} fact(s) were not remembered: {exc}")

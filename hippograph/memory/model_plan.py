@@ -9,7 +9,8 @@ Core pieces:
       else the whole answer is refused and retried once), and turn the answer into
       `Decision`s, with guards for what a small model gets wrong: an undecided fact is
       added, a fact whose only action deletes what it contradicts is added too, an UPDATE
-      that changes nothing is a NOOP.
+      that changes nothing is a NOOP, and a change to a memory the fact is not about (a
+      forget deleting more than what it names) is refused.
 """
 
 from __future__ import annotations
@@ -155,8 +156,40 @@ def _decision(shown: Shown, number: int, action: Action) -> Decision:
     return Decision("NOOP", candidate, order, target, score, reason=reason)
 
 
+def _guarded(decision: Decision, number: int, shown: Shown, limits: Limits) -> Decision:
+    """`decision`, or a NOOP when it changes a memory the fact has no business with.
+
+    A small model given several memories tends to act on all of them ("forget where I
+    live" deleting the job too). A forget may delete a memory at least
+    `limits.forget_threshold` similar to what it names, or the one closest to it; a fact
+    may update or delete only memories related to that fact itself.
+    """
+    target = decision.target
+    if target is None or decision.op not in ("UPDATE", "DELETE"):
+        return decision
+    score = shown.scores.get((number, target.key))
+    if decision.candidate["intent"] == "forget":
+        best = max((v for (n, _), v in shown.scores.items() if n == number), default=None)
+        if score is not None and (score >= limits.forget_threshold or score == best):
+            return decision
+        return decision.noop("refused: not what was asked to be forgotten")
+    if score is not None and score >= limits.related_threshold:
+        return decision
+    return decision.noop("refused: that memory is not related to this fact")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The similarity limits the model's changes are held to (from the run's `Context`)."""
+
+    related_threshold: float
+    forget_threshold: float
+
+
 def plan_with_model(
-    model: BaseChatModel, pending: Sequence[tuple[int, Candidate, Sequence[Similar]]]
+    model: BaseChatModel,
+    pending: Sequence[tuple[int, Candidate, Sequence[Similar]]],
+    limits: Limits,
 ) -> list[Decision]:
     """Decide the `pending` facts `(order, candidate, related memories)` in one call.
 
@@ -178,7 +211,8 @@ def plan_with_model(
     for action in plan.actions:
         number = shown.fact_of(action)
         assert number is not None  # checked
-        by_fact.setdefault(number, []).append(_decision(shown, number, action))
+        decision = _guarded(_decision(shown, number, action), number, shown, limits)
+        by_fact.setdefault(number, []).append(decision)
     decisions: list[Decision] = []
     for number, (order, candidate) in enumerate(shown.facts, start=1):
         taken = by_fact.get(number, [])

@@ -200,3 +200,29 @@ def test_an_explicit_forget_the_model_missed_is_still_a_forget(memory_store, che
     ]
     assert [op["op"] for op in out["ops"]] == ["DELETE"]
     assert _contents(memory_store) == ["I have a cat named Miso."]
+
+
+def test_a_forget_deletes_only_what_it_names_even_if_the_model_deletes_more(
+    memory_store, checkpointer
+):
+    # Seen with the 1.5B local model: "forget where I live" deleted every memory it was shown.
+    _seed(memory_store, "Lives in Lisbon", "Works from home in Lisbon")
+
+    def delete_all_shown(messages: list[BaseMessage]) -> dict[str, Any]:
+        shown = [h for h in range(1, 10) if f"[{h}] " in prompt_text(messages)]
+        return {"actions": [{"fact": 1, "op": "DELETE", "handle": h} for h in shown]}
+
+    agent, model = _agent(
+        memory_store,
+        checkpointer,
+        "Ok.",
+        facts(("Where the user lives", "personal", 0.5, "forget")),
+        delete_all_shown,
+    )
+    out = _turn(agent, "Please forget where I live.")
+    assert "Works from home in Lisbon" in prompt_text(model.calls[-1])  # it was shown
+    assert sorted((op["op"], op["content"]) for op in out["ops"]) == [
+        ("DELETE", "Lives in Lisbon"),
+        ("NOOP", "Works from home in Lisbon"),
+    ]
+    assert _contents(memory_store) == ["Works from home in Lisbon"]

@@ -59,7 +59,7 @@ def test_weights_are_joined_once_and_checked(tmp_path):
 def test_damaged_weights_are_refused_and_leave_nothing(tmp_path):
     _, size, _ = _two_parts()
     weights = replace(QWEN_CODER_1_5B, parts=2, size=size, sha256="0" * 64, file_name="bad.gguf")
-    with pytest.raises(LocalModelUnavailableError, match="damaged.*reinstall"):
+    with pytest.raises(LocalModelUnavailableError, match=r"damaged.*reinstall"):
         prepare_model(tmp_path, weights=weights)
     assert list((tmp_path / "models").iterdir()) == []
 

@@ -124,7 +124,7 @@ def test_a_hijacked_model_deletes_at_most_what_it_was_shown(seeded, checkpointer
     out = _turn(seeded, checkpointer, INJECTION, "Ok.", forget, _delete_all_shown)
     shown = _shown(out["model"].calls[-1])
     deleted = [op for op in out["ops"] if op["op"] == "DELETE"]
-    assert 0 < len(deleted) == len(shown) < len(ALICE)
+    assert 0 < len(deleted) <= len(shown) < len(ALICE)  # guards may refuse some
     left = [m.content for m in MemoryManager(seeded, "alice").list()]
     assert len(left) == len(ALICE) - len(shown)
     assert sorted(left + [op["content"] for op in deleted]) == sorted(ALICE)
