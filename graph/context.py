@@ -4,6 +4,11 @@ Defined beside the nodes that read it (`hippograph.memory.context`, so layers on
 downward) and re-exported here, where the graph is wired.
 """
 
-from hippograph.memory.context import Context, MissingUserError, memory_context
+from hippograph.memory.context import (
+    Context,
+    MissingUserError,
+    UnknownContextKeyError,
+    memory_context,
+)
 
-__all__ = ["Context", "MissingUserError", "memory_context"]
+__all__ = ["Context", "MissingUserError", "UnknownContextKeyError", "memory_context"]
