@@ -98,3 +98,14 @@ def filter_condition(path: list[str], op: str, operand: Any) -> tuple[str, list[
         sql, params = _equals(path, operand)
         return f"NOT coalesce({sql}, false)", params
     return _compare(path, op, operand)
+
+
+def search_filter(filter: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    """SQL and parameters for a whole search `filter` (every key must match), `TRUE` for none."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for key, spec in (filter or {}).items():
+        sql, more = filter_condition([key], "$eq", spec)
+        clauses.append(sql)
+        params.extend(more)
+    return " AND ".join(clauses) if clauses else "TRUE", params

@@ -3,7 +3,8 @@
 Core pieces:
     - `PG_MIGRATIONS`: append-only DDL for `hippograph_history` (the audit trail, written by a
       trigger on `store` so every change and its history row commit together),
-      `hippograph_meta` and `hippograph_migration_progress` (resumable `hippograph migrate`).
+      `hippograph_meta`, `hippograph_migration_progress` (resumable `hippograph migrate`) and
+      `hippograph_links` (links between items of a namespace, audited by their own trigger).
     - `setup_lock(conn)`: a database-wide advisory lock that makes `setup()` safe when several
       processes start at once against a new database.
     - `apply_migrations(conn)`: run what is pending, under that lock.
@@ -106,6 +107,59 @@ PG_MIGRATIONS: tuple[str, ...] = (
         started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
         finished_at TIMESTAMPTZ
     )
+    """,
+    # 1: links between items of one namespace, audited by a trigger like the items
+    """
+    CREATE TABLE IF NOT EXISTS hippograph_links (
+        prefix TEXT NOT NULL,
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        weight DOUBLE PRECISION NOT NULL CHECK (weight >= 0 AND weight <= 1),
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (prefix, src, dst, relation),
+        CHECK (src <> dst),
+        FOREIGN KEY (prefix, src) REFERENCES store (prefix, key) ON DELETE CASCADE,
+        FOREIGN KEY (prefix, dst) REFERENCES store (prefix, key) ON DELETE CASCADE
+    );
+    CREATE INDEX IF NOT EXISTS hippograph_links_dst_idx ON hippograph_links (prefix, dst);
+    CREATE INDEX IF NOT EXISTS hippograph_links_prefix_idx
+        ON hippograph_links (prefix text_pattern_ops);
+    CREATE OR REPLACE FUNCTION hippograph_record_link() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+        explicit JSONB := nullif(current_setting('hippograph.source', true), '')::jsonb;
+    BEGIN
+        IF coalesce(current_setting('hippograph.history', true), '') = 'off' THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            VALUES (
+                OLD.prefix, OLD.src, 'UNLINK',
+                jsonb_build_object('dst', OLD.dst, 'relation', OLD.relation, 'weight', OLD.weight),
+                NULL, explicit
+            );
+        ELSE
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            VALUES (
+                NEW.prefix, NEW.src, 'LINK',
+                CASE WHEN TG_OP = 'UPDATE' THEN jsonb_build_object(
+                    'dst', OLD.dst, 'relation', OLD.relation, 'weight', OLD.weight) END,
+                jsonb_build_object('dst', NEW.dst, 'relation', NEW.relation, 'weight', NEW.weight),
+                explicit
+            );
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    DROP TRIGGER IF EXISTS hippograph_links_write ON hippograph_links;
+    CREATE TRIGGER hippograph_links_write AFTER INSERT OR DELETE ON hippograph_links
+        FOR EACH ROW EXECUTE FUNCTION hippograph_record_link();
+    DROP TRIGGER IF EXISTS hippograph_links_update ON hippograph_links;
+    CREATE TRIGGER hippograph_links_update AFTER UPDATE ON hippograph_links
+        FOR EACH ROW WHEN (OLD.weight IS DISTINCT FROM NEW.weight)
+        EXECUTE FUNCTION hippograph_record_link();
     """,
 )
 

@@ -1,11 +1,16 @@
-"""`PostgresMemoryStore`: LangGraph's official `PostgresStore` plus hippograph's extras.
+"""`PostgresMemoryStore`: LangGraph's `PostgresStore` schema and contract, plus hippograph's extras.
 
 Core pieces:
-    - Everything `PostgresStore` does (pgvector search, TTL, filters), unchanged.
-    - `history()` / `count()`: the audit trail and live item counts, as on `FaissSqliteStore`.
-      History rows are written by a trigger in the same transaction as the change.
-    - Provenance (`hippograph.store.provenance`) reaches the trigger as a transaction-local
-      setting, so a delete records who asked for it.
+    - Everything `PostgresStore` does (pgvector search, TTL, filters) on its own tables, so
+      plain `PostgresStore` clients can share the database.
+    - `batch` / `abatch` run in three steps like `FaissSqliteStore`: plan (validate, group),
+      embed (outside any transaction; awaited in `abatch`), execute (one transaction when the
+      batch writes). Large batches of puts stream through `COPY` (`pg_writes`).
+    - The `ExtendedStore` extras: `history()` / `count()` / `purge()` / `verify()`, links
+      between items (`LinkOp` / `UnlinkOp` / `ListLinksOp`, followed by search with
+      `expand_links`), and conditional writes (`ExpectOp`, see `hippograph.store.expect`).
+      History rows are written by triggers in the same transaction as the change; provenance
+      (`hippograph.store.provenance`) reaches them as a transaction-local setting.
     - Filters compare numbers as numbers and match nested objects, like `FaissSqliteStore`
       (upstream compares `$gt` & co. as text and rejects nested filters).
     - With a connection pool, batches run concurrently, each in one explicit transaction
@@ -20,12 +25,24 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from langgraph.store.base import IndexConfig, Op, PutOp, Result, TTLConfig
+import orjson
+from langgraph.store.base import (
+    GetOp,
+    IndexConfig,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchOp,
+    TTLConfig,
+    validate_op_namespace,
+)
 from langgraph.store.postgres import PostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import Connection, Cursor
@@ -33,12 +50,29 @@ from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from hippograph.store import pg_links, pg_search, pg_writes
 from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
 from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
-from hippograph.store.errors import InvalidNamespaceError, StoreClosedError, StoreConfigError
+from hippograph.store.errors import (
+    EmbeddingDimensionError,
+    EmbeddingError,
+    InvalidNamespaceError,
+    InvalidValueError,
+    StoreClosedError,
+    StoreConfigError,
+)
+from hippograph.store.expect import ExpectOp, validate_expect_op
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import HistoryEntry, current_source
-from hippograph.store.lifecycle import Closeable
+from hippograph.store.links import (
+    LINK_OPS,
+    LinkExpansion,
+    LinkWrite,
+    ListLinksOp,
+    current_expansion,
+    validate_link_op,
+)
 from hippograph.store.pg_filters import filter_condition
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
@@ -47,6 +81,9 @@ from hippograph.store.pg_schema import (
     setup_lock,
     vector_dims,
 )
+from hippograph.store.pg_sql import prefix_condition
+from hippograph.store.pg_verify import verify_postgres
+from hippograph.store.verify import VerifyReport
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +101,15 @@ little from it while every write pays for it (`benchmarks/postgres_vs_sqlite.py 
 and a filtered HNSW scan may return fewer rows than asked for (hence `iterative_scan`).
 """
 
-_EmbeddingRequest = tuple[str, Sequence[tuple[str, str, str, str]]]
-"""Upstream's pending `store_vectors` insert: SQL and `(prefix, key, field, text)` rows."""
+_PURGED = {
+    "hippograph_links": "links",
+    "store_vectors": "vectors",
+    "store": "items",
+    "hippograph_history": "history",
+}
+"""Tables an erasure deletes from, in order, and the name of each count in its report."""
 
 _RECORD_HISTORY: ContextVar[bool] = ContextVar("hippograph_pg_record_history", default=True)
-_BATCH_WRITES: ContextVar[bool] = ContextVar("hippograph_pg_batch_writes", default=True)
 
 
 @contextmanager
@@ -88,13 +129,38 @@ def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndex
     return cast(PostgresIndexConfig, config)
 
 
-class PostgresMemoryStore(Closeable, PostgresStore):
-    """LangGraph's `PostgresStore` with hippograph's audit trail, counts and provenance.
+@dataclass(slots=True)
+class _Plan:
+    """A batch after validation: what to read, what to write, what to embed."""
 
-    Behaves exactly like `PostgresStore` on every `BaseStore` call; adds `history()` and
-    `count()` with the same signatures as `FaissSqliteStore`, so the CLI and UI work on both.
-    Use `PostgresMemoryStore.open(url, index=...)` (or `hippograph.backends.open_store`),
-    which creates a connection pool and runs `setup()`.
+    results: list[Result]
+    gets: list[tuple[int, GetOp]] = field(default_factory=list)
+    searches: list[tuple[int, SearchOp]] = field(default_factory=list)
+    lists: list[tuple[int, ListNamespacesOp]] = field(default_factory=list)
+    link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
+    puts: pg_writes.PutPlan | None = None
+    link_writes: list[tuple[int, LinkWrite]] = field(default_factory=list)
+    expects: list[ExpectOp] = field(default_factory=list)
+    queries: dict[str, Sequence[float] | None] = field(default_factory=dict)
+    """Query vectors by query text (`None` until embedded)."""
+    source: dict[str, Any] | None = None
+    record_history: bool = True
+    expansion: LinkExpansion | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether the batch needs a write transaction."""
+        return bool(self.puts and self.puts.size) or bool(self.link_writes or self.expects)
+
+
+class PostgresMemoryStore(ExtendedStore, PostgresStore):
+    """LangGraph's `PostgresStore` with hippograph's extras (`ExtendedStore`).
+
+    Behaves like `PostgresStore` on every `BaseStore` call (same tables, so both can share a
+    database); adds the audit trail, counts, erasure, links, conditional writes and a
+    consistency check with the same signatures as `FaissSqliteStore`, so the CLI and UI work
+    on both. Use `PostgresMemoryStore.open(url, index=...)` (or
+    `hippograph.backends.open_store`), which creates a connection pool and runs `setup()`.
 
     Example:
         ```python
@@ -106,6 +172,9 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         ```
     """
 
+    backend = "PostgreSQL"
+    hybrid = None
+    expand_links: LinkExpansion | None = None
     _owns_pool: bool = False
     embedder_label: str | None = None
     """Name recorded for the embedder in `hippograph_meta` (default: derived from `embed`)."""
@@ -120,6 +189,7 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         setup: bool = True,
         embedder_label: str | None = None,
+        expand_links: LinkExpansion | None = None,
     ) -> PostgresMemoryStore:
         """Connect a pool to `conn_string`, run `setup()` and return the store; `close()` it.
 
@@ -132,8 +202,13 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             setup: Run migrations now (idempotent, safe with concurrent processes).
             embedder_label: Name recorded for the embedder (default: derived from `embed`),
                 so a later open with another model is warned about.
+            expand_links: Natural-language searches also return the items their best
+                results link to (see `LinkExpansion`); `None` (default): off.
         """
         config = with_exact_search(index) if index else None
+        vector_type = (config or {}).get("ann_index_config", {}).get("vector_type", "vector")
+        if vector_type not in ("vector", "halfvec"):
+            raise StoreConfigError(f"vector_type must be vector or halfvec, got {vector_type!r}")
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "prepare_threshold": 0,
@@ -155,6 +230,7 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             store = cls(pool, index=config, ttl=ttl)
             store._owns_pool = True
             store.embedder_label = embedder_label
+            store.expand_links = expand_links
             if setup:
                 store.setup()
         except BaseException:
@@ -217,33 +293,184 @@ class PostgresMemoryStore(Closeable, PostgresStore):
                 name,
             )
 
+    @property
+    def omits_expired(self) -> bool:
+        """Whether reads hide expired items before the sweeper deletes them (`TTLConfig`'s
+        `omit_expired`, as in `PostgresStore`)."""
+        return self._omit_expired
+
+    @property
+    def vector_type(self) -> str:
+        """pgvector column type of the index (`vector` or `halfvec`)."""
+        config = cast(dict[str, Any], self.index_config or {})
+        return str(config.get("ann_index_config", {}).get("vector_type", "vector"))
+
+    def decode(self, value: Any) -> dict[str, Any]:
+        """A stored `value` column as a dict (psycopg already decodes JSONB)."""
+        if isinstance(value, dict):
+            return value
+        return (self._deserializer or orjson.loads)(value)
+
     # ------------------------------------------------------------------ batches
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Execute `ops`: in one transaction if any writes, else as autocommit reads."""
-        ops = list(ops)
-        token = _BATCH_WRITES.set(any(isinstance(op, PutOp) for op in ops))
-        try:
-            return super().batch(ops)
-        finally:
-            _BATCH_WRITES.reset(token)
+        """Execute `ops`: in one transaction if any writes, else as autocommit reads (which
+        see the state before the batch's writes, as on every store)."""
+        plan = self._plan(ops)
+        self._embed(plan)
+        return self._execute(plan)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Async twin of `batch`, in a worker thread that keeps the caller's `provenance`."""
-        return await asyncio.to_thread(self.batch, list(ops))
+        """Async twin of `batch`: embedding is awaited, database work runs in a worker thread
+        (which keeps the caller's `provenance`)."""
+        plan = self._plan(ops)
+        await self._aembed(plan)
+        return await asyncio.to_thread(self._execute, plan)
+
+    def _plan(self, ops: Iterable[Op]) -> _Plan:
+        ops = list(ops)
+        plan = _Plan(results=[None] * len(ops))
+        plan.source = current_source()
+        plan.record_history = _RECORD_HISTORY.get()
+        plan.expansion = current_expansion(self.expand_links)
+        puts: list[PutOp] = []
+        for i, op in enumerate(ops):
+            if isinstance(op, LINK_OPS):
+                checked = validate_link_op(op)
+                if isinstance(checked, ListLinksOp):
+                    plan.link_lists.append((i, checked))
+                else:
+                    plan.link_writes.append((i, checked))
+                continue
+            if isinstance(op, ExpectOp):
+                plan.expects.append(validate_expect_op(op))
+                continue
+            if not isinstance(op, (GetOp, SearchOp, ListNamespacesOp, PutOp)):
+                raise InvalidValueError(f"Unknown operation type: {type(op).__name__}")
+            validate_op_namespace(op)
+            if isinstance(op, GetOp):
+                plan.gets.append((i, op))
+            elif isinstance(op, SearchOp):
+                if op.limit < 0 or op.offset < 0:
+                    raise InvalidValueError("search limit and offset must be >= 0")
+                plan.searches.append((i, op))
+                if op.query and self.index_config:
+                    plan.queries[op.query] = None
+            elif isinstance(op, ListNamespacesOp):
+                plan.lists.append((i, op))
+            else:
+                if not op.namespace:
+                    raise InvalidNamespaceError("Namespace cannot be empty.")
+                puts.append(op)
+        if puts:
+            fields = (
+                cast(dict[str, Any], self.index_config)["__tokenized_fields"]
+                if self.index_config
+                else None
+            )
+            plan.puts = pg_writes.plan_puts(puts, fields)
+        return plan
+
+    def _texts(self, plan: _Plan) -> list[str]:
+        return [text for *_, text in plan.puts.texts] if plan.puts else []
+
+    def _embed(self, plan: _Plan) -> None:
+        texts = self._texts(plan)
+        if self.embeddings is None or not (texts or plan.queries):
+            return
+        try:
+            documents = self.embeddings.embed_documents(texts) if texts else []
+            queries = [self.embeddings.embed_query(query) for query in plan.queries]
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
+        self._keep_embeddings(plan, documents, queries)
+
+    async def _aembed(self, plan: _Plan) -> None:
+        texts = self._texts(plan)
+        if self.embeddings is None or not (texts or plan.queries):
+            return
+        try:
+            documents = await self.embeddings.aembed_documents(texts) if texts else []
+            queries = await asyncio.gather(
+                *(self.embeddings.aembed_query(query) for query in plan.queries)
+            )
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
+        self._keep_embeddings(plan, documents, list(queries))
+
+    def _keep_embeddings(
+        self, plan: _Plan, documents: Sequence[Sequence[float]], queries: list[list[float]]
+    ) -> None:
+        dims = int(cast(dict[str, Any], self.index_config)["dims"])
+        for vector in [*documents, *queries]:
+            if len(vector) != dims:
+                raise EmbeddingDimensionError(
+                    f"the embedder returned a {len(vector)}-d vector; this store holds "
+                    f"{dims}-d vectors. Nothing was written"
+                )
+        if plan.puts is not None:
+            if len(documents) != len(plan.puts.texts):
+                raise EmbeddingError(
+                    f"the embedder returned {len(documents)} vectors for "
+                    f"{len(plan.puts.texts)} texts; nothing was written"
+                )
+            plan.puts.vectors = list(documents)
+        plan.queries = dict(zip(plan.queries, queries, strict=True))
+
+    def _execute(self, plan: _Plan) -> list[Result]:
+        results = plan.results
+        with self._batch_cursor(write=plan.writes) as cur:
+            if plan.writes:
+                self._set_write_settings(cur, plan)
+            pg_writes.lock_expected(cur, plan.expects, self.omits_expired)
+            if plan.gets:
+                self._batch_get_ops(plan.gets, results, cur)
+            for i, op in plan.searches:
+                vector = plan.queries.get(op.query) if op.query else None
+                results[i] = pg_search.search(self, cur, op, vector, plan.expansion)
+            if plan.lists:
+                self._batch_list_namespaces_ops(plan.lists, results, cur)
+            for i, links_op in plan.link_lists:
+                results[i] = cast(Result, pg_links.list_links(cur, links_op))
+            if plan.puts is not None:
+                pg_writes.write_puts(
+                    cur, plan.puts, vector_type=self.vector_type, copy=self.pipe is None
+                )
+            if plan.link_writes:
+                done = pg_links.apply_link_writes(cur, [op for _, op in plan.link_writes])
+                for (i, _), result in zip(plan.link_writes, done, strict=True):
+                    results[i] = cast(Result, result)
+            pg_writes.check_absent(cur, plan.expects)
+        return results
+
+    def _set_write_settings(self, cur: Cursor[Any], plan: _Plan) -> None:
+        """Hand the transaction's provenance and history switch to the history triggers."""
+        if plan.source is None and plan.record_history:
+            return
+        cur.execute(
+            "SELECT set_config(%s::text, %s::text, true), set_config(%s::text, %s::text, true)",
+            (
+                SOURCE_SETTING,
+                "" if plan.source is None else json.dumps(plan.source, default=str),
+                HISTORY_SETTING,
+                "on" if plan.record_history else "off",
+            ),
+        )
 
     @contextmanager
-    def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
-        """A cursor for a batch: its own transaction when it writes (reads are single
+    def _batch_cursor(self, *, write: bool) -> Iterator[Cursor[DictRow]]:
+        """A cursor for one batch: its own transaction when it writes (reads are single
         autocommit statements: no BEGIN/COMMIT round trips); pooled batches share no lock."""
-        if not pipeline or self.pipe is not None:
-            with super()._cursor(pipeline=pipeline) as cur:
+        if self.pipe is not None:
+            with super()._cursor(pipeline=True) as cur:
                 yield cur
             return
         if isinstance(self.conn, ConnectionPool):
+            if self.conn.closed:
+                raise StoreClosedError("the store is closed")
             with self.conn.connection() as conn:
-                writes = conn.transaction() if _BATCH_WRITES.get() else nullcontext()
-                with writes, conn.cursor(binary=True, row_factory=dict_row) as cur:
+                scope: AbstractContextManager[Any] = conn.transaction() if write else nullcontext()
+                with scope, conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
             return
         with (
@@ -253,28 +480,15 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         ):
             yield cur
 
-    def _prepare_batch_PUT_queries(  # noqa: N802 - overrides the upstream name
-        self, put_ops: Sequence[tuple[int, PutOp]]
-    ) -> tuple[list[tuple[str, Sequence[Any]]], _EmbeddingRequest | None]:
-        """Upstream's write statements, preceded by the settings the history trigger reads."""
-        queries, embedding_request = super()._prepare_batch_PUT_queries(put_ops)
-        source = current_source()
-        record = _RECORD_HISTORY.get()
-        if source is not None or not record:
-            queries.insert(
-                0,
-                (
-                    "SELECT set_config(%s::text, %s::text, true), "
-                    "set_config(%s::text, %s::text, true)",
-                    (
-                        SOURCE_SETTING,
-                        "" if source is None else json.dumps(source, default=str),
-                        HISTORY_SETTING,
-                        "on" if record else "off",
-                    ),
-                ),
+    def sweep_ttl(self) -> int:
+        """Delete expired items now, in one transaction: their links first, then the items
+        (with their vectors); history records `UNLINK` then `EXPIRE`, as on SQLite."""
+        with self._batch_cursor(write=True) as cur:
+            cur.execute(
+                "DELETE FROM hippograph_links l USING store s WHERE s.expires_at < now() "
+                "AND s.prefix = l.prefix AND (s.key = l.src OR s.key = l.dst)"
             )
-        return queries, embedding_request
+            return cur.execute("DELETE FROM store WHERE expires_at < now()").rowcount
 
     def _get_filter_condition(self, key: str, op: str, value: Any) -> tuple[str, list[Any]]:
         """Type-aware comparisons and nested filters (see `hippograph.store.pg_filters`)."""
@@ -291,10 +505,10 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         offset: int = 0,
     ) -> list[HistoryEntry]:
         """The audit trail under `namespace_prefix` (optionally one `key`), newest first."""
-        where, params = _prefix_condition(namespace_prefix)
+        where, params = prefix_condition(namespace_prefix)
         if key is not None:
             where, params = f"{where} AND key = %s", [*params, key]
-        with self._cursor() as cur:
+        with self._batch_cursor(write=False) as cur:
             rows = cur.execute(
                 "SELECT id, prefix, key, op, old, new, at, source FROM hippograph_history "
                 f"WHERE {where} ORDER BY at DESC, id DESC LIMIT %s OFFSET %s",
@@ -314,12 +528,23 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             for row in rows
         ]
 
-    def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
-        """Erase everything under `namespace_prefix`: items, their vectors and their whole
-        history, in one transaction (right to erasure), leaving one `ERASE` audit row without
-        content or namespace, as `FaissSqliteStore.purge` does.
+    def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
+        """Number of live (unexpired) items under `namespace_prefix`."""
+        where, params = prefix_condition(namespace_prefix)
+        with self._batch_cursor(write=False) as cur:
+            row = cur.execute(
+                f"SELECT count(*) AS n FROM store WHERE {where} "
+                "AND (expires_at IS NULL OR expires_at > now())",
+                params,
+            ).fetchone()
+        return 0 if row is None else int(row["n"])
 
-        With `compact` (default), `VACUUM FULL` then rewrites the three tables so no dead
+    def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
+        """Erase everything under `namespace_prefix`: items, their vectors, their links and
+        their whole history, in one transaction (right to erasure), leaving one `ERASE` audit
+        row without content or namespace, as `FaissSqliteStore.purge` does.
+
+        With `compact` (default), `VACUUM FULL` then rewrites the four tables so no dead
         row keeps the old bytes in their files. It locks those tables while it runs (every
         replica waits), and PostgreSQL's WAL archive and backups keep the data until your
         retention policy drops them.
@@ -330,47 +555,32 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         prefix = tuple(namespace_prefix)
         if not prefix or not all(isinstance(label, str) for label in prefix):
             raise InvalidNamespaceError("purge needs a non-empty namespace prefix of strings")
-        where, params = _prefix_condition(prefix)
+        where, params = prefix_condition(prefix)
         at = datetime.now(UTC)
         source = current_source()
         key = audit_key(prefix)
+        removed: dict[str, int] = {}
         with self._connection() as conn:
             with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
                 cur.execute("SELECT set_config(%s, 'off', true)", (HISTORY_SETTING,))
-                has_vectors = _has_table(cur, "store_vectors")
-                vectors = (
-                    cur.execute(f"DELETE FROM store_vectors WHERE {where}", params).rowcount
-                    if has_vectors
-                    else 0
-                )
-                items = cur.execute(f"DELETE FROM store WHERE {where}", params).rowcount
-                history = cur.execute(
-                    f"DELETE FROM hippograph_history WHERE {where}", params
-                ).rowcount
+                tables = [name for name in _PURGED if _has_table(cur, name)]
+                for table in tables:
+                    deleted = cur.execute(f"DELETE FROM {table} WHERE {where}", params)
+                    removed[_PURGED[table]] = deleted.rowcount
                 cur.execute(
                     "INSERT INTO hippograph_history (prefix, key, op, old, new, at, source) "
                     "VALUES ('', %s, %s, NULL, %s, %s, %s)",
                     (
                         key,
                         ERASE_OP,
-                        Jsonb({"items": items}),
+                        Jsonb({"items": removed["items"]}),
                         at,
                         None if source is None else Jsonb(source),
                     ),
                 )
             if compact:
-                tables = ", ".join(
-                    ["store", "hippograph_history"] + ["store_vectors"] * has_vectors
-                )
-                conn.execute(f"VACUUM FULL {tables}")
-        removed = {"vectors": vectors, "items": items, "history": history}
-        return ErasureReport(prefix, items, removed, at, compact, key)
-
-    async def apurge(
-        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
-    ) -> ErasureReport:
-        """Async twin of `purge` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
+                conn.execute(f"VACUUM FULL {', '.join(tables)}")
+        return ErasureReport(prefix, removed["items"], removed, at, compact, key)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection[Any]]:
@@ -382,27 +592,14 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         with self.lock:
             yield self.conn
 
-    def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
-        """Number of live (unexpired) items under `namespace_prefix`."""
-        where, params = _prefix_condition(namespace_prefix)
-        with self._cursor() as cur:
-            row = cur.execute(
-                f"SELECT count(*) AS n FROM store WHERE {where} "
-                "AND (expires_at IS NULL OR expires_at > now())",
-                params,
-            ).fetchone()
-        return 0 if row is None else int(row["n"])
+    def verify(self) -> VerifyReport:
+        """Check the schema, the triggers that keep history, and that every vector and link
+        agrees with the items (see `hippograph.store.pg_verify`); `report.ok` when
+        consistent."""
+        with self._connection() as conn:
+            return verify_postgres(conn, self)
 
 
 def _has_table(cur: Cursor[Any], name: str) -> bool:
     row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
     return bool(row and row[0])
-
-
-def _prefix_condition(prefix: tuple[str, ...]) -> tuple[str, list[str]]:
-    """SQL matching `prefix` and its descendants on whole labels (LIKE wildcards escaped)."""
-    if not prefix:
-        return "TRUE", []
-    path = ".".join(prefix)
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return r"(prefix = %s OR prefix LIKE %s ESCAPE '\')", [path, f"{escaped}.%"]

@@ -76,7 +76,9 @@ def test_full_migration_copies_items_vectors_and_history(
         assert pg.search(ALICE, query="rock climbing", limit=1)[0].key == "hobbies"
         assert pg.search(BOB, query="sibling in France", limit=1)[0].key == "sister"
         assert pg.get(BOB, "brief") is None and pg.get(ALICE, "pet") is None
-        assert "secret" not in [h.key for h in pg.search(ALICE, query="searchable", limit=10)]
+        found = pg.search(ALICE, query="searchable", limit=10)  # index=False: unscored, last
+        assert [(h.key, h.score) for h in found if h.key == "secret"] == [("secret", None)]
+        assert found[-1].key == "secret"
         for ns, key in [(ALICE, "editor"), (ALICE, "city"), (BOB, "sister")]:
             before, after = src.get(ns, key), pg.get(ns, key)
             assert before is not None and after is not None

@@ -22,9 +22,9 @@ from langgraph.store.base import IndexConfig, PutOp
 from hippograph.backends import MEMORY_FIELDS, is_postgres_url
 from hippograph.migration.source import SqliteSource
 from hippograph.migration.target import PostgresTarget, Progress
-from hippograph.migration.vectors import StoredVectors
+from hippograph.migration.vectors import MissingVectorError, StoredVectors
 from hippograph.migration.verify import Verification, verify
-from hippograph.store import resolve_embeddings
+from hippograph.store import EmbeddingError, resolve_embeddings
 from hippograph.store.postgres import PostgresMemoryStore, history_paused
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -206,7 +206,7 @@ def _copy_items(
                 for item in items
             ]
             with history_paused():  # the source's own history is copied instead
-                store.batch(ops)
+                _write(store, ops)
         run.target.finish_items(items, last)
         after, done = last, done + len(items)
         run.report("items", done, total)
@@ -219,3 +219,14 @@ def _copy_history(run: _Run) -> None:
         run.target.copy_history(rows)
         after, done = rows[-1].id, done + len(rows)
         run.report("history", done, total)
+
+
+def _write(store: PostgresMemoryStore, ops: list[PutOp]) -> None:
+    """`store.batch(ops)`, surfacing a text without a stored vector as `MissingVectorError`
+    (the store reports any embedder failure as `EmbeddingError`)."""
+    try:
+        store.batch(ops)
+    except EmbeddingError as exc:
+        if isinstance(exc.__cause__, MissingVectorError):
+            raise exc.__cause__ from None
+        raise

@@ -67,13 +67,7 @@ BACKENDS: dict[str, Callable[[Any, IndexConfig | None, TTLConfig | None], BaseSt
 URL_BACKENDS = frozenset({"postgres"})
 """Backends whose factory takes a database URL (from the `pg_databases` fixture)."""
 
-UPSTREAM_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("postgres", "test_index_false_items_are_stored_but_not_scored"): (
-        "upstream PostgresStore: search(query=...) inner-joins store_vectors, so an item put "
-        "with index=False is never returned by a semantic search (InMemoryStore lists it "
-        "last with score None)"
-    ),
-}
+UPSTREAM_DIFFERENCES: dict[tuple[str, str], str] = {}
 """(backend, test) cases where LangGraph's own store differs from the InMemoryStore oracle.
 Each is an xfail(strict=True): if upstream changes, the test starts passing and fails."""
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from hippograph.store import LocalEmbeddings, StoreConfigError, provenance
+from hippograph.store import EmbeddingDimensionError, LocalEmbeddings, StoreConfigError, provenance
 from hippograph.store.postgres import PostgresMemoryStore, history_paused
 
 NS = ("memories", "alice")
@@ -75,7 +75,7 @@ def test_a_failed_write_leaves_no_item_and_no_history(open_pg: Any, pg_url: str)
         pg_url, index={"dims": 384, "embed": _WrongSizeEmbeddings(), "fields": ["content"]}
     )
     try:
-        with pytest.raises(psycopg.errors.DataException):  # the vector insert fails last
+        with pytest.raises(EmbeddingDimensionError, match="3-d vector"):
             broken.put(NS, "lost", {"content": "I like coffee"})
     finally:
         broken.close()
@@ -138,7 +138,7 @@ def test_concurrent_setup_on_a_new_database_migrates_once(pg_url: str) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
-    assert rows(pg_url, "SELECT v FROM hippograph_migrations") == [(0,)]
+    assert rows(pg_url, "SELECT v FROM hippograph_migrations ORDER BY v") == [(0,), (1,)]
     versions = rows(pg_url, "SELECT v, count(*) FROM store_migrations GROUP BY v")
     assert versions and all(n == 1 for _, n in versions)
     assert rows(pg_url, "SELECT count(*) FROM checkpoint_migrations")[0][0] > 0
@@ -158,7 +158,7 @@ def test_setup_is_idempotent(open_pg: Any, pg_url: str) -> None:
     store.setup()
     open_pg().setup()
     assert store.count() == 1
-    assert rows(pg_url, "SELECT count(*) FROM hippograph_migrations")[0][0] == 1
+    assert rows(pg_url, "SELECT count(*) FROM hippograph_migrations")[0][0] == 2
 
 
 # ----------------------------------------------------------------- concurrency
@@ -194,13 +194,13 @@ async def test_async_calls_run_off_the_event_loop(
     invisible to blockbuster, so the thread is checked directly)."""
     store = open_pg()
     threads: list[int] = []
-    real_batch = store.batch
+    real_execute = store._execute
 
-    def recording_batch(ops: Any) -> Any:
+    def recording_execute(plan: Any) -> Any:
         threads.append(threading.get_ident())
-        return real_batch(ops)
+        return real_execute(plan)
 
-    monkeypatch.setattr(store, "batch", recording_batch)
+    monkeypatch.setattr(store, "_execute", recording_execute)
     await store.aput(NS, "k", {"content": "I work with NeoVim"})
     assert (await store.asearch(NS, query="editor"))[0].key == "k"
     assert (await store.aget(NS, "k")) is not None
