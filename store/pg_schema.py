@@ -9,10 +9,11 @@ Core pieces:
       processes start at once against a new database.
     - `apply_migrations(conn)`: run what is pending, under that lock.
 
-Why a trigger: LangGraph's `PostgresStore` writes `store` with its own SQL. A row-level
-trigger records the old and new value inside the very statement that changes the row, so
-the history can never disagree with the data, whoever wrote it (our store, a plain
-`PostgresStore` in another process, or the TTL sweeper). Provenance and "do not record"
+Why triggers: LangGraph's `PostgresStore` writes `store` with its own SQL. Statement-level
+triggers (migration 2) record the old and new values, from the statement's transition tables,
+inside the very statement that changes the rows, so the history can never disagree with the
+data, whoever wrote it (our store, a plain `PostgresStore` in another process, or the TTL
+sweeper), and a bulk load of thousands of rows costs one history INSERT, not one per row. Provenance and "do not record"
 arrive as transaction-local settings (`hippograph.source`, `hippograph.history`).
 """
 
@@ -160,6 +161,66 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER hippograph_links_update AFTER UPDATE ON hippograph_links
         FOR EACH ROW WHEN (OLD.weight IS DISTINCT FROM NEW.weight)
         EXECUTE FUNCTION hippograph_record_link();
+    """,
+    # 2: item history per statement, from transition tables: one INSERT per write, however
+    # many rows it changes (a bulk load no longer runs a PL/pgSQL call per row)
+    """
+    DROP TRIGGER IF EXISTS hippograph_history_write ON store;
+    DROP TRIGGER IF EXISTS hippograph_history_update ON store;
+    DROP FUNCTION IF EXISTS hippograph_record_history();
+    CREATE OR REPLACE FUNCTION hippograph_history_source(item JSONB) RETURNS JSONB
+    LANGUAGE sql STABLE AS $fn$
+        SELECT coalesce(
+            nullif(current_setting('hippograph.source', true), '')::jsonb,
+            CASE WHEN jsonb_typeof(item -> 'source') = 'object' THEN item -> 'source' END
+        )
+    $fn$;
+    CREATE OR REPLACE FUNCTION hippograph_record_inserts() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF coalesce(current_setting('hippograph.history', true), '') <> 'off' THEN
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            SELECT n.prefix, n.key, 'ADD', NULL, n.value, hippograph_history_source(n.value)
+            FROM new_rows n;
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    CREATE OR REPLACE FUNCTION hippograph_record_updates() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF coalesce(current_setting('hippograph.history', true), '') <> 'off' THEN
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            SELECT n.prefix, n.key, 'UPDATE', o.value, n.value, hippograph_history_source(n.value)
+            FROM new_rows n JOIN old_rows o ON o.prefix = n.prefix AND o.key = n.key
+            WHERE o.value IS DISTINCT FROM n.value;
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    CREATE OR REPLACE FUNCTION hippograph_record_deletes() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF coalesce(current_setting('hippograph.history', true), '') <> 'off' THEN
+            INSERT INTO hippograph_history (prefix, key, op, old, new, source)
+            SELECT o.prefix, o.key,
+                CASE WHEN o.expires_at IS NOT NULL AND o.expires_at <= now()
+                     THEN 'EXPIRE' ELSE 'DELETE' END,
+                o.value, NULL, nullif(current_setting('hippograph.source', true), '')::jsonb
+            FROM old_rows o;
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    CREATE TRIGGER hippograph_history_insert AFTER INSERT ON store
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION hippograph_record_inserts();
+    CREATE TRIGGER hippograph_history_update AFTER UPDATE ON store
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION hippograph_record_updates();
+    CREATE TRIGGER hippograph_history_delete AFTER DELETE ON store
+        REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION hippograph_record_deletes();
     """,
 )
 

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from hippograph.store.postgres import PostgresMemoryStore
 
 TRIGGERS = {
-    "store": ("hippograph_history_write", "hippograph_history_update"),
+    "store": (
+        "hippograph_history_insert",
+        "hippograph_history_update",
+        "hippograph_history_delete",
+    ),
     "hippograph_links": ("hippograph_links_write", "hippograph_links_update"),
 }
 """The triggers that keep the audit trail, by table."""
