@@ -13,8 +13,9 @@ Why triggers: LangGraph's `PostgresStore` writes `store` with its own SQL. State
 triggers (migration 2) record the old and new values, from the statement's transition tables,
 inside the very statement that changes the rows, so the history can never disagree with the
 data, whoever wrote it (our store, a plain `PostgresStore` in another process, or the TTL
-sweeper), and a bulk load of thousands of rows costs one history INSERT, not one per row. Provenance and "do not record"
-arrive as transaction-local settings (`hippograph.source`, `hippograph.history`).
+sweeper), and a bulk load of thousands of rows costs one history INSERT, not one per row.
+Provenance and "do not record" arrive as transaction-local settings (`hippograph.source`,
+`hippograph.history`).
 """
 
 from __future__ import annotations
