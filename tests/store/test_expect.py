@@ -11,6 +11,7 @@ import multiprocessing
 import time
 import traceback
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -236,10 +237,8 @@ class Peer:
         return self.receive()
 
     def stop(self) -> None:
-        try:
+        with suppress(OSError):  # a peer that failed has closed its end already
             self.conn.send(None)
-        except OSError:
-            pass
         self.proc.join(TIMEOUT)
         if self.proc.is_alive():
             self.proc.kill()
