@@ -50,7 +50,7 @@ from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from hippograph.store import pg_links, pg_search, pg_writes
+from hippograph.store import pg_links, pg_reads, pg_writes
 from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
 from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
@@ -424,10 +424,12 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
                 self._set_write_settings(cur, plan)
             pg_writes.lock_expected(cur, plan.expects, self.omits_expired)
             if plan.gets:
-                self._batch_get_ops(plan.gets, results, cur)
+                found = pg_reads.get_items(self, cur, [op for _, op in plan.gets])
+                for (i, _), item in zip(plan.gets, found, strict=True):
+                    results[i] = item
             for i, op in plan.searches:
                 vector = plan.queries.get(op.query) if op.query else None
-                results[i] = pg_search.search(self, cur, op, vector, plan.expansion)
+                results[i] = pg_reads.search(self, cur, op, vector, plan.expansion)
             if plan.lists:
                 self._batch_list_namespaces_ops(plan.lists, results, cur)
             for i, links_op in plan.link_lists:

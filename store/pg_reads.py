@@ -1,6 +1,8 @@
-"""The search path of `PostgresMemoryStore`: filter-only and vector search, paged and expanded.
+"""The read path of `PostgresMemoryStore`: get, and filter-only or vector search, paged and
+expanded through links.
 
 Core pieces:
+    - `get_items(store, cur, ops)`: the items `GetOp`s name, in order (`None` where missing).
     - `search(store, cur, op, query_vector, expansion)`: one `SearchOp`. With a query and a
       vector index, the best items by pgvector distance (scored like LangGraph's
       `PostgresStore`: cosine similarity by default, best vector per item), then — with
@@ -20,12 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from langgraph.store.base import SearchItem, SearchOp
+from langgraph.store.base import GetOp, Item, SearchItem, SearchOp
 from langgraph.store.postgres.base import get_distance_operator
 from psycopg import Cursor
 
 from hippograph.store import pg_links
-from hippograph.store.codec import text_to_ns
+from hippograph.store.codec import ns_to_text, text_to_ns
 from hippograph.store.expansion import ItemRef, expand_ranked
 from hippograph.store.links import Link, LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.pg_filters import search_filter
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from hippograph.store.postgres import PostgresMemoryStore
 
 Row = Mapping[str, Any]
-_ITEM = "store.prefix, store.key, store.value, store.created_at, store.updated_at"
+_ITEM = (
+    "store.prefix, store.key, store.value, store.created_at, store.updated_at, store.ttl_minutes"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +52,41 @@ class _Scope:
     """SQL of one vector's distance to the query (`sv.embedding <=> %s::vector`)."""
     score: str
     """SQL turning `scored.neg_score` (the best distance of an item) into its score."""
+    vectors_where: str
+    """The namespace condition on `store_vectors sv`, plus a join to `store` when the
+    search also filters items (by value or expiry)."""
+    vectors_params: list[Any]
 
 
 def _scope(store: PostgresMemoryStore, op: SearchOp) -> _Scope:
-    ns_sql, ns_params = prefix_condition(tuple(op.namespace_prefix), "store.prefix")
+    prefix = tuple(op.namespace_prefix)
+    ns_sql, ns_params = prefix_condition(prefix, "store.prefix")
+    sv_sql, sv_params = prefix_condition(prefix, "sv.prefix")
     filter_sql, filter_params = search_filter(op.filter)
-    alive = " AND (store.expires_at IS NULL OR store.expires_at > now())"
+    if store.omits_expired:
+        filter_sql += " AND (store.expires_at IS NULL OR store.expires_at > now())"
     distance, score = "", ""
     if store.index_config:
         operator, score = get_distance_operator(store)
         vector_type = store.index_config.get("ann_index_config", {}).get("vector_type", "vector")
         distance = operator % ("%s", vector_type)
+    if filter_sql == "TRUE":
+        # Every vector belongs to a live item (foreign key): rank the vectors alone, which
+        # reads one index range of the namespace instead of joining row by row.
+        vectors_where, vectors_params = f"WHERE {sv_sql}", sv_params
+    else:
+        vectors_where = (
+            "JOIN store ON store.prefix = sv.prefix AND store.key = sv.key "
+            f"WHERE {sv_sql} AND {ns_sql} AND {filter_sql}"
+        )
+        vectors_params = [*sv_params, *ns_params, *filter_params]
     return _Scope(
-        f"{ns_sql} AND {filter_sql}{alive if store.omits_expired else ''}",
+        f"{ns_sql} AND {filter_sql}",
         [*ns_params, *filter_params],
         distance,
         score,
+        vectors_where,
+        vectors_params,
     )
 
 
@@ -108,10 +131,8 @@ def _ranking(
             f"""
             WITH candidates AS (
                 SELECT sv.prefix, sv.key, {scope.distance} AS neg_score
-                FROM store_vectors sv
-                JOIN store ON store.prefix = sv.prefix AND store.key = sv.key
-                WHERE {scope.where}
-                ORDER BY {scope.distance} ASC
+                FROM store_vectors sv {scope.vectors_where}
+                ORDER BY neg_score ASC
                 LIMIT %s
             ), scored AS (
                 SELECT prefix, key, min(neg_score) AS neg_score FROM candidates
@@ -123,7 +144,7 @@ def _ranking(
             ORDER BY score DESC, store.prefix, store.key
             LIMIT %s
             """,
-            (vector, *scope.params, vector, limit, wanted),
+            (vector, *scope.vectors_params, limit, wanted),
         ).fetchall()
         exhausted = not rows or int(rows[0]["candidates"]) < limit
         if len(rows) >= wanted or exhausted:
@@ -157,13 +178,8 @@ def _finish(
     via: Mapping[ItemRef, Via],
 ) -> list[SearchItem]:
     """`SearchItem`s for `page` (restarting their TTL clocks when `op` asks to)."""
-    if op.refresh_ttl and page:
-        cur.execute(
-            "UPDATE store SET expires_at = now() + (ttl_minutes || ' minutes')::interval "
-            "WHERE (prefix, key) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
-            "AND ttl_minutes IS NOT NULL",
-            ([row["prefix"] for row, _ in page], [row["key"] for row, _ in page]),
-        )
+    if op.refresh_ttl:
+        _refresh(cur, [row for row, _ in page])
     results: list[SearchItem] = []
     for row, score in page:
         item = SearchItem(
@@ -177,6 +193,50 @@ def _finish(
         how = via.get((row["prefix"], row["key"]))
         results.append(item if how is None else LinkedSearchItem(item, how))
     return results
+
+
+def _refresh(cur: Cursor[Any], rows: Sequence[Row]) -> None:
+    """Restart the TTL clock of the `rows` that have one (no statement when none has)."""
+    timed = [row for row in rows if row["ttl_minutes"] is not None]
+    if timed:
+        cur.execute(
+            "UPDATE store SET expires_at = now() + (ttl_minutes || ' minutes')::interval "
+            "WHERE (prefix, key) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+            "AND ttl_minutes IS NOT NULL",
+            ([row["prefix"] for row in timed], [row["key"] for row in timed]),
+        )
+
+
+def get_items(
+    store: PostgresMemoryStore, cur: Cursor[Any], ops: Sequence[GetOp]
+) -> list[Item | None]:
+    """The items `ops` name, in order (`None` where missing, or expired when the store omits
+    expired items); restarts the TTL clock of those read with `refresh_ttl`."""
+    keys: dict[str, list[str]] = {}
+    for op in ops:
+        keys.setdefault(ns_to_text(op.namespace), []).append(op.key)
+    alive = " AND (expires_at IS NULL OR expires_at > now())" if store.omits_expired else ""
+    found: dict[ItemRef, Row] = {}
+    for prefix, wanted in keys.items():
+        for row in cur.execute(
+            f"SELECT {_ITEM} FROM store WHERE prefix = %s AND key = ANY(%s){alive}",
+            (prefix, wanted),
+        ).fetchall():
+            found[(row["prefix"], row["key"])] = row
+    rows = [found.get((ns_to_text(op.namespace), op.key)) for op in ops]
+    _refresh(cur, [row for op, row in zip(ops, rows, strict=True) if row and op.refresh_ttl])
+    return [
+        None
+        if row is None
+        else Item(
+            namespace=text_to_ns(row["prefix"]),
+            key=row["key"],
+            value=store.decode(row["value"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+        for row in rows
+    ]
 
 
 class PgLinkGraph:
