@@ -31,7 +31,7 @@ from hippograph.store.codec import ns_to_text, text_to_ns
 from hippograph.store.expansion import ItemRef, expand_ranked
 from hippograph.store.links import Link, LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.pg_filters import search_filter
-from hippograph.store.pg_sql import prefix_condition, vector_literal
+from hippograph.store.pg_sql import WANTED, prefix_condition, vector_literal
 
 if TYPE_CHECKING:
     from hippograph.store.postgres import PostgresMemoryStore
@@ -201,8 +201,8 @@ def _refresh(cur: Cursor[Any], rows: Sequence[Row]) -> None:
     if timed:
         cur.execute(
             "UPDATE store SET expires_at = now() + (ttl_minutes || ' minutes')::interval "
-            "WHERE (prefix, key) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
-            "AND ttl_minutes IS NOT NULL",
+            f"FROM {WANTED} WHERE store.prefix = wanted.prefix AND store.key = wanted.key "
+            "AND store.ttl_minutes IS NOT NULL",
             ([row["prefix"] for row in timed], [row["key"] for row in timed]),
         )
 
@@ -264,8 +264,8 @@ class PgLinkGraph:
             f"""
             WITH scored AS (
                 SELECT sv.prefix, sv.key, min({self.scope.distance}) AS neg_score
-                FROM store_vectors sv
-                WHERE (sv.prefix, sv.key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+                FROM {WANTED}
+                JOIN store_vectors sv ON sv.prefix = wanted.prefix AND sv.key = wanted.key
                 GROUP BY sv.prefix, sv.key
             )
             SELECT {_ITEM}, {self.scope.score} AS score

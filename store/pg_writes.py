@@ -20,13 +20,14 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
 from langgraph.store.base import PutOp, get_text_at_path, tokenize_path
 from psycopg import Cursor
 from psycopg.adapt import Dumper
+from psycopg.errors import UniqueViolation
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
@@ -34,7 +35,7 @@ from psycopg.types.json import Jsonb
 from hippograph.store.codec import encode_value, ns_to_text
 from hippograph.store.errors import InvalidValueError
 from hippograph.store.expect import Conflict, ExpectOp, StaleWriteError, conflicts_of
-from hippograph.store.pg_sql import vector_literal
+from hippograph.store.pg_sql import WANTED, vector_literal
 
 COPY_THRESHOLD = 64
 """Rows per batch from which puts stream through `COPY` instead of array parameters."""
@@ -161,8 +162,16 @@ def write_puts(
 
 
 def _copy(cur: Cursor[Any], plan: PutPlan, vector_type: str) -> None:
-    """Stream the rows and vectors through binary `COPY` into staging tables dropped at
-    commit, then upsert from there."""
+    """Stream the rows and vectors through binary `COPY`: straight into the tables when
+    every key is new (a bulk load's usual case), else into staging tables dropped at commit
+    and upserted from there."""
+    if vector_type == "vector" and not _any_exists(cur, plan):
+        try:
+            with cur.connection.transaction():  # a savepoint: a concurrent insert of a key
+                _copy_new(cur, plan)  # makes the COPY fail, and the upsert path takes over
+            return
+        except UniqueViolation:
+            pass
     for statement in _STAGE:
         cur.execute(statement)
     with cur.copy("COPY hippograph_stage_items (p, k, v, t) FROM STDIN (FORMAT BINARY)") as copy:
@@ -179,6 +188,41 @@ def _copy(cur: Cursor[Any], plan: PutPlan, vector_type: str) -> None:
         for (prefix, key, name, _), vector in zip(plan.texts, plan.vectors, strict=True):
             copy.write_row((prefix, key, name, vector))
     cur.execute(_UPSERT_VECTORS.format(source="hippograph_stage_vectors", vector_type=vector_type))
+
+
+def _any_exists(cur: Cursor[Any], plan: PutPlan) -> bool:
+    prefixes, keys = [row[0] for row in plan.rows], [row[1] for row in plan.rows]
+    found = cur.execute(
+        f"SELECT 1 AS found FROM {WANTED} "
+        "JOIN store s ON s.prefix = wanted.prefix AND s.key = wanted.key LIMIT 1",
+        (prefixes, keys),
+    ).fetchone()
+    return found is not None
+
+
+def _copy_new(cur: Cursor[Any], plan: PutPlan) -> None:
+    """`COPY` new rows and their vectors into `store` and `store_vectors` (same values as
+    the upsert: times of this transaction, expiry `ttl` minutes from now)."""
+    row = cur.execute("SELECT now() AS now").fetchone()
+    assert row is not None
+    now: datetime = row["now"] if isinstance(row, dict) else row[0]
+    columns = "prefix, key, value, created_at, updated_at, expires_at, ttl_minutes"
+    with cur.copy(f"COPY store ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(
+            ["text", "text", "jsonb", "timestamptz", "timestamptz", "timestamptz", "int4"]
+        )
+        for prefix, key, value, ttl in plan.rows:
+            expires = None if ttl is None else now + timedelta(minutes=ttl)
+            minutes = None if ttl is None else round(ttl)
+            copy.write_row((prefix, key, Jsonb(value, dumps=_as_is), now, now, expires, minutes))
+    if not plan.texts:
+        return
+    oid = _register_vector_dumper(cur)
+    columns = "prefix, key, field_name, embedding, created_at, updated_at"
+    with cur.copy(f"COPY store_vectors ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "text", "text", oid, "timestamptz", "timestamptz"])
+        for (prefix, key, name, _), vector in zip(plan.texts, plan.vectors, strict=True):
+            copy.write_row((prefix, key, name, vector, now, now))
 
 
 class _VectorBinaryDumper(Dumper):
@@ -210,11 +254,11 @@ def lock_expected(cur: Cursor[Any], expectations: Sequence[ExpectOp], omit_expir
     with the expectations; raises `StaleWriteError` listing every mismatch."""
     if not expectations:
         return
-    alive = "AND (expires_at IS NULL OR expires_at > now())" if omit_expired else ""
+    alive = "AND (s.expires_at IS NULL OR s.expires_at > now())" if omit_expired else ""
     rows = cur.execute(
-        "SELECT prefix, key, updated_at FROM store WHERE (prefix, key) IN "
-        "(SELECT * FROM unnest(%s::text[], %s::text[])) "
-        f"{alive} ORDER BY prefix, key FOR UPDATE",
+        f"SELECT s.prefix, s.key, s.updated_at FROM {WANTED} "
+        f"JOIN store s ON s.prefix = wanted.prefix AND s.key = wanted.key {alive} "
+        "ORDER BY s.prefix, s.key FOR UPDATE OF s",
         ([ns_to_text(op.namespace) for op in expectations], [op.key for op in expectations]),
     ).fetchall()
     by_text = {(ns_to_text(op.namespace), op.key): (op.namespace, op.key) for op in expectations}
@@ -234,8 +278,9 @@ def check_absent(cur: Cursor[Any], expectations: Sequence[ExpectOp]) -> None:
     if not absent:
         return
     rows = cur.execute(
-        "SELECT prefix, key, updated_at FROM store WHERE (prefix, key) IN "
-        "(SELECT * FROM unnest(%s::text[], %s::text[])) AND created_at <> now()",
+        f"SELECT s.prefix, s.key, s.updated_at FROM {WANTED} "
+        "JOIN store s ON s.prefix = wanted.prefix AND s.key = wanted.key "
+        "WHERE s.created_at <> now()",
         ([ns_to_text(op.namespace) for op in absent], [op.key for op in absent]),
     ).fetchall()
     by_text = {(ns_to_text(op.namespace), op.key): op for op in absent}

@@ -78,6 +78,7 @@ from hippograph.store.pg_schema import (
     HISTORY_SETTING,
     SOURCE_SETTING,
     apply_migrations,
+    index_vector_prefixes,
     setup_lock,
     vector_dims,
 )
@@ -256,6 +257,7 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         with self._lock_connection() as conn, setup_lock(conn):
             super().setup()
             apply_migrations(conn)
+            index_vector_prefixes(conn)
             self._check_embedder(conn)
 
     @contextmanager

@@ -145,3 +145,22 @@ def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
     yield factory
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def open_pg(pg_url: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
+    """Factory `open_pg(embed=None, url=pg_url, **kwargs)` of `PostgresMemoryStore`s indexing
+    `content` (on this test's fresh database by default), closed after the test."""
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    opened: list[PostgresMemoryStore] = []
+
+    def factory(embed: Any = None, url: str = pg_url, **kwargs: Any) -> PostgresMemoryStore:
+        index = {"dims": 384, "embed": embed or local_embeddings, "fields": ["content"]}
+        store = PostgresMemoryStore.open(url, index=index, **kwargs)  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
 from langgraph.store.base import InvalidNamespaceError, PutOp, SearchItem
 
-from hippograph.store import InvalidValueError, LocalEmbeddings, provenance
+from hippograph.store import InvalidValueError, provenance
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import (
     LinkedSearchItem,
@@ -25,7 +25,6 @@ from hippograph.store.links import (
     UnlinkOp,
     link_expansion,
 )
-from hippograph.store.postgres import PostgresMemoryStore
 from hippograph.store.schema import SCHEMA_VERSION
 
 ALICE = ("memories", "alice")
@@ -108,27 +107,18 @@ def db(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def open_linked(
-    backend: str, open_store: Any, local_embeddings: LocalEmbeddings, request: pytest.FixtureRequest
-) -> Iterator[Opener]:
+def open_linked(backend: str, open_store: Any, request: pytest.FixtureRequest) -> Opener:
     """Factory `open_linked(embed=None, **kwargs)` of stores of the current back end on one
     location, indexing `content` (PostgreSQL searches by vectors only: `hybrid` is ignored)."""
     if backend == "sqlite":
-        yield open_store
-        return
-    url = request.getfixturevalue("pg_url")
-    opened: list[PostgresMemoryStore] = []
+        return cast(Opener, open_store)
+    open_pg = request.getfixturevalue("open_pg")
 
-    def factory(embed: Any = None, **kwargs: Any) -> PostgresMemoryStore:
+    def factory(embed: Any = None, **kwargs: Any) -> ExtendedStore:
         kwargs.pop("hybrid", None)
-        index = {"dims": 384, "embed": embed or local_embeddings, "fields": ["content"]}
-        store = PostgresMemoryStore.open(url, index=index, **kwargs)  # type: ignore[arg-type]
-        opened.append(store)
-        return store
+        return cast(ExtendedStore, open_pg(embed, **kwargs))
 
-    yield factory
-    for store in opened:
-        store.close()
+    return factory
 
 
 @pytest.fixture
