@@ -20,6 +20,7 @@ Provenance and "do not record" arrive as transaction-local settings (`hippograph
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ from psycopg import Connection
 from psycopg.rows import tuple_row
 
 from hippograph.store.errors import StoreConfigError
+
+logger = logging.getLogger(__name__)
 
 SETUP_LOCK_ID = zlib.crc32(b"hippograph.setup")
 """Advisory lock key every hippograph setup (store and checkpointer) takes on a database."""
@@ -310,6 +313,33 @@ def index_vector_prefixes(conn: Connection[Any]) -> None:
         cur.execute(
             f"CREATE INDEX {concurrently}IF NOT EXISTS {VECTOR_PREFIX_INDEX} "
             "ON store_vectors (prefix text_pattern_ops)"
+        )
+
+
+def check_embedder(conn: Connection[Any], dims: int, name: str) -> None:
+    """Refuse vectors of another dimension than the database holds; record the embedder's
+    `name` on first use and warn when a later open names another (scores would mix models).
+
+    Raises:
+        StoreConfigError: the database holds vectors of another dimension than `dims`.
+    """
+    stored = vector_dims(conn)
+    if stored is not None and stored != dims:
+        raise StoreConfigError(
+            f"this database holds {stored}-d vectors but the embedder gives {dims}-d; "
+            "use the original embedder or another database"
+        )
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(
+            "INSERT INTO hippograph_meta (key, value) VALUES ('embedder', %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = hippograph_meta.value RETURNING value",
+            (name,),
+        ).fetchone()
+    if row is not None and row[0] != name:
+        logger.warning(
+            "this database was indexed with %s, now opened with %s: scores mix two models",
+            row[0],
+            name,
         )
 
 

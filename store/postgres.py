@@ -24,63 +24,49 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
 from langgraph.store.base import (
-    GetOp,
     IndexConfig,
-    ListNamespacesOp,
     Op,
-    PutOp,
     Result,
-    SearchOp,
     TTLConfig,
-    validate_op_namespace,
 )
 from langgraph.store.postgres import PostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import Connection, Cursor
-from psycopg.rows import DictRow, dict_row, tuple_row
-from psycopg.types.json import Jsonb
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from hippograph.store import pg_links, pg_reads, pg_writes
 from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
-from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
+from hippograph.store.erasure import ErasureReport
 from hippograph.store.errors import (
-    EmbeddingDimensionError,
-    EmbeddingError,
     InvalidNamespaceError,
-    InvalidValueError,
     StoreClosedError,
     StoreConfigError,
 )
-from hippograph.store.expect import ExpectOp, validate_expect_op
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import HistoryEntry, current_source
 from hippograph.store.links import (
-    LINK_OPS,
     LinkExpansion,
-    LinkWrite,
-    ListLinksOp,
-    current_expansion,
-    validate_link_op,
 )
+from hippograph.store.pg_erasure import purge_postgres
 from hippograph.store.pg_filters import filter_condition
+from hippograph.store.pg_plan import BatchPlan, aembed, embed, plan_batch
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
     SOURCE_SETTING,
     apply_migrations,
+    check_embedder,
     index_vector_prefixes,
     setup_lock,
-    vector_dims,
 )
 from hippograph.store.pg_sql import prefix_condition
 from hippograph.store.pg_verify import verify_postgres
@@ -102,14 +88,6 @@ little from it while every write pays for it (`benchmarks/postgres_vs_sqlite.py 
 and a filtered HNSW scan may return fewer rows than asked for (hence `iterative_scan`).
 """
 
-_PURGED = {
-    "hippograph_links": "links",
-    "store_vectors": "vectors",
-    "store": "items",
-    "hippograph_history": "history",
-}
-"""Tables an erasure deletes from, in order, and the name of each count in its report."""
-
 _RECORD_HISTORY: ContextVar[bool] = ContextVar("hippograph_pg_record_history", default=True)
 
 
@@ -128,30 +106,6 @@ def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndex
     config = cast(dict[str, Any], dict(index))
     config.setdefault("ann_index_config", dict(EXACT_SEARCH))
     return cast(PostgresIndexConfig, config)
-
-
-@dataclass(slots=True)
-class _Plan:
-    """A batch after validation: what to read, what to write, what to embed."""
-
-    results: list[Result]
-    gets: list[tuple[int, GetOp]] = field(default_factory=list)
-    searches: list[tuple[int, SearchOp]] = field(default_factory=list)
-    lists: list[tuple[int, ListNamespacesOp]] = field(default_factory=list)
-    link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
-    puts: pg_writes.PutPlan | None = None
-    link_writes: list[tuple[int, LinkWrite]] = field(default_factory=list)
-    expects: list[ExpectOp] = field(default_factory=list)
-    queries: dict[str, Sequence[float] | None] = field(default_factory=dict)
-    """Query vectors by query text (`None` until embedded)."""
-    source: dict[str, Any] | None = None
-    record_history: bool = True
-    expansion: LinkExpansion | None = None
-
-    @property
-    def writes(self) -> bool:
-        """Whether the batch needs a write transaction."""
-        return bool(self.puts and self.puts.size) or bool(self.link_writes or self.expects)
 
 
 class PostgresMemoryStore(ExtendedStore, PostgresStore):
@@ -272,28 +226,9 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
             yield self.conn
 
     def _check_embedder(self, conn: Connection[Any]) -> None:
-        if not self.index_config or self.embeddings is None:
-            return
-        dims = int(self.index_config["dims"])
-        stored = vector_dims(conn)
-        if stored is not None and stored != dims:
-            raise StoreConfigError(
-                f"this database holds {stored}-d vectors but the embedder gives {dims}-d; "
-                "use the original embedder or another database"
-            )
-        name = self.embedder_label or embedder_name(self.embeddings)
-        with conn.cursor(row_factory=tuple_row) as cur:
-            row = cur.execute(
-                "INSERT INTO hippograph_meta (key, value) VALUES ('embedder', %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = hippograph_meta.value RETURNING value",
-                (name,),
-            ).fetchone()
-        if row is not None and row[0] != name:
-            logger.warning(
-                "this database was indexed with %s, now opened with %s: scores mix two models",
-                row[0],
-                name,
-            )
+        if self.index_config and self.embeddings is not None:
+            name = self.embedder_label or embedder_name(self.embeddings)
+            check_embedder(conn, int(self.index_config["dims"]), name)
 
     @property
     def omits_expired(self) -> bool:
@@ -318,108 +253,18 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute `ops`: in one transaction if any writes, else as autocommit reads (which
         see the state before the batch's writes, as on every store)."""
-        plan = self._plan(ops)
-        self._embed(plan)
+        plan = plan_batch(ops, self.index_config, self.expand_links, _RECORD_HISTORY.get())
+        embed(plan, self.embeddings, self.index_config)
         return self._execute(plan)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of `batch`: embedding is awaited, database work runs in a worker thread
         (which keeps the caller's `provenance`)."""
-        plan = self._plan(ops)
-        await self._aembed(plan)
+        plan = plan_batch(ops, self.index_config, self.expand_links, _RECORD_HISTORY.get())
+        await aembed(plan, self.embeddings, self.index_config)
         return await asyncio.to_thread(self._execute, plan)
 
-    def _plan(self, ops: Iterable[Op]) -> _Plan:
-        ops = list(ops)
-        plan = _Plan(results=[None] * len(ops))
-        plan.source = current_source()
-        plan.record_history = _RECORD_HISTORY.get()
-        plan.expansion = current_expansion(self.expand_links)
-        puts: list[PutOp] = []
-        for i, op in enumerate(ops):
-            if isinstance(op, LINK_OPS):
-                checked = validate_link_op(op)
-                if isinstance(checked, ListLinksOp):
-                    plan.link_lists.append((i, checked))
-                else:
-                    plan.link_writes.append((i, checked))
-                continue
-            if isinstance(op, ExpectOp):
-                plan.expects.append(validate_expect_op(op))
-                continue
-            if not isinstance(op, (GetOp, SearchOp, ListNamespacesOp, PutOp)):
-                raise InvalidValueError(f"Unknown operation type: {type(op).__name__}")
-            validate_op_namespace(op)
-            if isinstance(op, GetOp):
-                plan.gets.append((i, op))
-            elif isinstance(op, SearchOp):
-                if op.limit < 0 or op.offset < 0:
-                    raise InvalidValueError("search limit and offset must be >= 0")
-                plan.searches.append((i, op))
-                if op.query and self.index_config:
-                    plan.queries[op.query] = None
-            elif isinstance(op, ListNamespacesOp):
-                plan.lists.append((i, op))
-            else:
-                if not op.namespace:
-                    raise InvalidNamespaceError("Namespace cannot be empty.")
-                puts.append(op)
-        if puts:
-            fields = (
-                cast(dict[str, Any], self.index_config)["__tokenized_fields"]
-                if self.index_config
-                else None
-            )
-            plan.puts = pg_writes.plan_puts(puts, fields)
-        return plan
-
-    def _texts(self, plan: _Plan) -> list[str]:
-        return [text for *_, text in plan.puts.texts] if plan.puts else []
-
-    def _embed(self, plan: _Plan) -> None:
-        texts = self._texts(plan)
-        if self.embeddings is None or not (texts or plan.queries):
-            return
-        try:
-            documents = self.embeddings.embed_documents(texts) if texts else []
-            queries = [self.embeddings.embed_query(query) for query in plan.queries]
-        except Exception as exc:
-            raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
-        self._keep_embeddings(plan, documents, queries)
-
-    async def _aembed(self, plan: _Plan) -> None:
-        texts = self._texts(plan)
-        if self.embeddings is None or not (texts or plan.queries):
-            return
-        try:
-            documents = await self.embeddings.aembed_documents(texts) if texts else []
-            queries = await asyncio.gather(
-                *(self.embeddings.aembed_query(query) for query in plan.queries)
-            )
-        except Exception as exc:
-            raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
-        self._keep_embeddings(plan, documents, list(queries))
-
-    def _keep_embeddings(
-        self, plan: _Plan, documents: Sequence[Sequence[float]], queries: list[list[float]]
-    ) -> None:
-        dims = int(cast(dict[str, Any], self.index_config)["dims"])
-        for vector in [*documents, *queries]:
-            if len(vector) != dims:
-                raise EmbeddingDimensionError(
-                    f"the embedder returned a {len(vector)}-d vector; this store holds "
-                    f"{dims}-d vectors. Nothing was written"
-                )
-        if plan.puts is not None:
-            if len(documents) != len(plan.puts.texts):
-                raise EmbeddingError(
-                    f"the embedder returned {len(documents)} vectors for "
-                    f"{len(plan.puts.texts)} texts; nothing was written"
-                )
-            plan.puts.vectors = list(documents)
-        plan.queries = dict(zip(plan.queries, queries, strict=True))
-
-    def _execute(self, plan: _Plan) -> list[Result]:
+    def _execute(self, plan: BatchPlan) -> list[Result]:
         results = plan.results
         with self._batch_cursor(write=plan.writes) as cur:
             if plan.writes:
@@ -447,7 +292,7 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
             pg_writes.check_absent(cur, plan.expects)
         return results
 
-    def _set_write_settings(self, cur: Cursor[Any], plan: _Plan) -> None:
+    def _set_write_settings(self, cur: Cursor[Any], plan: BatchPlan) -> None:
         """Hand the transaction's provenance and history switch to the history triggers."""
         if plan.source is None and plan.record_history:
             return
@@ -545,13 +390,8 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
 
     def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
         """Erase everything under `namespace_prefix`: items, their vectors, their links and
-        their whole history, in one transaction (right to erasure), leaving one `ERASE` audit
-        row without content or namespace, as `FaissSqliteStore.purge` does.
-
-        With `compact` (default), `VACUUM FULL` then rewrites the four tables so no dead
-        row keeps the old bytes in their files. It locks those tables while it runs (every
-        replica waits), and PostgreSQL's WAL archive and backups keep the data until your
-        retention policy drops them.
+        their whole history, in one transaction, leaving one content-free `ERASE` audit row
+        (see `hippograph.store.pg_erasure`; with `compact`, `VACUUM FULL` follows).
 
         Raises:
             InvalidNamespaceError: an empty prefix (that would erase everything).
@@ -559,32 +399,8 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         prefix = tuple(namespace_prefix)
         if not prefix or not all(isinstance(label, str) for label in prefix):
             raise InvalidNamespaceError("purge needs a non-empty namespace prefix of strings")
-        where, params = prefix_condition(prefix)
-        at = datetime.now(UTC)
-        source = current_source()
-        key = audit_key(prefix)
-        removed: dict[str, int] = {}
         with self._connection() as conn:
-            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute("SELECT set_config(%s, 'off', true)", (HISTORY_SETTING,))
-                tables = [name for name in _PURGED if _has_table(cur, name)]
-                for table in tables:
-                    deleted = cur.execute(f"DELETE FROM {table} WHERE {where}", params)
-                    removed[_PURGED[table]] = deleted.rowcount
-                cur.execute(
-                    "INSERT INTO hippograph_history (prefix, key, op, old, new, at, source) "
-                    "VALUES ('', %s, %s, NULL, %s, %s, %s)",
-                    (
-                        key,
-                        ERASE_OP,
-                        Jsonb({"items": removed["items"]}),
-                        at,
-                        None if source is None else Jsonb(source),
-                    ),
-                )
-            if compact:
-                conn.execute(f"VACUUM FULL {', '.join(tables)}")
-        return ErasureReport(prefix, removed["items"], removed, at, compact, key)
+            return purge_postgres(conn, prefix, source=current_source(), compact=compact)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection[Any]]:
@@ -602,8 +418,3 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         consistent."""
         with self._connection() as conn:
             return verify_postgres(conn, self)
-
-
-def _has_table(cur: Cursor[Any], name: str) -> bool:
-    row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-    return bool(row and row[0])
