@@ -5,7 +5,8 @@ embedding cache (same texts, same vectors):
     - SQLite as shipped (`MEMORY_SEARCH`: hybrid search), a fresh file per conversation;
     - SQLite with vector search only, the same ranking PostgreSQL has today;
     - PostgreSQL (`--store URL`, each conversation in its own namespace, erased after).
-Writes each variant's `report.json` / `report.md` under `--out/<variant>/` and a comparison
+Writes each variant's `report.json` (without the per-question rows) / `report.md` under
+`--out/<variant>/` and a comparison
 (`report.md`, `report.json`: R@k and MRR overall and per category, latencies, the gaps).
 Never asserts.
 
@@ -42,6 +43,14 @@ def _server(url: str | None) -> Iterator[str]:
 
     with pgserver() as server:
         yield server.create_database("locomo")
+
+
+def _drop_question_rows(path: Path) -> None:
+    """Keep each variant's report small enough to commit: everything but the per-question
+    rows (`hippograph eval locomo --store URL` writes them in full)."""
+    report = json.loads(path.read_text())
+    report.pop("questions", None)
+    path.write_text(json.dumps(report, indent=1) + "\n")
 
 
 def _row(report: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +119,7 @@ def main() -> None:
         }
         for name, config in variants.items():
             report = write_report(run_locomo(config), args.out / name)
+            _drop_question_rows(args.out / name / "report.json")
             rows[name] = _row(report)
             print(name, " ".join(f"{m}={rows[name][m]:.3f}" for m in METRICS), flush=True)
     (args.out / "report.json").write_text(json.dumps(rows, indent=1) + "\n")
