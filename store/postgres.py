@@ -26,7 +26,6 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, cast
 
@@ -53,12 +52,12 @@ from hippograph.store.errors import (
     StoreConfigError,
 )
 from hippograph.store.extras import ExtendedStore
-from hippograph.store.history import HistoryEntry, current_source
+from hippograph.store.history import HistoryEntry, current_source, recording_history
 from hippograph.store.links import (
     LinkExpansion,
 )
 from hippograph.store.pg_erasure import purge_postgres
-from hippograph.store.pg_filters import filter_condition
+from hippograph.store.pg_filters import key_condition
 from hippograph.store.pg_plan import BatchPlan, aembed, embed, plan_batch
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
@@ -87,18 +86,6 @@ the thousands of memories a user has. An HNSW index over the whole table (`{"kin
 little from it while every write pays for it (`benchmarks/postgres_vs_sqlite.py --hnsw`),
 and a filtered HNSW scan may return fewer rows than asked for (hence `iterative_scan`).
 """
-
-_RECORD_HISTORY: ContextVar[bool] = ContextVar("hippograph_pg_record_history", default=True)
-
-
-@contextmanager
-def history_paused() -> Iterator[None]:
-    """Writes made inside do not record history rows (for copying another store's history)."""
-    token = _RECORD_HISTORY.set(False)
-    try:
-        yield
-    finally:
-        _RECORD_HISTORY.reset(token)
 
 
 def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndexConfig:
@@ -253,14 +240,14 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute `ops`: in one transaction if any writes, else as autocommit reads (which
         see the state before the batch's writes, as on every store)."""
-        plan = plan_batch(ops, self.index_config, self.expand_links, _RECORD_HISTORY.get())
+        plan = plan_batch(ops, self.index_config, self.expand_links, recording_history())
         embed(plan, self.embeddings, self.index_config)
         return self._execute(plan)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of `batch`: embedding is awaited, database work runs in a worker thread
         (which keeps the caller's `provenance`)."""
-        plan = plan_batch(ops, self.index_config, self.expand_links, _RECORD_HISTORY.get())
+        plan = plan_batch(ops, self.index_config, self.expand_links, recording_history())
         await aembed(plan, self.embeddings, self.index_config)
         return await asyncio.to_thread(self._execute, plan)
 
@@ -340,8 +327,10 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
             return cur.execute("DELETE FROM store WHERE expires_at < now()").rowcount
 
     def _get_filter_condition(self, key: str, op: str, value: Any) -> tuple[str, list[Any]]:
-        """Type-aware comparisons and nested filters (see `hippograph.store.pg_filters`)."""
-        return filter_condition([key], op, value)
+        """Type-aware comparisons, nested filters and dotted keys (see `store.pg_filters`);
+        upstream's query builders are not used for searches any more, but keep the same
+        semantics should one run."""
+        return key_condition(key, op, value)
 
     # ------------------------------------------------------------------ extras
 

@@ -22,7 +22,8 @@ from hippograph.store import (
     StoreConfigError,
     provenance,
 )
-from hippograph.store.postgres import PostgresMemoryStore, history_paused
+from hippograph.store.history import history_paused
+from hippograph.store.postgres import PostgresMemoryStore
 
 NS = ("memories", "alice")
 
