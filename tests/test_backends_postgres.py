@@ -104,10 +104,10 @@ def test_extras_are_reported_per_backend(pg_url: str, local_embeddings: LocalEmb
             require(pg, "hybrid_search")
         assert not supports(pg, "index_snapshots")
         assert pg.verify().ok
-    with FaissSqliteStore() as sqlite_store:
+    with FaissSqliteStore(hybrid=True) as sqlite_store:
         assert all(supports(sqlite_store, f) for f in (*BOTH, "hybrid_search"))
     with (
-        FaissSqliteStore(hybrid=None) as plain,
+        FaissSqliteStore() as plain,  # hybrid is off unless asked for
         pytest.raises(  # a type check + its settings
             FeatureUnavailableError, match="opened with hybrid=None"
         ),
