@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from hippograph.cli._common import StoreOption, UserOption, console, fail, load_settings
+from hippograph.cli._common import StoreOption, UserOption, console, load_settings
 from hippograph.config import Settings
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
@@ -98,15 +98,11 @@ def chat(
     machines share memories when they use the same `--store postgresql://…`.
     """
     from hippograph.graph import open_agent
-    from hippograph.nodes.models import ModelUnavailableError
 
     settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
-    try:
-        with open_agent(settings=settings) as agent:
-            _repl(agent, settings, thread_id)
-    except ModelUnavailableError as exc:
-        raise fail(str(exc), 2) from exc
+    with open_agent(settings=settings) as agent:  # failures: one line (cli/errors.py)
+        _repl(agent, settings, thread_id)
 
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
