@@ -104,9 +104,9 @@ def open_manager(
         create: `False` for read-only commands: a store that does not exist is reported
             (`StoreNotFoundError`, exit 3), never created.
     """
+    settings = load_settings(user=user, store=store)  # bad input fails before heavy imports
     from hippograph.backends import open_store
     from hippograph.memories import MemoryManager
 
-    settings = load_settings(user=user, store=store)
     with open_store(settings=settings, create=create) as opened:
         yield MemoryManager(opened, settings.user_id, origin=origin)

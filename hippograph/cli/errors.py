@@ -12,6 +12,7 @@ Core pieces:
 from __future__ import annotations
 
 import sqlite3
+import sys
 from enum import IntEnum
 
 from rich.console import Console
@@ -59,24 +60,29 @@ class CliError(Exception):
         _errors.print(f"[bold red]error:[/] {escape(self.message)}")
 
 
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """The exception classes `names` of `module` if it is imported (else none can have been
+    raised), without importing it: a failure must not pay for loading the store or models."""
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, name) for name in names) if loaded else ()
+
+
 def translate(exc: BaseException) -> CliError | None:
     """The `CliError` a known failure becomes, or `None` (an unexpected error: a bug)."""
-    from hippograph.backends import StoreNotFoundError, StoreUnavailableError
-    from hippograph.config import StoreTargetError
-    from hippograph.extras import MissingExtraError
-    from hippograph.nodes.models import ModelCallError, ModelUnavailableError
-
-    known: list[tuple[type[BaseException] | tuple[type[BaseException], ...], ExitCode]] = [
-        (MissingExtraError, ExitCode.MISSING_EXTRA),
-        (StoreTargetError, ExitCode.USAGE),
-        (StoreNotFoundError, ExitCode.NOT_FOUND),
-        (StoreUnavailableError, ExitCode.STORE_UNAVAILABLE),
-        ((ModelUnavailableError, ModelCallError), ExitCode.MODEL_UNAVAILABLE),
-    ]
     if isinstance(exc, CliError):
         return exc
+    known = [
+        (_loaded("hippograph.extras", "MissingExtraError"), ExitCode.MISSING_EXTRA),
+        (_loaded("hippograph.config", "StoreTargetError"), ExitCode.USAGE),
+        (_loaded("hippograph.backends", "StoreNotFoundError"), ExitCode.NOT_FOUND),
+        (_loaded("hippograph.backends", "StoreUnavailableError"), ExitCode.STORE_UNAVAILABLE),
+        (
+            _loaded("hippograph.nodes.models", "ModelUnavailableError", "ModelCallError"),
+            ExitCode.MODEL_UNAVAILABLE,
+        ),
+    ]
     for kinds, code in known:
-        if isinstance(exc, kinds):
+        if kinds and isinstance(exc, kinds):
             return CliError(str(exc).splitlines()[0], code)
     if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
         return CliError(

@@ -44,8 +44,7 @@ class HippographGroup(TyperGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for command in self.commands.values():
-            _tidy(command)
+        _tidy(self)
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; a known failure prints one line and exits with its code."""

@@ -247,6 +247,11 @@ def delete(
         return
     if not keys:
         raise fail("give the keys of the memories to delete, or --all", ExitCode.USAGE)
+    if not yes and not sys.stdin.isatty():  # refuse before opening anything
+        raise fail(
+            "deleting memories needs --yes when not run interactively; nothing deleted",
+            ExitCode.REFUSED,
+        )
     with open_manager(user=user, store=store, create=False) as manager:
         full = [resolve_key(manager, key) for key in keys]
         count = len(set(full))
