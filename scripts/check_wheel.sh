@@ -49,10 +49,16 @@ expect "Lisbon" "$("$BIN/hippograph" memories search "Where do I live?")"
 chat=$(printf 'I use NeoVim every day.\nWhich editor do I use?\n' | "$BIN/hippograph" chat)
 expect "ADDED" "$chat"
 expect "NeoVim" "$chat"
-set +e
-missing=$("$BIN/hippograph" ui 2>&1)
-code=$?
-set -e
-[ "$code" = 6 ] || { echo "hippograph ui without the ui extra: exit $code, expected 6" >&2; exit 1; }
-expect "pip install 'hippograph[ui]'" "$missing"
+expect_missing_extra() {  # expect_missing_extra EXTRA COMMAND...: exit 6 naming the extra
+  local extra=$1 out code
+  shift
+  set +e
+  out=$("$BIN/hippograph" "$@" 2>&1)
+  code=$?
+  set -e
+  [ "$code" = 6 ] || { echo "hippograph $*: exit $code, expected 6:" >&2; echo "$out" >&2; exit 1; }
+  expect "pip install 'hippograph[$extra]'" "$out"
+}
+expect_missing_extra ui ui
+expect_missing_extra postgres memories list --store "postgresql://u:secret@127.0.0.1:1/db"
 echo "wheel smoke test: ok ($(du -sh "$WORK/venv" | cut -f1) venv with core dependencies)"

@@ -19,7 +19,7 @@ def test_every_export_resolves():
 def test_a_name_that_is_not_exported_says_where_it_lives():
     import pytest
 
-    with pytest.raises(AttributeError, match="import it from hippograph.recalls"):
+    with pytest.raises(AttributeError, match=r"import it from hippograph\.recalls"):
         _ = hippograph.RecallLog
     for name, module in hippograph._ELSEWHERE.items():
         assert getattr(__import__(module, fromlist=[name]), name) is not None

@@ -12,6 +12,7 @@ import typer
 
 from hippograph.bench.backends import BACKENDS, resolve_backends
 from hippograph.bench.measure import parse_size, parse_sizes
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.bench.vectors import VectorKind
@@ -23,6 +24,13 @@ app = typer.Typer(
     help="Benchmarks: the store against its baselines; FAISS index types at scale.",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def _group() -> None:
+    """Benchmarks: the store against its baselines; FAISS index types at scale."""
+    require_extra("bench", "hippograph bench")
+
 
 _VECTORS = ("embedding", "uniform")
 Vectors = Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform (worst case).")]

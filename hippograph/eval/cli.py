@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hippograph.config import Settings
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.eval.runner import Answerer
@@ -32,6 +33,7 @@ console = Console(stderr=True)
 @app.callback()
 def _group() -> None:
     """Evaluate hippograph's long-term memory on benchmarks."""
+    require_extra("eval", "hippograph eval")
 
 
 def _ints(text: str) -> tuple[int, ...]:
