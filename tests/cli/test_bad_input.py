@@ -378,6 +378,11 @@ def test_help_has_no_type_placeholders_and_every_option_explained() -> None:
         assert "<bool>" not in shown and "{" not in usage, (path, shown)
     shown = run("memories", "search", "--help").stdout  # and the real executable
     assert "Usage: hippograph memories search [OPTIONS] QUERY" in shown and "<bool>" not in shown
+    from hippograph.cli.memories import CATEGORY_NAMES, CONTENT_LIMIT
+    from hippograph.store.memory import CATEGORIES, MAX_CONTENT_CHARS
+
+    assert ", ".join(CATEGORIES) == CATEGORY_NAMES  # the help texts' copies stay true
+    assert f"{MAX_CONTENT_CHARS:,}" == CONTENT_LIMIT
     wide = CliRunner(env={"COLUMNS": "250"})  # one line per option: no box edges in between
     categories = " ".join(wide.invoke(app, ["memories", "add", "--help"]).output.split())
     assert "tools, skills, preferences, personal, work, habits, goals, other" in categories
