@@ -26,12 +26,6 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _group() -> None:
-    """Benchmarks: the store against its baselines; FAISS index types at scale."""
-    require_extra("bench", "hippograph bench")
-
-
 _VECTORS = ("embedding", "uniform")
 Vectors = Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform (worst case).")]
 Queries = Annotated[int, typer.Option(min=1, help="Timed searches per run (and per setting).")]
@@ -87,6 +81,7 @@ def store(
     ] = None,
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.report import store_markdown
     from hippograph.bench.store import StoreBenchConfig, run_store_bench
 
@@ -133,6 +128,7 @@ def index(
     workdir: WorkDir = None,
 ) -> None:
     """Build time, memory, latency and recall@10 of flat / HNSW / IVF at one size."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
 
     try:

@@ -33,7 +33,6 @@ console = Console(stderr=True)
 @app.callback()
 def _group() -> None:
     """Evaluate hippograph's long-term memory on benchmarks."""
-    require_extra("eval", "hippograph eval")
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -140,6 +139,7 @@ def locomo(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
+    require_extra("eval", "hippograph eval")
     from hippograph.eval.dataset import DatasetError
     from hippograph.eval.report import REPORT_JSON, REPORT_MD, write_report
     from hippograph.eval.runner import EvalConfig, run_locomo

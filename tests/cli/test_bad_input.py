@@ -231,6 +231,7 @@ def test_a_postgres_url_without_the_extra_names_it(tmp_path: Path) -> None:
     one_error(result, ExitCode.MISSING_EXTRA, "pip install 'hippograph[postgres]'")
 
 
+@pytest.mark.postgres  # needs the postgres extra (psycopg), not a server
 def test_unreachable_postgres_fails_fast_without_the_password() -> None:
     url = "postgresql://alice:hunter2@127.0.0.1:1/memories"  # nothing listens on port 1
     for command in (["memories", "list"], ["memories", "add", "x"]):
@@ -243,6 +244,7 @@ def test_unreachable_postgres_fails_fast_without_the_password() -> None:
     assert "PoolTimeout" not in doctor.stdout and "OperationalError(" not in doctor.stdout
 
 
+@pytest.mark.postgres  # needs the postgres extra (psycopg), not a server
 def test_a_silent_postgres_server_times_out_after_connect_timeout() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
@@ -252,6 +254,7 @@ def test_a_silent_postgres_server_times_out_after_connect_timeout() -> None:
     one_error(result, ExitCode.STORE_UNAVAILABLE, "timeout", "waited 5 s")
 
 
+@pytest.mark.postgres  # needs the postgres extra (psycopg), not a server
 def test_a_malformed_postgres_url_is_one_line() -> None:
     result = run("memories", "list", "--store", "postgresql://alice:hunter2@127.0.0.1:port/x")
     one_error(result, ExitCode.STORE_UNAVAILABLE, "cannot connect to PostgreSQL")
@@ -352,40 +355,6 @@ def test_a_missing_model_package_names_it(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- help and listings
-
-
-def test_help_has_no_type_placeholders_and_every_option_explained() -> None:
-    from typer.main import get_command
-    from typer.testing import CliRunner
-
-    from hippograph.cli import app
-
-    def walk(command: object, path: list[str]) -> Iterator[tuple[list[str], object]]:
-        yield path, command
-        for name, sub in getattr(command, "commands", {}).items():
-            yield from walk(sub, [*path, name])
-
-    runner = CliRunner(env={"COLUMNS": "80"})
-    for path, command in walk(get_command(app), []):
-        undocumented = [
-            param.name
-            for param in getattr(command, "params", [])
-            if param.param_type_name == "option" and not getattr(param, "help", None)
-        ]
-        assert not undocumented, (path, undocumented)
-        shown = runner.invoke(app, [*path, "--help"]).output
-        usage = next(line for line in shown.splitlines() if "Usage:" in line)
-        assert "<bool>" not in shown and "{" not in usage, (path, shown)
-    shown = run("memories", "search", "--help").stdout  # and the real executable
-    assert "Usage: hippograph memories search [OPTIONS] QUERY" in shown and "<bool>" not in shown
-    from hippograph.cli.memories import CATEGORY_NAMES, CONTENT_LIMIT
-    from hippograph.store.memory import CATEGORIES, MAX_CONTENT_CHARS
-
-    assert ", ".join(CATEGORIES) == CATEGORY_NAMES  # the help texts' copies stay true
-    assert f"{MAX_CONTENT_CHARS:,}" == CONTENT_LIMIT
-    wide = CliRunner(env={"COLUMNS": "250"})  # one line per option: no box edges in between
-    categories = " ".join(wide.invoke(app, ["memories", "add", "--help"]).output.split())
-    assert "tools, skills, preferences, personal, work, habits, goals, other" in categories
 
 
 def test_list_at_80_columns_shows_the_content(db: Path) -> None:

@@ -39,5 +39,5 @@ def test_cli_reads_only_the_users_memories(tmp_path: Path, a: str, b: str) -> No
     missing = runner.invoke(app, ["memories", "history", b_key, "--user", a, "--db", db])
     assert "zzbsecret" not in missing.output
     gone = runner.invoke(app, ["memories", "delete", b_key, "--user", a, "--db", db, "--yes"])
-    assert gone.exit_code == 1 and "not found" in gone.output
+    assert gone.exit_code == 3 and "no memory" in gone.output  # ExitCode.NOT_FOUND
     assert "zzbsecret" in cli(b, "list")
