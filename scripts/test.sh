@@ -24,6 +24,8 @@ if [ "$#" -eq 0 ]; then
 fi
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+echo "== LangGraph's own store test suites against FaissSqliteStore (tests/upstream)"
+.venv/bin/python tests/upstream/run.py
 if [ "$#" -eq 0 ]; then
   bash scripts/check_lowest.sh
 fi
