@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hippograph.config import Settings
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.eval.runner import Answerer
@@ -146,6 +147,7 @@ def locomo(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
+    require_extra("eval", "hippograph eval")
     from hippograph.eval.dataset import DatasetError
     from hippograph.eval.report import REPORT_JSON, REPORT_MD, write_report
     from hippograph.eval.runner import EvalConfig, run_locomo

@@ -51,7 +51,7 @@ def test_link_show_and_unlink(db):
     gone = _run(db, "memories", "unlink", porto, daughter)  # either way round
     assert gone.exit_code == 0 and f"unlinked {daughter} → {porto} (family)" in gone.output
     again = _run(db, "memories", "unlink", porto, daughter)
-    assert again.exit_code == 1 and "no link between" in again.output
+    assert again.exit_code == 3 and "no link between" in again.output
     assert "0 links" in _run(db, "memories", "links", porto).output
 
 
@@ -59,8 +59,8 @@ def test_bad_link_commands_fail_clearly(tmp_path):
     db = str(tmp_path / "m.db")
     one = _add(db, "Lives in Porto")
     missing = _run(db, "memories", "link", one, "nope")
-    assert missing.exit_code == 1 and "no memory 'nope'" in missing.output
+    assert missing.exit_code == 3 and "no memory 'nope'" in missing.output
     two = _add(db, "Works at Acme")
     bad = _run(db, "memories", "link", one, two, "--weight", "3")
-    assert bad.exit_code == 1 and "weight" in bad.output
-    assert _run(db, "memories", "links", "nope").exit_code == 1
+    assert bad.exit_code == 4 and "weight" in bad.output
+    assert _run(db, "memories", "links", "nope").exit_code == 3
