@@ -35,6 +35,19 @@ app.add_typer(eval_cli.app, name="eval")
 app.add_typer(bench_cli.app, name="bench")
 
 
+def _start_tracing() -> None:
+    """`HIPPOGRAPH_TRACING=otlp`: trace every command's runs (a bad setting exits with 2)."""
+    from hippograph.cli._common import fail
+    from hippograph.config import TracingConfigError
+    from hippograph.tracing import TracingUnavailableError, setup_tracing
+
+    try:
+        setup_tracing()
+    except (TracingConfigError, TracingUnavailableError) as exc:
+        raise SystemExit(fail(str(exc), 2).exit_code) from None
+
+
 def main() -> None:
     """Entry point of the `hippograph` console script."""
+    _start_tracing()
     app()

@@ -120,6 +120,8 @@ class EvalResults:
     adversarial: list[QuestionResult] = field(default_factory=list)
     wall_s: float = 0.0
     experiment: str | None = None
+    traced_as: str | None = None
+    """The OpenTelemetry experiment (`session.id` of its spans) when tracing was on."""
 
 
 class SharedEmbeddings(Embeddings):
@@ -346,8 +348,10 @@ def questions_of(conversation: Conversation, with_model: bool) -> list[Question]
 def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResults:
     """Run the evaluation described by `config` (see the module docstring)."""
     from hippograph.eval import tracing
+    from hippograph.eval.spans import Experiment
 
     started = time.perf_counter()
+    experiment = Experiment.start(config)
     conversations = load_conversations(config.data, config.conversations)
     embeddings = SharedEmbeddings(resolve_embeddings(config.embeddings))
     results = EvalResults(config)
@@ -363,7 +367,9 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
             )
             results.links[run.conversation.id] = count_links(run.store, run.user_id)
         if tracing.enabled(config):
-            results.experiment = tracing.run_experiment(config, runs, limit, answerer, results)
+            results.experiment = tracing.run_experiment(
+                config, runs, limit, answerer, results, ask=experiment.ask
+            )
         else:
             pairs = [
                 (run, q) for run in runs for q in questions_of(run.conversation, bool(answerer))
@@ -371,6 +377,8 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
             for run, question in tqdm(
                 pairs, desc="questions", unit="q", disable=not config.progress
             ):
-                record(results, ask(run, question, limit, answerer))
+                record(results, experiment.ask(run, question, limit, answerer))
     results.wall_s = time.perf_counter() - started
+    experiment.finish(results)
+    results.traced_as = experiment.name if experiment.traced else None
     return results

@@ -48,9 +48,12 @@ def _version() -> str:
 def resource() -> Resource:
     """`service.name` (and Phoenix's project) from `OTEL_SERVICE_NAME`, else `hippograph`;
     `OTEL_RESOURCE_ATTRIBUTES` may set either."""
-    base = Resource.create({SERVICE_NAME: DEFAULT_SERVICE})
-    project = str(base.attributes.get(SERVICE_NAME, DEFAULT_SERVICE))
-    return Resource({ResourceAttributes.PROJECT_NAME: project}).merge(base)
+    base = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+    service = str(base.attributes.get(SERVICE_NAME, ""))
+    if not service or service.startswith("unknown_service"):
+        service = DEFAULT_SERVICE
+        base = base.merge(Resource({SERVICE_NAME: service}))
+    return Resource({ResourceAttributes.PROJECT_NAME: service}).merge(base)
 
 
 def otlp_exporter() -> SpanExporter:
