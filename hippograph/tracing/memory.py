@@ -16,7 +16,6 @@ whose outputs are hidden (`OPENINFERENCE_HIDE_OUTPUTS`) gets no memory attribute
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -29,8 +28,6 @@ from openinference.semconv.trace import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.util.types import AttributeValue
-
-logger = logging.getLogger(__name__)
 
 RECALL_COUNT = "hippograph.recall.count"
 RECALL_SCORES = "hippograph.recall.scores"
@@ -136,35 +133,14 @@ def with_memory_attributes(span: ReadableSpan) -> ReadableSpan:
 
 
 class MemoryAttributesExporter(SpanExporter):
-    """A `SpanExporter` that adds memory attributes, then hands the spans to `inner`.
-
-    A failed export is reported once as a one-line warning naming the exporter, not
-    once per batch (a tracing backend that is down must not flood a chat session).
-    """
+    """A `SpanExporter` that adds memory attributes, then hands the spans to `inner`."""
 
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
-        self._warned = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Export `spans` with their memory attributes."""
-        try:
-            result = self.inner.export([with_memory_attributes(span) for span in spans])
-        except Exception as exc:
-            result = SpanExportResult.FAILURE
-            self._warn(f"{type(exc).__name__}: {exc}")
-        if result is SpanExportResult.FAILURE:
-            self._warn("the backend did not accept them")
-        return result
-
-    def _warn(self, why: str) -> None:
-        if not self._warned:
-            self._warned = True
-            logger.warning(
-                "tracing: could not export spans (%s); check OTEL_EXPORTER_OTLP_ENDPOINT "
-                "and that the tracing backend is running (further failures are not reported)",
-                why,
-            )
+        return self.inner.export([with_memory_attributes(span) for span in spans])
 
     def shutdown(self) -> None:
         """Shut the wrapped exporter down."""

@@ -4,7 +4,8 @@ Imported only when tracing is switched on (it needs the `tracing` extra).
 
 Core pieces:
     - `otlp_exporter()`: the OTLP exporter the standard `OTEL_EXPORTER_OTLP_*` variables
-      describe (HTTP/protobuf by default, gRPC when the protocol says so).
+      describe (HTTP/protobuf by default, gRPC when the protocol says so), behind a
+      `GuardedExporter`.
     - `start(exporter, pseudonym)`: a `TracerProvider` exporting through
       `MemoryAttributesExporter`, OpenInference's LangChain instrumentation on it, plus
       hippograph's run and embedder instrumentation; returns the undo steps.
@@ -32,6 +33,7 @@ from opentelemetry.trace import Tracer
 
 from hippograph.config import TracingConfigError
 from hippograph.tracing.embeddings import instrument_embeddings
+from hippograph.tracing.guard import GuardedExporter, otlp_traces_endpoint
 from hippograph.tracing.memory import MemoryAttributesExporter
 from hippograph.tracing.runs import Pseudonym, instrument_runs
 
@@ -57,7 +59,8 @@ def resource() -> Resource:
 
 
 def otlp_exporter() -> SpanExporter:
-    """The OTLP span exporter configured by the standard `OTEL_EXPORTER_OTLP_*` variables."""
+    """The OTLP span exporter configured by the standard `OTEL_EXPORTER_OTLP_*` variables,
+    guarded against an unreachable backend."""
     protocol = (
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -68,7 +71,7 @@ def otlp_exporter() -> SpanExporter:
             OTLPSpanExporter as GrpcExporter,
         )
 
-        return GrpcExporter()
+        return GuardedExporter(GrpcExporter(), endpoint=None)
     if protocol != "http/protobuf":
         raise TracingConfigError(
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use http/protobuf "
@@ -76,7 +79,7 @@ def otlp_exporter() -> SpanExporter:
         )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter()
+    return GuardedExporter(OTLPSpanExporter(), endpoint=otlp_traces_endpoint())
 
 
 def start(

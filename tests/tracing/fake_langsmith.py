@@ -108,8 +108,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self) -> Any:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if self.headers.get("content-encoding") == "zstd" or not raw:
-            return raw or None
+        if not raw:
+            return None
+        if self.headers.get("content-encoding") == "zstd":
+            import zstandard  # a dependency of langsmith
+
+            raw = zstandard.ZstdDecompressor().stream_reader(raw).read()
         kind = self.headers.get("content-type") or ""
         if kind.startswith("multipart/"):
             return _multipart(kind, raw)
@@ -142,7 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
 def _answer(fake: FakeLangSmith, request: Request) -> tuple[int, Any]:
     method, path, query, body = request.method, request.path, request.query, request.body
     if path == "/info":
-        return 200, {"version": "0.10.0", "batch_ingest_config": {}, "instance_flags": {}}
+        flags = {"zstd_compression_enabled": True}  # as the service: runs arrive compressed
+        return 200, {"version": "0.10.0", "batch_ingest_config": {}, "instance_flags": flags}
     if path == "/datasets" and method == "GET":
         names = query.get("name", [])
         return 200, [d for d in fake.datasets.values() if not names or d["name"] in names]
