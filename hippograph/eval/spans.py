@@ -110,8 +110,7 @@ class Experiment:
                 name,
                 context=Context(),  # a trace of its own, whatever the caller runs in
                 start_time=start_time,
-                attributes={"openinference.span.kind": "CHAIN", EXPERIMENT: self.name}
-                | attributes,
+                attributes={"openinference.span.kind": "CHAIN", EXPERIMENT: self.name} | attributes,
             ) as span,
         ):
             yield span

@@ -21,6 +21,7 @@ from typing import Any
 
 import wrapt
 from langchain_core.embeddings import Embeddings
+from openinference.instrumentation import OITracer
 from openinference.instrumentation.langchain import get_current_span
 from openinference.semconv.trace import (
     EmbeddingAttributes,
@@ -29,7 +30,6 @@ from openinference.semconv.trace import (
 )
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 
 EMBEDDING_COUNT = "hippograph.embedding.count"
@@ -76,7 +76,7 @@ def _parent() -> Context | None:
 class _Spans:
     """Opens the EMBEDDING span around one call (the wrappers' shared part)."""
 
-    def __init__(self, tracer: Tracer) -> None:
+    def __init__(self, tracer: OITracer) -> None:
         self.tracer = tracer
 
     @contextmanager
@@ -118,7 +118,8 @@ class _Spans:
 
 
 def _subclasses(cls: type) -> Iterator[type]:
-    for sub in cls.__subclasses__():
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         yield sub
         yield from _subclasses(sub)
 
@@ -144,7 +145,7 @@ class _Patcher:
         self.originals.clear()
 
 
-def instrument_embeddings(tracer: Tracer) -> Callable[[], None]:
+def instrument_embeddings(tracer: OITracer) -> Callable[[], None]:
     """Trace every embedder's calls as EMBEDDING spans; return the step that stops it.
 
     Classes already defined are wrapped now; classes defined later (a provider package
@@ -157,7 +158,7 @@ def instrument_embeddings(tracer: Tracer) -> Callable[[], None]:
     had_hook = "__init_subclass__" in Embeddings.__dict__
     previous = Embeddings.__dict__.get("__init_subclass__")
 
-    def on_subclass(cls: type, **kwargs: Any) -> None:
+    def on_subclass(cls: type[Embeddings], **kwargs: Any) -> None:
         super(Embeddings, cls).__init_subclass__(**kwargs)
         patcher.patch(cls)
 
@@ -165,7 +166,7 @@ def instrument_embeddings(tracer: Tracer) -> Callable[[], None]:
 
     def undo() -> None:
         if had_hook:
-            Embeddings.__init_subclass__ = previous  # type: ignore[method-assign]
+            Embeddings.__init_subclass__ = previous  # type: ignore[assignment,method-assign]
         else:
             del Embeddings.__init_subclass__
         patcher.restore()

@@ -29,7 +29,6 @@ from openinference.semconv.resource import ResourceAttributes
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Tracer
 
 from hippograph.config import TracingConfigError
 from hippograph.tracing.embeddings import instrument_embeddings
@@ -84,7 +83,7 @@ def otlp_exporter() -> SpanExporter:
 
 def start(
     exporter: SpanExporter | None, pseudonym: Pseudonym
-) -> tuple[TracerProvider, Tracer, list[Callable[[], None]]]:
+) -> tuple[TracerProvider, OITracer, list[Callable[[], None]]]:
     """Build the provider, instrument LangChain / LangGraph / embedders; return the undo."""
     provider = TracerProvider(resource=resource(), shutdown_on_exit=False)
     provider.add_span_processor(

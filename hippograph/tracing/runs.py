@@ -70,7 +70,10 @@ class _WithRunAttributes:
         attributes = run_attributes(context, config, self.pseudonym) if context else {}
         if not attributes:  # e.g. a subgraph step: its parent run's attributes hold
             return wrapped(*args, **kwargs)
-        return using_attributes(**attributes)(wrapped)(*args, **kwargs)
+        scope = using_attributes(
+            user_id=attributes.get("user_id", ""), session_id=attributes.get("session_id", "")
+        )
+        return scope(wrapped)(*args, **kwargs)
 
 
 def instrument_runs(pseudonym: Pseudonym) -> Callable[[], None]:

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from hippograph.config import TracingSettings
 
 if TYPE_CHECKING:
+    from openinference.instrumentation import OITracer
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.trace import Tracer
 
 INSTALL_HINT = "pip install 'hippograph[tracing]'"
 
@@ -65,7 +65,7 @@ class Tracing:
 
     settings: TracingSettings
     provider: TracerProvider
-    tracer: Tracer
+    tracer: OITracer
     pseudonym: Callable[[str], str | None]
     _undo: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -75,23 +75,23 @@ class Tracing:
 
     def shutdown(self) -> None:
         """Flush, stop exporting and remove the instrumentation (idempotent)."""
-        global _ACTIVE
         with _LOCK:
-            if _ACTIVE is self:
-                _ACTIVE = None
+            if _ACTIVE.get("tracing") is self:
+                del _ACTIVE["tracing"]
             undo, self._undo = self._undo, []
         for step in reversed(undo):
             step()
         self.provider.shutdown()
 
 
-_ACTIVE: Tracing | None = None
+_ACTIVE: dict[str, Tracing] = {}
+"""The process's one active setup, under `"tracing"` (absent: tracing is off)."""
 _LOCK = threading.Lock()
 
 
 def active_tracing() -> Tracing | None:
     """The tracing `setup_tracing` started in this process, if any."""
-    return _ACTIVE
+    return _ACTIVE.get("tracing")
 
 
 def setup_tracing(
@@ -125,13 +125,12 @@ def setup_tracing(
         agent.invoke(...)  # one trace: hippograph → retrieve → respond → extract → reconcile
         ```
     """
-    global _ACTIVE
     settings = settings or TracingSettings.from_env()
     if not settings.enabled and exporter is None:
         return None
     with _LOCK:
-        if _ACTIVE is not None:
-            return _ACTIVE
+        if "tracing" in _ACTIVE:
+            return _ACTIVE["tracing"]
         pseudonym = _pseudonym_function(settings)
         try:
             from hippograph.tracing import pipeline
@@ -141,9 +140,9 @@ def setup_tracing(
             raise TracingUnavailableError(
                 f"tracing needs the package that provides {exc.name!r}: {INSTALL_HINT}"
             ) from exc
-        _ACTIVE = Tracing(settings, provider, tracer, pseudonym, undo)
-        atexit.register(_ACTIVE.shutdown)
-        return _ACTIVE
+        tracing = _ACTIVE["tracing"] = Tracing(settings, provider, tracer, pseudonym, undo)
+        atexit.register(tracing.shutdown)
+        return tracing
 
 
 def user_pseudonym(user_id: str, settings: TracingSettings | None = None) -> str | None:
@@ -153,9 +152,7 @@ def user_pseudonym(user_id: str, settings: TracingSettings | None = None) -> str
     of HMAC-SHA256(`HIPPOGRAPH_TRACING_SALT`, user id): stable across processes that share
     the salt, unlinkable to the id without it.
     """
-    tracing = _ACTIVE
+    tracing = active_tracing()
     if tracing is not None and settings is None:
         return tracing.pseudonym(user_id)
     return _pseudonym_function(settings or TracingSettings.from_env())(user_id)
-
-

@@ -104,8 +104,10 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(
-            lambda: process.poll() is None
-            and urllib.request.urlopen(f"{url}/healthz", timeout=2).status == 200,
+            lambda: (
+                process.poll() is None
+                and urllib.request.urlopen(f"{url}/healthz", timeout=2).status == 200
+            ),
             timeout=180,
             what=f"Phoenix to start (log: {work / 'phoenix.log'})",
         )

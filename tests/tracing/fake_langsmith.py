@@ -140,7 +140,17 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = _answer(fake, request)
         self._send(status, payload)
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
 
 
 def _answer(fake: FakeLangSmith, request: Request) -> tuple[int, Any]:

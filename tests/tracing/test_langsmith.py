@@ -42,7 +42,9 @@ def test_eval_uploads_its_experiment(tmp_path: Path) -> None:
     assert dataset.body["name"].startswith("locomo-")
     examples = fake.calls("POST", "/examples/bulk")[0].body
     assert len(examples) == questions == 6
-    assert {e["inputs"]["question"] for e in examples} == {q["question"] for q in report["questions"]}
+    assert {e["inputs"]["question"] for e in examples} == {
+        q["question"] for q in report["questions"]
+    }
     assert all(e["dataset_id"] == fake.examples[0]["dataset_id"] for e in examples)
 
     # the experiment: a session on that dataset, named as the report says
@@ -61,7 +63,9 @@ def test_eval_uploads_its_experiment(tmp_path: Path) -> None:
     feedback = fake.feedback()
     assert {f["key"] for f in feedback} == EVALUATORS
     assert len(feedback) == len(EVALUATORS) * questions
-    scored = [f["score"] for f in feedback if f["key"] == "recall_any@10" and f["score"] is not None]
+    scored = [
+        f["score"] for f in feedback if f["key"] == "recall_any@10" and f["score"] is not None
+    ]
     assert len(scored) == report["overall"]["questions"]
     assert round(sum(scored) / len(scored), 4) == report["overall"]["recall_any@10"]
 

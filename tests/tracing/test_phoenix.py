@@ -205,8 +205,10 @@ def test_eval_experiment_reaches_phoenix(phoenix: Phoenix, tmp_path: Path) -> No
     report = json.loads((out / "report.json").read_text())
     asked = len(report["questions"])
     spans = phoenix.wait_for_spans(
-        lambda s: len(_roots(s, "locomo question", experiment)) == asked
-        and len(_roots(s, "locomo experiment", experiment)) == 1,
+        lambda s: (
+            len(_roots(s, "locomo question", experiment)) == asked
+            and len(_roots(s, "locomo experiment", experiment)) == 1
+        ),
         "the eval experiment",
     )
     questions = _roots(spans, "locomo question", experiment)
@@ -224,11 +226,15 @@ def test_eval_experiment_reaches_phoenix(phoenix: Phoenix, tmp_path: Path) -> No
         assert [s["span_kind"] for s in _children(spans, question)] == ["EMBEDDING"]
     # ingestion went through the remember graph, one trace per turn, as the conversation's user
     ingested = [
-        s for s in spans if s["name"] == "remember" and s["attributes"].get("user.id")
-        == user_pseudonym("tiny", SETTINGS)
+        s
+        for s in spans
+        if s["name"] == "remember"
+        and s["attributes"].get("user.id") == user_pseudonym("tiny", SETTINGS)
     ]
     assert len(ingested) == 10
-    assert {s["name"] for s in spans if s.get("parent_id") == ingested[0]["context"]["span_id"]} == {
+    assert {
+        s["name"] for s in spans if s.get("parent_id") == ingested[0]["context"]["span_id"]
+    } == {
         "extract",
         "reconcile",
     }
@@ -291,7 +297,9 @@ def test_trace_in_phoenix_ui(
             heading.click()  # fold the (long) input so the documents show
         body = driver.find_element("tag name", "body").text
         assert "I work at Acme as a data engineer." in body and "reconcile" in body
-        folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path_factory.mktemp("s")
+        folder = (
+            SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path_factory.mktemp("s")
+        )
         picture = folder / "trace.png"
         assert driver.save_screenshot(str(picture))
         assert picture.stat().st_size > 50_000
