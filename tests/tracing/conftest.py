@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,31 +19,28 @@ from typing import Any
 
 import pytest
 
+from tests.servers import free_port, stop_group, wait_for
+
 PHOENIX = shutil.which("phoenix", path=str(Path(sys.executable).parent)) or shutil.which("phoenix")
 HIPPOGRAPH = str(Path(sys.executable).with_name("hippograph"))
 PROJECT = "hippograph-tests"
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    """Poll `condition` until it returns something truthy (exceptions count as not yet)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = condition()
-        except Exception:
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what or condition}")
-        time.sleep(0.5)
+def run_hippograph(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `hippograph` executable, as a user runs it; fails the test on a non-zero exit."""
+    done = subprocess.run(
+        [HIPPOGRAPH, *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -113,10 +107,5 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
         )
         yield Phoenix(url)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, grace_s=20)
         log.close()

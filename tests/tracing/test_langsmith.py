@@ -8,11 +8,11 @@ of chat turns go through the real `langsmith` client to `LANGSMITH_ENDPOINT` on 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from hippograph.eval.tracing import EXPERIMENT_PREFIX
-from tests.tracing.conftest import HIPPOGRAPH, clean_env, free_port
+from tests.servers import free_port
+from tests.tracing.conftest import clean_env, run_hippograph
 from tests.tracing.fake_langsmith import FakeLangSmith, fake_langsmith
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "locomo"
@@ -25,15 +25,9 @@ def _env(fake: FakeLangSmith, **extra: str) -> dict[str, str]:
 
 def test_eval_uploads_its_experiment(tmp_path: Path) -> None:
     with fake_langsmith() as fake:
-        done = subprocess.run(
-            [HIPPOGRAPH, "eval", "locomo", "--data", str(FIXTURES), "--out", str(tmp_path)],
-            env=_env(fake),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+        run_hippograph(
+            "eval", "locomo", "--data", str(FIXTURES), "--out", str(tmp_path), env=_env(fake)
         )
-    assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     questions = len(report["questions"])
 
@@ -81,16 +75,10 @@ def test_langsmith_tracing_of_chat_turns(tmp_path: Path) -> None:
             HIPPOGRAPH_TRACING="otlp",
             OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
         )
-        done = subprocess.run(
-            [HIPPOGRAPH, "chat", "--user", "dora", "--thread", "ls-thread"],
-            input="I keep bees in my garden.\n",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
+        done = run_hippograph(
+            "chat", "--user", "dora", "--thread", "ls-thread",
+            env=env, stdin="I keep bees in my garden.\n",
+        )  # fmt: skip
     runs = fake.runs()
     names = {r.get("name") for r in runs}
     assert {"hippograph", "retrieve", "respond", "extract", "reconcile"} <= names

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,8 @@ from hippograph.config import TracingSettings
 from hippograph.store import FaissSqliteStore
 from hippograph.tracing import Tracing, setup_tracing, user_pseudonym
 from tests.graph.helpers import ADD, facts
-from tests.tracing.conftest import HIPPOGRAPH, PROJECT, Phoenix, clean_env, wait_for
+from tests.servers import wait_for
+from tests.tracing.conftest import PROJECT, Phoenix, clean_env, run_hippograph
 
 pytestmark = pytest.mark.slow
 
@@ -164,16 +164,7 @@ def test_chat_cli_turns_reach_phoenix(phoenix: Phoenix, tmp_path: Path) -> None:
     thread = "cli-trace-thread"
     env = _tracing_env(phoenix, HIPPOGRAPH_DB=str(tmp_path / "memories.db"))
     session = "I live in Lisbon and I work at Acme.\nWhere do I live?\n"
-    done = subprocess.run(
-        [HIPPOGRAPH, "chat", "--user", "carol", "--thread", thread],
-        input=session,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_hippograph("chat", "--user", "carol", "--thread", thread, env=env, stdin=session)
     spans = phoenix.wait_for_spans(
         lambda s: len(_roots(s, "hippograph", thread)) == 2, "the chat's two turns"
     )
@@ -190,15 +181,9 @@ def test_chat_cli_turns_reach_phoenix(phoenix: Phoenix, tmp_path: Path) -> None:
 
 def test_eval_experiment_reaches_phoenix(phoenix: Phoenix, tmp_path: Path) -> None:
     out = tmp_path / "eval"
-    done = subprocess.run(
-        [HIPPOGRAPH, "eval", "locomo", "--data", str(FIXTURES), "--out", str(out)],
-        env=_tracing_env(phoenix),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_hippograph(
+        "eval", "locomo", "--data", str(FIXTURES), "--out", str(out), env=_tracing_env(phoenix)
     )
-    assert done.returncode == 0, done.stderr
     found = re.search(r"Traced as experiment (\S+)", " ".join(done.stderr.split()))
     assert found, done.stderr
     experiment = found.group(1)
