@@ -134,8 +134,9 @@ class Experiment:
             PREFIX + "question_index": conversation.questions.index(question),
             PREFIX + "category": question.category,
             PREFIX + "evidence": list(question.evidence),
-            PREFIX + "reference": str(question.answer),
         }
+        if question.answer is not None:
+            attributes[PREFIX + "reference"] = str(question.answer)
         with self._span(QUESTION_SPAN, run.user_id, attributes) as span:
             answered = ask(run, question, limit, answerer)
             ours = answered[OURS]

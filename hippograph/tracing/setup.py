@@ -15,6 +15,7 @@ says what to install.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import hmac
 import secrets
@@ -37,13 +38,19 @@ class TracingUnavailableError(RuntimeError):
     """Tracing was asked for but its packages (the `tracing` extra) are not installed."""
 
 
+@functools.cache
+def _process_key() -> bytes:
+    """The hash key of a process without `HIPPOGRAPH_TRACING_SALT`: random, drawn once."""
+    return secrets.token_bytes(32)
+
+
 def _pseudonym_function(settings: TracingSettings) -> Callable[[str], str | None]:
     """How user ids appear on spans: keyed hash (default), as is, or not at all."""
     if settings.user == "off":
         return lambda _user: None
     if settings.user == "plain":
         return lambda user: user
-    key = settings.salt.encode() if settings.salt else secrets.token_bytes(32)
+    key = settings.salt.encode() if settings.salt else _process_key()
 
     def pseudonym(user: str) -> str:
         digest = hmac.new(key, user.encode("utf-8", "surrogatepass"), hashlib.sha256)
@@ -76,9 +83,11 @@ class Tracing:
     def shutdown(self) -> None:
         """Flush, stop exporting and remove the instrumentation (idempotent)."""
         with _LOCK:
-            if _ACTIVE.get("tracing") is self:
-                del _ACTIVE["tracing"]
+            if _ACTIVE.get("tracing") is not self:
+                return
+            del _ACTIVE["tracing"]
             undo, self._undo = self._undo, []
+        atexit.unregister(self.shutdown)
         for step in reversed(undo):
             step()
         self.provider.shutdown()
@@ -150,7 +159,8 @@ def user_pseudonym(user_id: str, settings: TracingSettings | None = None) -> str
 
     With the default `HIPPOGRAPH_TRACING_USER=hash`, this is `u-` + the first 16 hex digits
     of HMAC-SHA256(`HIPPOGRAPH_TRACING_SALT`, user id): stable across processes that share
-    the salt, unlinkable to the id without it.
+    the salt, unlinkable to the id without it. Without a salt the key is random, drawn once
+    per process, so the value matches only the spans of this process.
     """
     tracing = active_tracing()
     if tracing is not None and settings is None:

@@ -84,6 +84,7 @@ def test_shutdown_removes_every_patch() -> None:
     assert LocalEmbeddings.__dict__["embed_query"] is embed
     assert "__init_subclass__" not in Embeddings.__dict__
     assert active_tracing() is None
+    tracing.shutdown()  # again, as atexit would: nothing happens
 
 
 @pytest.mark.parametrize(
@@ -129,6 +130,9 @@ def test_user_ids_are_keyed_hashes_by_default() -> None:
     assert user_pseudonym("alice", salted) != user_pseudonym("bob", salted)
     assert user_pseudonym("alice", salted) != user_pseudonym("alice", TracingSettings(salt="s2"))
     assert user_pseudonym("alice", salted).startswith("u-") and "alice" not in repr(salted)
+    unsalted = TracingSettings(mode="otlp")  # a random key, drawn once per process
+    assert user_pseudonym("alice", unsalted) == user_pseudonym("alice", unsalted)
+    assert user_pseudonym("alice", unsalted) != user_pseudonym("alice", salted)
     assert user_pseudonym("alice", TracingSettings(user="plain")) == "alice"
     assert user_pseudonym("alice", TracingSettings(user="off")) is None
 
