@@ -6,9 +6,9 @@ Core pieces:
     - `open_checkpointer` / `aopen_checkpointer`: `SqliteSaver` / `AsyncSqliteSaver` beside
       the store file, or `PostgresSaver` / `AsyncPostgresSaver` on the same database.
     - `memory_index_config`: the `IndexConfig` every backend uses for memories.
-    - `supports` / `require`: which of hippograph's extras (history, count, hybrid search,
-      index snapshots, links) a store has; `require` raises `FeatureUnavailableError`
-      saying what to do instead.
+    - `supports` / `require`: which of hippograph's extras (history, count, erasure, links,
+      verify, hybrid search, index snapshots) a store has — an `ExtendedStore` type check;
+      `require` raises `FeatureUnavailableError` saying what to do instead.
 
 One way in: the CLI, UI, eval, `build_agent()` defaults and `langgraph.json` all open storage
 through here, so switching `HIPPOGRAPH_STORE_URL` changes every surface at once.
@@ -26,12 +26,15 @@ from langgraph.store.base import BaseStore, IndexConfig
 
 from hippograph.config import POSTGRES_SCHEMES, Settings
 from hippograph.store import FaissSqliteStore, HybridSearch, resolve_embeddings
-from hippograph.store.links import LinkExpansion, links_of
+from hippograph.store.extras import ExtendedStore
+from hippograph.store.links import LinkExpansion
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-POSTGRES_STORE_OPTIONS = frozenset({"ttl", "max_connections", "setup", "embedder_label"})
+POSTGRES_STORE_OPTIONS = frozenset(
+    {"ttl", "max_connections", "setup", "embedder_label", "expand_links"}
+)
 """Keyword arguments `open_store` passes to `PostgresMemoryStore.open` for `postgresql://`."""
 
 MEMORY_FIELDS = ["content"]
@@ -200,6 +203,12 @@ async def aopen_checkpointer(
 
 @contextmanager
 def _postgres_store(url: str, index: IndexConfig, options: dict[str, Any]) -> Iterator[BaseStore]:
+    options = dict(options)
+    if options.pop("hybrid", None) is not None:
+        raise TypeError(
+            "hybrid: PostgreSQL searches by meaning only in this version; pass hybrid=None "
+            "(or use the SQLite backend for hybrid search)"
+        )
     unknown = set(options) - POSTGRES_STORE_OPTIONS
     if unknown:
         raise TypeError(
@@ -208,6 +217,7 @@ def _postgres_store(url: str, index: IndexConfig, options: dict[str, Any]) -> It
         )
     from hippograph.store.postgres import PostgresMemoryStore
 
+    options.setdefault("expand_links", MEMORY_LINKS)
     with PostgresMemoryStore.open(url, index=index, **options) as store:
         yield store
 
@@ -241,49 +251,73 @@ def _setup_postgres_checkpoints(url: str) -> None:
 
 # ---------------------------------------------------------------------- extras
 
-FEATURES = ("history", "count", "hybrid_search", "index_snapshots", "links", "erasure")
-"""hippograph's extras beyond `BaseStore`; not every backend has each."""
+FEATURES = (
+    "history",
+    "count",
+    "erasure",
+    "links",
+    "verify",
+    "hybrid_search",
+    "index_snapshots",
+)
+"""hippograph's extras beyond `BaseStore`. Every `ExtendedStore` (both back ends) has the
+first five; hybrid search depends on how the store was opened; index snapshots exist only
+where the vector index is a cache outside the database (SQLite + FAISS)."""
 
 
 class FeatureUnavailableError(RuntimeError):
     """The store's backend lacks one of hippograph's extras; the message says what to do."""
 
 
+_NOT_OURS = (
+    "it is not a hippograph store; open storage with hippograph.backends.open_store "
+    "(SQLite or PostgreSQL) to get it"
+)
 _UNAVAILABLE = {
-    "history": "open storage with hippograph.backends.open_store (SQLite or PostgreSQL) to "
-    "get the audit trail",
     "count": "open storage with hippograph.backends.open_store, or page through search()",
-    "hybrid_search": "it needs SQLite FTS5; search by meaning (query=...) instead, or use "
-    "the embedded SQLite store (unset HIPPOGRAPH_STORE_URL)",
-    "index_snapshots": "vectors live in the database (pgvector), so opening the store "
-    "rebuilds nothing and there is no snapshot to manage",
-    "links": "links between memories are kept by the embedded SQLite store only; use it "
-    "(unset HIPPOGRAPH_STORE_URL) for the memory graph",
     "erasure": "it has no purge(); MemoryManager.erase deletes the user's items one by one "
     "instead (a store without history keeps nothing else)",
+    "index_snapshots": "vectors live in the database (pgvector), so opening the store "
+    "rebuilds nothing and there is no snapshot to manage",
 }
 
 
 def backend_name(store: BaseStore) -> str:
     """A short human name for the store's backend, used in messages."""
-    if isinstance(store, FaissSqliteStore):
-        return "SQLite"
-    if type(store).__module__.startswith(("langgraph.store.postgres", "hippograph.store.postgres")):
+    if isinstance(store, ExtendedStore):
+        return store.backend
+    if type(store).__module__.startswith("langgraph.store.postgres"):
         return "PostgreSQL"
     return type(store).__name__
 
 
 def supports(store: BaseStore, feature: str) -> bool:
-    """Whether `store` offers `feature` (one of `FEATURES`)."""
+    """Whether `store` offers `feature` (one of `FEATURES`): a type check (`ExtendedStore`),
+    plus the store's search settings for hybrid search."""
     if feature not in FEATURES:
         raise ValueError(f"unknown feature {feature!r}; expected one of {', '.join(FEATURES)}")
-    if feature in ("history", "count"):
-        return callable(getattr(store, feature, None))
-    if feature == "links":
-        return links_of(store) is not None
-    if feature == "erasure":
-        return callable(getattr(store, "purge", None))
-    return isinstance(store, FaissSqliteStore)
+    if feature == "index_snapshots":
+        return isinstance(store, FaissSqliteStore)
+    if not isinstance(store, ExtendedStore):
+        return False
+    return feature != "hybrid_search" or store.hybrid is not None
+
+
+def _why_unavailable(store: BaseStore, feature: str) -> str:
+    if not isinstance(store, ExtendedStore):
+        return _UNAVAILABLE.get(feature, _NOT_OURS) if feature != "index_snapshots" else _NOT_OURS
+    if feature == "index_snapshots":
+        return _UNAVAILABLE["index_snapshots"]
+    if store.backend == "PostgreSQL":
+        return (
+            "PostgreSQL searches by meaning only in this version (keyword + vector ranking "
+            "is not built for it yet); for hybrid search use the embedded SQLite store "
+            "(unset HIPPOGRAPH_STORE_URL)"
+        )
+    return (
+        "this store was opened with hybrid=None (vector search only); open it with "
+        "hippograph.backends.open_store for hybrid search"
+    )
 
 
 def require(store: BaseStore, feature: str) -> None:
@@ -298,5 +332,6 @@ def require(store: BaseStore, feature: str) -> None:
     if not supports(store, feature):
         label = feature.replace("_", " ")
         raise FeatureUnavailableError(
-            f"{label} is unavailable on the {backend_name(store)} backend: {_UNAVAILABLE[feature]}"
+            f"{label} is unavailable on the {backend_name(store)} backend: "
+            f"{_why_unavailable(store, feature)}"
         )

@@ -25,13 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import IO, Any
 
 from langgraph.store.base import BaseStore, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, links_of
 from hippograph.store.threads import owned_threads
 
@@ -44,14 +45,6 @@ HISTOGRAM_BINS = 10
 """Importance histogram: ten bins of width 0.1 over [0, 1]."""
 
 _STORE_FIELDS = ("key", "created_at", "updated_at", "score")
-
-
-class _KeepsHistory(Protocol):
-    """A store with hippograph's audit trail (`FaissSqliteStore`, `PostgresMemoryStore`)."""
-
-    def history(
-        self, namespace_prefix: tuple[str, ...] = (), key: str | None = None, *, limit: int = 100
-    ) -> Iterable[HistoryEntry]: ...
 
 
 class MemoryNotFoundError(KeyError):
@@ -279,9 +272,8 @@ class MemoryManager(MemoryLinks):
 
     def count(self) -> int:
         """Number of this user's memories."""
-        counter = getattr(self.store, "count", None)
-        if callable(counter):
-            return int(counter(self.namespace))
+        if isinstance(self.store, ExtendedStore):
+            return self.store.count(self.namespace)
         return sum(1 for _ in self._items())
 
     def history(self, key: str | None = None, *, limit: int = 100) -> builtins.list[HistoryEntry]:
@@ -294,8 +286,8 @@ class MemoryManager(MemoryLinks):
             require(self.store, "history")
         except FeatureUnavailableError as exc:
             raise HistoryUnavailableError(str(exc)) from None
-        audited = cast(_KeepsHistory, self.store)
-        return list(audited.history(self.namespace, key, limit=limit))
+        assert isinstance(self.store, ExtendedStore)
+        return self.store.history(self.namespace, key, limit=limit)
 
     def stats(self) -> MemoryStats:
         """Category counts, importance histogram and growth over time, in one pass."""
@@ -405,10 +397,9 @@ class MemoryManager(MemoryLinks):
         Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
         """
         threads = owned_threads(self.store, self.user_id)
-        purge = getattr(self.store, "purge", None)
         with self._provenance():
-            if callable(purge):
-                report = purge(self.namespace, compact=compact)
+            if isinstance(self.store, ExtendedStore):
+                report = self.store.purge(self.namespace, compact=compact)
                 history = int(report.removed.get("history", 0))
                 return Erasure(report.items, history, threads, bool(report.compacted))
             found = self._all_under_namespace()

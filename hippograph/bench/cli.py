@@ -77,6 +77,13 @@ def store(
             "each run gets a fresh database, dropped after).",
         ),
     ] = None,
+    tenant_sizes: Annotated[
+        str,
+        typer.Option(
+            help="Also fill each size with many users of these sizes (e.g. 100,1k,10k) and "
+            "time searches per user size; two sizes or more add a 1M projection.",
+        ),
+    ] = "",
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
     from hippograph.bench.report import store_markdown
@@ -96,6 +103,7 @@ def store(
         workdir=workdir,
         isolate=isolate,
         postgres_url=postgres_url,
+        tenant_sizes=_sizes(tenant_sizes) if tenant_sizes else (),
     )
     try:
         resolve_backends(config.backends)

@@ -49,6 +49,7 @@ def _extras(store: Any) -> list[tuple[str, str]]:
 def _store_status(settings: Settings) -> tuple[bool, list[tuple[str, str]]]:
     from hippograph.backends import backend_name, open_store
     from hippograph.store import memory_namespace
+    from hippograph.store.extras import ExtendedStore
 
     rows: list[tuple[str, str]] = []
     try:
@@ -56,10 +57,9 @@ def _store_status(settings: Settings) -> tuple[bool, list[tuple[str, str]]]:
             rows.append(("backend", f"{backend_name(store)} ({type(store).__name__})"))
             users = store.list_namespaces(prefix=("memories",), max_depth=2, limit=10_000)
             rows.append(("users with memories", str(len(users))))
-            count = getattr(store, "count", None)
-            if callable(count):
-                rows.append(("memories (all users)", str(count(("memories",)))))
-                mine = count(memory_namespace(settings.user_id))
+            if isinstance(store, ExtendedStore):
+                rows.append(("memories (all users)", str(store.count(("memories",)))))
+                mine = store.count(memory_namespace(settings.user_id))
                 rows.append((f"memories of {settings.user_id}", str(mine)))
             rows += _extras(store)
     except Exception as exc:

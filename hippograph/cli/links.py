@@ -1,7 +1,7 @@
 """`hippograph memories links|link|unlink`: see and change the links between memories.
 
-Registered on the `memories` app (`hippograph/cli/memories.py`); links are kept by the
-embedded SQLite store only, and other backends say so.
+Registered on the `memories` app (`hippograph/cli/memories.py`); links are kept by
+hippograph's stores (SQLite and PostgreSQL), and other backends say so.
 """
 
 from __future__ import annotations

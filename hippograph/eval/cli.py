@@ -2,7 +2,7 @@
 
 hippograph eval locomo --data DIR --out DIR [--mode verbatim|extract] [--baselines]
                        [--conversations 26,30] [--k 1,5,10,20] [--model provider:model]
-                       [--expand-links/--no-expand-links] [--compare-links]
+                       [--expand-links/--no-expand-links] [--compare-links] [--store URL]
 """
 
 from __future__ import annotations
@@ -135,6 +135,14 @@ def locomo(
             help="Also ask every question with link expansion off and on (same stores).",
         ),
     ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Run on this store (a postgresql:// URL or a SQLite file): each conversation "
+            "in its own namespace, erased after. Default: a fresh SQLite file per conversation.",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
@@ -159,6 +167,7 @@ def locomo(
         model=model if judge else None,
         extract_model=model if mode == "extract" else None,
         embeddings=settings.embeddings,
+        store=store,
         expand_links=_expansion(expand_links),
         compare_links=compare_links,
         progress=progress,
