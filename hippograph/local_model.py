@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hippograph.memory.chat_models import STRUCTURED_OUTPUT_KEY, ModelUnavailableError
+
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
@@ -90,7 +92,7 @@ Progress = Callable[[str, int, int], None]
 """`progress(stage, done, total)`: `stage` is "joining" (bytes) or "loading" (0 of 0)."""
 
 
-class LocalModelUnavailableError(RuntimeError):
+class LocalModelUnavailableError(ModelUnavailableError):
     """The local model cannot run: the `local` extra is missing or its weights are damaged."""
 
 
@@ -351,8 +353,6 @@ def local_chat_model(*, data_dir: Path | None = None, progress: Progress = _quie
         ```
     """
     from langchain_openai import ChatOpenAI
-
-    from hippograph.memory.chat_models import STRUCTURED_OUTPUT_KEY
 
     server = local_server(data_dir=data_dir, progress=progress)
     return ChatOpenAI(

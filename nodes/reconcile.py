@@ -45,7 +45,7 @@ from hippograph.memory.search import require_store, search_each
 from hippograph.memory.similarity import exact_cosines, text_similarity
 from hippograph.memory.state import Candidate, MemoryOp, State
 from hippograph.memory.turn import current_turn
-from hippograph.store import WriteConflictError, memory_namespace
+from hippograph.store import StaleWriteError, memory_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def reconcile(
                 entity_link_limit=context.entity_link_limit,
                 speakers=speakers,
             )
-        except WriteConflictError as exc:
+        except StaleWriteError as exc:
             logger.info("reconcile: attempt %d of %d: %s", attempt, PLAN_ATTEMPTS, exc)
             if attempt == PLAN_ATTEMPTS:
                 warnings.append(f"this turn's memory changes were not written: {exc}")

@@ -2,17 +2,17 @@
 
 Core pieces:
     - `FaissSqliteStore`: a LangGraph `BaseStore` on SQLite (truth) + FAISS (index).
+    - `ExtendedStore`: what both of hippograph's stores add to `BaseStore` (history, counts,
+      erasure, links, verify); `PostgresMemoryStore` (`store.postgres`) is the other one.
+    - `ExpectOp` / `StaleWriteError`: conditional writes (`expect.py`).
     - `LocalEmbeddings`: offline all-MiniLM-L6-v2 int8 ONNX embeddings.
     - `Memory`: the typed view of a memory item, with converters to and from store items.
     - `Link`, `LinkOp` / `UnlinkOp` / `ListLinksOp`, `LinkExpansion`: links between items
       of a namespace and how search follows them (`links.py`).
-    - `ExpectOp` / `WriteConflictError`: conditional batches, committed only if the items
-      they read are unchanged (compare-and-set on `updated_at`, `conditions.py`).
 
 This package imports nothing else of hippograph.
 """
 
-from hippograph.store.conditions import ExpectOp, WriteConflictError, supports_expectations
 from hippograph.store.embeddings import LocalEmbeddings, resolve_embeddings
 from hippograph.store.errors import (
     EmbeddingDimensionError,
@@ -22,6 +22,8 @@ from hippograph.store.errors import (
     StoreClosedError,
     StoreConfigError,
 )
+from hippograph.store.expect import ExpectOp, StaleWriteError
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.faiss_sqlite import FaissSqliteStore
 from hippograph.store.history import HistoryEntry, provenance
 from hippograph.store.links import (
@@ -49,6 +51,7 @@ __all__ = [
     "EmbeddingDimensionError",
     "EmbeddingError",
     "ExpectOp",
+    "ExtendedStore",
     "FaissSqliteStore",
     "HistoryEntry",
     "HybridSearch",
@@ -63,15 +66,14 @@ __all__ = [
     "ListLinksOp",
     "LocalEmbeddings",
     "Memory",
+    "StaleWriteError",
     "StoreClosedError",
     "StoreConfigError",
     "UnlinkOp",
-    "WriteConflictError",
     "clamp_importance",
     "link_expansion",
     "memory_namespace",
     "normalize_category",
     "provenance",
     "resolve_embeddings",
-    "supports_expectations",
 ]

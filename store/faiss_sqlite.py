@@ -31,7 +31,6 @@ from typing import Any, cast
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
-    BaseStore,
     GetOp,
     IndexConfig,
     ListNamespacesOp,
@@ -56,7 +55,6 @@ from hippograph.store.codec import (
     validate_key,
     validate_ttl,
 )
-from hippograph.store.conditions import ExpectOp, check_expectations
 from hippograph.store.connections import Connections, Durability
 from hippograph.store.embeddings import embedder_name, resolve_embeddings
 from hippograph.store.errors import (
@@ -65,6 +63,8 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
+from hippograph.store.expect import ExpectOp, validate_expect_op
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import (
     HistoryEntry,
     current_source,
@@ -72,11 +72,9 @@ from hippograph.store.history import (
     source_for,
 )
 from hippograph.store.index_manager import IndexManager, chunked
-from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import (
     LINK_OPS,
     LinkExpansion,
-    LinkMethods,
     LinkWrite,
     ListLinksOp,
     current_expansion,
@@ -163,7 +161,7 @@ def _scoped(group: str, text: str) -> str:
     return text_hash(f"{group}\x00{text}")
 
 
-class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
+class FaissSqliteStore(ExtendedStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
     Implements the whole `BaseStore` contract — get / put / delete / search with filters and
@@ -209,8 +207,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
     """
 
     supports_ttl = True
-    supports_expectations = True
-    """`batch` honours `ExpectOp` preconditions (compare-and-set, `store/conditions.py`)."""
+    backend = "SQLite"
 
     def __init__(
         self,
@@ -388,7 +385,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                 continue
             if isinstance(op, ExpectOp):
                 validate_op_namespace(GetOp(op.namespace, op.key))
-                plan.expects.append(op._replace(key=validate_key(op.key)))
+                plan.expects.append(validate_expect_op(op))
                 continue
             validate_op_namespace(op)
             if isinstance(op, GetOp):
@@ -531,7 +528,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         now = _now()
         if plan.puts or plan.link_writes or plan.expects:
             with self._conns.write() as conn:
-                check_expectations(conn, plan.expects)
+                writes.check_expectations(conn, plan.expects, now.timestamp(), self.omit_expired)
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
                 writes.apply_puts(
@@ -718,12 +715,6 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                 done = erasure.compact(conn, in_memory=self._conns.in_memory)
             report = dataclasses.replace(report, compacted=done)
         return report
-
-    async def apurge(
-        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
-    ) -> erasure.ErasureReport:
-        """Async twin of `purge` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
 
     def verify(self) -> VerifyReport:
         """Check SQLite integrity and that vectors, full-text rows and the FAISS indexes agree

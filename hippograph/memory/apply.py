@@ -4,12 +4,13 @@ Core pieces:
     - `apply_decisions`: the op records and one store batch for the turn — puts and
       deletes under the turn's provenance, and the links of what it added or updated.
     - Conditional: every memory a decision acts on must still be as it was read. On our
-      store the batch carries an `ExpectOp` per memory and commits only if none changed
-      (compare-and-set on `updated_at`, checked in the write transaction). On stores that
-      cannot (LangGraph's `InMemoryStore` / `PostgresStore`) the memories are read again
-      just before the write — a narrow window, not an atomic check. Either way a change is
-      reported as `WriteConflictError`, for the caller to decide again; nothing is
-      silently overwritten.
+      stores the batch carries an `ExpectOp` per memory and commits only if none changed
+      (`hippograph.store.expect`: compare-and-set on `updated_at`, checked in the write
+      transaction — `FaissSqliteStore` and `PostgresMemoryStore`). On stores that cannot
+      (LangGraph's `InMemoryStore` / `PostgresStore`) the memories are read again just
+      before the write — a narrow window, not an atomic check. Either way a change is
+      reported as `StaleWriteError`, for the caller to decide again; nothing is silently
+      overwritten.
 """
 
 from __future__ import annotations
@@ -25,12 +26,8 @@ from hippograph.memory.linking import Linkable, plan_links
 from hippograph.memory.state import MemoryOp
 from hippograph.memory.turn import Turn
 from hippograph.store import Memory, provenance
-from hippograph.store.conditions import (
-    Conflict,
-    ExpectOp,
-    WriteConflictError,
-    supports_expectations,
-)
+from hippograph.store.expect import Conflict, ExpectOp, StaleWriteError
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, UnlinkOp, links_of
 
 logger = logging.getLogger(__name__)
@@ -133,7 +130,7 @@ def _recheck(store: BaseStore, expects: Sequence[ExpectOp]) -> None:
         if getattr(item, "updated_at", None) != e.updated_at
     ]
     if conflicts:
-        raise WriteConflictError(conflicts)
+        raise StaleWriteError(conflicts)
 
 
 def apply_decisions(
@@ -149,7 +146,7 @@ def apply_decisions(
     provenance; return the op records.
 
     Raises:
-        WriteConflictError: a memory a decision acts on changed since it was read; nothing
+        StaleWriteError: a memory a decision acts on changed since it was read; nothing
             was written.
     """
     ops: list[MemoryOp] = []
@@ -180,7 +177,7 @@ def apply_decisions(
         return ops
     expects = _expectations(decisions)
     batch: list[Any] = [*writes.values(), *links]  # link ops ride in the store's own batch
-    if supports_expectations(store):
+    if isinstance(store, ExtendedStore):  # both of our back ends check ExpectOp atomically
         batch = [*expects, *batch]
     elif expects:
         _recheck(store, expects)

@@ -87,5 +87,6 @@ def test_doctor_reports_the_local_model(tmp_path):
     )
     ok, status = local_model_status()
     assert ("Qwen2.5-Coder-1.5B-Instruct" in status) == INSTALLED
-    assert status.split(",")[0] in " ".join(done.stdout.split())
-    assert done.returncode == (0 if ok else 1)
+    shown = " ".join(done.stdout.split())
+    assert status.split(",")[0] in shown
+    assert ("model check ok" in shown) == ok  # (the store is absent: doctor exits 1 for that)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langgraph.store.base import PutOp
 
-from hippograph.store import ExpectOp, WriteConflictError, supports_expectations
+from hippograph.store import ExpectOp, ExtendedStore, StaleWriteError
 
 NS = ("memories", "alice")
 
@@ -17,7 +17,7 @@ def test_a_batch_commits_when_what_it_read_is_unchanged(memory_store):
         [ExpectOp(NS, "m1", read.updated_at), PutOp(NS, "m1", {"content": "Lives in Paris"})]
     )
     assert memory_store.get(NS, "m1").value["content"] == "Lives in Paris"
-    assert supports_expectations(memory_store)
+    assert isinstance(memory_store, ExtendedStore)
 
 
 def test_a_changed_item_refuses_the_whole_batch(memory_store):
@@ -26,7 +26,7 @@ def test_a_changed_item_refuses_the_whole_batch(memory_store):
     read = memory_store.get(NS, "m1")
     memory_store.delete(NS, "m1")  # another turn forgot it meanwhile
     before = memory_store.history(NS)
-    with pytest.raises(WriteConflictError, match="changed since they were read") as raised:
+    with pytest.raises(StaleWriteError, match="stale write refused, nothing written") as raised:
         memory_store.batch(
             [
                 ExpectOp(NS, "m1", read.updated_at),
@@ -42,12 +42,12 @@ def test_a_changed_item_refuses_the_whole_batch(memory_store):
 
 def test_expecting_absence(memory_store):
     memory_store.batch([ExpectOp(NS, "new", None), PutOp(NS, "new", {"content": "x"})])
-    with pytest.raises(WriteConflictError):
+    with pytest.raises(StaleWriteError):
         memory_store.batch([ExpectOp(NS, "new", None), PutOp(NS, "new", {"content": "y"})])
     assert memory_store.get(NS, "new").value["content"] == "x"
 
 
-def test_langgraph_stores_do_not_claim_support(embeddings):
+def test_langgraph_stores_are_not_extended_stores(embeddings):
     from langgraph.store.memory import InMemoryStore
 
-    assert not supports_expectations(InMemoryStore())
+    assert not isinstance(InMemoryStore(), ExtendedStore)  # reconcile re-reads there instead
