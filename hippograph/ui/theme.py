@@ -60,7 +60,8 @@ PRIMARY_COLOR = "#4f46e5"
 
 STYLE = """
 <style>
-[data-testid="stMainBlockContainer"] {padding-top: 2.2rem;}
+[data-testid="stMainBlockContainer"] {padding-top: 4rem;}  /* below the 3.75rem header */
+[data-testid="stAlert"] code {white-space: nowrap;}
 .hg-pill {display:inline-block; padding:0.05rem 0.5rem; border-radius:999px; font-size:0.72rem;
   font-weight:600; letter-spacing:0.02em; color:#fff; vertical-align:middle; white-space:nowrap;}
 .hg-op {display:inline-block; min-width:5.6rem; text-align:center;}

@@ -1,5 +1,6 @@
 """Search page: the user's memories closest in meaning to a query (the store's own search),
-with scores and provenance — which conversation, which messages, when."""
+with scores and provenance — which conversation, which messages, when. Results below the
+agent's recall cut-off are set apart, so a query about nothing stored says so."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from html import escape
 import streamlit as st
 
 from hippograph.memories import ScoredMemory
+from hippograph.nodes.context import Context
 from hippograph.store.memory import CATEGORIES
 from hippograph.ui import theme
 from hippograph.ui.session import UIContext, current_context
 
 ALL = "all categories"
+
+
+def recall_cutoff(user_id: str) -> float:
+    """The score a memory needs for the agent to recall it (`Context.min_score`, on the
+    same store search this page runs): below it, a hit is not relevant."""
+    return Context(user_id=user_id).min_score
 
 
 def result_html(rank: int, hit: ScoredMemory) -> str:
@@ -52,8 +60,33 @@ def render(ctx: UIContext) -> None:
     if not hits:
         st.info("No memories match.", icon=":material/search_off:")
         return
-    st.caption(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
-    st.html("".join(result_html(rank, hit) for rank, hit in enumerate(hits, start=1)))
+    cutoff = recall_cutoff(ctx.user_id)
+    relevant = [hit for hit in hits if hit.score >= cutoff]
+    weaker = hits[len(relevant) :]
+    if relevant:
+        st.caption(
+            f"{len(relevant)} relevant result{'s' if len(relevant) != 1 else ''} · score ≥ "
+            f"{cutoff:.2f}, the cut-off below which the agent recalls nothing"
+        )
+        st.html(_cards(relevant))
+    else:
+        st.info(
+            f"Nothing relevant: the closest memory scores {hits[0].score:.2f}, below "
+            f"{cutoff:.2f}, the cut-off below which the agent recalls nothing.",
+            icon=":material/search_off:",
+        )
+    if weaker:
+        label = (
+            f"{len(weaker)} weaker match{'es' if len(weaker) != 1 else ''} below the cut-off"
+            if relevant
+            else f"Show the {len(weaker)} closest anyway"
+        )
+        with st.expander(label, icon=":material/filter_list:"):
+            st.html(_cards(weaker, start=len(relevant) + 1))
+
+
+def _cards(hits: list[ScoredMemory], start: int = 1) -> str:
+    return "".join(result_html(rank, hit) for rank, hit in enumerate(hits, start=start))
 
 
 if __name__ == "__main__":
