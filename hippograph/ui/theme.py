@@ -166,8 +166,16 @@ def _short_id(text: str) -> str:
     return text if len(text) <= 12 else text[:8] + "…"
 
 
-def describe_source(source: Mapping[str, Any] | None) -> str:
-    """Provenance in words: `chat · thread t1 · messages m1, m2 · 2024-05-08 13:56`."""
+def describe_source(
+    source: Mapping[str, Any] | None, *, shown_at: datetime | str | None = None
+) -> str:
+    """Provenance in words: `chat · thread t1 · messages m1, m2 · 2024-05-08 13:56`.
+
+    Args:
+        source: The memory's (or history entry's) `source`.
+        shown_at: A time already shown beside it (when stated, when changed): the source's
+            own time is left out when it is the same minute, so it is not said twice.
+    """
     if not source:
         return "unknown source"
     parts = []
@@ -184,6 +192,6 @@ def describe_source(source: Mapping[str, Any] | None) -> str:
         shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else "")
         parts.append(("message " if len(ids) == 1 else "messages ") + shown)
     when = short_time(source.get("turn_at"))
-    if when:
+    if when and when != short_time(shown_at):
         parts.append(when)
     return " · ".join(parts) or "unknown source"

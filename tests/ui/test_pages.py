@@ -199,3 +199,19 @@ def test_page_scripts_hold_no_bare_strings():
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
     ]
     assert not stray
+
+
+def test_a_change_made_here_shows_its_time_once(open_app):
+    """The source of a change made in the UI carries the same minute as the change: the
+    history card and the table said it twice (`… 09:28:44 · ui · … 09:28`)."""
+    import re
+
+    app = open_app("memories")
+    app.text_area[0].set_value("Prefers green tea")
+    next(b for b in app.button if b.label == "Add memory").click().run()
+    (source,) = app.get("dataframe")[0].value["source"]
+    assert source == "ui"
+    app.switch_page("views/history.py").run()
+    (card,) = [h for h in app.get("html") if "ADDED" in h.value]
+    times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", card.value)
+    assert len(times) == 1 and " · ui</div>" in card.value

@@ -30,6 +30,10 @@ def _value_details(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return details
 
 
+def _source(entry: HistoryEntry) -> str:
+    return escape(theme.describe_source(entry["source"], shown_at=entry["at"]))
+
+
 def link_html(entry: HistoryEntry, texts: dict[str, str]) -> str:
     """A link change as a card: the two memories (their text, when they still exist), the
     relation, and the source."""
@@ -45,7 +49,7 @@ def link_html(entry: HistoryEntry, texts: dict[str, str]) -> str:
         details.append(f"weight {weight:.2f}")
     when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
     return theme.card(
-        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        f"{theme.op_pill(entry['op'])} {when} · {_source(entry)}",
         text,
         " · ".join(details),
     )
@@ -70,7 +74,7 @@ def entry_html(entry: HistoryEntry, texts: dict[str, str] | None = None) -> str:
     category = str(new.get("category") or old.get("category") or "other")
     when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
     return theme.card(
-        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        f"{theme.op_pill(entry['op'])} {when} · {_source(entry)}",
         f"{text} {theme.category_pill(category)}",
         " · ".join([*details, f"key {escape(entry['key'])}"]),
     )

@@ -71,7 +71,7 @@ def table(memories: list[Memory]) -> pd.DataFrame:
             "category": [m.category for m in memories],
             "importance": [m.importance for m in memories],
             "stated": [m.timestamp for m in memories],
-            "source": [theme.describe_source(m.source) for m in memories],
+            "source": [theme.describe_source(m.source, shown_at=m.timestamp) for m in memories],
             "key": [m.id for m in memories],
         }
     )

@@ -32,7 +32,8 @@ def result_html(rank: int, hit: ScoredMemory) -> str:
         escape(memory.content),
         f"{theme.category_pill(memory.category)} importance {memory.importance:.2f} · "
         f"stated {stated}",
-        f"from {escape(theme.describe_source(memory.source))} · key {escape(memory.id)}",
+        f"from {escape(theme.describe_source(memory.source, shown_at=memory.timestamp))} · "
+        f"key {escape(memory.id)}",
     )
 
 
