@@ -10,6 +10,7 @@ pictures to `docs/screenshots/` (the README's), otherwise to a temporary directo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -220,6 +221,18 @@ class Page:
         ActionChains(self.driver).send_keys(Keys.ENTER).perform()
         self.idle()
 
+    def axis_labels(self) -> list[list[tuple[str, bool]]]:
+        """Per chart: each axis label's text and whether it is shown (Vega hides
+        overlapping labels with opacity 0)."""
+        return [
+            [(text, shown) for text, shown in chart]
+            for chart in self.driver.execute_script(
+                """return [...document.querySelectorAll('[data-testid="stVegaLiteChart"] svg')]
+                  .map(c => [...c.querySelectorAll('.role-axis-label text')]
+                    .map(t => [t.textContent, t.getAttribute('opacity') !== '0']));"""
+            )
+        ]
+
     def graph_marks(self) -> dict[str, Any]:
         """The graph chart as drawn (SVG): circle and label boxes, link segments, legend."""
         return dict(
@@ -401,12 +414,13 @@ def test_a_person_adds_sees_and_deletes_a_memory(server, browser, tmp_path, embe
     from selenium.webdriver.common.keys import Keys
 
     query = page.find('input[aria-label="Query"]')[0]
-    query.send_keys("Which programming language do I use?", Keys.ENTER)
+    query.send_keys("Where do I live and work?", Keys.ENTER)
     wait_for(lambda: "#1 · score" in page.text(), what="search results")
     page.idle()
-    assert "Codes primarily in Java" in page.text()
-    assert "weaker matches below the cut-off" in page.text()  # issue 20.12
-    assert "Lives in Porto" not in page.text()  # folded away with the weaker matches
+    shown = page.text()
+    assert shown.index("Lives in Porto") < shown.index("Works as a data engineer at Acme")
+    assert "weaker matches below the cut-off" in shown  # issue 20.12
+    assert "Is allergic to peanuts" not in shown  # folded away with the weaker matches
     page.shoot("search")
 
     page.open("analytics", title="Analytics")
@@ -422,6 +436,12 @@ def test_a_person_adds_sees_and_deletes_a_memory(server, browser, tmp_path, embe
         what="charts",
     )
     assert "Most recalled" in page.text()
+    by_category, importance, growth, recalled = page.axis_labels()
+    for chart in (by_category, importance, recalled):
+        assert all(shown for _, shown in chart), chart  # every bar and tick named
+    assert {"0.0", "0.5", "1.0"} & {text for text, _ in importance}
+    dates = [text for text, shown in growth if shown and not text.isdigit()]
+    assert dates and all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", d) for d in dates), dates
     page.shoot("analytics")
 
     page.open("graph", title="Graph")
