@@ -21,7 +21,7 @@ from hippograph.memory_links import LinksUnavailableError, MemoryGraph
 from hippograph.store import Memory
 from hippograph.store.memory import CATEGORIES
 from hippograph.ui import theme
-from hippograph.ui.graph_layout import ALIGN, force_layout, place_labels
+from hippograph.ui.graph_layout import ALIGN, Placement, force_layout, place_labels
 from hippograph.ui.session import (
     UIContext,
     bump_data_version,
@@ -87,18 +87,21 @@ def frames(
         degree[link.dst] += 1
     labels = [_short(m.content) for m in graph.memories]
     areas = [circle_area(m.importance) for m in graph.memories]
-    order = sorted(
-        range(len(graph.memories)),
-        key=lambda n: (-degree[graph.memories[n].id], -graph.memories[n].importance, n),
-    )
-    placements = place_labels(
-        _to_pixels(positions, height),
-        [math.sqrt(area / math.pi) for area in areas],
-        [(len(label) * _CHAR_WIDTH, _LABEL_HEIGHT) for label in labels],
-        [(a, b) for a, b, _ in edges],
-        (PLOT_WIDTH, height),
-        order=order,
-    )
+    if len(graph.memories) <= LABELS_UP_TO:
+        order = sorted(
+            range(len(graph.memories)),
+            key=lambda n: (-degree[graph.memories[n].id], -graph.memories[n].importance, n),
+        )
+        placements = place_labels(
+            _to_pixels(positions, height),
+            [math.sqrt(area / math.pi) for area in areas],
+            [(len(label) * _CHAR_WIDTH, _LABEL_HEIGHT) for label in labels],
+            [(a, b) for a, b, _ in edges],
+            (PLOT_WIDTH, height),
+            order=order,
+        )
+    else:  # too many to label: the chart draws no labels (see `chart`)
+        placements = [Placement("right", 0.0, 0.0)] * len(graph.memories)
     nodes = pd.DataFrame(
         {
             "key": [m.id for m in graph.memories],
