@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -143,24 +143,30 @@ def frames(
 
 
 def _labels(nodes: pd.DataFrame, x: alt.X, y: alt.Y) -> list[alt.Chart]:
-    """The labels, one layer per text alignment, each with a white halo under its text so
-    a link passing behind a label never strikes through it."""
+    """The labels, one pair of layers per text alignment: a white halo under the text, so
+    a link passing behind a label never strikes through it, then the text."""
     layers = []
-    for align in ("left", "right", "center"):
+    aligns: tuple[Literal["left", "right", "center"], ...] = ("left", "right", "center")
+    for align in aligns:
         base = (
             alt.Chart(nodes)
             .transform_filter(alt.datum.align == align)
             .encode(x=x, y=y, text="label:N")
         )
-        style = {
-            "align": align,
-            "baseline": "middle",
-            "fontSize": LABEL_FONT,
-            "dx": alt.expr("datum.dx"),
-            "dy": alt.expr("datum.dy"),
-        }
-        layers.append(base.mark_text(stroke="white", strokeWidth=4, strokeJoin="round", **style))
-        layers.append(base.mark_text(color="#1e293b", **style))
+        for halo in (True, False):
+            layers.append(
+                base.mark_text(
+                    align=align,
+                    baseline="middle",
+                    fontSize=LABEL_FONT,
+                    dx=alt.expr("datum.dx"),  # pixels, per label: see `frames`
+                    dy=alt.expr("datum.dy"),
+                    color="#1e293b",
+                    stroke="white" if halo else None,
+                    strokeWidth=4 if halo else 0,
+                    strokeJoin="round",
+                )
+            )
     return layers
 
 
