@@ -84,7 +84,7 @@ def _sidebar(ctx: UIContext) -> DeltaGenerator:
 
 def _show_count(slot: DeltaGenerator, ctx: UIContext) -> None:
     count = ctx.manager.count()
-    slot.caption(f"**{count}** memor{'y' if count == 1 else 'ies'} for **{ctx.user_id}**")
+    slot.caption(f"**{count}** memor{'y' if count == 1 else 'ies'} for **{theme.md(ctx.user_id)}**")
 
 
 def main() -> None:

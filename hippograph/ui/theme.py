@@ -4,14 +4,17 @@
 Core pieces:
     - `CATEGORY_COLORS` / `OP_COLORS`: the palette, shared by badges and Altair charts.
     - `STYLE`: the page CSS, injected once per run by the app.
-    - `category_pill`, `op_line`, `recalled_line`, `describe_source`: escaped HTML / text.
+    - `category_pill`, `op_line`, `recalled_line`, `describe_source`: escaped HTML / text;
+      `md`: user data escaped for Markdown (captions, banners).
 
 Memory text is user data: everything here escapes it, and pages render it with `st.html`
-(no Markdown pass, so `$`, `*` or `<` in a memory show as typed).
+(no Markdown pass, so `$`, `*` or `<` in a memory show as typed), or through `md` where it
+goes into Markdown.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from html import escape
@@ -78,6 +81,16 @@ STYLE = """
 .hg-card-content {font-size:1rem; margin:0.3rem 0;}
 </style>
 """
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation
+
+
+def md(text: str) -> str:
+    """`text` (user data: a memory, a user id, a relation) for a Markdown string such as an
+    `st.caption` or `st.info`: ASCII punctuation is backslash-escaped, so `$` starts no
+    formula and `*` or `_` no emphasis — it shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def category_pill(category: str) -> str:

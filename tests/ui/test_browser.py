@@ -475,7 +475,7 @@ def test_adding_and_editing_memories_in_the_browser(server, browser, embeddings)
     page = Page(browser, base, Path())
     user = "ines"
     page.open("memories", user=user, title="Memories")
-    fact = "Speaks Portuguese and Spanish"
+    fact = "Likes *oolong* tea and $x$ as a variable name"  # shown as typed: no Markdown
     for attempt in (1, 2):
         box = wait_for(lambda: page.find('textarea[aria-label="Memory"]')[0])
         box.send_keys(fact)
@@ -485,6 +485,7 @@ def test_adding_and_editing_memories_in_the_browser(server, browser, embeddings)
             page.assert_clear_of_header('[data-testid="stAlert"]')
             assert page.find('textarea[aria-label="Memory"]')[0].get_attribute("value") == ""
     wait_for(lambda: "Not added: already remembered as" in page.text(), what="the refusal")
+    assert f"already remembered as “{fact}” (similarity 1.00)." in page.text()
     assert _memories(settings, user, embeddings) == [fact]
 
     page.edit_cell(0, 2, "1.7")  # content, category, importance

@@ -143,11 +143,11 @@ def recall_chart(data: pd.DataFrame) -> alt.Chart:
 def render(ctx: UIContext) -> None:
     """Draw the analytics page for `ctx.user_id`."""
     st.title("Analytics")
-    st.caption(f"What **{ctx.user_id}**'s memory holds, and what the agent reaches for.")
+    st.caption(f"What **{theme.md(ctx.user_id)}**'s memory holds, and what the agent reaches for.")
     stats = ctx.manager.stats()
     if not stats.total:
         st.info(
-            f"No memories yet for **{ctx.user_id}**: charts appear once there are some.",
+            f"No memories yet for **{theme.md(ctx.user_id)}**: charts appear once there are some.",
             icon=":material/monitoring:",
         )
         return

@@ -144,7 +144,7 @@ def render(ctx: UIContext) -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         with st.container():
             st.title("Chat")
-            st.caption(f"Talking as **{ctx.user_id}** · conversation `{thread}`")
+            st.caption(f"Talking as **{theme.md(ctx.user_id)}** · conversation `{thread}`")
         if st.button("New conversation", icon=":material/add_comment:"):  # as wide as its text
             _new_thread(ctx.user_id)
             st.rerun()

@@ -235,7 +235,7 @@ def chart(nodes: pd.DataFrame, edges: pd.DataFrame, height: int | None = None) -
 def _remove(ctx: UIContext, key: str, other: str, relation: str) -> None:
     ctx.manager.unlink(key, other, relation)
     bump_data_version()
-    flash("success", f"Removed the link “{relation}”.")
+    flash("success", f"Removed the link “{theme.md(relation)}”.")
 
 
 def _links_of(ctx: UIContext, memory: Memory, everyone: list[Memory]) -> None:
@@ -279,7 +279,7 @@ def _links_of(ctx: UIContext, memory: Memory, everyone: list[Memory]) -> None:
                 st.error(f"Not linked: {exc}")
                 return
             bump_data_version()
-            flash("success", f"Linked with “{made.relation}”.")
+            flash("success", f"Linked with “{theme.md(made.relation)}”.")
             st.rerun()
 
 
@@ -287,8 +287,9 @@ def render(ctx: UIContext) -> None:
     """Draw the graph page for `ctx.user_id`."""
     st.title("Graph")
     st.caption(
-        f"**{ctx.user_id}**'s memories and the links between them: memories naming the same "
-        "person, place or title, relations the model found, and links made by hand."
+        f"**{theme.md(ctx.user_id)}**'s memories and the links between them: memories "
+        "naming the same person, place or title, relations the model found, and links made "
+        "by hand."
     )
     try:
         graph = ctx.manager.graph()
@@ -296,7 +297,7 @@ def render(ctx: UIContext) -> None:
         st.info(f"No memory graph on this backend: {exc}.", icon=":material/hub:")
         return
     if not graph.memories:
-        st.info(f"No memories yet for **{ctx.user_id}**.", icon=":material/inbox:")
+        st.info(f"No memories yet for **{theme.md(ctx.user_id)}**.", icon=":material/inbox:")
         return
     linked = {k for x in graph.links for k in (x.src, x.dst)}
     cols = st.columns(3)

@@ -83,7 +83,9 @@ def entry_html(entry: HistoryEntry, texts: dict[str, str] | None = None) -> str:
 def render(ctx: UIContext) -> None:
     """Draw the history page for `ctx.user_id`."""
     st.title("History")
-    st.caption(f"Every change to **{ctx.user_id}**'s memories, newest first, with its source.")
+    st.caption(
+        f"Every change to **{theme.md(ctx.user_id)}**'s memories, newest first, with its source."
+    )
     op_col, text_col, limit_col = st.columns([3, 4, 2])
     ops = op_col.multiselect("Changes", OPS, placeholder="all changes")
     text = text_col.text_input("Text", placeholder="words in the old or new text")
@@ -109,7 +111,10 @@ def render(ctx: UIContext) -> None:
         )
     ]
     if not entries:
-        st.info(f"Nothing has changed in **{ctx.user_id}**'s memory yet.", icon=":material/inbox:")
+        st.info(
+            f"Nothing has changed in **{theme.md(ctx.user_id)}**'s memory yet.",
+            icon=":material/inbox:",
+        )
         return
     if not shown:
         st.info("No changes match these filters.", icon=":material/filter_alt_off:")

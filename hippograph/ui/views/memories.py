@@ -168,7 +168,7 @@ def _editor(ctx: UIContext, shown: list[Memory]) -> None:
     if st.button(label, type="primary", disabled=not edited, icon=":material/save:"):
         written, errors = apply_edits(ctx.manager, shown, edited)
         if errors:
-            st.error("Nothing was saved:\n\n" + "\n".join(f"- {e}" for e in errors))
+            st.error("Nothing was saved:\n\n" + "\n".join(f"- {theme.md(e)}" for e in errors))
         else:
             bump_data_version()
             flash("success", f"Saved {written} edited memor{'y' if written == 1 else 'ies'}.")
@@ -201,8 +201,9 @@ def _delete(ctx: UIContext, shown: list[Memory]) -> None:
     keys = pending[1]
     with st.container(border=True):
         st.warning(
-            f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'} of **{ctx.user_id}**? "
-            "They disappear from recall at once; the history keeps their text."
+            f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'} of "
+            f"**{theme.md(ctx.user_id)}**? They disappear from recall at once; the history "
+            "keeps their text."
         )
         buttons = st.container(horizontal=True)
         if buttons.button("Yes, delete", type="primary", key="hg_confirm_yes"):
@@ -218,7 +219,7 @@ def _delete(ctx: UIContext, shown: list[Memory]) -> None:
 
 def _added(memory: Memory) -> None:
     bump_data_version()  # a fresh form: the box is empty for the next memory
-    flash("success", f"Added “{memory.content}”.")
+    flash("success", f"Added “{theme.md(memory.content)}”.")
 
 
 def _add_anyway(ctx: UIContext, content: str, category: str, importance: float) -> None:
@@ -252,9 +253,11 @@ def _add(ctx: UIContext) -> None:
             content, category=category, importance=importance, allow_duplicate=False
         )
     except DuplicateMemoryError as exc:
-        same = _same_text(content, exc.existing.memory.content)
+        existing = exc.existing
+        same = _same_text(content, existing.memory.content)
         st.warning(
-            f"Not added: {exc}."
+            f"Not added: already remembered as “{theme.md(existing.memory.content)}” "
+            f"(similarity {existing.score:.2f})."
             + ("" if same else " Edit that memory in the table, or add this one anyway.")
         )
         if not same:
@@ -305,15 +308,17 @@ def _import(ctx: UIContext) -> None:
 def render(ctx: UIContext) -> None:
     """Draw the memories page for `ctx.user_id`."""
     st.title("Memories")
-    st.caption(f"Everything **{ctx.user_id}** has taught the agent. Edit cells, then save.")
+    st.caption(
+        f"Everything **{theme.md(ctx.user_id)}** has taught the agent. Edit cells, then save."
+    )
     total = ctx.manager.count()
     filters = _filters(total > 0)
     shown = filters.apply(ctx.manager) if total else []
     _metrics(ctx, shown, total)
     if not total:
         st.info(
-            f"No memories yet for **{ctx.user_id}**. Chat on the Chat page, add one below, "
-            "or import a JSONL file.",
+            f"No memories yet for **{theme.md(ctx.user_id)}**. Chat on the Chat page, add one "
+            "below, or import a JSONL file.",
             icon=":material/inbox:",
         )
     elif not shown:

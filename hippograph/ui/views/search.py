@@ -40,7 +40,7 @@ def result_html(rank: int, hit: ScoredMemory) -> str:
 def render(ctx: UIContext) -> None:
     """Draw the search page for `ctx.user_id`."""
     st.title("Search")
-    st.caption(f"Semantic search over **{ctx.user_id}**'s memories, best match first.")
+    st.caption(f"Semantic search over **{theme.md(ctx.user_id)}**'s memories, best match first.")
     query_col, category_col, limit_col = st.columns([6, 2, 2])
     query = query_col.text_input("Query", placeholder="e.g. What programming languages do I use?")
     category = category_col.selectbox("Category", [ALL, *CATEGORIES])
@@ -53,7 +53,10 @@ def render(ctx: UIContext) -> None:
                 icon=":material/search:",
             )
         else:
-            st.info(f"**{ctx.user_id}** has no memories to search yet.", icon=":material/inbox:")
+            st.info(
+                f"**{theme.md(ctx.user_id)}** has no memories to search yet.",
+                icon=":material/inbox:",
+            )
         return
     hits = ctx.manager.search(
         query.strip(), limit=limit, category=None if category == ALL else category
@@ -63,7 +66,7 @@ def render(ctx: UIContext) -> None:
         return
     cutoff = recall_cutoff(ctx.user_id)
     relevant = [hit for hit in hits if hit.score >= cutoff]
-    weaker = hits[len(relevant) :]
+    weaker = [hit for hit in hits if hit.score < cutoff]
     if relevant:
         st.caption(
             f"{len(relevant)} relevant result{'s' if len(relevant) != 1 else ''} · score ≥ "
