@@ -202,22 +202,42 @@ class Page:
             )
         )
 
-    def edit_cell(self, row: int, column: int, text: str) -> None:
-        """Type `text` into a cell of the data editor, as a person does: select the row's
-        first cell, arrow across to the column, Enter opens the editor, type, Enter."""
+    def edit_cell(self, row: int, column: int, text: str, done: Callable[[], Any]) -> None:
+        """Type `text` into a cell of the data editor, as a person does, until `done()` says
+        the app took the edit (the grid is a canvas that may still be settling when it is
+        first clicked, so a lost keystroke is retried)."""
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.keys import Keys
 
-        (grid,) = self.find('[data-testid="stDataFrame"]')
+        for attempt in range(3):
+            try:
+                self._type_into_cell(row, column, text)
+                wait_for(done, timeout=10, what=f"the edit {text!r} to reach the app")
+                return
+            except TimeoutError:
+                if attempt == 2:
+                    raise
+                ActionChains(self.driver).send_keys(Keys.ESCAPE).perform()
+                self.idle()
+
+    def _type_into_cell(self, row: int, column: int, text: str) -> None:
+        """Select the row's first cell, arrow across to the column, Enter opens the
+        editor, type, Enter."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        (grid,) = wait_for(lambda: self.find('[data-testid="stDataFrame"]'), what="the grid")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", grid)
         size = grid.size
         first = (-size["width"] / 2 + 40, -size["height"] / 2 + 35 * (row + 1) + 17)
         ActionChains(self.driver).move_to_element_with_offset(grid, *first).click().perform()
-        ActionChains(self.driver).send_keys(*[Keys.ARROW_RIGHT] * column, Keys.ENTER).perform()
-        editor = wait_for(lambda: self.find("input.gdg-input, textarea.gdg-input")[0])
+        keys = [Keys.ARROW_RIGHT] * column
+        ActionChains(self.driver).send_keys(*keys, Keys.ENTER).perform()
+        editor = wait_for(lambda: self.find("input.gdg-input, textarea.gdg-input")[0], timeout=10)
         editor.send_keys(Keys.CONTROL, "a")
         editor.send_keys(text)
-        wait_for(lambda: editor.get_attribute("value") == text, what=f"{text!r} in the cell")
-        time.sleep(0.3)  # the grid takes the value from its own state, a moment later
+        wait_for(lambda: editor.get_attribute("value") == text, timeout=10)
+        time.sleep(0.5)  # the grid takes the value from its own state, a moment later
         ActionChains(self.driver).send_keys(Keys.ENTER).perform()
         self.idle()
 
@@ -483,13 +503,17 @@ def test_adding_and_editing_memories_in_the_browser(server, browser, embeddings)
         if attempt == 1:
             wait_for(lambda: f"Added “{fact}”." in page.text(), what="the added notice")
             page.assert_clear_of_header('[data-testid="stAlert"]')
-            assert page.find('textarea[aria-label="Memory"]')[0].get_attribute("value") == ""
+            wait_for(
+                lambda: page.find('textarea[aria-label="Memory"]')[0].get_attribute("value") == "",
+                what="an empty box",
+            )
     wait_for(lambda: "Not added: already remembered as" in page.text(), what="the refusal")
     assert f"already remembered as “{fact}” (similarity 1.00)." in page.text()
     assert _memories(settings, user, embeddings) == [fact]
 
-    page.edit_cell(0, 2, "1.7")  # content, category, importance
-    page.click("Save 1 edited row")
+    save = "Save 1 edited row"
+    page.edit_cell(0, 2, "1.7", done=lambda: any(save in b.text for b in page.find("button")))
+    page.click(save)
     wait_for(lambda: "Nothing was saved" in page.text(), what="the refusal")
     assert "importance must be within [0, 1], got 1.7" in page.text()
     with open_store(settings=settings, embeddings=embeddings) as store:
