@@ -33,9 +33,9 @@ from typing import IO, Any, Literal
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
+from hippograph.memory.context import Context
+from hippograph.memory.similarity import exact_cosine
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
-from hippograph.nodes.context import Context
-from hippograph.nodes.similarity import exact_cosine
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, links_of

@@ -21,7 +21,7 @@ from langgraph.store.base import BaseStore
 from hippograph.backends import aopen_store
 from hippograph.config import Settings
 from hippograph.graph.agent import AGENT_NAME, build_agent_graph
-from hippograph.nodes.models import resolve_chat_model
+from hippograph.memory.chat_models import resolve_chat_model
 from hippograph.tracing import setup_tracing
 
 _settings = Settings.from_env()

@@ -95,7 +95,6 @@ def _scripted_page() -> None:
             responses=[
                 "Nice — Python it is.",
                 {"facts": [{"content": "Codes in Python", "category": "tools", "importance": 0.8}]},
-                {"actions": [{"op": "ADD"}]},
                 "Java now, noted!",
                 {"facts": [{"content": "Codes in Java", "category": "tools", "importance": 0.8}]},
                 lambda messages: {

@@ -62,7 +62,7 @@ OFFLINE_NOTICE = (
 
 
 def _load_agent(ctx: UIContext) -> Any | None:
-    from hippograph.nodes.models import MODEL_HELP, ModelUnavailableError
+    from hippograph.memory.chat_models import MODEL_HELP, ModelUnavailableError
 
     try:
         return ctx.agent()
@@ -83,7 +83,7 @@ def _show_exchange(turn: Turn) -> None:
 
 def run_turn(ctx: UIContext, agent: Any, text: str, thread: str) -> Turn:
     """Run one turn, streaming the answer into the current container; count its recalls."""
-    from hippograph.nodes.models import ModelCallError
+    from hippograph.memory.chat_models import ModelCallError
     from hippograph.turns import TurnStream
 
     at = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -9,7 +9,7 @@ from html import escape
 import streamlit as st
 
 from hippograph.memories import ScoredMemory
-from hippograph.nodes.context import Context
+from hippograph.memory.context import Context
 from hippograph.store.memory import CATEGORIES
 from hippograph.ui import theme
 from hippograph.ui.session import UIContext, current_context
