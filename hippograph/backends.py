@@ -253,8 +253,8 @@ _UNAVAILABLE = {
     "history": "open storage with hippograph.backends.open_store (SQLite or PostgreSQL) to "
     "get the audit trail",
     "count": "open storage with hippograph.backends.open_store, or page through search()",
-    "hybrid_search": "it needs SQLite FTS5; search by meaning (query=...) instead, or use "
-    "the embedded SQLite store (unset HIPPOGRAPH_STORE_URL)",
+    "hybrid_search": "this backend keeps no keyword index yet; search by meaning "
+    "(query=...) instead, or use the embedded SQLite store (unset HIPPOGRAPH_STORE_URL)",
     "index_snapshots": "vectors live in the database (pgvector), so opening the store "
     "rebuilds nothing and there is no snapshot to manage",
     "links": "links between memories are kept by the embedded SQLite store only; use it "

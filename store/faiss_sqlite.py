@@ -167,10 +167,11 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
-        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`); on by default
-            for indexed stores. `None` or `False`: pure vector search; the full-text index
-            is not maintained and is rebuilt (from SQLite, no re-embedding) the next time
-            the file is opened with hybrid search. Processes sharing a file should agree.
+        hybrid: Hybrid search (vector + per-tenant BM25, see `HybridSearch`); on by default
+            for indexed stores. `None` or `False`: pure vector search. The keyword index is
+            the database's, not the opener's: once a hybrid store has asked for it, every
+            store keeps it current on write, whatever its own settings (`fulltext.py`), and
+            opening with hybrid search off or without an index never drops it.
         expand_links: Natural-language searches also return the items their best results
             link to, with decayed scores (see `LinkExpansion`); `None` (default): off.
             `link_expansion(...)` overrides it for the searches made inside it.
@@ -217,9 +218,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
-        self.hybrid: HybridSearch | None = (
-            HybridSearch() if hybrid is True else (hybrid or None) if index is not None else None
-        )
+        self._hybrid: HybridSearch | None = None
+        if index is not None:
+            self._hybrid = HybridSearch() if hybrid is True else (hybrid or None)
         if index is not None:
             self._configure_index(index, index_policy or IndexPolicy())
         self._sweeper: Sweeper | None = None
@@ -316,21 +317,47 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             )
 
     @property
+    def hybrid(self) -> HybridSearch | None:
+        """This store's hybrid search settings, `fields` resolved (default: the index
+        fields); `None` for pure vector search. Assignable."""
+        if self._hybrid is not None and self._hybrid.fields is None and self._fields:
+            fields = tuple(path for path, _ in self._fields)
+            self._hybrid = dataclasses.replace(self._hybrid, fields=fields)
+        return self._hybrid
+
+    @hybrid.setter
+    def hybrid(self, settings: HybridSearch | None) -> None:
+        self._hybrid = settings
+
+    @property
     def fulltext_fields(self) -> list[str] | None:
-        """Value fields kept in the full-text index (`None` when hybrid search is off)."""
+        """Value fields this store's hybrid search reads (`None` when hybrid search is off);
+        the database may index more (`keyword_fields`)."""
         if self.hybrid is None:
             return None
-        return list(self.hybrid.fields or [path for path, _ in self._fields])
+        return list(self.hybrid.fields or ())
+
+    def keyword_fields(self) -> list[str] | None:
+        """Value fields the database's keyword index holds (`None`: it keeps none)."""
+        with self._conns.read() as conn:
+            return fulltext.recorded_fields(conn)
+
+    def _group_of_prefix(self, prefix: str) -> str:
+        return self._group_of(text_to_ns(prefix))
 
     def _setup_fulltext(self, conn: Any) -> None:
-        fields = self.fulltext_fields
-        if fields is None:
-            # This store's writes drop the rows they change: the next hybrid open rebuilds.
-            fulltext.mark(conn, None)
-        elif not fulltext.is_current(conn, fields):
-            count = fulltext.rebuild(conn, fields)
-            if count:
-                logger.info("rebuilt the full-text index of %s (%d items)", self.path, count)
+        """Bring the database's keyword index up to what this store needs; never drops one."""
+        count = 0
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'keyword_reindex'").fetchone():
+            fields = fulltext.recorded_fields(conn) or []
+            count = fulltext.rebuild(conn, fields, self._group_of_prefix)
+            conn.execute("DELETE FROM meta WHERE key = 'keyword_reindex'")
+        wanted = self.fulltext_fields
+        if wanted is not None and self._index is not None:
+            _, added = fulltext.ensure_fields(conn, wanted, self._group_of_prefix)
+            count = max(count, added)
+        if count:
+            logger.info("built the keyword index of %s (%d items)", self.path, count)
 
     # ------------------------------------------------------------------ batch
 
@@ -403,13 +430,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
         source = source_for(op.value, explicit_source)
-        columns = None
-        fields = self.fulltext_fields
-        if fields is not None and op.index is not False:
-            fts_paths = fields if op.index is None else list(op.index)
-            columns = fulltext.columns_for(fulltext.texts_at(op.value, fts_paths), fields)
+        index_paths = list(op.index) if isinstance(op.index, list) else None
         return writes.PreparedPut(
-            op.namespace, key, op.value, value_json, ttl, texts, source, columns
+            op.namespace, key, op.value, value_json, ttl, texts, source, index_paths
         )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
@@ -494,7 +517,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     group_of=self._group_of,
                     now=now,
                     record_history=self.record_history,
-                    fulltext_on=self.hybrid is not None,
+                    keyword_fields=fulltext.recorded_fields(conn),
                 )
                 self._write_links(conn, plan, now)
                 writes.refresh_ttl(conn, scope.refresh, now)
@@ -537,7 +560,6 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     self._index,
                     self.group_depth,
                     settings=self.hybrid,
-                    fields=self.fulltext_fields or [],
                     expansion=plan.expansion,
                 )
             elif query is not None and self._index is not None:

@@ -6,21 +6,20 @@ snapshot. Expired items are invisible (`omit_expired`) even before the sweeper d
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
 
-from hippograph.store import fulltext, link_sql
+from hippograph.store import fulltext, link_sql, ranking
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
-from hippograph.store.ranking import HybridSearch, blend_groups, date_match, fuse, query_date
+from hippograph.store.ranking import HybridSearch
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
 
@@ -149,50 +148,100 @@ def search_hybrid(
     group_depth: int,
     *,
     settings: HybridSearch,
-    fields: Sequence[str],
     expansion: LinkExpansion | None = None,
 ) -> list[SearchItem]:
-    """Hybrid search: cosine similarity fused with FTS5 BM25 (optionally a date match and a
-    blend with the item's thread), see `HybridSearch`.
-
-    Candidates are the best `settings.candidates` by each ranking, under the same
-    namespace, filter and TTL conditions; each is scored on both, so an item found only by
-    its keywords still gets its exact cosine. Unscored items follow as in `search_by_vector`,
-    and `expansion` follows links from the best results as there.
+    """Hybrid search: the store's primitives (`_SqliteSearchScope`) ranked by
+    `ranking.rank` — cosine fused with the searched tenant's own BM25, and whatever else
+    `settings` asks for. Unscored items follow as in `search_by_vector`, and `expansion`
+    follows links from the best results as there.
     """
     assert op.query is not None
     wanted = op.offset + op.limit
     pool = max(settings.candidates, 2 * wanted, expansion.seeds if expansion else 0)
     candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=pool)
-    rows = {row[0]: row for row, _ in candidates.ranked}
-    cosine = {row[0]: score for row, score in candidates.ranked}
-    keyword: dict[int, float] = {}
-    match = fulltext.match_expression(op.query)
-    if match is not None:
-        weights = fulltext.column_weights(fields, settings.weight_of)
-        where, params = candidates.where, candidates.params
-        keyword = fulltext.bm25_scores(scope.conn, match, weights)
-        best_keyword = fulltext.best_matching(scope.conn, keyword, where, params, pool)
-        if best_keyword is None:
-            keyword = fulltext.bm25_scores(scope.conn, match, weights, where, params)
-            best_keyword = heapq.nlargest(pool, keyword, key=keyword.__getitem__)
-        keyword = {i: keyword[i] for i in [*best_keyword, *rows] if i in keyword}
-        _add_keyword_only(scope, query, [i for i in best_keyword if i not in rows], rows, cosine)
-    best = max(keyword.values(), default=0.0)
-    wanted_date = query_date(op.query) if settings.time_field else None
-    times = _value_texts(scope, list(rows), settings.time_field if wanted_date else None)
-    scores = []
-    for item_id in rows:
-        date_score = None
-        if wanted_date is not None:
-            date_score = date_match(times.get(item_id), wanted_date, settings.time_scale_days)
-        scores.append(fuse(settings, cosine[item_id], keyword.get(item_id, 0.0), best, date_score))
-    if settings.group_field is not None:
-        group_of = _value_texts(scope, list(rows), settings.group_field)
-        scores = blend_groups(settings, scores, [group_of.get(i) for i in rows])
-    scored = list(zip(rows.values(), scores, strict=True))
-    scored.sort(key=lambda pair: (-pair[1], pair[0][0]))
+    search = _SqliteSearchScope(scope, candidates, query, group_depth, op.namespace_prefix)
+    vector = [(row[0], score) for row, score in candidates.ranked]
+    ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
+    rows = search.rows([r.item_id for r in ranked])
+    scored = [(rows[r.item_id], r.score) for r in ranked if r.item_id in rows]
     return _page(scope, op, candidates, scored, expansion)
+
+
+class _SqliteSearchScope:
+    """`ranking.SearchScope` on SQLite: one search's namespace, filter and TTL conditions,
+    and the keyword index of the groups it spans."""
+
+    def __init__(
+        self,
+        scope: ReadScope,
+        candidates: _VectorCandidates,
+        query: np.ndarray,
+        group_depth: int,
+        prefix: tuple[str, ...],
+    ) -> None:
+        self.scope = scope
+        self.candidates = candidates
+        self.query = query
+        self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
+        self._rows = {row[0]: row for row, _ in candidates.ranked}
+
+    def vector_candidates(self, count: int) -> list[tuple[int, float]]:
+        return [(row[0], score) for row, score in self.candidates.ranked[:count]]
+
+    def keywords(self) -> tuple[fulltext.SqliteKeywords, list[str]] | None:
+        fields = fulltext.recorded_fields(self.scope.conn)
+        if fields is None:
+            return None
+        return fulltext.SqliteKeywords(self.scope.conn, self.groups), fields
+
+    def admissible(self, ids: Collection[int]) -> set[int]:
+        kept: set[int] = set()
+        for chunk in chunked(sorted(ids)):
+            kept.update(
+                row[0]
+                for row in self.scope.conn.execute(
+                    f"SELECT i.id FROM items i WHERE i.id IN ({','.join('?' * len(chunk))}) "
+                    f"AND {self.candidates.where}",
+                    (*chunk, *self.candidates.params),
+                )
+            )
+        return kept
+
+    def admissible_ids(self) -> set[int]:
+        return {
+            row[0]
+            for row in self.scope.conn.execute(
+                f"SELECT i.id FROM items i WHERE {self.candidates.where}", self.candidates.params
+            )
+        }
+
+    def cosines(self, ids: Collection[int]) -> dict[int, float]:
+        found: dict[int, float] = {}
+        for chunk in chunked(sorted(ids)):
+            marks = ",".join("?" * len(chunk))
+            for item_id, blob in self.scope.conn.execute(
+                f"SELECT item_id, blob FROM vectors WHERE item_id IN ({marks})",
+                tuple(chunk),
+            ):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if len(vector) == len(self.query):
+                    score = float(vector @ self.query)
+                    found[item_id] = max(found.get(item_id, score), score)
+        return found
+
+    def values(self, ids: Collection[int], path: str) -> dict[int, object]:
+        return _value_texts(self.scope, sorted(ids), path)
+
+    def rows(self, ids: Sequence[int]) -> dict[int, tuple]:
+        """Item rows of `ids` (those of vector candidates are already at hand)."""
+        missing = [i for i in ids if i not in self._rows]
+        for chunk in chunked(missing):
+            for row in self.scope.conn.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            ):
+                self._rows[row[0]] = row
+        return self._rows
 
 
 def _value_texts(scope: ReadScope, item_ids: list[int], path: str | None) -> dict[int, object]:
@@ -247,30 +296,6 @@ class _VectorCandidates:
             if len(ranked) >= wanted or exhausted:
                 return cls(ranked, exhausted, where, params)
             k *= 4
-
-
-def _add_keyword_only(
-    scope: ReadScope,
-    query: np.ndarray,
-    item_ids: Sequence[int],
-    rows: dict[int, tuple],
-    cosine: dict[int, float],
-) -> None:
-    """Fetch rows and exact max-pooled cosines of items found only by their keywords."""
-    for chunk in chunked(item_ids):
-        for row in scope.conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({','.join('?' * len(chunk))})",
-            tuple(chunk),
-        ):
-            rows[row[0]] = row
-            cosine[row[0]] = 0.0
-        for item_id, blob in scope.conn.execute(
-            f"SELECT item_id, blob FROM vectors WHERE item_id IN ({','.join('?' * len(chunk))})",
-            tuple(chunk),
-        ):
-            vector = np.frombuffer(blob, dtype=np.float32)
-            if len(vector) == len(query):
-                cosine[item_id] = max(cosine[item_id], float(vector @ query))
 
 
 def _page(

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from hippograph.store import HybridSearch
-from hippograph.store.ranking import QueryDate, blend_groups, date_match, fuse, query_date
+from hippograph.store.ranking import QueryDate, date_match, query_date
+from hippograph.store.ranking.fusion import blend_groups, fuse
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,76 @@
+"""`HybridSearch`: the settings of hybrid search, plain data shared by every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True)
+class HybridSearch:
+    """Hybrid search settings: vector similarity fused with SQLite FTS5 BM25.
+
+    With hybrid search on, a natural-language `search` scores every candidate (the best
+    `candidates` by cosine plus the best `candidates` by BM25, after filters) as
+    `alpha * cosine + (1 - alpha) * bm25 / best_bm25`, so a keyword-only match is found and
+    exact terms (names, places, titles) count even when the embedder blurs them.
+
+    Attributes:
+        fields: Value fields (JSON paths) kept in the full-text index; `None` uses the
+            store's index `fields`. They may differ: e.g. embed only `content` but let BM25
+            also read `context`.
+        alpha: Weight of cosine similarity; `1 - alpha` goes to BM25 (relative to the best
+            BM25 among the query's matches).
+        field_weights: BM25 weight of each indexed field (JSON path as in the index
+            `fields`), default 1.0 — e.g. `{"context": 0.5}` lets a memory's context help
+            without outranking its own text.
+        candidates: Candidates drawn from each ranking (raised to twice `offset + limit`).
+        time_field: Dotted value path of an ISO-8601 time (e.g. `"timestamp"`). When set
+            and the query names a date, items whose time is near it get up to `time_weight`.
+        time_weight: Weight of the date match relative to the text score.
+        time_scale_days: Days past the named span at which the date match halves.
+        group_field: Dotted value path naming the conversation an item came from (e.g.
+            `"source.thread_id"`). When set, a candidate whose group's `group_top` best
+            candidates score higher than it on average is lifted toward them: a memory from
+            a thread that holds other good matches rises. Scores never drop, so an exact
+            duplicate of the query still scores 1.0.
+        group_weight: Weight of the group's score in that blend.
+        group_top: How many of a group's best candidates make its score.
+    """
+
+    fields: tuple[str, ...] | None = None
+    alpha: float = 0.5
+    field_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    candidates: int = 100
+    time_field: str | None = None
+    time_weight: float = 0.3
+    time_scale_days: float = 3.0
+    group_field: str | None = None
+    group_weight: float = 0.5
+    group_top: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be >= 1, got {self.candidates}")
+        if self.time_weight < 0 or self.time_scale_days <= 0:
+            raise ValueError("time_weight must be >= 0 and time_scale_days > 0")
+        if self.group_weight < 0 or self.group_top < 1:
+            raise ValueError("group_weight must be >= 0 and group_top >= 1")
+        for path in (self.time_field, self.group_field):
+            if path is not None and (not path or any(ch in path for ch in '"\\')):
+                raise ValueError(f"value paths must be non-empty, without quotes: {path!r}")
+        for path, weight in self.field_weights.items():
+            if weight < 0:
+                raise ValueError(f"field weight of {path!r} must be >= 0, got {weight}")
+        object.__setattr__(self, "field_weights", MappingProxyType(dict(self.field_weights)))
+        if self.fields is not None:
+            if not self.fields or not all(isinstance(f, str) and f for f in self.fields):
+                raise ValueError(f"fields must be non-empty JSON paths, got {self.fields!r}")
+            object.__setattr__(self, "fields", tuple(self.fields))
+
+    def weight_of(self, path: str) -> float:
+        """BM25 weight of the indexed field `path`."""
+        return float(self.field_weights.get(path, 1.0))
