@@ -107,23 +107,29 @@ class BM25:
             raise ValueError(f"BM25 needs {SLOTS} non-negative slot weights, got {self.weights}")
 
 
-class _Query:
-    """A query's terms with their IDF against one scope, rarest first."""
+def _idf(documents: int, df: int) -> float:
+    return math.log(1.0 + (documents - df + 0.5) / (df + 0.5))
+
+
+class QueryScorer:
+    """BM25 of one query against one scope: its terms' IDF (rarest first), what it could
+    score at most, and the top-k and point scoring built on them."""
 
     def __init__(self, params: BM25, source: KeywordSource, terms: Sequence[str]) -> None:
+        self.source = source
         stats = source.collection()
         self.params = params
         self.weights = np.asarray(params.weights, dtype=np.float64)
         documents = max(stats.documents, 1)
         total = float(np.dot(np.asarray(stats.lengths, dtype=np.float64), self.weights))
         self.mean_length = total / documents if total > 0 else 1.0
-        frequencies = source.document_frequencies(list(dict.fromkeys(terms))) if terms else {}
-        self.idf = {
-            term: math.log(1.0 + (documents - df + 0.5) / (df + 0.5))
-            for term, df in frequencies.items()
-            if df > 0
-        }
+        unique = list(dict.fromkeys(terms))
+        frequencies = source.document_frequencies(unique) if unique else {}
+        self.idf = {term: _idf(documents, df) for term, df in frequencies.items() if df > 0}
         self.terms = sorted(self.idf, key=lambda t: (-self.idf[t], t))
+        unseen = _idf(documents, 0) * (len(unique) - len(self.idf))
+        self.attainable = (sum(self.idf.values()) + unseen) * (params.k1 + 1.0)
+        """The BM25 of an item holding every query term (unseen ones at the highest IDF)."""
 
     def bound(self, term: str) -> float:
         """The most `term` can add to any document's score."""
@@ -138,6 +144,49 @@ class _Query:
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(tf > 0, tf * (k1 + 1.0) / (tf + norm), 0.0)
         return self.idf[term] * share
+
+    def top(self, count: int, *, allowed: Collection[int] | None = None) -> dict[int, float]:
+        """The `count` best documents of the scope (fewer when fewer match), `{id: bm25}`;
+        with `allowed`, only those documents compete.
+
+        Exact: the same documents (up to ties) as scoring every posting of every term.
+        """
+        if count < 1 or not self.terms:
+            return {}
+        scores = _Scores()
+        order = self.terms
+        unread = sum(self.bound(t) for t in order)
+        read = 0
+        for term in order:
+            if scores.kth(count) >= unread:
+                break  # no document outside `scores` can reach the top any more
+            postings = _kept(self.source.postings(term), allowed)
+            scores.add(postings.ids, self.contributions(term, postings))
+            unread -= self.bound(term)
+            read += 1
+        rest = order[read:]
+        if rest and len(scores.ids):
+            threshold = scores.kth(count)
+            open_ids = scores.ids[scores.values + unread >= threshold]
+            found = self.source.postings_for(rest, set(open_ids.tolist()))
+            for term in rest:
+                if term in found:
+                    scores.add(found[term].ids, self.contributions(term, found[term]))
+        best = scores.as_dict()
+        if len(best) <= count:
+            return best
+        top = sorted(best, key=lambda i: (-best[i], i))[:count]
+        return {i: best[i] for i in top}
+
+    def score(self, ids: Collection[int]) -> dict[int, float]:
+        """`{id: bm25}` of the documents `ids` that match any term (others score 0)."""
+        if not self.terms or not ids:
+            return {}
+        scores = _Scores()
+        for term, postings in self.source.postings_for(self.terms, ids).items():
+            if term in self.idf:
+                scores.add(postings.ids, self.contributions(term, postings))
+        return scores.as_dict()
 
 
 class _Scores:
@@ -181,38 +230,16 @@ def top_documents(
     *,
     allowed: Collection[int] | None = None,
 ) -> dict[int, float]:
-    """The `count` best documents of the scope for `terms` (fewer when fewer match),
-    `{id: bm25}`; with `allowed`, only those documents compete.
-
-    Exact: the same documents (up to ties) as scoring every posting of every term.
-    """
+    """The `count` best documents of the scope for `terms` (see `QueryScorer.top`)."""
     if count < 1 or not terms:
         return {}
-    query = _Query(params, source, terms)
-    scores = _Scores()
-    order = query.terms
-    unread = sum(query.bound(t) for t in order)
-    read = 0
-    for term in order:
-        if scores.kth(count) >= unread:
-            break  # no document outside `scores` can reach the top any more
-        postings = _kept(source.postings(term), allowed)
-        scores.add(postings.ids, query.contributions(term, postings))
-        unread -= query.bound(term)
-        read += 1
-    rest = order[read:]
-    if rest and len(scores.ids):
-        threshold = scores.kth(count)
-        open_ids = scores.ids[scores.values + unread >= threshold]
-        found = source.postings_for(rest, set(open_ids.tolist()))
-        for term in rest:
-            if term in found:
-                scores.add(found[term].ids, query.contributions(term, found[term]))
-    best = scores.as_dict()
-    if len(best) <= count:
-        return best
-    top = sorted(best, key=lambda i: (-best[i], i))[:count]
-    return {i: best[i] for i in top}
+    return QueryScorer(params, source, terms).top(count, allowed=allowed)
+
+
+def attainable(params: BM25, source: KeywordSource, terms: Sequence[str]) -> float:
+    """The most BM25 an item of the scope could score for `terms`: every term matched, at
+    saturation (terms no item holds count at the highest IDF). 0 without terms."""
+    return QueryScorer(params, source, terms).attainable if terms else 0.0
 
 
 def score_documents(
@@ -221,14 +248,7 @@ def score_documents(
     """`{id: bm25}` of the documents `ids` that match any of `terms` (others score 0)."""
     if not terms or not ids:
         return {}
-    query = _Query(params, source, terms)
-    if not query.terms:
-        return {}
-    scores = _Scores()
-    for term, postings in source.postings_for(query.terms, ids).items():
-        if term in query.idf:
-            scores.add(postings.ids, query.contributions(term, postings))
-    return scores.as_dict()
+    return QueryScorer(params, source, terms).score(ids)
 
 
 def slot_weights(

@@ -1,46 +1,95 @@
-"""Fusing a candidate's signals into one score: cosine, BM25, date match, thread lift."""
+"""One score per candidate from its signals, on an absolute scale so thresholds keep meaning.
+
+Core pieces:
+    - `Signals`: the raw signals of a search's candidates (parallel arrays).
+    - `select_pool`: the candidates a search scores: the best by cosine plus the best by BM25.
+    - `fuse`: scores and their parts (for `explain`).
+
+The score of a candidate is
+
+    text  = alpha * cosine + (1 - alpha) * keyword
+    dated = (text + time_weight * date) / (1 + time_weight)      when the query names a date
+    score = dated + group_weight * lift * (1 - dated)             when its thread stands out
+
+where `keyword` is the candidate's BM25 as a share of what the query's terms could score at
+most (`bm25.attainable`), `date` how near the item's time is to a date the query names, and
+`lift` how much better its thread's best candidates match than the average thread's. Every
+signal is absolute — none is divided by the best candidate's — so a memory's score does not
+rise because the others are poor: in a one-thread chat nothing is lifted by its thread, and
+an unrelated memory sharing one common word with the query keeps a low score.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from hippograph.store.ranking.settings import HybridSearch
 
 
-def fuse(
-    settings: HybridSearch,
-    cosine: float,
-    bm25: float,
-    best_bm25: float,
-    date_score: float | None,
-) -> float:
-    """The hybrid score of one candidate (see `HybridSearch`); `date_score` is `None` when
-    the query names no date."""
-    keyword = bm25 / best_bm25 if best_bm25 > 0 else 0.0
-    score = settings.alpha * cosine + (1.0 - settings.alpha) * keyword
-    if date_score is None or settings.time_weight == 0:
-        return score
-    return (score + settings.time_weight * date_score) / (1.0 + settings.time_weight)
+@dataclass(slots=True)
+class Signals:
+    """Raw signals of one search's candidates, in candidate order.
+
+    Attributes:
+        cosine: Cosine similarity with the query (max-pooled over an item's vectors).
+        bm25: BM25 with the searched tenant's statistics (0 without a keyword match).
+        attainable: The most BM25 any item could score for this query (0: no query terms).
+        date: How near each item's time is to the date the query names (`None`: it names
+            none, or the settings use no time field).
+        groups: Each item's thread (`None` entries: no thread; `None`: not used).
+    """
+
+    cosine: np.ndarray
+    bm25: np.ndarray
+    attainable: float
+    date: np.ndarray | None = None
+    groups: Sequence[Hashable | None] | None = None
 
 
-def blend_groups(
-    settings: HybridSearch, scores: Sequence[float], groups: Sequence[object]
-) -> list[float]:
-    """Lift each score toward its group's (see `HybridSearch.group_field`); `None` groups,
-    single-member groups and scores above their group's keep their value."""
-    members: dict[object, list[float]] = {}
-    for score, group in zip(scores, groups, strict=True):
+def select_pool(cosine: np.ndarray, bm25: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the `size` best by cosine and the `size` best matching by BM25, sorted."""
+    by_cosine = np.argsort(-cosine, kind="stable")[:size]
+    matching = np.flatnonzero(bm25 > 0)
+    by_bm25 = matching[np.argsort(-bm25[matching], kind="stable")[:size]]
+    return np.union1d(by_cosine, by_bm25)
+
+
+def _thread_lift(
+    settings: HybridSearch, scores: np.ndarray, groups: Sequence[Hashable | None]
+) -> np.ndarray:
+    """How much each candidate's thread beats the average thread, in [0, 1]; 0 for every
+    candidate when fewer than two threads compete (a one-thread chat)."""
+    members: dict[Hashable, list[float]] = {}
+    for score, group in zip(scores.tolist(), groups, strict=True):
         if group is not None:
             members.setdefault(group, []).append(score)
-    group_score = {
-        group: sum(top := sorted(values, reverse=True)[: settings.group_top]) / len(top)
-        for group, values in members.items()
-        if len(values) > 1
-    }
-    weight = settings.group_weight
-    return [
-        max(score, (score + weight * group_score[group]) / (1.0 + weight))
-        if group is not None and group in group_score
-        else score
-        for score, group in zip(scores, groups, strict=True)
-    ]
+    if len(members) < 2:
+        return np.zeros(len(scores))
+    top = settings.group_top
+    strength = {g: float(np.mean(sorted(v, reverse=True)[:top])) for g, v in members.items()}
+    mean = float(np.mean(list(strength.values())))
+    return np.asarray(
+        [max(0.0, strength[g] - mean) if g is not None else 0.0 for g in groups], dtype=np.float64
+    )
+
+
+def fuse(settings: HybridSearch, signals: Signals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scores of the candidates (see the module docstring) and their parts by name:
+    `cosine`, `bm25`, `keyword`, and `date` / `thread` when they apply."""
+    keyword = signals.bm25 / signals.attainable if signals.attainable > 0 else signals.bm25 * 0
+    keyword = np.clip(keyword, 0.0, 1.0)
+    scores = settings.alpha * signals.cosine + (1.0 - settings.alpha) * keyword
+    parts = {"cosine": signals.cosine, "bm25": signals.bm25, "keyword": keyword}
+    if signals.date is not None and settings.time_weight > 0:
+        scores = (scores + settings.time_weight * signals.date) / (1.0 + settings.time_weight)
+        parts["date"] = signals.date
+    if signals.groups is not None and settings.group_weight > 0:
+        lift = _thread_lift(settings, scores, signals.groups)
+        pull = np.minimum(settings.group_weight * lift, 1.0)
+        lifted = scores + pull * (1.0 - np.clip(scores, 0.0, 1.0))
+        parts["thread"] = lifted - scores
+        scores = lifted
+    return scores, parts

@@ -13,14 +13,16 @@ SQLite and PostgreSQL, and every ranking choice has this one home.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from hippograph.store import analysis
-from hippograph.store.ranking.bm25 import BM25, KeywordSource, score_documents, top_documents
+from hippograph.store.ranking.bm25 import BM25, KeywordSource, QueryScorer, slot_weights
 from hippograph.store.ranking.dates import date_match, query_date
-from hippograph.store.ranking.fusion import blend_groups, fuse
+from hippograph.store.ranking.fusion import Signals, fuse
 from hippograph.store.ranking.settings import HybridSearch
 
 
@@ -61,7 +63,8 @@ class Ranked:
     Attributes:
         item_id: The backend's item id.
         score: The score it ranks by.
-        parts: What the score is made of (`cosine`, `bm25`, `keyword`, `date`, `thread`).
+        parts: What the score is made of (`cosine`, `bm25`, `keyword`, and `date`,
+            `thread` when they apply); see `fusion`.
     """
 
     item_id: int
@@ -71,30 +74,21 @@ class Ranked:
 
 def bm25_params(settings: HybridSearch, fields: Sequence[str]) -> BM25:
     """BM25 for an index laid out as `fields`, weighing the fields `settings` searches."""
-    from hippograph.store.ranking.bm25 import slot_weights
-
     wanted = settings.fields if settings.fields is not None else fields
-    return BM25(weights=slot_weights(fields, wanted, settings.field_weights))
+    weights = slot_weights(fields, wanted, settings.field_weights)
+    return BM25(k1=settings.k1, b=settings.b, weights=weights)
 
 
-def keyword_candidates(
-    settings: HybridSearch, scope: SearchScope, terms: Sequence[str], count: int
-) -> tuple[dict[int, float], KeywordSource | None, BM25 | None]:
-    """The `count` best admissible items by BM25, `{id: bm25}`, with the index and
-    parameters used (`None` without a keyword index)."""
-    found = scope.keywords()
-    if found is None or not terms:
-        return {}, None, None
-    source, fields = found
-    params = bm25_params(settings, fields)
-    top = top_documents(params, source, terms, 2 * count)
+def keyword_candidates(scorer: QueryScorer, scope: SearchScope, count: int) -> dict[int, float]:
+    """The `count` best admissible items by BM25, `{id: bm25}`."""
+    top = scorer.top(2 * count)
     kept = scope.admissible(top)
     if len(kept) < min(count, len(top)) and len(top) == 2 * count:
         # Many of the best are filtered out: rank only what the search may return.
-        top = top_documents(params, source, terms, count, allowed=scope.admissible_ids())
+        top = scorer.top(count, allowed=scope.admissible_ids())
         kept = set(top)
     ordered = sorted(kept, key=lambda i: (-top[i], i))[:count]
-    return {i: top[i] for i in ordered}, source, params
+    return {i: top[i] for i in ordered}
 
 
 def rank(
@@ -114,35 +108,46 @@ def rank(
         pool: Candidates drawn from each of the two rankings.
         vector: The vector candidates, if the caller already has them.
     """
-    vector = list(vector) if vector is not None else scope.vector_candidates(pool)
+    vector = list(vector)[:pool] if vector is not None else scope.vector_candidates(pool)
     cosine = dict(vector)
+    keyword: dict[int, float] = {}
+    most = 0.0
     terms = analysis.query_terms(query)
-    keyword, source, params = keyword_candidates(settings, scope, terms, pool)
-    missing = [i for i in cosine if i not in keyword]
-    if source is not None and params is not None and missing:
-        keyword.update(score_documents(params, source, terms, missing))
+    index = scope.keywords() if terms else None
+    if index is not None:
+        source, fields = index
+        scorer = QueryScorer(bm25_params(settings, fields), source, terms)
+        most = scorer.attainable
+        keyword = keyword_candidates(scorer, scope, pool)
+        missing = [i for i in cosine if i not in keyword]
+        keyword.update(scorer.score(missing))
     only_keyword = [i for i in keyword if i not in cosine]
     if only_keyword:
         cosine.update(dict.fromkeys(only_keyword, 0.0) | scope.cosines(only_keyword))
     ids = list(cosine)
-    best = max(keyword.values(), default=0.0)
+    if not ids:
+        return []
+    signals = Signals(
+        cosine=np.asarray([cosine[i] for i in ids], dtype=np.float64),
+        bm25=np.asarray([keyword.get(i, 0.0) for i in ids], dtype=np.float64),
+        attainable=most,
+    )
     wanted_date = query_date(query) if settings.time_field else None
-    times = scope.values(ids, settings.time_field) if wanted_date and settings.time_field else {}
-    ranked = []
-    for item_id in ids:
-        bm25 = keyword.get(item_id, 0.0)
-        parts = {"cosine": cosine[item_id], "bm25": bm25, "keyword": bm25 / best if best else 0.0}
-        date_score = None
-        if wanted_date is not None:
-            date_score = date_match(times.get(item_id), wanted_date, settings.time_scale_days)
-            parts["date"] = date_score
-        score = fuse(settings, cosine[item_id], bm25, best, date_score)
-        ranked.append(Ranked(item_id, score, parts))
+    if wanted_date is not None and settings.time_field:
+        times = scope.values(ids, settings.time_field)
+        scale = settings.time_scale_days
+        signals.date = np.asarray([date_match(times.get(i), wanted_date, scale) for i in ids])
     if settings.group_field is not None:
         group_of = scope.values(ids, settings.group_field)
-        lifted = blend_groups(settings, [r.score for r in ranked], [group_of.get(i) for i in ids])
-        for candidate, score in zip(ranked, lifted, strict=True):
-            candidate.parts["thread"] = score - candidate.score
-            candidate.score = score
+        signals.groups = [_hashable(group_of.get(i)) for i in ids]
+    scores, parts = fuse(settings, signals)
+    ranked = [
+        Ranked(item_id, float(scores[n]), {name: float(v[n]) for name, v in parts.items()})
+        for n, item_id in enumerate(ids)
+    ]
     ranked.sort(key=lambda r: (-r.score, r.item_id))
     return ranked
+
+
+def _hashable(value: object) -> Hashable | None:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)

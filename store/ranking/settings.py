@@ -9,40 +9,45 @@ from types import MappingProxyType
 
 @dataclass(frozen=True, slots=True)
 class HybridSearch:
-    """Hybrid search settings: vector similarity fused with SQLite FTS5 BM25.
+    """Hybrid search settings: vector similarity fused with the tenant's own BM25.
 
-    With hybrid search on, a natural-language `search` scores every candidate (the best
-    `candidates` by cosine plus the best `candidates` by BM25, after filters) as
-    `alpha * cosine + (1 - alpha) * bm25 / best_bm25`, so a keyword-only match is found and
-    exact terms (names, places, titles) count even when the embedder blurs them.
+    A natural-language `search` scores the best `candidates` by cosine plus the best
+    `candidates` by BM25 (after filters), each on both signals, so a keyword-only match is
+    found and exact terms (names, places, titles) count even when the embedder blurs them.
+    The score (`ranking.fusion`) is on an absolute scale: `alpha * cosine + (1 - alpha) *
+    keyword`, `keyword` being the item's BM25 as a share of what the query could score at
+    most; then the date match and the thread lift when they apply.
 
     Attributes:
-        fields: Value fields (JSON paths) kept in the full-text index; `None` uses the
-            store's index `fields`. They may differ: e.g. embed only `content` but let BM25
-            also read `context`.
-        alpha: Weight of cosine similarity; `1 - alpha` goes to BM25 (relative to the best
-            BM25 among the query's matches).
-        field_weights: BM25 weight of each indexed field (JSON path as in the index
-            `fields`), default 1.0 — e.g. `{"context": 0.5}` lets a memory's context help
-            without outranking its own text.
+        fields: Value fields (JSON paths) BM25 reads; `None` uses the store's index
+            `fields`. They may differ: e.g. embed only `content` but let BM25 also read
+            `context`.
+        alpha: Weight of cosine similarity; `1 - alpha` goes to the keyword signal.
+        field_weights: BM25 weight of each field (JSON path as in `fields`), default 1.0 —
+            e.g. `{"context": 0.5}` lets a memory's context help without outranking its own
+            text.
         candidates: Candidates drawn from each ranking (raised to twice `offset + limit`).
+        k1: BM25 term-frequency saturation.
+        b: BM25 length normalisation (0 none, 1 full).
         time_field: Dotted value path of an ISO-8601 time (e.g. `"timestamp"`). When set
             and the query names a date, items whose time is near it get up to `time_weight`.
         time_weight: Weight of the date match relative to the text score.
         time_scale_days: Days past the named span at which the date match halves.
         group_field: Dotted value path naming the conversation an item came from (e.g.
-            `"source.thread_id"`). When set, a candidate whose group's `group_top` best
-            candidates score higher than it on average is lifted toward them: a memory from
-            a thread that holds other good matches rises. Scores never drop, so an exact
-            duplicate of the query still scores 1.0.
-        group_weight: Weight of the group's score in that blend.
-        group_top: How many of a group's best candidates make its score.
+            `"source.thread_id"`). When set and several threads compete, a candidate whose
+            thread's `group_top` best candidates match better than the average thread's is
+            lifted toward 1 by `group_weight` times the difference. With one thread nothing
+            is lifted.
+        group_weight: Weight of the thread lift.
+        group_top: How many of a thread's best candidates make its strength.
     """
 
     fields: tuple[str, ...] | None = None
     alpha: float = 0.5
     field_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     candidates: int = 100
+    k1: float = 1.2
+    b: float = 0.75
     time_field: str | None = None
     time_weight: float = 0.3
     time_scale_days: float = 3.0
@@ -55,6 +60,8 @@ class HybridSearch:
             raise ValueError(f"alpha must be within [0, 1], got {self.alpha}")
         if self.candidates < 1:
             raise ValueError(f"candidates must be >= 1, got {self.candidates}")
+        if self.k1 < 0 or not 0.0 <= self.b <= 1.0:
+            raise ValueError(f"k1 must be >= 0 and b within [0, 1], got {self.k1}, {self.b}")
         if self.time_weight < 0 or self.time_scale_days <= 0:
             raise ValueError("time_weight must be >= 0 and time_scale_days > 0")
         if self.group_weight < 0 or self.group_top < 1:
