@@ -1,11 +1,11 @@
 """Concurrency at length: 8 threads (6 sync, 2 event loops of 2 async tasks) and 2 processes
 hammer one store; every read is checked against the acknowledged writes.
 
-The harness is `hippograph.reliability.stress` (the CI test
+The harness is `tests.harness.reliability.stress` (the CI test
 `tests/reliability/test_concurrency.py` runs it for 10 s). Writes
 `benchmarks/results/concurrency/concurrency_stress.json` and `.md`.
 
-    python benchmarks/concurrency_stress.py [--seconds 60] [--seed 1]
+    python -m benchmarks.concurrency_stress [--seconds 60] [--seed 1]
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hippograph.reliability.corpus import precompute, sentences
-from hippograph.reliability.stress import StressConfig, run_stress
 from hippograph.store.embeddings import shared_local_embeddings
+from tests.harness.reliability.corpus import precompute, sentences
+from tests.harness.reliability.stress import StressConfig, run_stress
 
 RESULTS = Path(__file__).resolve().parent / "results" / "concurrency"
 

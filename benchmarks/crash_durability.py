@@ -1,6 +1,6 @@
 """Crash durability at scale: 1,000 SIGKILLs of a writer process, each followed by full checks.
 
-The harness is `hippograph.reliability.crash` (the CI test `tests/reliability/test_crash.py`
+The harness is `tests.harness.reliability.crash` (the CI test `tests/reliability/test_crash.py`
 runs the same with 60 kills). Each kill point starts a writer on one database file, kills
 it with SIGKILL — at a random moment or aimed at a WAL checkpoint, a close-and-reopen or an
 erasure — then reopens the store and checks every acknowledged step, the all-or-nothing
@@ -8,10 +8,10 @@ step in flight, vectors, history, FTS rows, FAISS indexes (fresh and in an obser
 that lives across kills) and `PRAGMA integrity_check`.
 
 Vectors: the real local MiniLM embeds the corpus once; writers serve those vectors from a
-file (see `hippograph.reliability.corpus` for why). Writes
+file (see `tests.harness.reliability.corpus` for why). Writes
 `benchmarks/results/crash/crash_durability.json` and `.md`. Run it `nice`d: it keeps a core busy.
 
-    python benchmarks/crash_durability.py [--kill-points 1000] [--seed 1] [--durability full]
+    python -m benchmarks.crash_durability [--kill-points 1000] [--seed 1] [--durability full]
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 from rich.console import Console
 from tqdm import tqdm
 
-from hippograph.reliability.corpus import precompute, sentences
-from hippograph.reliability.crash import CrashConfig, KillPoint, run_crash_test, write_report
 from hippograph.store.embeddings import shared_local_embeddings
+from tests.harness.reliability.corpus import precompute, sentences
+from tests.harness.reliability.crash import CrashConfig, KillPoint, run_crash_test, write_report
 
 RESULTS = Path(__file__).resolve().parent / "results" / "crash"
 CORPUS_SIZE = 2_000

@@ -8,12 +8,12 @@ Runs, in one process and one run (the machine is shared and noisy, so read the r
     - opening the store and running the first search (SQLite rebuilds its FAISS index).
 
 Backends: `FaissSqliteStore` (file), `PostgresMemoryStore` exact (the default) and, with
-`--hnsw`, with an HNSW index, on a throwaway server from `hippograph.pgserver`. Vectors come
+`--hnsw`, with an HNSW index, on a throwaway server from `tests.harness.pgserver`. Vectors come
 from a fixed table (random unit vectors per text): the store is measured, not the embedder.
 
-    python benchmarks/postgres_vs_sqlite.py            # ~5 minutes on 2 cores
-    python benchmarks/postgres_vs_sqlite.py --quick    # ~1 minute
-    python benchmarks/postgres_vs_sqlite.py --hnsw     # + pgvector HNSW (loads ~4x slower)
+    python -m benchmarks.postgres_vs_sqlite            # ~5 minutes on 2 cores
+    python -m benchmarks.postgres_vs_sqlite --quick    # ~1 minute
+    python -m benchmarks.postgres_vs_sqlite --hnsw     # + pgvector HNSW (loads ~4x slower)
 
 Writes `benchmarks/results/postgres_vs_sqlite.json` and prints a table.
 """
@@ -39,9 +39,9 @@ from langgraph.store.base import BaseStore, PutOp
 from rich.console import Console
 from rich.table import Table
 
-from hippograph.pgserver import PgServer, pgserver
 from hippograph.store import FaissSqliteStore
 from hippograph.store.postgres import PostgresMemoryStore
+from tests.harness.pgserver import PgServer, pgserver
 
 DIMS = 384
 RESULTS = Path(__file__).parent / "results" / "postgres_vs_sqlite.json"

@@ -19,15 +19,7 @@ Names are imported on first use, so `import hippograph` stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from hippograph._source_layout import source_root as _source_root
-
-_root = _source_root(Path(__file__).resolve().parent)
-if _root is not None and str(_root) not in __path__:
-    __path__.append(str(_root))
-del _root
 
 _EXPORTS: dict[str, str] = {
     "build_agent": "hippograph.graph.agent",

@@ -20,9 +20,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph.backends import memory_index_config
 from hippograph.config import Settings
-from hippograph.pgserver import PgServer, pgserver
 from hippograph.store import FaissSqliteStore, LocalEmbeddings
 from hippograph.store.embeddings import shared_local_embeddings
+from tests.harness.pgserver import PgServer, pgserver
 
 _LEAKY_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LANGSMITH_API_KEY", "LANGSMITH_TRACING")
 

@@ -1,9 +1,10 @@
 """The stores the store benchmark can run, by name.
 
 Each `BenchBackend` says where a store lives for one measurement (`host`: a file in the
-scratch directory, or a throwaway PostgreSQL server kept inside it), how to open it there
-with a given embedder, whether it persists (so it can be closed and reopened to time
-opening), and the largest size where it fits. Adding a backend is one entry in `BACKENDS`.
+scratch directory, or a fresh database on the PostgreSQL server given by `--postgres-url`),
+how to open it there with a given embedder, whether it persists (so it can be closed and
+reopened to time opening), and the largest size where it fits. Adding a backend is one
+entry in `BACKENDS`.
 
 Stores are imported when opened, so listing the backends (`hippograph bench --help`) stays
 cheap.
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 StoreOpener = Callable[[str, "Embeddings", int], AbstractContextManager["BaseStore"]]
 """`open(location, embeddings, dims)`: a ready store at `location`, closed on exit."""
 
-StoreHost = Callable[[Path], AbstractContextManager[str]]
-"""`host(directory)`: the location stores are opened at, alive for the whole measurement."""
+StoreHost = Callable[[Path, "str | None"], AbstractContextManager[str]]
+"""`host(directory, server_url)`: the location stores are opened at, alive for the whole
+measurement; `server_url` is the database server for backends that need one."""
 
 FIELDS = ["content"]
 DATABASE_FILE = "store.db"
@@ -48,6 +50,8 @@ class BenchBackend:
     """Cap on timed searches per size, for baselines too slow for the full query set."""
     notes: tuple[str, ...] = ()
     """Caveats printed beside every result of this backend."""
+    disk: Callable[[str], float] | None = None
+    """MiB the store at a location takes, when it is not the scratch directory's files."""
 
 
 def index_config(embeddings: Embeddings, dims: int) -> IndexConfig:
@@ -56,16 +60,38 @@ def index_config(embeddings: Embeddings, dims: int) -> IndexConfig:
 
 
 @contextmanager
-def _database_file(directory: Path) -> Iterator[str]:
+def _database_file(directory: Path, server_url: str | None) -> Iterator[str]:
     yield str(directory / DATABASE_FILE)
 
 
 @contextmanager
-def _throwaway_postgres(directory: Path) -> Iterator[str]:
-    from hippograph.pgserver import pgserver
+def _postgres_database(directory: Path, server_url: str | None) -> Iterator[str]:
+    """A fresh database on the server at `server_url`, dropped after the measurement."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
 
-    with pgserver(directory / "postgres") as server:
-        yield server.create_database("bench")
+    import psycopg
+    from psycopg import sql
+
+    if server_url is None:
+        raise ValueError("the postgres backend needs --postgres-url postgresql://…")
+    name = f"hippograph_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(drop.format(sql.Identifier(name)))
+
+
+def _postgres_disk_mb(url: str) -> float:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return float(row[0] if row else 0) / 2**20
 
 
 def _faiss_sqlite(**policy: Any) -> StoreOpener:
@@ -121,11 +147,12 @@ BACKENDS: dict[str, BenchBackend] = {
         BenchBackend(
             "postgres",
             "LangGraph PostgresStore + pgvector via hippograph.backends.open_store "
-            "(throwaway local server)",
+            "(a fresh database on the --postgres-url server)",
             _postgres,
             persistent=True,
-            host=_throwaway_postgres,
-            notes=("memory: client process only; disk: the whole server directory",),
+            host=_postgres_database,
+            notes=("memory: client process only; disk: pg_database_size",),
+            disk=_postgres_disk_mb,
         ),
         BenchBackend(
             "inmemory",

@@ -69,6 +69,14 @@ def store(
     name: Annotated[str, typer.Option(help="Report file stem.")] = "store_bench",
     workdir: WorkDir = None,
     isolate: Annotated[bool, typer.Option(help="One fresh process per run.")] = True,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HIPPOGRAPH_BENCH_POSTGRES_URL",
+            help="PostgreSQL server for the postgres backend (a role with CREATEDB; "
+            "each run gets a fresh database, dropped after).",
+        ),
+    ] = None,
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
     from hippograph.bench.report import store_markdown
@@ -87,11 +95,17 @@ def store(
         name=name,
         workdir=workdir,
         isolate=isolate,
+        postgres_url=postgres_url,
     )
     try:
         resolve_backends(config.backends)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--backends") from exc
+    if "postgres" in config.backends and not postgres_url:
+        raise typer.BadParameter(
+            "the postgres backend needs a server: --postgres-url postgresql://…",
+            param_hint="--postgres-url",
+        )
     report = run_store_bench(config)
     typer.echo(store_markdown(report))
     typer.echo(f"Report: {out / name}.json|.md|.png")

