@@ -303,28 +303,39 @@ class SqliteKeywords:
                 found[term] += int(df)
         return dict(found)
 
-    def postings(self, term: str) -> Postings:
+    def postings(self, term: str, weights: Sequence[float]) -> Postings:
         """Every posting of `term` in the scope."""
         where, params = self._in_groups()
         rows = self.conn.execute(
-            f"SELECT item_id, {_TFS}, {_LENGTHS} FROM keyword_postings WHERE {where} AND term = ?",
+            f"SELECT {_weighted_columns(weights)} FROM keyword_postings WHERE {where} AND term = ?",
             (*params, term),
         ).fetchall()
         return Postings.from_rows(rows)
 
-    def postings_for(self, terms: Sequence[str], ids: Collection[int]) -> dict[str, Postings]:
+    def postings_for(
+        self, terms: Sequence[str], ids: Collection[int], weights: Sequence[float]
+    ) -> dict[str, Postings]:
         """The postings of `terms` restricted to the documents `ids`."""
         if not terms or not ids or not self.groups:
             return {}
         where, params = self._in_groups()
+        columns = _weighted_columns(weights)
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        id_list = sorted(ids)
-        for term in terms:
-            for chunk in chunked(id_list):
-                for row in self.conn.execute(
-                    f"SELECT item_id, {_TFS}, {_LENGTHS} FROM keyword_postings "
-                    f"WHERE {where} AND term = ? AND item_id IN ({_marks(len(chunk))})",
-                    (*params, term, *chunk),
-                ):
-                    rows[term].append(row)
+        for chunk in chunked(sorted(ids)):
+            for term, *row in self.conn.execute(
+                f"SELECT term, {columns} FROM keyword_postings WHERE {where} AND term IN "
+                f"({_marks(len(terms))}) AND item_id IN ({_marks(len(chunk))})",
+                (*params, *terms, *chunk),
+            ):
+                rows[term].append(tuple(row))
         return {term: Postings.from_rows(found) for term, found in rows.items()}
+
+
+def _weighted_columns(weights: Sequence[float]) -> str:
+    """`item_id, weighted tf, weighted length` as SQL (the weights are floats we format)."""
+    used = [(s, float(w)) for s, w in enumerate(weights) if w]
+    if not used:
+        return "item_id, 0.0, 0.0"
+    tf = " + ".join(f"{w!r} * tf{s}" for s, w in used)
+    length = " + ".join(f"{w!r} * len{s}" for s, w in used)
+    return f"item_id, {tf}, {length}"

@@ -157,14 +157,18 @@ def search_hybrid(
     """
     assert op.query is not None
     wanted = op.offset + op.limit
-    pool = max(settings.candidates, 2 * wanted, expansion.seeds if expansion else 0)
-    candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=pool)
+    seeds = expansion.seeds if expansion else 0
+    pool = max(settings.candidates, 2 * wanted, seeds)
+    candidates = _VectorCandidates.find(
+        scope, op, query, manager, group_depth, wanted=pool, light=True
+    )
     search = _SqliteSearchScope(scope, candidates, query, group_depth, op.namespace_prefix)
     vector = [(row[0], score) for row, score in candidates.ranked]
     ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
-    rows = search.rows([r.item_id for r in ranked])
-    scored = [(rows[r.item_id], r.score) for r in ranked if r.item_id in rows]
-    return _page(scope, op, candidates, scored, expansion)
+    head = ranked[: max(wanted, seeds)]
+    rows = search.rows([r.item_id for r in head])
+    scored = [(rows[r.item_id], r.score) for r in head if r.item_id in rows]
+    return _page(scope, op, candidates, scored, expansion, total=len(ranked))
 
 
 class _SqliteSearchScope:
@@ -183,7 +187,7 @@ class _SqliteSearchScope:
         self.candidates = candidates
         self.query = query
         self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
-        self._rows = {row[0]: row for row, _ in candidates.ranked}
+        self._values: dict[tuple[int, str], object] = {}
 
     def vector_candidates(self, count: int) -> list[tuple[int, float]]:
         return [(row[0], score) for row, score in self.candidates.ranked[:count]]
@@ -229,35 +233,41 @@ class _SqliteSearchScope:
                     found[item_id] = max(found.get(item_id, score), score)
         return found
 
-    def values(self, ids: Collection[int], path: str) -> dict[int, object]:
-        return _value_texts(self.scope, sorted(ids), path)
+    def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
+        return _value_texts(self.scope, sorted(ids), paths)
 
     def rows(self, ids: Sequence[int]) -> dict[int, tuple]:
-        """Item rows of `ids` (those of vector candidates are already at hand)."""
-        missing = [i for i in ids if i not in self._rows]
-        for chunk in chunked(missing):
+        """Full item rows of `ids`."""
+        found: dict[int, tuple] = {}
+        for chunk in chunked(list(ids)):
             for row in self.scope.conn.execute(
                 f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({','.join('?' * len(chunk))})",
                 tuple(chunk),
             ):
-                self._rows[row[0]] = row
-        return self._rows
+                found[row[0]] = row
+        return found
 
 
-def _value_texts(scope: ReadScope, item_ids: list[int], path: str | None) -> dict[int, object]:
-    """`{item_id: scalar at the dotted value path}` (JSON objects and arrays are left out)."""
-    if path is None or not item_ids:
-        return {}
-    json_path = "$" + "".join(f'."{part}"' for part in path.split("."))
-    found: dict[int, object] = {}
+def _value_texts(
+    scope: ReadScope, item_ids: list[int], paths: Sequence[str]
+) -> dict[str, dict[int, object]]:
+    """`{path: {item_id: scalar at the dotted value path}}`, one query for every path
+    (JSON objects and arrays are left out)."""
+    found: dict[str, dict[int, object]] = {path: {} for path in paths}
+    if not paths or not item_ids:
+        return found
+    json_paths = ["$" + "".join(f'."{part}"' for part in path.split(".")) for path in paths]
+    columns = ", ".join("json_extract(value, ?), json_type(value, ?)" for _ in paths)
+    params = [p for json_path in json_paths for p in (json_path, json_path)]
     for chunk in chunked(item_ids):
-        for item_id, value in scope.conn.execute(
-            f"SELECT id, json_extract(value, ?) FROM items WHERE id IN "
-            f"({','.join('?' * len(chunk))}) AND json_type(value, ?) NOT IN ('object', 'array')",
-            (json_path, *chunk, json_path),
+        for item_id, *values in scope.conn.execute(
+            f"SELECT id, {columns} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+            (*params, *chunk),
         ):
-            if value is not None:
-                found[item_id] = value
+            for n, path in enumerate(paths):
+                value, kind = values[2 * n], values[2 * n + 1]
+                if value is not None and kind not in ("object", "array"):
+                    found[path][item_id] = value
     return found
 
 
@@ -281,7 +291,9 @@ class _VectorCandidates:
         group_depth: int,
         *,
         wanted: int,
+        light: bool = False,
     ) -> _VectorCandidates:
+        """With `light`, `ranked` holds `(item_id,)` instead of full item rows."""
         groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
         manager.sync(scope.conn, groups)
         where, params = _where(scope, op)
@@ -291,7 +303,7 @@ class _VectorCandidates:
         k = max(2 * wanted, 16)
         while True:
             hits = manager.search(groups, query, k, allowed)
-            ranked = _hydrate(scope, hits, op.namespace_prefix)
+            ranked = _hydrate(scope, hits, op.namespace_prefix, light=light)
             exhausted = len(hits) < k
             if len(ranked) >= wanted or exhausted:
                 return cls(ranked, exhausted, where, params)
@@ -304,11 +316,16 @@ def _page(
     candidates: _VectorCandidates,
     ranked: list[tuple[tuple, float]],
     expansion: LinkExpansion | None = None,
+    *,
+    total: int | None = None,
 ) -> list[SearchItem]:
     """The requested page of `ranked` (expanded through links when asked), followed by
-    unscored items once scored ones run out."""
+    unscored items once scored ones run out. `ranked` may be the head of a longer
+    ranking of `total` items."""
     via: dict[int, Via] = {}
+    extra = 0
     if expansion is not None:
+        before = len(ranked)
         ranked, via = link_sql.expand(
             scope.conn,
             ranked,
@@ -317,12 +334,13 @@ def _page(
             params=candidates.params,
             item_columns=_ITEM_COLUMNS,
         )
+        extra = len(ranked) - before
     page = ranked[op.offset : op.offset + op.limit]
     results = [_search_item(row, score, via.get(row[0])) for row, score in page]
     for row, _ in page:
         scope.note(row, op.refresh_ttl)
     if len(results) < op.limit and candidates.exhausted:
-        skip = max(0, op.offset - len(ranked))
+        skip = max(0, op.offset - (len(ranked) if total is None else total + extra))
         for row in scope.conn.execute(
             f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {candidates.where} AND NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.item_id = i.id) "
@@ -351,18 +369,20 @@ def _allowed_vector_ids(
 
 
 def _hydrate(
-    scope: ReadScope, hits: list[tuple[int, float]], prefix: tuple[str, ...]
+    scope: ReadScope, hits: list[tuple[int, float]], prefix: tuple[str, ...], *, light: bool = False
 ) -> list[tuple[tuple, float]]:
-    """Item rows for vector hits, best score per item, in score order.
+    """Item rows for vector hits, best score per item, in score order (`(item_id,)` only
+    with `light`).
 
     Hits whose item vanished, expired, or lies outside `prefix` in this snapshot are dropped
     (the FAISS cache may be ahead of or broader than the snapshot).
     """
     rows: dict[int, tuple] = {}
     alive, alive_params = scope.alive()
+    columns = "i.id, i.prefix" if light else _ITEM_COLUMNS
     for chunk in chunked([vid for vid, _ in hits]):
         for row in scope.conn.execute(
-            f"SELECT v.id, {_ITEM_COLUMNS} FROM vectors v JOIN items i ON i.id = v.item_id "
+            f"SELECT v.id, {columns} FROM vectors v JOIN items i ON i.id = v.item_id "
             f"WHERE v.id IN ({','.join('?' * len(chunk))}) AND {alive}",
             (*chunk, *alive_params),
         ):
@@ -375,7 +395,7 @@ def _hydrate(
         if row is None or row[0] in seen or text_to_ns(row[1])[:n] != prefix:
             continue
         seen.add(row[0])
-        ranked.append((row, float(score)))
+        ranked.append(((row[0],) if light else row, float(score)))
     return ranked
 
 

@@ -43,31 +43,35 @@ class CollectionStats(NamedTuple):
 
 
 class Postings(NamedTuple):
-    """Postings of one term: parallel arrays, one row per document holding the term."""
+    """Postings of one term, slot weights applied: parallel arrays, one row per document."""
 
     ids: np.ndarray
     """Document (item) ids, int64."""
     tf: np.ndarray
-    """Occurrences of the term per slot, float64 `(n, SLOTS)`."""
+    """The term's weighted count in the document: `sum(weight[s] * tf[s])`, float64."""
     lengths: np.ndarray
-    """The document's length (terms) per slot, float64 `(n, SLOTS)`."""
+    """The document's weighted length: `sum(weight[s] * len[s])`, float64."""
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[float]]) -> Postings:
-        """From `(id, tf0..tf3, len0..len3)` rows, as the backends select them."""
+        """From `(id, weighted tf, weighted length)` rows, as the backends select them."""
         if not rows:
             return cls.empty()
-        array = np.asarray(rows, dtype=np.float64).reshape(len(rows), 1 + 2 * SLOTS)
-        return cls(array[:, 0].astype(np.int64), array[:, 1 : 1 + SLOTS], array[:, 1 + SLOTS :])
+        array = np.asarray(rows, dtype=np.float64).reshape(len(rows), 3)
+        return cls(array[:, 0].astype(np.int64), array[:, 1], array[:, 2])
 
     @classmethod
     def empty(cls) -> Postings:
         """No postings."""
-        return cls(np.empty(0, np.int64), np.empty((0, SLOTS)), np.empty((0, SLOTS)))
+        return cls(np.empty(0, np.int64), np.empty(0), np.empty(0))
 
 
 class KeywordSource(Protocol):
-    """A backend's keyword index, seen from one search scope (one tenant's group(s))."""
+    """A backend's keyword index, seen from one search scope (one tenant's group(s)).
+
+    `weights` are the slot weights of the search (`BM25.weights`): a posting's term count
+    and its document's length come back as weighted sums over the slots.
+    """
 
     def collection(self) -> CollectionStats:
         """Documents in the scope and their total length per slot."""
@@ -77,11 +81,13 @@ class KeywordSource(Protocol):
         """`{term: documents of the scope holding it}` (terms held by none may be left out)."""
         ...
 
-    def postings(self, term: str) -> Postings:
+    def postings(self, term: str, weights: Sequence[float]) -> Postings:
         """Every posting of `term` in the scope."""
         ...
 
-    def postings_for(self, terms: Sequence[str], ids: Collection[int]) -> dict[str, Postings]:
+    def postings_for(
+        self, terms: Sequence[str], ids: Collection[int], weights: Sequence[float]
+    ) -> dict[str, Postings]:
         """The postings of `terms` restricted to the documents `ids`."""
         ...
 
@@ -138,8 +144,7 @@ class QueryScorer:
     def contributions(self, term: str, postings: Postings) -> np.ndarray:
         """`term`'s share of each posting's document score."""
         k1, b = self.params.k1, self.params.b
-        tf = postings.tf @ self.weights
-        length = postings.lengths @ self.weights
+        tf, length = postings.tf, postings.lengths
         norm = k1 * (1.0 - b + b * length / self.mean_length)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(tf > 0, tf * (k1 + 1.0) / (tf + norm), 0.0)
@@ -160,7 +165,7 @@ class QueryScorer:
         for term in order:
             if scores.kth(count) >= unread:
                 break  # no document outside `scores` can reach the top any more
-            postings = _kept(self.source.postings(term), allowed)
+            postings = _kept(self.source.postings(term, self.params.weights), allowed)
             scores.add(postings.ids, self.contributions(term, postings))
             unread -= self.bound(term)
             read += 1
@@ -168,22 +173,19 @@ class QueryScorer:
         if rest and len(scores.ids):
             threshold = scores.kth(count)
             open_ids = scores.ids[scores.values + unread >= threshold]
-            found = self.source.postings_for(rest, set(open_ids.tolist()))
+            found = self.source.postings_for(rest, open_ids.tolist(), self.params.weights)
             for term in rest:
                 if term in found:
                     scores.add(found[term].ids, self.contributions(term, found[term]))
-        best = scores.as_dict()
-        if len(best) <= count:
-            return best
-        top = sorted(best, key=lambda i: (-best[i], i))[:count]
-        return {i: best[i] for i in top}
+        return scores.best(count)
 
     def score(self, ids: Collection[int]) -> dict[int, float]:
         """`{id: bm25}` of the documents `ids` that match any term (others score 0)."""
         if not self.terms or not ids:
             return {}
         scores = _Scores()
-        for term, postings in self.source.postings_for(self.terms, ids).items():
+        found = self.source.postings_for(self.terms, ids, self.params.weights)
+        for term, postings in found.items():
             if term in self.idf:
                 scores.add(postings.ids, self.contributions(term, postings))
         return scores.as_dict()
@@ -212,7 +214,17 @@ class _Scores:
         return float(np.partition(self.values, len(self.values) - count)[len(self.values) - count])
 
     def as_dict(self) -> dict[int, float]:
-        return {int(i): float(v) for i, v in zip(self.ids, self.values, strict=True) if v > 0}
+        keep = self.values > 0
+        return dict(zip(self.ids[keep].tolist(), self.values[keep].tolist(), strict=True))
+
+    def best(self, count: int) -> dict[int, float]:
+        """The `count` best positive scores, best first (ties by id)."""
+        keep = np.flatnonzero(self.values > 0)
+        if len(keep) > count:
+            cut = np.partition(self.values[keep], len(keep) - count)[len(keep) - count]
+            keep = keep[self.values[keep] >= cut]
+        order = keep[np.lexsort((self.ids[keep], -self.values[keep]))][:count]
+        return dict(zip(self.ids[order].tolist(), self.values[order].tolist(), strict=True))
 
 
 def _kept(postings: Postings, allowed: Collection[int] | None) -> Postings:
@@ -220,6 +232,13 @@ def _kept(postings: Postings, allowed: Collection[int] | None) -> Postings:
         return postings
     mask = np.isin(postings.ids, np.fromiter(allowed, np.int64, len(allowed)))
     return Postings(postings.ids[mask], postings.tf[mask], postings.lengths[mask])
+
+
+def weighted(tf: np.ndarray, lengths: np.ndarray, weights: Sequence[float]) -> tuple:
+    """Per-slot `(n, SLOTS)` counts and lengths folded with slot `weights` (for sources
+    that keep them apart)."""
+    w = np.asarray(weights, dtype=np.float64)
+    return tf @ w, lengths @ w
 
 
 def top_documents(

@@ -69,8 +69,11 @@ def _thread_lift(
     if len(members) < 2:
         return np.zeros(len(scores))
     top = settings.group_top
-    strength = {g: float(np.mean(sorted(v, reverse=True)[:top])) for g, v in members.items()}
-    mean = float(np.mean(list(strength.values())))
+    strength = {}
+    for group, values in members.items():
+        best = sorted(values, reverse=True)[:top]
+        strength[group] = sum(best) / len(best)
+    mean = sum(strength.values()) / len(strength)
     return np.asarray(
         [max(0.0, strength[g] - mean) if g is not None else 0.0 for g in groups], dtype=np.float64
     )

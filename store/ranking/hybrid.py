@@ -13,7 +13,7 @@ SQLite and PostgreSQL, and every ranking choice has this one home.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,8 +51,8 @@ class SearchScope(Protocol):
         """Exact max-pooled cosine of items found by keywords only."""
         ...
 
-    def values(self, ids: Collection[int], path: str) -> dict[int, object]:
-        """`{id: scalar at the dotted value path}` (items without one are left out)."""
+    def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
+        """`{path: {id: scalar at that dotted value path}}` (items without one left out)."""
         ...
 
 
@@ -69,7 +69,24 @@ class Ranked:
 
     item_id: int
     score: float
-    parts: dict[str, float] = field(default_factory=dict)
+    parts: Mapping[str, float] = field(default_factory=dict)
+
+
+class _Parts(Mapping[str, float]):
+    """One candidate's parts, read from the search's arrays only when asked (explain)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], index: int) -> None:
+        self._arrays = arrays
+        self._index = index
+
+    def __getitem__(self, name: str) -> float:
+        return float(self._arrays[name][self._index])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
 
 
 def bm25_params(settings: HybridSearch, fields: Sequence[str]) -> BM25:
@@ -81,10 +98,10 @@ def bm25_params(settings: HybridSearch, fields: Sequence[str]) -> BM25:
 
 def keyword_candidates(scorer: QueryScorer, scope: SearchScope, count: int) -> dict[int, float]:
     """The `count` best admissible items by BM25, `{id: bm25}`."""
-    top = scorer.top(2 * count)
+    top = scorer.top(count)
     kept = scope.admissible(top)
-    if len(kept) < min(count, len(top)) and len(top) == 2 * count:
-        # Many of the best are filtered out: rank only what the search may return.
+    if len(kept) < len(top) and len(top) == count:
+        # Some of the best are filtered out: rank only what the search may return.
         top = scorer.top(count, allowed=scope.admissible_ids())
         kept = set(top)
     ordered = sorted(kept, key=lambda i: (-top[i], i))[:count]
@@ -133,20 +150,18 @@ def rank(
         attainable=most,
     )
     wanted_date = query_date(query) if settings.time_field else None
+    paths = [p for p in (settings.time_field if wanted_date else None, settings.group_field) if p]
+    found = scope.values(ids, paths) if paths else {}
     if wanted_date is not None and settings.time_field:
-        times = scope.values(ids, settings.time_field)
+        times = found[settings.time_field]
         scale = settings.time_scale_days
         signals.date = np.asarray([date_match(times.get(i), wanted_date, scale) for i in ids])
     if settings.group_field is not None:
-        group_of = scope.values(ids, settings.group_field)
+        group_of = found[settings.group_field]
         signals.groups = [_hashable(group_of.get(i)) for i in ids]
     scores, parts = fuse(settings, signals)
-    ranked = [
-        Ranked(item_id, float(scores[n]), {name: float(v[n]) for name, v in parts.items()})
-        for n, item_id in enumerate(ids)
-    ]
-    ranked.sort(key=lambda r: (-r.score, r.item_id))
-    return ranked
+    order = np.lexsort((np.asarray(ids), -scores))
+    return [Ranked(ids[n], float(scores[n]), _Parts(parts, int(n))) for n in order]
 
 
 def _hashable(value: object) -> Hashable | None:

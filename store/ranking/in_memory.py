@@ -13,15 +13,16 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 
 from hippograph.store import analysis
-from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, Postings
+from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, Postings, weighted
 
 
 class InMemoryKeywords:
     """Postings of `{id: slot texts}` built once; implements `ranking.bm25.KeywordSource`."""
 
     def __init__(self, documents: Mapping[int, Sequence[str]]) -> None:
-        rows: dict[str, list[list[float]]] = {}
+        rows: dict[str, list[list[int]]] = {}
         totals = np.zeros(SLOTS)
+        indexed = 0
         for doc_id, texts in documents.items():
             counts: dict[str, list[int]] = {}
             lengths = [0] * SLOTS
@@ -33,10 +34,18 @@ class InMemoryKeywords:
             if not counts:
                 continue
             totals += lengths
+            indexed += 1
             for term, tf in counts.items():
-                rows.setdefault(term, []).append([float(doc_id), *tf, *lengths])
-        self._postings = {term: Postings.from_rows(found) for term, found in rows.items()}
-        self._documents = len({int(r[0]) for found in rows.values() for r in found})
+                rows.setdefault(term, []).append([doc_id, *tf, *lengths])
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for term, postings in rows.items():
+            array = np.asarray(postings, dtype=np.float64)
+            self._postings[term] = (
+                array[:, 0].astype(np.int64),
+                array[:, 1 : 1 + SLOTS],
+                array[:, 1 + SLOTS :],
+            )
+        self._documents = indexed
         self._totals = tuple(float(v) for v in totals)
 
     def collection(self) -> CollectionStats:
@@ -45,13 +54,19 @@ class InMemoryKeywords:
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """`{term: documents holding it}`."""
-        return {t: len(self._postings[t].ids) for t in terms if t in self._postings}
+        return {t: len(self._postings[t][0]) for t in terms if t in self._postings}
 
-    def postings(self, term: str) -> Postings:
+    def postings(self, term: str, weights: Sequence[float]) -> Postings:
         """Every posting of `term`."""
-        return self._postings.get(term, Postings.empty())
+        found = self._postings.get(term)
+        if found is None:
+            return Postings.empty()
+        ids, tf, lengths = found
+        return Postings(ids, *weighted(tf, lengths, weights))
 
-    def postings_for(self, terms: Sequence[str], ids: Collection[int]) -> dict[str, Postings]:
+    def postings_for(
+        self, terms: Sequence[str], ids: Collection[int], weights: Sequence[float]
+    ) -> dict[str, Postings]:
         """The postings of `terms` restricted to the documents `ids`."""
         wanted = np.fromiter(ids, np.int64, len(ids))
         found = {}
@@ -59,9 +74,8 @@ class InMemoryKeywords:
             postings = self._postings.get(term)
             if postings is None:
                 continue
-            mask = np.isin(postings.ids, wanted)
+            mask = np.isin(postings[0], wanted)
             if mask.any():
-                found[term] = Postings(
-                    postings.ids[mask], postings.tf[mask], postings.lengths[mask]
-                )
+                tf, lengths = weighted(postings[1][mask], postings[2][mask], weights)
+                found[term] = Postings(postings[0][mask], tf, lengths)
         return found

@@ -45,7 +45,7 @@ class HybridSearch:
     fields: tuple[str, ...] | None = None
     alpha: float = 0.5
     field_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    candidates: int = 100
+    candidates: int = 50
     k1: float = 1.2
     b: float = 0.75
     time_field: str | None = None
