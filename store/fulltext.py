@@ -1,12 +1,13 @@
 """The keyword index of hybrid search on SQLite: postings and statistics kept per tenant.
 
 Core pieces (schema migration 4; PostgreSQL keeps the same four tables):
-    - `keyword_postings (grp, term, item_id, tf0..tf3, len0..len3)`, clustered by
-      `(grp, term)`: one row per term of an indexed item, with the term's count and the
-      item's length in each field slot (`SLOTS`; the lengths are repeated so scoring a
-      posting needs no second lookup).
-    - `keyword_docs (item_id, grp, len0..len3, terms)`: each indexed item's lengths and
-      distinct terms (what to remove when it changes).
+    - `keyword_postings (grp, term, impact, item_id)`, clustered by `(grp, term, impact)`:
+      one row per term of an indexed item, so a term's champions (`ranking.bm25.impact`)
+      are an index range read backwards with a LIMIT.
+    - `keyword_docs (item_id, grp, len0..len3, terms)`: the forward index — each indexed
+      item's length per field slot (`SLOTS`) and its terms with their count per slot,
+      stored as `" term/tf0/tf1/tf2/tf3 ..."` so a query's terms are found by substring
+      search; scoring a candidate and removing an item's postings both read it.
     - `keyword_terms (grp, term, df)`: how many of the group's items hold each term.
     - `keyword_groups (grp, docs, len0..len3)`: items and total length per slot, per group.
 
@@ -29,22 +30,23 @@ indexes keywords; its slots hold the texts at the database's fields (or at a per
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from langgraph.store.base import get_text_at_path, tokenize_path
 
 from hippograph.store import analysis
 from hippograph.store.index_manager import chunked
-from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, Postings
+from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
 
 KEYWORD_FIELDS_KEY = "keyword_fields"
 """`meta` key holding the JSON list of indexed value fields (absent: no keyword index)."""
 
 _LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
-_TFS = ", ".join(f"tf{s}" for s in range(SLOTS))
 
 KeywordRow = tuple[int, str, Sequence[str]]
 """`(item_id, group, slot texts)`: what `write_rows` indexes for one item."""
@@ -173,6 +175,20 @@ def _apply_group_deltas(
     )
 
 
+def _forward(counts: Mapping[str, Sequence[int]]) -> str:
+    """`{term: per-slot counts}` as the forward index's text (leading and trailing space)."""
+    return " " + " ".join(f"{t}/{'/'.join(map(str, tf))}" for t, tf in counts.items()) + " "
+
+
+def parse_forward(text: str) -> dict[str, tuple[int, ...]]:
+    """Every `{term: per-slot counts}` of a forward-index text."""
+    found = {}
+    for token in text.split():
+        term, *counts = token.split("/")
+        found[term] = tuple(int(c) for c in counts)
+    return found
+
+
 def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> int:
     """Remove the keyword rows of `item_ids` (items without any are ignored); returns the
     items whose rows were removed."""
@@ -189,16 +205,17 @@ def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> int:
     df: Counter[tuple[str, str]] = Counter()
     groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))
     postings = []
-    for item_id, grp, lengths, terms in docs:
-        for term in terms.split():
+    for item_id, grp, lengths, forward in docs:
+        for term, tf in parse_forward(forward).items():
             df[(grp, term)] -= 1
-            postings.append((grp, term, item_id))
+            postings.append((grp, term, impact(tf, lengths), item_id))
         delta = groups[grp]
         delta[0] -= 1
         for s in range(SLOTS):
             delta[1 + s] -= lengths[s]
     conn.executemany(
-        "DELETE FROM keyword_postings WHERE grp = ? AND term = ? AND item_id = ?", postings
+        "DELETE FROM keyword_postings WHERE grp = ? AND term = ? AND impact = ? AND item_id = ?",
+        postings,
     )
     conn.executemany("DELETE FROM keyword_docs WHERE item_id = ?", [(d[0],) for d in docs])
     _apply_group_deltas(conn, df, groups)
@@ -209,15 +226,15 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     """Index many items at once (replacing their previous rows); returns the items indexed
     (an item whose slots hold no searchable term gets no rows).
 
-    The batch path: postings are inserted in `(group, term, item)` order and the statistics
-    updated once per term and group, so bulk ingest pays per row, not per statement.
+    The batch path: postings are inserted in key order and the statistics updated once per
+    term and group, so bulk ingest pays per row, not per statement.
     """
     if not rows:
         return 0
     delete_rows(conn, [item_id for item_id, _, _ in rows])
     df: Counter[tuple[str, str]] = Counter()
     groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))
-    postings: list[tuple[object, ...]] = []
+    postings: list[tuple[str, str, float, int]] = []
     docs: list[tuple[object, ...]] = []
     for item_id, grp, texts in rows:
         counts: dict[str, list[int]] = {}
@@ -230,18 +247,16 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
         if not counts:
             continue
         for term, tf in counts.items():
-            postings.append((grp, term, item_id, *tf, *lengths))
+            postings.append((grp, term, impact(tf, lengths), item_id))
             df[(grp, term)] += 1
         delta = groups[grp]
         delta[0] += 1
         for s in range(SLOTS):
             delta[1 + s] += lengths[s]
-        docs.append((item_id, grp, *lengths, " ".join(counts)))
-    postings.sort(key=lambda row: (row[0], row[1], row[2]))
+        docs.append((item_id, grp, *lengths, _forward(counts)))
+    postings.sort()
     conn.executemany(
-        f"INSERT INTO keyword_postings (grp, term, item_id, {_TFS}, {_LENGTHS}) "
-        f"VALUES (?, ?, ?, {_marks(2 * SLOTS)})",
-        postings,
+        "INSERT INTO keyword_postings (grp, term, impact, item_id) VALUES (?, ?, ?, ?)", postings
     )
     conn.executemany(
         f"INSERT INTO keyword_docs (item_id, grp, {_LENGTHS}, terms) "
@@ -303,39 +318,51 @@ class SqliteKeywords:
                 found[term] += int(df)
         return dict(found)
 
-    def postings(self, term: str, weights: Sequence[float]) -> Postings:
-        """Every posting of `term` in the scope."""
-        where, params = self._in_groups()
-        rows = self.conn.execute(
-            f"SELECT {_weighted_columns(weights)} FROM keyword_postings WHERE {where} AND term = ?",
-            (*params, term),
-        ).fetchall()
-        return Postings.from_rows(rows)
-
-    def postings_for(
-        self, terms: Sequence[str], ids: Collection[int], weights: Sequence[float]
-    ) -> dict[str, Postings]:
-        """The postings of `terms` restricted to the documents `ids`."""
-        if not terms or not ids or not self.groups:
+    def champions(self, terms: Sequence[str], limit: int | None) -> dict[str, list[int]]:
+        """Per term, the ids of its `limit` postings of highest impact (all with `None`),
+        read in one statement: a backwards range scan of the primary key per term."""
+        if not terms or not self.groups:
             return {}
         where, params = self._in_groups()
-        columns = _weighted_columns(weights)
-        rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        tail = "ORDER BY impact DESC, item_id DESC" + (" LIMIT ?" if limit is not None else "")
+        part = (
+            "SELECT * FROM (SELECT term, item_id FROM keyword_postings "
+            f"WHERE {where} AND term = ? {tail})"
+        )
+        sql = " UNION ALL ".join([part] * len(terms))
+        args: list[object] = []
+        for term in terms:
+            args.extend([*params, term] + ([limit] if limit is not None else []))
+        found: dict[str, list[int]] = defaultdict(list)
+        for term, item_id in self.conn.execute(sql, args):
+            found[term].append(item_id)
+        return dict(found)
+
+    def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
+        """The forward index of the documents `ids`, limited to `terms` (found in each
+        document's text by one regular expression)."""
+        column = {term: n for n, term in enumerate(terms)}
+        pattern = re.compile(
+            " (" + "|".join(re.escape(t) for t in terms) + ")/" + "/".join([r"(\d+)"] * SLOTS)
+        )
+        found: list[int] = []
+        lengths: list[tuple[int, ...]] = []
+        hits: list[tuple[int, int, tuple[str, ...]]] = []
         for chunk in chunked(sorted(ids)):
-            for term, *row in self.conn.execute(
-                f"SELECT term, {columns} FROM keyword_postings WHERE {where} AND term IN "
-                f"({_marks(len(terms))}) AND item_id IN ({_marks(len(chunk))})",
-                (*params, *terms, *chunk),
+            for item_id, *rest in self.conn.execute(
+                f"SELECT item_id, {_LENGTHS}, terms FROM keyword_docs "
+                f"WHERE item_id IN ({_marks(len(chunk))})",
+                tuple(chunk),
             ):
-                rows[term].append(tuple(row))
-        return {term: Postings.from_rows(found) for term, found in rows.items()}
-
-
-def _weighted_columns(weights: Sequence[float]) -> str:
-    """`item_id, weighted tf, weighted length` as SQL (the weights are floats we format)."""
-    used = [(s, float(w)) for s, w in enumerate(weights) if w]
-    if not used:
-        return "item_id, 0.0, 0.0"
-    tf = " + ".join(f"{w!r} * tf{s}" for s, w in used)
-    length = " + ".join(f"{w!r} * len{s}" for s, w in used)
-    return f"item_id, {tf}, {length}"
+                row = len(found)
+                found.append(item_id)
+                lengths.append(tuple(rest[:SLOTS]))
+                for match in pattern.finditer(rest[SLOTS]):
+                    hits.append((row, column[match.group(1)], match.groups()[1:]))
+        if not found:
+            return DocumentTerms.empty(len(terms))
+        tf = np.zeros((len(found), len(terms), SLOTS))
+        for row, col, counts in hits:
+            tf[row, col] = [int(c) for c in counts]
+        ids_array = np.asarray(found, dtype=np.int64)
+        return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)

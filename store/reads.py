@@ -160,7 +160,7 @@ def search_hybrid(
     seeds = expansion.seeds if expansion else 0
     pool = max(settings.candidates, 2 * wanted, seeds)
     candidates = _VectorCandidates.find(
-        scope, op, query, manager, group_depth, wanted=pool, light=True
+        scope, op, query, manager, group_depth, wanted=pool, light=True, spare=1
     )
     search = _SqliteSearchScope(scope, candidates, query, group_depth, op.namespace_prefix)
     vector = [(row[0], score) for row, score in candidates.ranked]
@@ -292,15 +292,17 @@ class _VectorCandidates:
         *,
         wanted: int,
         light: bool = False,
+        spare: int = 2,
     ) -> _VectorCandidates:
-        """With `light`, `ranked` holds `(item_id,)` instead of full item rows."""
+        """With `light`, `ranked` holds `(item_id,)` instead of full item rows. FAISS is
+        asked for `spare` times `wanted` hits first (more when filters drop too many)."""
         groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
         manager.sync(scope.conn, groups)
         where, params = _where(scope, op)
         allowed = None
         if op.filter or len(op.namespace_prefix) > group_depth:
             allowed = _allowed_vector_ids(scope.conn, where, params, groups)
-        k = max(2 * wanted, 16)
+        k = max(spare * wanted, 16)
         while True:
             hits = manager.search(groups, query, k, allowed)
             ranked = _hydrate(scope, hits, op.namespace_prefix, light=light)

@@ -106,11 +106,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE IF NOT EXISTS keyword_postings (
         grp TEXT NOT NULL,
         term TEXT NOT NULL,
+        impact REAL NOT NULL,
         item_id INTEGER NOT NULL,
-        tf0 INTEGER NOT NULL, tf1 INTEGER NOT NULL, tf2 INTEGER NOT NULL, tf3 INTEGER NOT NULL,
-        len0 INTEGER NOT NULL, len1 INTEGER NOT NULL, len2 INTEGER NOT NULL,
-        len3 INTEGER NOT NULL,
-        PRIMARY KEY (grp, term, item_id)
+        PRIMARY KEY (grp, term, impact, item_id)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS keyword_docs (
         item_id INTEGER PRIMARY KEY,

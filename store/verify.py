@@ -33,7 +33,7 @@ from langgraph.store.base import get_text_at_path, tokenize_path
 from hippograph.store import analysis, fulltext
 from hippograph.store.codec import ns_to_text, text_hash, text_to_ns
 from hippograph.store.index_manager import log_head
-from hippograph.store.ranking.bm25 import SLOTS
+from hippograph.store.ranking.bm25 import SLOTS, impact
 
 _LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
 
@@ -164,7 +164,7 @@ def _check_keywords(
     values, vector_fields = items
     index_paths = {path for path, _ in store._fields}
     docs = {
-        row[0]: (row[1], row[2].split())
+        row[0]: (row[1], list(fulltext.parse_forward(row[2])))
         for row in conn.execute("SELECT item_id, grp, terms FROM keyword_docs")
     }
     report.fulltext_rows = len(docs)
@@ -192,15 +192,21 @@ def _check_keyword_statistics(
 ) -> None:
     """Postings, document frequencies and group totals must follow from `keyword_docs`."""
     postings = Counter(
-        (grp, term, item_id)
-        for grp, term, item_id in conn.execute("SELECT grp, term, item_id FROM keyword_postings")
+        (grp, term, round(value, 12), item_id)
+        for grp, term, value, item_id in conn.execute(
+            "SELECT grp, term, impact, item_id FROM keyword_postings"
+        )
     )
-    expected = Counter(
-        (grp, term, item_id) for item_id, (grp, terms) in docs.items() for term in terms
-    )
+    expected: Counter[tuple[str, str, float, int]] = Counter()
+    for item_id, grp, *rest in conn.execute(
+        f"SELECT item_id, grp, {_LENGTHS}, terms FROM keyword_docs"
+    ):
+        lengths, forward = rest[:SLOTS], rest[SLOTS]
+        for term, tf in fulltext.parse_forward(forward).items():
+            expected[(grp, term, round(impact(tf, lengths), 12), item_id)] += 1
     if postings != expected:
         report.add(f"keyword postings differ from the indexed items ({len(postings)} rows)")
-    df = Counter((grp, term) for grp, term, _ in expected)
+    df = Counter((grp, term) for grp, term, _, _ in expected)
     stored_df = Counter(
         {(g, t): n for g, t, n in conn.execute("SELECT grp, term, df FROM keyword_terms")}
     )

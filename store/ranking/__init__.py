@@ -13,7 +13,7 @@ Core pieces:
 Storage modules never score; this package never touches SQL or FAISS.
 """
 
-from hippograph.store.ranking.bm25 import BM25, CollectionStats, KeywordSource, Postings
+from hippograph.store.ranking.bm25 import BM25, CollectionStats, DocumentTerms, KeywordSource
 from hippograph.store.ranking.dates import QueryDate, date_match, query_date
 from hippograph.store.ranking.hybrid import Ranked, SearchScope, rank
 from hippograph.store.ranking.policy import MEMORY_SEARCH
@@ -23,9 +23,9 @@ __all__ = [
     "BM25",
     "MEMORY_SEARCH",
     "CollectionStats",
+    "DocumentTerms",
     "HybridSearch",
     "KeywordSource",
-    "Postings",
     "QueryDate",
     "Ranked",
     "SearchScope",

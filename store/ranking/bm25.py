@@ -1,24 +1,26 @@
-"""BM25 over one tenant's postings: the formula, and a top-k search that reads little.
+"""BM25 over one tenant's keyword index: the formula, and a top-k search whose cost is bounded.
 
 Core pieces:
     - `KeywordSource`: what a backend exposes for one search scope (a tenant's namespace
-      group, or the groups a search spans): the scope's statistics and its postings. SQLite
-      implements it in `hippograph.store.fulltext`; every backend stores the same tables.
+      group, or the groups a search spans): the scope's statistics, each term's champion
+      list, and each document's term counts (a forward index). SQLite implements it in
+      `hippograph.store.fulltext`; every backend stores the same tables.
     - `BM25`: the scoring parameters (`k1`, `b`, a weight per field slot).
-    - `top_documents`: the best-scoring documents of the scope for a query's terms.
-    - `score_documents`: the BM25 of given documents (e.g. the vector search's candidates).
+    - `impact`: the order of a term's postings, fixed when a document is written.
+    - `QueryScorer`: one query against one scope — IDF, the attainable maximum, exact
+      scores of given documents, and the top documents.
 
 Scores are Okapi BM25 with field weights folded into term frequency and length (a document's
 weighted length against the scope's weighted mean, as FTS5 did), and the probabilistic IDF
 `ln(1 + (N - df + 0.5) / (df + 0.5))`, which is never negative. Every statistic — N, df,
 mean length — is the scope's own, so one tenant's ranking never moves when another writes.
 
-`top_documents` is exact and reads only what can matter (MaxScore, Turtle & Flood 1995):
-terms are read rarest first; once the `count`-th best score beats what every unread term
-could still add, documents seen in no read term cannot enter the top, and the remaining
-(common, low-IDF) terms are looked up only for the documents that still can. A query mixing
-a name found in half the memories with one rare word reads the rare word's postings and a
-few hundred point lookups, not half the tenant.
+The top documents come from champion lists (Manning, Raghavan & Schütze, *Introduction to
+Information Retrieval*, §7.1.3): each query term contributes its `per_term` postings of
+highest `impact`, and the union is scored exactly from the forward index. A term held by
+fewer documents than `per_term` contributes all of them, so the result is exact whenever
+every query term is that rare; a term found in half the memories (a speaker's name) adds
+only its best few hundred, so a search reads a bounded number of rows at any tenant size.
 """
 
 from __future__ import annotations
@@ -34,6 +36,17 @@ SLOTS = 4
 """Field slots a document's text is counted in: the keyword index's first three fields get
 one each, everything else shares the last."""
 
+_IMPACT_MEAN_LENGTH = 16.0
+
+
+def impact(tf: Sequence[int], lengths: Sequence[int]) -> float:
+    """Where a posting stands in its term's champion list: BM25's term-frequency part with
+    unit slot weights, k1 1.2, b 0.75 and a fixed mean length — independent of any search's
+    settings and of the tenant's statistics, so it never changes once written (backends
+    store it as given, and delete by it)."""
+    count, length = sum(tf), sum(lengths)
+    return count / (count + 1.2 * (0.25 + 0.75 * length / _IMPACT_MEAN_LENGTH))
+
 
 class CollectionStats(NamedTuple):
     """Statistics of one search scope: how many documents, and their total length per slot."""
@@ -42,36 +55,24 @@ class CollectionStats(NamedTuple):
     lengths: tuple[float, ...]
 
 
-class Postings(NamedTuple):
-    """Postings of one term, slot weights applied: parallel arrays, one row per document."""
+class DocumentTerms(NamedTuple):
+    """The forward index of some documents, limited to a query's terms (parallel arrays)."""
 
     ids: np.ndarray
-    """Document (item) ids, int64."""
-    tf: np.ndarray
-    """The term's weighted count in the document: `sum(weight[s] * tf[s])`, float64."""
+    """Document ids, int64 `(n,)`."""
     lengths: np.ndarray
-    """The document's weighted length: `sum(weight[s] * len[s])`, float64."""
+    """Each document's length (terms) per slot, float64 `(n, SLOTS)`."""
+    tf: np.ndarray
+    """Counts of each query term (in the order asked) per slot, float64 `(n, terms, SLOTS)`."""
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Sequence[float]]) -> Postings:
-        """From `(id, weighted tf, weighted length)` rows, as the backends select them."""
-        if not rows:
-            return cls.empty()
-        array = np.asarray(rows, dtype=np.float64).reshape(len(rows), 3)
-        return cls(array[:, 0].astype(np.int64), array[:, 1], array[:, 2])
-
-    @classmethod
-    def empty(cls) -> Postings:
-        """No postings."""
-        return cls(np.empty(0, np.int64), np.empty(0), np.empty(0))
+    def empty(cls, terms: int) -> DocumentTerms:
+        """No documents."""
+        return cls(np.empty(0, np.int64), np.empty((0, SLOTS)), np.empty((0, terms, SLOTS)))
 
 
 class KeywordSource(Protocol):
-    """A backend's keyword index, seen from one search scope (one tenant's group(s)).
-
-    `weights` are the slot weights of the search (`BM25.weights`): a posting's term count
-    and its document's length come back as weighted sums over the slots.
-    """
+    """A backend's keyword index, seen from one search scope (one tenant's group(s))."""
 
     def collection(self) -> CollectionStats:
         """Documents in the scope and their total length per slot."""
@@ -81,14 +82,12 @@ class KeywordSource(Protocol):
         """`{term: documents of the scope holding it}` (terms held by none may be left out)."""
         ...
 
-    def postings(self, term: str, weights: Sequence[float]) -> Postings:
-        """Every posting of `term` in the scope."""
+    def champions(self, terms: Sequence[str], limit: int | None) -> dict[str, list[int]]:
+        """Per term, the ids of its `limit` postings of highest `impact` (all with `None`)."""
         ...
 
-    def postings_for(
-        self, terms: Sequence[str], ids: Collection[int], weights: Sequence[float]
-    ) -> dict[str, Postings]:
-        """The postings of `terms` restricted to the documents `ids`."""
+    def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
+        """The forward index of the documents `ids` (those indexed), limited to `terms`."""
         ...
 
 
@@ -125,120 +124,68 @@ class QueryScorer:
         self.source = source
         stats = source.collection()
         self.params = params
-        self.weights = np.asarray(params.weights, dtype=np.float64)
         documents = max(stats.documents, 1)
-        total = float(np.dot(np.asarray(stats.lengths, dtype=np.float64), self.weights))
+        total = sum(w * n for w, n in zip(params.weights, stats.lengths, strict=True))
         self.mean_length = total / documents if total > 0 else 1.0
         unique = list(dict.fromkeys(terms))
         frequencies = source.document_frequencies(unique) if unique else {}
         self.idf = {term: _idf(documents, df) for term, df in frequencies.items() if df > 0}
         self.terms = sorted(self.idf, key=lambda t: (-self.idf[t], t))
+        """The query's terms the scope holds, rarest first."""
         unseen = _idf(documents, 0) * (len(unique) - len(self.idf))
         self.attainable = (sum(self.idf.values()) + unseen) * (params.k1 + 1.0)
         """The BM25 of an item holding every query term (unseen ones at the highest IDF)."""
 
-    def bound(self, term: str) -> float:
-        """The most `term` can add to any document's score."""
-        return self.idf[term] * (self.params.k1 + 1.0)
-
-    def contributions(self, term: str, postings: Postings) -> np.ndarray:
-        """`term`'s share of each posting's document score."""
-        k1, b = self.params.k1, self.params.b
-        tf, length = postings.tf, postings.lengths
-        norm = k1 * (1.0 - b + b * length / self.mean_length)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(tf > 0, tf * (k1 + 1.0) / (tf + norm), 0.0)
-        return self.idf[term] * share
-
-    def top(self, count: int, *, allowed: Collection[int] | None = None) -> dict[int, float]:
-        """The `count` best documents of the scope (fewer when fewer match), `{id: bm25}`;
-        with `allowed`, only those documents compete.
-
-        Exact: the same documents (up to ties) as scoring every posting of every term.
-        """
-        if count < 1 or not self.terms:
+    def _scored(self, docs: DocumentTerms) -> dict[int, float]:
+        """BM25 of `docs` (their term counts in `self.terms` order), positive scores only."""
+        if not len(docs.ids):
             return {}
-        scores = _Scores()
-        order = self.terms
-        unread = sum(self.bound(t) for t in order)
-        read = 0
-        for term in order:
-            if scores.kth(count) >= unread:
-                break  # no document outside `scores` can reach the top any more
-            postings = _kept(self.source.postings(term, self.params.weights), allowed)
-            scores.add(postings.ids, self.contributions(term, postings))
-            unread -= self.bound(term)
-            read += 1
-        rest = order[read:]
-        if rest and len(scores.ids):
-            threshold = scores.kth(count)
-            open_ids = scores.ids[scores.values + unread >= threshold]
-            found = self.source.postings_for(rest, open_ids.tolist(), self.params.weights)
-            for term in rest:
-                if term in found:
-                    scores.add(found[term].ids, self.contributions(term, found[term]))
-        return scores.best(count)
+        k1, b = self.params.k1, self.params.b
+        weights = np.asarray(self.params.weights, dtype=np.float64)
+        tf = docs.tf @ weights
+        norm = k1 * (1.0 - b + b * (docs.lengths @ weights) / self.mean_length)
+        idf = np.asarray([self.idf[t] for t in self.terms])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(tf > 0, tf * (k1 + 1.0) / (tf + norm[:, None]), 0.0)
+        scores = share @ idf
+        keep = scores > 0
+        return dict(zip(docs.ids[keep].tolist(), scores[keep].tolist(), strict=True))
+
+    def champions(self, per_term: int) -> set[int]:
+        """The union of the query terms' `per_term` champions (ids)."""
+        found: set[int] = set()
+        for ids in self.source.champions(self.terms, per_term).values():
+            found.update(ids)
+        return found
 
     def score(self, ids: Collection[int]) -> dict[int, float]:
         """`{id: bm25}` of the documents `ids` that match any term (others score 0)."""
         if not self.terms or not ids:
             return {}
-        scores = _Scores()
-        found = self.source.postings_for(self.terms, ids, self.params.weights)
-        for term, postings in found.items():
-            if term in self.idf:
-                scores.add(postings.ids, self.contributions(term, postings))
-        return scores.as_dict()
+        return self._scored(self.source.documents(ids, self.terms))
 
-
-class _Scores:
-    """Accumulated scores by document id."""
-
-    def __init__(self) -> None:
-        self.ids = np.empty(0, np.int64)
-        self.values = np.empty(0, np.float64)
-
-    def add(self, ids: np.ndarray, values: np.ndarray) -> None:
-        if not len(ids):
-            return
-        merged_ids = np.concatenate([self.ids, ids])
-        unique, inverse = np.unique(merged_ids, return_inverse=True)
-        merged = np.zeros(len(unique), np.float64)
-        np.add.at(merged, inverse, np.concatenate([self.values, values]))
-        self.ids, self.values = unique, merged
-
-    def kth(self, count: int) -> float:
-        """The `count`-th best score (`-inf` while fewer documents are scored)."""
-        if len(self.values) < count:
-            return -math.inf
-        return float(np.partition(self.values, len(self.values) - count)[len(self.values) - count])
-
-    def as_dict(self) -> dict[int, float]:
-        keep = self.values > 0
-        return dict(zip(self.ids[keep].tolist(), self.values[keep].tolist(), strict=True))
-
-    def best(self, count: int) -> dict[int, float]:
-        """The `count` best positive scores, best first (ties by id)."""
-        keep = np.flatnonzero(self.values > 0)
-        if len(keep) > count:
-            cut = np.partition(self.values[keep], len(keep) - count)[len(keep) - count]
-            keep = keep[self.values[keep] >= cut]
-        order = keep[np.lexsort((self.ids[keep], -self.values[keep]))][:count]
-        return dict(zip(self.ids[order].tolist(), self.values[order].tolist(), strict=True))
-
-
-def _kept(postings: Postings, allowed: Collection[int] | None) -> Postings:
-    if allowed is None or not len(postings.ids):
-        return postings
-    mask = np.isin(postings.ids, np.fromiter(allowed, np.int64, len(allowed)))
-    return Postings(postings.ids[mask], postings.tf[mask], postings.lengths[mask])
-
-
-def weighted(tf: np.ndarray, lengths: np.ndarray, weights: Sequence[float]) -> tuple:
-    """Per-slot `(n, SLOTS)` counts and lengths folded with slot `weights` (for sources
-    that keep them apart)."""
-    w = np.asarray(weights, dtype=np.float64)
-    return tf @ w, lengths @ w
+    def top(
+        self,
+        count: int,
+        *,
+        allowed: Collection[int] | None = None,
+        per_term: int | None = None,
+    ) -> dict[int, float]:
+        """The `count` best documents of the scope (fewer when fewer match), `{id: bm25}`,
+        best first, from each term's `per_term` champions (default `count`; see the module
+        docstring). With `allowed`, only those documents compete, and every
+        posting of each term is read."""
+        if count < 1 or not self.terms:
+            return {}
+        limit = None if allowed is not None else (per_term or count)
+        found: set[int] = set()
+        for ids in self.source.champions(self.terms, limit).values():
+            found.update(ids)
+        if allowed is not None:
+            found &= set(allowed)
+        scores = self._scored(self.source.documents(found, self.terms))
+        best = sorted(scores, key=lambda i: (-scores[i], i))[:count]
+        return {i: scores[i] for i in best}
 
 
 def top_documents(
@@ -248,11 +195,12 @@ def top_documents(
     count: int,
     *,
     allowed: Collection[int] | None = None,
+    per_term: int | None = None,
 ) -> dict[int, float]:
     """The `count` best documents of the scope for `terms` (see `QueryScorer.top`)."""
     if count < 1 or not terms:
         return {}
-    return QueryScorer(params, source, terms).top(count, allowed=allowed)
+    return QueryScorer(params, source, terms).top(count, allowed=allowed, per_term=per_term)
 
 
 def attainable(params: BM25, source: KeywordSource, terms: Sequence[str]) -> float:

@@ -96,16 +96,20 @@ def bm25_params(settings: HybridSearch, fields: Sequence[str]) -> BM25:
     return BM25(k1=settings.k1, b=settings.b, weights=weights)
 
 
-def keyword_candidates(scorer: QueryScorer, scope: SearchScope, count: int) -> dict[int, float]:
-    """The `count` best admissible items by BM25, `{id: bm25}`."""
-    top = scorer.top(count)
+def keyword_candidates(
+    scorer: QueryScorer, scope: SearchScope, count: int, also: Collection[int] = ()
+) -> dict[int, float]:
+    """The `count` best admissible items by BM25 (from the terms' champion lists), plus the
+    BM25 of the items `also` (the vector candidates), `{id: bm25}` — scored in one read."""
+    champions = scorer.champions(count)
+    scores = scorer.score(champions | set(also))
+    top = sorted((i for i in champions if i in scores), key=lambda i: (-scores[i], i))[:count]
     kept = scope.admissible(top)
-    if len(kept) < len(top) and len(top) == count:
+    if len(kept) < len(top):
         # Some of the best are filtered out: rank only what the search may return.
-        top = scorer.top(count, allowed=scope.admissible_ids())
-        kept = set(top)
-    ordered = sorted(kept, key=lambda i: (-top[i], i))[:count]
-    return {i: top[i] for i in ordered}
+        filtered = scorer.top(count, allowed=scope.admissible_ids())
+        return {i: scores[i] for i in also if i in scores} | filtered
+    return {i: scores[i] for i in also if i in scores} | {i: scores[i] for i in top}
 
 
 def rank(
@@ -135,9 +139,7 @@ def rank(
         source, fields = index
         scorer = QueryScorer(bm25_params(settings, fields), source, terms)
         most = scorer.attainable
-        keyword = keyword_candidates(scorer, scope, pool)
-        missing = [i for i in cosine if i not in keyword]
-        keyword.update(scorer.score(missing))
+        keyword = keyword_candidates(scorer, scope, pool, also=list(cosine))
     only_keyword = [i for i in keyword if i not in cosine]
     if only_keyword:
         cosine.update(dict.fromkeys(only_keyword, 0.0) | scope.cosines(only_keyword))

@@ -2,7 +2,8 @@
 
 The reference implementation of the keyword primitives: the evaluation's studies score
 thousands of parameter settings over cached documents with it, and tests check the SQLite
-index against it. Documents are analysed exactly as the store analyses them.
+index against it. Documents are analysed exactly as the store analyses them, and champion
+lists follow the same `impact` order.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 
 from hippograph.store import analysis
-from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, Postings, weighted
+from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
 
 
 class InMemoryKeywords:
-    """Postings of `{id: slot texts}` built once; implements `ranking.bm25.KeywordSource`."""
+    """The keyword index of `{id: slot texts}`, built once; a `ranking.bm25.KeywordSource`."""
 
     def __init__(self, documents: Mapping[int, Sequence[str]]) -> None:
-        rows: dict[str, list[list[int]]] = {}
-        totals = np.zeros(SLOTS)
-        indexed = 0
+        self._docs: dict[int, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {}
+        postings: dict[str, list[tuple[float, int]]] = {}
+        totals = [0] * SLOTS
         for doc_id, texts in documents.items():
             counts: dict[str, list[int]] = {}
             lengths = [0] * SLOTS
@@ -33,49 +34,38 @@ class InMemoryKeywords:
                     counts.setdefault(term, [0] * SLOTS)[slot] += n
             if not counts:
                 continue
-            totals += lengths
-            indexed += 1
+            self._docs[doc_id] = (tuple(lengths), {t: tuple(tf) for t, tf in counts.items()})
+            totals = [a + b for a, b in zip(totals, lengths, strict=True)]
             for term, tf in counts.items():
-                rows.setdefault(term, []).append([doc_id, *tf, *lengths])
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for term, postings in rows.items():
-            array = np.asarray(postings, dtype=np.float64)
-            self._postings[term] = (
-                array[:, 0].astype(np.int64),
-                array[:, 1 : 1 + SLOTS],
-                array[:, 1 + SLOTS :],
-            )
-        self._documents = indexed
+                postings.setdefault(term, []).append((impact(tf, lengths), doc_id))
+        self._postings = {
+            term: [doc for _, doc in sorted(found, reverse=True)]
+            for term, found in postings.items()
+        }
         self._totals = tuple(float(v) for v in totals)
 
     def collection(self) -> CollectionStats:
         """Documents indexed and their total length per slot."""
-        return CollectionStats(self._documents, self._totals)
+        return CollectionStats(len(self._docs), self._totals)
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """`{term: documents holding it}`."""
-        return {t: len(self._postings[t][0]) for t in terms if t in self._postings}
+        return {t: len(self._postings[t]) for t in terms if t in self._postings}
 
-    def postings(self, term: str, weights: Sequence[float]) -> Postings:
-        """Every posting of `term`."""
-        found = self._postings.get(term)
-        if found is None:
-            return Postings.empty()
-        ids, tf, lengths = found
-        return Postings(ids, *weighted(tf, lengths, weights))
+    def champions(self, terms: Sequence[str], limit: int | None) -> dict[str, list[int]]:
+        """Per term, its `limit` documents of highest impact (all with `None`)."""
+        return {t: self._postings[t][:limit] for t in terms if t in self._postings}
 
-    def postings_for(
-        self, terms: Sequence[str], ids: Collection[int], weights: Sequence[float]
-    ) -> dict[str, Postings]:
-        """The postings of `terms` restricted to the documents `ids`."""
-        wanted = np.fromiter(ids, np.int64, len(ids))
-        found = {}
-        for term in terms:
-            postings = self._postings.get(term)
-            if postings is None:
-                continue
-            mask = np.isin(postings[0], wanted)
-            if mask.any():
-                tf, lengths = weighted(postings[1][mask], postings[2][mask], weights)
-                found[term] = Postings(postings[0][mask], tf, lengths)
-        return found
+    def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
+        """The forward index of `ids`, limited to `terms`."""
+        found = [i for i in ids if i in self._docs]
+        if not found:
+            return DocumentTerms.empty(len(terms))
+        lengths = np.asarray([self._docs[i][0] for i in found], dtype=np.float64)
+        tf = np.zeros((len(found), len(terms), SLOTS))
+        for row, doc_id in enumerate(found):
+            counts = self._docs[doc_id][1]
+            for column, term in enumerate(terms):
+                if term in counts:
+                    tf[row, column] = counts[term]
+        return DocumentTerms(np.asarray(found, dtype=np.int64), lengths, tf)
