@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -38,6 +38,7 @@ from langgraph.store.base import (
     Op,
     PutOp,
     Result,
+    SearchItem,
     SearchOp,
     TTLConfig,
     get_text_at_path,
@@ -77,6 +78,7 @@ from hippograph.store.links import (
     validate_link_op,
 )
 from hippograph.store.ranking import HybridSearch
+from hippograph.store.ranking.explain import explaining, search_explain
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
@@ -108,6 +110,8 @@ class _Plan:
     link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
     expansion: LinkExpansion | None = None
     """How this batch's searches follow links (the store's, or a `link_expansion` override)."""
+    explain: bool = False
+    """Searches return `ExplainedSearchItem`s (`search(..., explain=True)`)."""
     source: str | None = None
     """Explicit provenance (JSON) for the history rows of link changes."""
 
@@ -379,6 +383,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         explicit_source = current_source()
         plan.source = source_for(None, explicit_source)
         plan.expansion = current_expansion(self.expand_links)
+        plan.explain = explaining()
         for i, op in enumerate(ops):
             if isinstance(op, LINK_OPS):
                 checked = validate_link_op(op)
@@ -561,13 +566,20 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     self.group_depth,
                     settings=self.hybrid,
                     expansion=plan.expansion,
+                    explain=plan.explain,
                 )
             elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
-                    scope, op, query, self._index, self.group_depth, expansion=plan.expansion
+                    scope,
+                    op,
+                    query,
+                    self._index,
+                    self.group_depth,
+                    expansion=plan.expansion,
+                    explain=plan.explain,
                 )
             else:
-                plan.results[i] = reads.search_by_filter(scope, op)
+                plan.results[i] = reads.search_by_filter(scope, op, explain=plan.explain)
         for i, list_op in plan.lists:
             plan.results[i] = reads.list_namespaces(scope, list_op)
         for i, links_op in plan.link_lists:
@@ -575,6 +587,54 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
 
     def _group_of(self, namespace: tuple[str, ...]) -> str:
         return ns_to_text(namespace[: self.group_depth])
+
+    def search(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        explain: bool = False,
+    ) -> list[SearchItem]:
+        """LangGraph's `search`, plus opt-in `explain`: results become
+        `ExplainedSearchItem`s whose `explain` holds the parts of their scores (cosine,
+        BM25, date, thread, links; see `hippograph.store.ranking.explain`)."""
+        with search_explain() if explain else nullcontext():
+            return super().search(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                refresh_ttl=refresh_ttl,
+            )
+
+    async def asearch(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        explain: bool = False,
+    ) -> list[SearchItem]:
+        """Async twin of `search` (same `explain`)."""
+        with search_explain() if explain else nullcontext():
+            return await super().asearch(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                refresh_ttl=refresh_ttl,
+            )
 
     # ------------------------------------------------------------------ TTL
 

@@ -10,6 +10,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
@@ -20,6 +21,7 @@ from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.ranking import HybridSearch
+from hippograph.store.ranking.explain import ExplainedSearchItem
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
 
@@ -97,8 +99,9 @@ def _where(scope: ReadScope, op: SearchOp) -> tuple[str, list[object]]:
     return f"{ns_sql} AND {filter_sql} AND {alive_sql}", [*ns_params, *filter_params, *alive_params]
 
 
-def search_by_filter(scope: ReadScope, op: SearchOp) -> list[SearchItem]:
-    """Filter-only search: matching items, most recently updated first."""
+def search_by_filter(scope: ReadScope, op: SearchOp, *, explain: bool = False) -> list[SearchItem]:
+    """Filter-only search: matching items, most recently updated first (with `explain`,
+    as `ExplainedSearchItem`s with nothing to explain)."""
     where, params = _where(scope, op)
     rows = scope.conn.execute(
         f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {where} "
@@ -107,7 +110,8 @@ def search_by_filter(scope: ReadScope, op: SearchOp) -> list[SearchItem]:
     ).fetchall()
     for row in rows:
         scope.note(row, op.refresh_ttl)
-    return [_search_item(row, None) for row in rows]
+    items = [_search_item(row, None) for row in rows]
+    return [ExplainedSearchItem(item, {}) for item in items] if explain else items
 
 
 def groups_for_prefix(conn: sqlite3.Connection, prefix: tuple[str, ...], depth: int) -> list[str]:
@@ -126,9 +130,11 @@ def search_by_vector(
     group_depth: int,
     *,
     expansion: LinkExpansion | None = None,
+    explain: bool = False,
 ) -> list[SearchItem]:
     """Semantic search: cosine similarity, max-pooled over an item's vectors (then, with
-    `expansion`, the items the best results link to; see `LinkExpansion`).
+    `expansion`, the items the best results link to; see `LinkExpansion`). With `explain`,
+    results carry their parts (`ranking.explain`).
 
     Items that match but have no vectors (stored with `index=False`) follow the scored ones
     without a score, as in LangGraph's `InMemoryStore`.
@@ -137,7 +143,8 @@ def search_by_vector(
     if expansion is not None:
         wanted = max(wanted, expansion.seeds)
     candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=wanted)
-    return _page(scope, op, candidates, candidates.ranked, expansion)
+    parts = {row[0]: {"cosine": score} for row, score in candidates.ranked} if explain else None
+    return _page(scope, op, candidates, candidates.ranked, expansion, parts=parts)
 
 
 def search_hybrid(
@@ -149,11 +156,13 @@ def search_hybrid(
     *,
     settings: HybridSearch,
     expansion: LinkExpansion | None = None,
+    explain: bool = False,
 ) -> list[SearchItem]:
     """Hybrid search: the store's primitives (`_SqliteSearchScope`) ranked by
     `ranking.rank` — cosine fused with the searched tenant's own BM25, and whatever else
     `settings` asks for. Unscored items follow as in `search_by_vector`, and `expansion`
-    follows links from the best results as there.
+    follows links from the best results as there. With `explain`, results carry the parts
+    of their scores (`ranking.explain`).
     """
     assert op.query is not None
     wanted = op.offset + op.limit
@@ -168,7 +177,8 @@ def search_hybrid(
     head = ranked[: max(wanted, seeds)]
     rows = search.rows([r.item_id for r in head])
     scored = [(rows[r.item_id], r.score) for r in head if r.item_id in rows]
-    return _page(scope, op, candidates, scored, expansion, total=len(ranked))
+    parts = {r.item_id: dict(r.parts) for r in head} if explain else None
+    return _page(scope, op, candidates, scored, expansion, total=len(ranked), parts=parts)
 
 
 class _SqliteSearchScope:
@@ -320,10 +330,13 @@ def _page(
     expansion: LinkExpansion | None = None,
     *,
     total: int | None = None,
+    parts: dict[int, dict[str, Any]] | None = None,
 ) -> list[SearchItem]:
     """The requested page of `ranked` (expanded through links when asked), followed by
     unscored items once scored ones run out. `ranked` may be the head of a longer
-    ranking of `total` items."""
+    ranking of `total` items. With `parts` (explain), every result is an
+    `ExplainedSearchItem`: its parts, or for a linked result the score it was reached
+    with (`links`) and from where (`via`)."""
     via: dict[int, Via] = {}
     extra = 0
     if expansion is not None:
@@ -339,6 +352,11 @@ def _page(
         extra = len(ranked) - before
     page = ranked[op.offset : op.offset + op.limit]
     results = [_search_item(row, score, via.get(row[0])) for row, score in page]
+    if parts is not None:
+        results = [
+            _explained(item, row[0], parts, via)
+            for item, (row, _) in zip(results, page, strict=True)
+        ]
     for row, _ in page:
         scope.note(row, op.refresh_ttl)
     if len(results) < op.limit and candidates.exhausted:
@@ -350,8 +368,17 @@ def _page(
             (*candidates.params, op.limit - len(results), skip),
         ):
             scope.note(row, op.refresh_ttl)
-            results.append(_search_item(row, None))
+            unscored = _search_item(row, None)
+            results.append(unscored if parts is None else ExplainedSearchItem(unscored, {}))
     return results
+
+
+def _explained(
+    item: SearchItem, item_id: int, parts: dict[int, dict[str, Any]], via: dict[int, Via]
+) -> SearchItem:
+    if item_id in via:
+        return ExplainedSearchItem(item, {"links": item.score, "via": via[item_id]["key"]})
+    return ExplainedSearchItem(item, parts.get(item_id, {}))
 
 
 def _allowed_vector_ids(

@@ -20,6 +20,7 @@ from hippograph.cli._common import (
     load_settings,
     open_manager,
 )
+from hippograph.store.ranking.explain import describe
 
 if TYPE_CHECKING:
     from hippograph.store import Memory
@@ -96,15 +97,20 @@ def list_memories(
 @app.command()
 def search(
     query: str,
+    *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
     limit: int = typer.Option(10, "--limit", "-n"),
     category: str | None = typer.Option(None, "--category", "-c"),
+    explain: bool = typer.Option(False, "--explain", help="Show what each score is made of."),
 ) -> None:
-    """Search memories by meaning; shows similarity scores."""
+    """Search memories by meaning; shows similarity scores (and with --explain, why)."""
     with open_manager(user=user, store=store) as manager:
-        hits = manager.search(query, limit=limit, category=category)
+        hits = manager.search(query, limit=limit, category=category, explain=explain)
     console.print(_table([h.memory for h in hits], [h.score for h in hits]))
+    if explain:
+        for hit in hits:
+            console.print(f"[dim]{hit.memory.id}[/] {escape(describe(hit.explain or {}))}")
 
 
 @app.command()

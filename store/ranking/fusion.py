@@ -62,21 +62,21 @@ def _thread_lift(
 ) -> np.ndarray:
     """How much each candidate's thread beats the average thread, in [0, 1]; 0 for every
     candidate when fewer than two threads compete (a one-thread chat)."""
-    members: dict[Hashable, list[float]] = {}
-    for score, group in zip(scores.tolist(), groups, strict=True):
-        if group is not None:
-            members.setdefault(group, []).append(score)
-    if len(members) < 2:
+    codes: dict[Hashable, int] = {}
+    group = np.asarray([-1 if g is None else codes.setdefault(g, len(codes)) for g in groups])
+    if len(codes) < 2:
         return np.zeros(len(scores))
-    top = settings.group_top
-    strength = {}
-    for group, values in members.items():
-        best = sorted(values, reverse=True)[:top]
-        strength[group] = sum(best) / len(best)
-    mean = sum(strength.values()) / len(strength)
-    return np.asarray(
-        [max(0.0, strength[g] - mean) if g is not None else 0.0 for g in groups], dtype=np.float64
-    )
+    member = group >= 0
+    order = np.lexsort((-scores[member], group[member]))
+    ranked_groups, ranked_scores = group[member][order], scores[member][order]
+    starts = np.searchsorted(ranked_groups, np.arange(len(codes)))
+    rank_in_group = np.arange(len(ranked_groups)) - starts[ranked_groups]
+    best = rank_in_group < settings.group_top
+    totals = np.bincount(ranked_groups[best], ranked_scores[best], minlength=len(codes))
+    counts = np.bincount(ranked_groups[best], minlength=len(codes))
+    strength = totals / np.maximum(counts, 1)
+    lift = np.maximum(strength - strength.mean(), 0.0)
+    return np.where(member, lift[np.maximum(group, 0)], 0.0)
 
 
 def fuse(settings: HybridSearch, signals: Signals) -> tuple[np.ndarray, dict[str, np.ndarray]]:

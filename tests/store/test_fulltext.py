@@ -287,3 +287,27 @@ def test_query_terms_are_stemmed_and_stop_words_dropped() -> None:
     assert len(analysis.query_terms(" ".join(f"w{i}" for i in range(500)))) == 64
     assert analysis.query_terms('say "hi" AND bye') == ["sai", "hi", "bye"]  # Porter
     assert analysis.terms("Painting paints, CAFÉ") == ["paint", "paint", "cafe"]
+
+
+def test_explain_gives_each_results_parts(open_store: Any) -> None:
+    """Issue 17: `explain=True` says why a memory ranked; plain search is unchanged."""
+    hybrid = HybridSearch(time_field="timestamp", group_field="source.thread_id")
+    store = open_store(hybrid=hybrid)
+    for n, (key, text) in enumerate(NOTES.items()):
+        value = {"content": text, "timestamp": f"2023-05-0{n + 1}"}
+        store.put(NS, key, {**value, "source": {"thread_id": "a" if n % 2 else "b"}})
+    query = "ticket QX-4471 from May 2023"
+    plain = store.search(NS, query=query, limit=3)
+    explained = store.search(NS, query=query, limit=3, explain=True)
+    assert [(h.key, h.score) for h in explained] == [(h.key, h.score) for h in plain]
+    assert not hasattr(plain[0], "explain")
+    top = explained[0]
+    assert top.key == "ticket"
+    parts = top.explain
+    assert set(parts) >= {"score", "cosine", "bm25", "keyword", "date", "thread"}
+    text = 0.5 * parts["cosine"] + 0.5 * parts["keyword"]
+    dated = (text + 0.3 * parts["date"]) / 1.3
+    assert parts["score"] == pytest.approx(dated + parts["thread"])
+    assert top.dict()["explain"] == parts
+    vector = open_store(hybrid=None).search(NS, query=query, limit=1, explain=True)[0]
+    assert vector.explain == {"score": vector.score, "cosine": vector.score}

@@ -40,13 +40,14 @@ def write_study(report: dict[str, Any], out: Path) -> None:
     lines = [
         "# LoCoMo retrieval study: constants chosen by leave-one-conversation-out CV",
         "",
-        "Verbatim ingest of the 7 dev conversations through the agent's remember graph (no "
-        "LLM), local all-MiniLM-L6-v2, categories 1–4. Every question is ranked by the store's "
-        "own ranking code (`hippograph.store.ranking`) over a pool of the "
-        f"{report['candidates']} best by cosine plus the {report['candidates']} best by BM25. "
-        "**in** = constants tuned on all 7 conversations (what ships); **CV** = each "
-        "conversation ranked with constants tuned on the other 6 only. Tuning maximises "
-        "R@5 + R@10 (+ 0.1 MRR) by coordinate ascent over a small grid.",
+        f"Verbatim ingest of {len(report['folds'])} LoCoMo conversations through the agent's "
+        "remember graph (no LLM), local all-MiniLM-L6-v2, categories 1–4. Every question is "
+        "ranked by the store's own ranking code (`hippograph.store.ranking`) over a pool of the "
+        f"{report['candidates']} best by cosine plus the {report['candidates']} best by BM25 "
+        "among the query terms' champions, exactly as a store search. **in** = constants "
+        f"tuned on all {len(report['folds'])} conversations (what ships); **CV** = each "
+        "conversation ranked with constants tuned on the others only. Tuning maximises "
+        "R@5 + R@10 (+ 0.1 MRR) by coordinate ascent over a small grid (`scoring.GRID`).",
         "",
         "## Overall (R_any@k: a top-k memory comes from an evidence turn)",
         "",

@@ -80,13 +80,13 @@ class StudyParams:
 
 
 GRID: dict[str, tuple[float, ...]] = {
-    "alpha": (0.3, 0.4, 0.5, 0.6, 0.7),
+    "alpha": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
     "context_weight": (0.0, 0.25, 0.5, 0.75, 1.0),
-    "k1": (0.8, 1.2, 1.6),
+    "k1": (0.5, 0.8, 1.2, 1.6),
     "b": (0.4, 0.6, 0.75, 0.9),
-    "time_weight": (0.0, 0.15, 0.3, 0.5),
+    "time_weight": (0.0, 0.15, 0.3, 0.5, 0.8),
     "time_scale_days": (1.0, 3.0, 7.0),
-    "group_weight": (0.0, 0.25, 0.5, 1.0),
+    "group_weight": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0),
     "group_top": (1, 2, 3, 5),
 }
 """The values each parameter may take (coordinate ascent walks this grid)."""
@@ -117,7 +117,18 @@ class Scorer:
         self._terms = [[analysis.query_terms(q.question) for q in c.questions] for c in corpus]
         self._dates = [[query_date(q.question) for q in c.questions] for c in corpus]
         self._bm25: dict[tuple[int, float, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._champions = [self._champion_masks(c) for c in corpus]
         self._date_scores: dict[tuple[int, int, float], np.ndarray] = {}
+
+    def _champion_masks(self, conv: StudyConversation) -> np.ndarray:
+        """Per question, which memories are among its terms' champions (as the store reads
+        them: `candidates` per term, in `impact` order — independent of the parameters)."""
+        masks = np.zeros((len(conv.questions), len(conv.memories)), dtype=bool)
+        for n, question in enumerate(conv.questions):
+            terms = analysis.query_terms(question.question)
+            for ids in conv.keywords.champions(terms, self.candidates).values():
+                masks[n, ids] = True
+        return masks
 
     def _keyword(self, conv: int, params: StudyParams) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of every memory for every question `(questions, memories)`, and each
@@ -156,7 +167,8 @@ class Scorer:
         study = self.corpus[conv]
         cosine = self._cosine[conv][:, question]
         bm25, most = self._keyword(conv, params)
-        pool = select_pool(cosine, bm25[question], self.candidates)
+        champion = np.where(self._champions[conv][question], bm25[question], 0.0)
+        pool = select_pool(cosine, champion, self.candidates)
         signals = Signals(cosine[pool], bm25[question][pool], float(most[question]))
         settings = params.settings(self.candidates)
         if settings.time_field:
