@@ -8,15 +8,17 @@ Core pieces:
 The score of a candidate is
 
     text  = alpha * cosine + (1 - alpha) * keyword
-    dated = (text + time_weight * date) / (1 + time_weight)      when the query names a date
-    score = dated + group_weight * lift * (1 - dated)             when its thread stands out
+    dated = text * (1 - time_weight * (1 - date))        when the query names a date
+    score = min(dated * (1 + group_weight * lift), 1)    when its thread stands out
 
 where `keyword` is the candidate's BM25 as a share of what the query's terms could score at
-most (`bm25.attainable`), `date` how near the item's time is to a date the query names, and
-`lift` how much better its thread's best candidates match than the average thread's. Every
-signal is absolute — none is divided by the best candidate's — so a memory's score does not
-rise because the others are poor: in a one-thread chat nothing is lifted by its thread, and
-an unrelated memory sharing one common word with the query keeps a low score.
+most (`QueryScorer.attainable`), `date` how near the item's time is to a date the query
+names, and `lift` how much better its thread's best candidates match than the average
+thread's. (Negative text scores are left as they are.) Every signal is absolute — none is
+divided by the best candidate's — and the date and thread only re-weigh the text score:
+a memory's score does not rise because the others are poor, a date or a thread never makes
+an unrelated memory relevant (it stays near its text score), and in a one-thread chat
+nothing is lifted at all. `min_score` is therefore a threshold on text relevance.
 """
 
 from __future__ import annotations
@@ -87,12 +89,14 @@ def fuse(settings: HybridSearch, signals: Signals) -> tuple[np.ndarray, dict[str
     scores = settings.alpha * signals.cosine + (1.0 - settings.alpha) * keyword
     parts = {"cosine": signals.cosine, "bm25": signals.bm25, "keyword": keyword}
     if signals.date is not None and settings.time_weight > 0:
-        scores = (scores + settings.time_weight * signals.date) / (1.0 + settings.time_weight)
+        factor = 1.0 - settings.time_weight * (1.0 - signals.date)
+        scores = np.where(scores > 0, scores * factor, scores)
         parts["date"] = signals.date
     if signals.groups is not None and settings.group_weight > 0:
         lift = _thread_lift(settings, scores, signals.groups)
-        pull = np.minimum(settings.group_weight * lift, 1.0)
-        lifted = scores + pull * (1.0 - np.clip(scores, 0.0, 1.0))
+        lifted = np.where(
+            scores > 0, np.minimum(scores * (1.0 + settings.group_weight * lift), 1.0), scores
+        )
         parts["thread"] = lifted - scores
         scores = lifted
     return scores, parts

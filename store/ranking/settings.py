@@ -16,7 +16,7 @@ class HybridSearch:
     found and exact terms (names, places, titles) count even when the embedder blurs them.
     The score (`ranking.fusion`) is on an absolute scale: `alpha * cosine + (1 - alpha) *
     keyword`, `keyword` being the item's BM25 as a share of what the query could score at
-    most; then the date match and the thread lift when they apply.
+    most; the date match and the thread lift then re-weigh that score when they apply.
 
     Attributes:
         fields: Value fields (JSON paths) BM25 reads; `None` uses the store's index
@@ -30,14 +30,15 @@ class HybridSearch:
         k1: BM25 term-frequency saturation.
         b: BM25 length normalisation (0 none, 1 full).
         time_field: Dotted value path of an ISO-8601 time (e.g. `"timestamp"`). When set
-            and the query names a date, items whose time is near it get up to `time_weight`.
-        time_weight: Weight of the date match relative to the text score.
+            and the query names a date, an item's text score is kept in full when its time
+            falls in the named span and cut by up to `time_weight` as it falls outside.
+        time_weight: How much a date far from the named one cuts the score (0 to 1).
         time_scale_days: Days past the named span at which the date match halves.
         group_field: Dotted value path naming the conversation an item came from (e.g.
             `"source.thread_id"`). When set and several threads compete, a candidate whose
-            thread's `group_top` best candidates match better than the average thread's is
-            lifted toward 1 by `group_weight` times the difference. With one thread nothing
-            is lifted.
+            thread's `group_top` best candidates match better than the average thread's has
+            its score multiplied by `1 + group_weight` times the difference. With one thread
+            nothing is lifted.
         group_weight: Weight of the thread lift.
         group_top: How many of a thread's best candidates make its strength.
     """
@@ -62,8 +63,8 @@ class HybridSearch:
             raise ValueError(f"candidates must be >= 1, got {self.candidates}")
         if self.k1 < 0 or not 0.0 <= self.b <= 1.0:
             raise ValueError(f"k1 must be >= 0 and b within [0, 1], got {self.k1}, {self.b}")
-        if self.time_weight < 0 or self.time_scale_days <= 0:
-            raise ValueError("time_weight must be >= 0 and time_scale_days > 0")
+        if not 0.0 <= self.time_weight <= 1.0 or self.time_scale_days <= 0:
+            raise ValueError("time_weight must be within [0, 1] and time_scale_days > 0")
         if self.group_weight < 0 or self.group_top < 1:
             raise ValueError("group_weight must be >= 0 and group_top >= 1")
         for path in (self.time_field, self.group_field):

@@ -306,7 +306,7 @@ def test_explain_gives_each_results_parts(open_store: Any) -> None:
     parts = top.explain
     assert set(parts) >= {"score", "cosine", "bm25", "keyword", "date", "thread"}
     text = 0.5 * parts["cosine"] + 0.5 * parts["keyword"]
-    dated = (text + 0.3 * parts["date"]) / 1.3
+    dated = text * (1 - 0.3 * (1 - parts["date"]))
     assert parts["score"] == pytest.approx(dated + parts["thread"])
     assert top.dict()["explain"] == parts
     vector = open_store(hybrid=None).search(NS, query=query, limit=1, explain=True)[0]

@@ -46,6 +46,20 @@ def test_date_match_decays_outside_the_named_span() -> None:
     assert date_match(None, day, 3.0) == 0.0
 
 
+def test_a_date_or_thread_never_makes_an_unrelated_memory_relevant() -> None:
+    settings = HybridSearch(time_field="t", group_field="g", time_weight=1.0, group_weight=2.0)
+    scores = fused(
+        settings,
+        cosine=[0.06, 0.8, 0.7, 0.1],
+        bm25=[0.0, 0.0, 0.0, 0.0],
+        attainable=0.0,
+        date=[1.0, 1.0, 0.0, 0.0],
+        groups=["a", "a", "b", "b"],
+    )
+    assert scores[0] < 0.1  # right date, strongest thread, still unrelated
+    assert scores[1] > scores[2]
+
+
 def test_fuse_is_on_an_absolute_scale() -> None:
     settings = HybridSearch()
     scores = fused(settings, cosine=[1.0, 0.6, 0.6, 0.6], bm25=[8.0, 0.0, 4.0, 8.0], attainable=8.0)
@@ -55,7 +69,7 @@ def test_fuse_is_on_an_absolute_scale() -> None:
     assert fused(settings, cosine=[0.6], bm25=[0.0], attainable=0.0) == pytest.approx([0.3])
     dated = HybridSearch(time_field="timestamp", time_weight=0.5)
     assert fused(dated, cosine=[1.0, 1.0], bm25=[7.0, 7.0], attainable=7.0, date=[1.0, 0.0]) == (
-        pytest.approx([1.0, 1 / 1.5])
+        pytest.approx([1.0, 0.5])
     )
 
 
@@ -67,9 +81,10 @@ def test_the_thread_lift_needs_competing_threads() -> None:
     lifted = fused(
         settings, cosine=cosine, bm25=bm25, attainable=0.0, groups=["a", "a", "a", "b", None]
     )
-    # Strengths: a = mean(0.45, 0.4) = 0.425, b = 0.25; mean 0.3375. Only "a" stands out.
+    # Strengths: a = mean(0.45, 0.4) = 0.425, b = 0.25; mean 0.3375. Only "a" stands out,
+    # and its members are re-weighed by 1 + 0.5 * 0.0875 (the unrelated one stays low).
     lift = 0.5 * (0.425 - 0.3375)
-    assert lifted[:3] == pytest.approx([s + lift * (1 - s) for s in (0.45, 0.4, 0.1)])
+    assert lifted[:3] == pytest.approx([s * (1 + lift) for s in (0.45, 0.4, 0.1)])
     assert lifted[3:] == pytest.approx([0.25, 0.2])
 
 
