@@ -78,8 +78,14 @@ def _model(path: Path, threads: int) -> tuple[Any, Any]:
     params.sampling.temp = 0.0
     server = xllamacpp.Server(params)
     address = str(server.listening_address).rstrip("/")
+    from pydantic import SecretStr
+
     chat = ChatOpenAI(
-        base_url=f"{address}/v1", api_key="local", model="local", temperature=0, max_tokens=64
+        base_url=f"{address}/v1",
+        api_key=SecretStr("local"),
+        model="local",
+        temperature=0,
+        max_completion_tokens=64,
     )
     return server, chat
 

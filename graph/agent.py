@@ -1,4 +1,4 @@
-"""The memory agent: START → retrieve → respond → extract → reconcile → END.
+"""The memory agent: START → own_thread → retrieve → respond → extract → reconcile → END.
 
 Core pieces:
     - `build_agent_graph`: the wiring (an uncompiled `StateGraph`), readable in one screen.
@@ -34,6 +34,7 @@ from langgraph.store.base import BaseStore
 from hippograph.nodes.context import Context
 from hippograph.nodes.extract import extract
 from hippograph.nodes.models import ModelSpec, resolve_chat_model
+from hippograph.nodes.own_thread import own_thread
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.respond import respond
 from hippograph.nodes.retrieve import retrieve
@@ -48,11 +49,13 @@ AGENT_NAME = "hippograph"
 def build_agent_graph(*, model: BaseChatModel | None = None) -> StateGraph[Any, Any, Any, Any]:
     """The memory agent's graph, uncompiled (`model=None`: the offline mode)."""
     builder = StateGraph(State, context_schema=Context)
+    builder.add_node("own_thread", own_thread)  # records who the thread belongs to
     builder.add_node("retrieve", retrieve)
     builder.add_node("respond", partial(respond, model=model))
     builder.add_node("extract", partial(extract, model=model))
     builder.add_node("reconcile", partial(reconcile, model=model))
-    builder.add_edge(START, "retrieve")
+    builder.add_edge(START, "own_thread")
+    builder.add_edge("own_thread", "retrieve")
     builder.add_edge("retrieve", "respond")
     builder.add_edge("respond", "extract")
     builder.add_edge("extract", "reconcile")

@@ -34,6 +34,7 @@ from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 from hippograph.store.links import Link, LinkOp, links_of
 from hippograph.store.ranking.explain import search_explain
+from hippograph.store.threads import owned_threads
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,6 @@ HISTOGRAM_BINS = 10
 """Importance histogram: ten bins of width 0.1 over [0, 1]."""
 
 _STORE_FIELDS = ("key", "created_at", "updated_at", "score")
-_HISTORY_SCAN = 100_000
-"""History entries read to find the threads a user's memories came from."""
 
 
 class _KeepsHistory(Protocol):
@@ -100,8 +99,9 @@ class Erasure:
     Attributes:
         items: Memories erased (every namespace under the user's, sub-namespaces included).
         history: Audit-trail rows erased with them.
-        threads: Conversation threads the erased memories came from (their provenance), so
-            the caller can delete those checkpoints too (`hippograph.erasure.erase_user`).
+        threads: Conversation threads the user owns (`hippograph.store.threads`: recorded
+            when the agent ran them, never read from provenance), so the caller can delete
+            those checkpoints too (`hippograph.erasure.erase_user` does).
         compacted: The store's files were rewritten so no erased byte remains (SQLite); a
             store that keeps nothing but its items counts as compacted.
     """
@@ -413,7 +413,7 @@ class MemoryManager(MemoryLinks):
         `compact`, rewrites the storage so the bytes are gone (see `FaissSqliteStore.purge`).
         Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
         """
-        threads = self._provenance_threads()
+        threads = owned_threads(self.store, self.user_id)
         purge = getattr(self.store, "purge", None)
         with self._provenance():
             if callable(purge):
@@ -433,20 +433,6 @@ class MemoryManager(MemoryLinks):
             found += [(tuple(item.namespace), item.key) for item in page]
             if len(page) < PAGE_SIZE:
                 return found
-
-    def _provenance_threads(self) -> builtins.list[str]:
-        """Thread ids named in the provenance of this user's memories and of their history."""
-        sources: builtins.list[object] = [item.value.get("source") for item in self._items()]
-        if callable(getattr(self.store, "history", None)):
-            for entry in self.history(limit=_HISTORY_SCAN):
-                values = (entry["old"] or {}, entry["new"] or {})
-                sources += [entry["source"], *(value.get("source") for value in values)]
-        threads = {
-            source["thread_id"]
-            for source in sources
-            if isinstance(source, Mapping) and isinstance(source.get("thread_id"), str)
-        }
-        return sorted(threads)
 
     # ------------------------------------------------------------------ JSONL
 
@@ -554,7 +540,21 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any], list[tuple[str, str, fl
     links = parse_links(raw.pop("links", None))
     if any(dst == key for dst, _, _ in links):
         raise ValueError("a memory cannot be linked to itself")
-    return key, validated_value(key, raw), links
+    return key, imported(validated_value(key, raw)), links
+
+
+def imported(value: dict[str, Any]) -> dict[str, Any]:
+    """`value` with its `source` kept as provenance text but marked `"imported": true`.
+
+    An imported line's provenance is whatever the file says: it may name any thread id.
+    It is kept for the reader, and nothing uses it to find threads (a user's threads are
+    the ones the agent recorded for them, `hippograph.store.threads`).
+    """
+    source = value.get("source")
+    if source is None:
+        return value
+    marked = dict(source) if isinstance(source, Mapping) else {"text": source}
+    return {**value, "source": {**marked, "imported": True}}
 
 
 @contextmanager

@@ -13,6 +13,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessageChunk
 
+from hippograph.store.threads import claim_thread
+
 
 def chat_context(user_id: str) -> dict[str, Any]:
     """Run context of an interactive chat: `user_id`, and questions are not stored verbatim."""
@@ -24,7 +26,8 @@ class TurnStream:
 
     With a model, the respond node's tokens arrive as the model produces them; offline
     (or with a model that does not stream) the whole answer arrives at the end. Errors of
-    the run (e.g. `ModelCallError`) are raised from the iteration.
+    the run (e.g. `ModelCallError`) are raised from the iteration, and so is
+    `ThreadOwnerError` for a thread of another user, before the run touches it.
 
     Example:
         ```python
@@ -43,6 +46,9 @@ class TurnStream:
         self.state: dict[str, Any] = {}
 
     def __iter__(self) -> Iterator[str]:
+        store = getattr(self.agent, "store", None)
+        if store is not None:  # refuse another user's thread before the run touches it
+            claim_thread(store, self.context["user_id"], self.config["configurable"]["thread_id"])
         streamed = False
         for mode, payload in self.agent.stream(
             {"messages": [{"role": "user", "content": self.text}]},

@@ -18,3 +18,5 @@ echo "== mypy"
 .venv/bin/python scripts/typecheck.py
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+echo "== LangGraph's own store test suites against FaissSqliteStore (tests/upstream)"
+.venv/bin/python tests/upstream/run.py

@@ -44,7 +44,7 @@ class _Checkpointer:
         self._connect = connect
         self._interval = interval
         self._wake = threading.Event()
-        self._stopping = False
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hippograph-checkpoint", daemon=True)
         self._thread.start()
 
@@ -57,20 +57,20 @@ class _Checkpointer:
         try:
             while True:
                 self._wake.wait()
-                if self._stopping:
+                if self._stop.is_set():
                     return
                 self._wake.clear()
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:  # the next commit retries; the writer has a backstop
                     logger.debug("background checkpoint of the WAL failed: %s", exc)
-                time.sleep(self._interval)
+                self._stop.wait(self._interval)  # a pause that close() cuts short
         finally:
             conn.close()
 
     def stop(self) -> None:
         """Stop the thread (idempotent)."""
-        self._stopping = True
+        self._stop.set()
         self._wake.set()
         self._thread.join()
 

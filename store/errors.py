@@ -7,6 +7,7 @@ from langgraph.store.base import InvalidNamespaceError
 __all__ = [
     "EmbeddingDimensionError",
     "EmbeddingError",
+    "InvalidFilterKeyError",
     "InvalidNamespaceError",
     "InvalidValueError",
     "StoreClosedError",
@@ -16,6 +17,11 @@ __all__ = [
 
 class InvalidValueError(ValueError):
     """A value, key, filter or option cannot be stored or evaluated as given."""
+
+
+class InvalidFilterKeyError(InvalidValueError):
+    """A search filter key that is not a dotted path of labels (`"Invalid filter key: ..."`,
+    the `ValueError` LangGraph's `SqliteStore` raises for such keys)."""
 
 
 class EmbeddingError(RuntimeError):

@@ -65,7 +65,12 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
-from hippograph.store.history import HistoryEntry, current_source, source_for
+from hippograph.store.history import (
+    HistoryEntry,
+    current_source,
+    recording_history,
+    source_for,
+)
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import (
@@ -105,6 +110,10 @@ class _Plan:
     """Known vectors by text hash (cache or database): these texts are not re-embedded."""
     to_embed: dict[str, str] = field(default_factory=dict)
     """Texts still to embed, by hash."""
+    doc_groups: dict[str, set[str]] = field(default_factory=dict)
+    """FAISS groups (tenants) whose puts carry each text hash: vectors are reused per group."""
+    query_groups: dict[str, set[str]] = field(default_factory=dict)
+    """Groups searched with each query text: query vectors are cached per group."""
     queries: dict[str, np.ndarray | None] = field(default_factory=dict)
     link_writes: list[tuple[int, LinkWrite]] = field(default_factory=list)
     link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
@@ -114,6 +123,9 @@ class _Plan:
     """Searches return `ExplainedSearchItem`s (`search(..., explain=True)`)."""
     source: str | None = None
     """Explicit provenance (JSON) for the history rows of link changes."""
+    record_history: bool = True
+    """This batch's writes record history rows (the store keeps history, and the batch was
+    not made inside `history_paused()`)."""
 
 
 class _VectorCache:
@@ -147,6 +159,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _scoped(group: str, text: str) -> str:
+    """Cache key of a text's vector within one group: caches never cross tenants."""
+    return text_hash(f"{group}\x00{text}")
+
+
 class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
@@ -171,11 +188,14 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
-        hybrid: Hybrid search (vector + per-tenant BM25, see `HybridSearch`); on by default
-            for indexed stores. `None` or `False`: pure vector search. The keyword index is
-            the database's, not the opener's: once a hybrid store has asked for it, every
-            store keeps it current on write, whatever its own settings (`fulltext.py`), and
-            opening with hybrid search off or without an index never drops it.
+        hybrid: Hybrid search (vector + per-tenant BM25, see `HybridSearch`; `True` for the
+            default weights). Off by default (`None`): `search(query=...)` scores are the
+            cosine similarity, exactly as LangGraph's stores return them, so the store is a
+            drop-in `BaseStore`. The memory store that `hippograph.backends.open_store` opens
+            turns it on (`MEMORY_SEARCH`). The keyword index is the database's, not the
+            opener's: once a hybrid store has asked for it, every store keeps it current on
+            write, whatever its own settings (`fulltext.py`), and opening with hybrid search
+            off or without an index never drops it.
         expand_links: Natural-language searches also return the items their best results
             link to, with decayed scores (see `LinkExpansion`); `None` (default): off.
             `link_expansion(...)` overrides it for the searches made inside it.
@@ -203,7 +223,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         durability: Durability = "full",
         max_value_bytes: int | None = DEFAULT_MAX_VALUE_BYTES,
         history: bool = True,
-        hybrid: HybridSearch | bool | None = True,
+        hybrid: HybridSearch | bool | None = None,
         expand_links: LinkExpansion | None = None,
     ) -> None:
         if group_depth < 1:
@@ -384,6 +404,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         plan.source = source_for(None, explicit_source)
         plan.expansion = current_expansion(self.expand_links)
         plan.explain = explaining()
+        plan.record_history = self.record_history and recording_history()
         for i, op in enumerate(ops):
             if isinstance(op, LINK_OPS):
                 checked = validate_link_op(op)
@@ -400,7 +421,11 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     raise InvalidValueError("search limit and offset must be >= 0")
                 plan.searches.append((i, op))
                 if op.query and self._index is not None:
-                    plan.queries[op.query] = self._query_cache.get(text_hash(op.query))
+                    group = self._group_of(op.namespace_prefix)
+                    plan.query_groups.setdefault(op.query, set()).add(group)
+                    cached = self._query_cache.get(_scoped(group, op.query))
+                    if plan.queries.get(op.query) is None:
+                        plan.queries[op.query] = cached
             elif isinstance(op, ListNamespacesOp):
                 plan.lists.append((i, op))
             elif isinstance(op, PutOp):
@@ -441,22 +466,32 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
-        hashes = {digest: text for put in plan.puts.values() for _, text, digest in put.texts}
+        """Reuse the vectors of texts already embedded *in the same group* (tenant): the
+        cost and timing of a put never depend on what another tenant stored."""
+        hashes: dict[str, str] = {}
+        for put in plan.puts.values():
+            group = self._group_of(put.namespace)
+            for _, text, digest in put.texts:
+                hashes[digest] = text
+                plan.doc_groups.setdefault(digest, set()).add(group)
         for digest in list(hashes):
-            cached = self._doc_cache.get(digest)
-            if cached is not None:
-                plan.vectors[digest] = cached
-                del hashes[digest]
+            for group in plan.doc_groups[digest]:
+                cached = self._doc_cache.get(_scoped(group, digest))
+                if cached is not None:
+                    plan.vectors[digest] = cached
+                    del hashes[digest]
+                    break
         if hashes:
             with self._conns.read() as conn:
                 for chunk in chunked(list(hashes)):
-                    for digest, blob in conn.execute(
-                        "SELECT text_hash, blob FROM vectors WHERE text_hash IN "
-                        f"({','.join('?' * len(chunk))}) GROUP BY text_hash",
+                    for digest, group, blob in conn.execute(
+                        "SELECT text_hash, grp, blob FROM vectors WHERE text_hash IN "
+                        f"({','.join('?' * len(chunk))})",
                         tuple(chunk),
                     ):
                         vector = np.frombuffer(blob, dtype=np.float32)
-                        if self._index is not None and len(vector) == self._index.dims:
+                        dims_ok = self._index is not None and len(vector) == self._index.dims
+                        if dims_ok and group in plan.doc_groups[digest]:
                             plan.vectors[digest] = vector
                             hashes.pop(digest, None)
         plan.to_embed = hashes
@@ -471,13 +506,15 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             vectors = to_unit_vectors(docs, dims, len(plan.to_embed))
             for digest, vector in zip(plan.to_embed, vectors, strict=True):
                 plan.vectors[digest] = vector
-                self._doc_cache.put(digest, vector)
+                for group in plan.doc_groups[digest]:
+                    self._doc_cache.put(_scoped(group, digest), vector)
         missing = self._missing_queries(plan)
         if missing:
             vectors = to_unit_vectors(list(queries), dims, len(missing))
             for query, vector in zip(missing, vectors, strict=True):
                 plan.queries[query] = vector
-                self._query_cache.put(text_hash(query), vector)
+                for group in plan.query_groups[query]:
+                    self._query_cache.put(_scoped(group, query), vector)
 
     def _embed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
@@ -521,7 +558,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     plan.vectors,
                     group_of=self._group_of,
                     now=now,
-                    record_history=self.record_history,
+                    record_history=plan.record_history,
                     keyword_fields=fulltext.recorded_fields(conn),
                 )
                 self._write_links(conn, plan, now)
@@ -545,7 +582,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             [op for _, op in plan.link_writes],
             at=now.isoformat(),
             source=plan.source,
-            record_history=self.record_history,
+            record_history=plan.record_history,
         )
         for (i, _), result in zip(plan.link_writes, done, strict=True):
             plan.results[i] = cast(Result, result)

@@ -1,27 +1,79 @@
 """Compile LangGraph search filters into parameterised SQLite over the JSON `value` column.
 
-Semantics follow LangGraph's `InMemoryStore` (the reference):
-    - `{"k": v}` — the top-level key `k` (taken literally, dots included) equals `v`.
+Semantics follow LangGraph's stores (`InMemoryStore` is the reference; `SqliteStore` for keys):
+    - `{"k": v}` — the top-level key `k` equals `v`.
+    - `{"a.b": v}` — a dotted key: the top-level key `"a.b"` when the item has one (as
+      `InMemoryStore` and `PostgresStore` read it), else the nested path a → b (as `SqliteStore`
+      reads it, so `{"user.access-level": "x"}` matches `{"user": {"access-level": "x"}}`).
     - `{"k": {"a": 1}}` — nested, partial match: `value["k"]` is an object whose `a` is 1.
     - `{"k": [1, 2]}` — element-wise equality with a list.
     - `{"k": {"$eq"|"$ne"|"$gt"|"$gte"|"$lt"|"$lte": x}}` — comparison operators.
     - `None` matches a missing key or JSON null; `$ne` matches items lacking the key.
-Differences, by design: comparisons are type-aware (`True` never equals `1`; `$gt` on a
-number only matches numbers, on a string only strings) where the in-memory store would
-raise or coerce. Keys and values are always bound as SQL parameters, never spliced in.
+    - Non-finite bounds compare like Python floats: every number is `< inf` and `> -inf`,
+      nothing equals or is ordered against NaN (and `$ne` NaN matches everything).
+Keys: a filter key is a dotted path of labels made of letters, digits, `_` and `-` (LangGraph's
+`SqliteStore` rule, plus non-ASCII letters); anything else raises `InvalidFilterKeyError`, a
+`ValueError` saying "Invalid filter key", as upstream does. Differences, by design: comparisons
+are type-aware (`True` never equals `1`; `$gt` on a number only matches numbers, on a string
+only strings) where the in-memory store would raise or coerce. Keys and values are always
+bound as SQL parameters, never spliced in.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from hippograph.store.errors import InvalidValueError
+from hippograph.store.errors import InvalidFilterKeyError, InvalidValueError
 
 OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 _COMPARISONS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _NUMERIC = "('integer','real')"
+FILTER_KEY = re.compile(r"[\w-]+(?:\.[\w-]+)*")
+"""A valid top-level filter key: labels of letters, digits, `_` and `-`, joined by dots."""
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def filter_key_paths(key: object) -> list[tuple[str, ...]]:
+    """The value paths a top-level filter key names, in order of precedence.
+
+    `"k"` names the top-level key; `"a.b"` names the top-level key `"a.b"` if an item has
+    one, else the nested path `("a", "b")`.
+
+    Raises:
+        InvalidFilterKeyError: the key is not a string of dotted labels.
+    """
+    if not isinstance(key, str) or not FILTER_KEY.fullmatch(key):
+        raise InvalidFilterKeyError(
+            f"Invalid filter key: {key!r}. Filter keys are dotted paths of letters, digits, "
+            "'_' and '-' (e.g. 'category' or 'user.access-level')"
+        )
+    labels = tuple(key.split("."))
+    return [(key,)] if len(labels) == 1 else [(key,), labels]
+
+
+def non_finite_outcome(op: str, bound: int | float) -> bool | None:
+    """For a non-finite number bound: whether `op` holds for every finite number (`True`)
+    or for none (`False`); `None` for a finite bound.
+
+    Python's float order: every number is `< inf` and `> -inf`, nothing is equal to an
+    infinity (JSON numbers are finite), and no comparison with NaN holds.
+    """
+    if isinstance(bound, bool) or not isinstance(bound, float) or math.isfinite(bound):
+        return None
+    if math.isnan(bound) or op == "$eq":
+        return False
+    below = op in ("$lt", "$lte")
+    return below if bound > 0 else not below
+
+
+def sql_number(value: int | float) -> int | float:
+    """`value` as SQLite can bind it (integers beyond 64 bits compare as floats)."""
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        return float(value)
+    return value
 
 
 class _Sql:
@@ -48,11 +100,6 @@ def _label(key: object) -> str:
     return f'."{key}"'
 
 
-def _check_scalar(value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidValueError(f"filter value {value} is not a finite number")
-
-
 def _equals(sql: _Sql, path: str, expected: Any) -> str:
     """SQL true when the JSON at `path` equals `expected` (InMemoryStore semantics)."""
     if expected is None:
@@ -60,10 +107,11 @@ def _equals(sql: _Sql, path: str, expected: Any) -> str:
     if isinstance(expected, bool):
         return f"{sql.path_expr('json_type', path)} = '{'true' if expected else 'false'}'"
     if isinstance(expected, (int, float)):
-        _check_scalar(expected)
+        if non_finite_outcome("$eq", expected) is not None:
+            return "0"
         type_sql = sql.path_expr("json_type", path)
         value_sql = sql.path_expr("json_extract", path)
-        sql.params.append(expected)
+        sql.params.append(sql_number(expected))
         return f"({type_sql} IN {_NUMERIC} AND {value_sql} = ?)"
     if isinstance(expected, str):
         return _equals_text(sql, path, expected)
@@ -105,11 +153,15 @@ def _compare(sql: _Sql, path: str, op: str, bound: Any) -> str:
     symbol = _COMPARISONS[op]
     if isinstance(bound, bool) or not isinstance(bound, (int, float, str)):
         raise InvalidValueError(f"{op} needs a number or a string, got {bound!r}")
-    _check_scalar(bound)
+    outcome = None if isinstance(bound, str) else non_finite_outcome(op, bound)
+    if outcome is False:
+        return "0"
     kind = _NUMERIC if not isinstance(bound, str) else "('text')"
     type_sql = sql.path_expr("json_type", path)
+    if outcome:
+        return f"({type_sql} IN {_NUMERIC})"
     value_sql = sql.path_expr("json_extract", path)
-    sql.params.append(bound)
+    sql.params.append(bound if isinstance(bound, str) else sql_number(bound))
     return f"({type_sql} IN {kind} AND {value_sql} {symbol} ?)"
 
 
@@ -133,7 +185,8 @@ def compile_filter(filter: Mapping[str, Any] | None, column: str) -> tuple[str, 
     """Return `(sql, params)` selecting rows whose JSON `column` matches `filter`.
 
     Raises:
-        InvalidValueError: unknown operator, unaddressable key, or an unsupported value.
+        InvalidFilterKeyError: a key that is not a dotted path of labels.
+        InvalidValueError: unknown operator, unaddressable nested key, or an unsupported value.
     """
     if not filter:
         return "1", []
@@ -141,5 +194,15 @@ def compile_filter(filter: Mapping[str, Any] | None, column: str) -> tuple[str, 
         raise InvalidValueError(f"filter must be a dict, got {type(filter).__name__}")
     sql = _Sql(column)
     for key, expected in filter.items():
-        sql.clauses.append(_equals(sql, "$" + _label(key), expected))
+        sql.clauses.append(_key_condition(sql, filter_key_paths(key), expected))
     return " AND ".join(sql.clauses), sql.params
+
+
+def _key_condition(sql: _Sql, paths: list[tuple[str, ...]], expected: Any) -> str:
+    """`expected` at the first of `paths` that an item has (the last one when it has none)."""
+    literal, *rest = ["$" + "".join(_label(label) for label in path) for path in paths]
+    if not rest:
+        return _equals(sql, literal, expected)
+    present = f"{sql.path_expr('json_type', literal)} IS NOT NULL"
+    first = _equals(sql, literal, expected)
+    return f"(CASE WHEN {present} THEN {first} ELSE {_equals(sql, rest[0], expected)} END)"

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypedDict
 HistoryOp = Literal["ADD", "UPDATE", "DELETE", "EXPIRE", "LINK", "UNLINK", "ERASE"]
 
 _SOURCE: ContextVar[dict[str, Any] | None] = ContextVar("hippograph_provenance", default=None)
+_RECORDING: ContextVar[bool] = ContextVar("hippograph_record_history", default=True)
 
 
 class HistoryEntry(TypedDict):
@@ -65,3 +66,21 @@ def source_for(value: Mapping[str, Any] | None, explicit: Mapping[str, Any] | No
     if value is not None and isinstance(value.get("source"), Mapping):
         return json.dumps(value["source"], ensure_ascii=False, default=str)
     return None
+
+
+@contextmanager
+def history_paused() -> Iterator[None]:
+    """Writes made inside record no history rows, on `FaissSqliteStore` and
+    `PostgresMemoryStore` alike: for data that is not a memory (who owns a thread) and for
+    copying another store's history.
+    """
+    token = _RECORDING.set(False)
+    try:
+        yield
+    finally:
+        _RECORDING.reset(token)
+
+
+def recording_history() -> bool:
+    """False inside `history_paused()`."""
+    return _RECORDING.get()

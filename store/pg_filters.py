@@ -3,10 +3,14 @@
 LangGraph's `PostgresStore` compiles `{"k": {"$gt": 9}}` to a *text* comparison
 (`value->>'k' > '9'`, so 10 is not greater than 9) and rejects nested filters
 (`{"meta": {"lang": "en"}}` raises "Unsupported operator: lang"). `PostgresMemoryStore`
-routes each `(key, operator, operand)` through `filter_condition` instead, which follows the
-semantics of `hippograph.store.filters` (the InMemoryStore oracle, type-aware):
+routes every `(key, operator, operand)` of a filter through `key_condition` instead, which
+follows the semantics of `hippograph.store.filters` (the InMemoryStore oracle, type-aware):
+    - keys are checked and resolved by `filters.filter_key_paths` (a dotted key names the
+      literal top-level key when an item has it, else the nested path; anything but dotted
+      labels raises `InvalidFilterKeyError`);
     - nested objects match partially, key by key; lists and scalars match exactly;
     - `$gt/$gte/$lt/$lte` compare numbers with numbers and strings with strings (code points);
+      non-finite bounds follow `filters.non_finite_outcome`;
     - `$ne` also matches items that lack the key.
 Keys and values are always bound as parameters.
 """
@@ -14,12 +18,11 @@ Keys and values are always bound as parameters.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from hippograph.store.errors import InvalidValueError
-from hippograph.store.filters import OPERATORS
+from hippograph.store.filters import OPERATORS, filter_key_paths, non_finite_outcome
 
 _COMPARISONS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
@@ -46,6 +49,8 @@ def _equals(path: list[str], expected: Any) -> tuple[str, list[Any]]:
         return "(" + " AND ".join(clauses) + ")", params
     if expected is None:
         return "coalesce(value #> %s::text[], 'null'::jsonb) = 'null'::jsonb", [path]
+    if non_finite_outcome("$eq", expected) is not None:
+        return "FALSE", []
     return "value #> %s::text[] = %s::jsonb", [path, _jsonb(expected)]
 
 
@@ -59,8 +64,11 @@ def _compare(path: list[str], op: str, bound: Any) -> tuple[str, list[Any]]:
             f'AND (value #>> %s::text[]) COLLATE "C" {symbol} %s::text)',
             [path, path, bound],
         )
-    if not math.isfinite(bound):
-        raise InvalidValueError(f"filter value {bound} is not a finite number")
+    outcome = non_finite_outcome(op, bound)
+    if outcome is False:
+        return "FALSE", []
+    if outcome:
+        return "jsonb_typeof(value #> %s::text[]) = 'number'", [path]
     return (
         f"(jsonb_typeof(value #> %s::text[]) = 'number' "
         f"AND (value #>> %s::text[])::numeric {symbol} %s::numeric)",
@@ -98,3 +106,37 @@ def filter_condition(path: list[str], op: str, operand: Any) -> tuple[str, list[
         sql, params = _equals(path, operand)
         return f"NOT coalesce({sql}, false)", params
     return _compare(path, op, operand)
+
+
+def key_condition(key: str, op: str, operand: Any) -> tuple[str, list[Any]]:
+    """SQL and parameters for `operand` applied with `op` under the top-level filter `key`.
+
+    A dotted key is evaluated at the literal top-level key when the item has it, else at
+    the nested path (`filters.filter_key_paths`).
+
+    Raises:
+        InvalidFilterKeyError: `key` is not a dotted path of labels.
+        InvalidValueError: unknown operator or an operand that cannot be compared.
+    """
+    literal, *nested = filter_key_paths(key)
+    sql, params = filter_condition(list(literal), op, operand)
+    if not nested:
+        return sql, params
+    other_sql, other_params = filter_condition(list(nested[0]), op, operand)
+    return (
+        f"(CASE WHEN value ? %s THEN {sql} ELSE {other_sql} END)",
+        [key, *params, *other_params],
+    )
+
+
+def as_conditions(filter: Mapping[str, Any]) -> dict[str, Any]:
+    """`filter` with every plain value written as `{"$eq": value}`.
+
+    Upstream's query builder sends a dict value's entries through `_get_filter_condition`
+    (ours: `key_condition`) but compares any other value itself, as raw JSON at the literal
+    key; this keeps every condition on our semantics.
+    """
+    return {
+        key: value if isinstance(value, Mapping) and value else {"$eq": value}
+        for key, value in filter.items()
+    }

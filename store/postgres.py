@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from langgraph.store.base import IndexConfig, Op, PutOp, Result, TTLConfig
+from langgraph.store.base import IndexConfig, Op, PutOp, Result, SearchOp, TTLConfig
 from langgraph.store.postgres import PostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import Connection, Cursor
@@ -37,9 +37,9 @@ from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
 from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
 from hippograph.store.errors import InvalidNamespaceError, StoreClosedError, StoreConfigError
-from hippograph.store.history import HistoryEntry, current_source
+from hippograph.store.history import HistoryEntry, current_source, recording_history
 from hippograph.store.lifecycle import Closeable
-from hippograph.store.pg_filters import filter_condition
+from hippograph.store.pg_filters import as_conditions, key_condition
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
     SOURCE_SETTING,
@@ -67,18 +67,7 @@ and a filtered HNSW scan may return fewer rows than asked for (hence `iterative_
 _EmbeddingRequest = tuple[str, Sequence[tuple[str, str, str, str]]]
 """Upstream's pending `store_vectors` insert: SQL and `(prefix, key, field, text)` rows."""
 
-_RECORD_HISTORY: ContextVar[bool] = ContextVar("hippograph_pg_record_history", default=True)
 _BATCH_WRITES: ContextVar[bool] = ContextVar("hippograph_pg_batch_writes", default=True)
-
-
-@contextmanager
-def history_paused() -> Iterator[None]:
-    """Writes made inside do not record history rows (for copying another store's history)."""
-    token = _RECORD_HISTORY.set(False)
-    try:
-        yield
-    finally:
-        _RECORD_HISTORY.reset(token)
 
 
 def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndexConfig:
@@ -259,7 +248,7 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         """Upstream's write statements, preceded by the settings the history trigger reads."""
         queries, embedding_request = super()._prepare_batch_PUT_queries(put_ops)
         source = current_source()
-        record = _RECORD_HISTORY.get()
+        record = recording_history()
         if source is not None or not record:
             queries.insert(
                 0,
@@ -276,9 +265,19 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             )
         return queries, embedding_request
 
+    def _prepare_batch_search_queries(
+        self, search_ops: Sequence[tuple[int, SearchOp]]
+    ) -> tuple[list[tuple[str, list[Any]]], list[tuple[int, str]]]:
+        """Upstream's search queries, with every filter condition built by `key_condition`."""
+        rewritten = [
+            (i, op._replace(filter=as_conditions(op.filter)) if op.filter else op)
+            for i, op in search_ops
+        ]
+        return super()._prepare_batch_search_queries(rewritten)
+
     def _get_filter_condition(self, key: str, op: str, value: Any) -> tuple[str, list[Any]]:
-        """Type-aware comparisons and nested filters (see `hippograph.store.pg_filters`)."""
-        return filter_condition([key], op, value)
+        """Type-aware comparisons, nested filters and dotted keys (see `store.pg_filters`)."""
+        return key_condition(key, op, value)
 
     # ------------------------------------------------------------------ extras
 

@@ -55,9 +55,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def memory_store(tmp_path: Path, embeddings: LocalEmbeddings) -> Iterator[FaissSqliteStore]:
-    """A real `FaissSqliteStore` on a temporary file, indexed like the agent's."""
+    """A real `FaissSqliteStore` on a temporary file, indexed like the agent's, with hybrid
+    search on (a plain `FaissSqliteStore` is vector-only, like LangGraph's stores)."""
     with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "memories.db"), index=memory_index_config(embeddings)
+        str(tmp_path / "memories.db"), index=memory_index_config(embeddings), hybrid=True
     ) as store:
         yield store
 

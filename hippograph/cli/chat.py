@@ -99,14 +99,19 @@ def chat(
     """
     from hippograph.graph import open_agent
     from hippograph.nodes.models import ModelUnavailableError
+    from hippograph.store.threads import ThreadOwnerError, claim_thread
 
     settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
     try:
         with open_agent(settings=settings) as agent:
+            if agent.store is not None:
+                claim_thread(agent.store, settings.user_id, thread_id)
             _repl(agent, settings, thread_id)
     except ModelUnavailableError as exc:
         raise fail(str(exc), 2) from exc
+    except ThreadOwnerError as exc:
+        raise fail(f"{exc} (omit --thread for a new one)", 1) from exc
 
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:

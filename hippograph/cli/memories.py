@@ -168,7 +168,7 @@ def delete(
         False,
         "--all",
         help="Erase every memory of the user with its history, recall counts and the "
-        "conversation threads it came from (right to erasure).",
+        "user's conversation threads (right to erasure).",
     ),
     keep_threads: bool = typer.Option(
         False, "--keep-threads", help="With --all: keep the conversation checkpoints."

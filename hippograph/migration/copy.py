@@ -25,7 +25,8 @@ from hippograph.migration.target import PostgresTarget, Progress
 from hippograph.migration.vectors import StoredVectors
 from hippograph.migration.verify import Verification, verify
 from hippograph.store import resolve_embeddings
-from hippograph.store.postgres import PostgresMemoryStore, history_paused
+from hippograph.store.history import history_paused
+from hippograph.store.postgres import PostgresMemoryStore
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called as `(phase, done, total)` after each committed chunk; phase is items or history."""

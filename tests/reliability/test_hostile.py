@@ -21,7 +21,8 @@ from hippograph.graph import build_agent, build_remember_graph
 from hippograph.memories import ImportValidationError, MemoryManager
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import FaissSqliteStore, memory_namespace
-from hippograph.store.errors import InvalidValueError
+from hippograph.store.errors import InvalidFilterKeyError
+from hippograph.store.filters import FILTER_KEY
 from tests.conftest import run_config, user_turn
 from tests.graph.helpers import ADD, facts, prompt_text
 
@@ -45,9 +46,10 @@ BOB = ["Bob lives in Lisbon", "Bob codes in Go"]
 
 
 def _snapshot(store: FaissSqliteStore) -> dict[str, Any]:
-    """Everything a test compares: every user's items and the whole history."""
+    """Everything a test compares: every user's memories and their whole history (a turn
+    also records who owns its thread, under `("threads", user)`: not a memory)."""
     items = {(tuple(i.namespace), i.key): i.value for i in store.search(("memories",), limit=1000)}
-    return {"items": items, "history": store.history(())}
+    return {"items": items, "history": store.history(("memories",))}
 
 
 @pytest.fixture
@@ -168,11 +170,11 @@ def test_filters_of_sql_metacharacters_match_literally(seeded, text) -> None:
     namespace = memory_namespace("alice")
     assert seeded.search(namespace, filter={"category": text}, limit=100) == []
     for filter in ({text: "personal"}, {text: {"$eq": "personal"}}):
-        if re.search(r'["\\\x00-\x1f]', text):  # no JSON path can name this key
-            with pytest.raises(InvalidValueError, match="cannot be addressed"):
-                seeded.search(namespace, filter=filter, limit=100)
-        else:
+        if FILTER_KEY.fullmatch(text):  # a plain label ("_"): matched literally
             assert seeded.search(namespace, filter=filter, limit=100) == [], filter
+        else:  # anything else is refused as a key, as LangGraph's SqliteStore does
+            with pytest.raises(InvalidFilterKeyError, match="Invalid filter key"):
+                seeded.search(namespace, filter=filter, limit=100)
     assert seeded.search(namespace, query=text, limit=100)  # a query is only a query
     assert _snapshot(seeded) == before
     assert seeded.verify().ok

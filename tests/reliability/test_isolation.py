@@ -200,3 +200,41 @@ def test_isolation_on_postgres(a: str, b: str, pg_databases: Callable[[], str]) 
     index = {"dims": DIMS, "embed": WordEmbeddings(), "fields": ["content"]}
     with PostgresMemoryStore.open(pg_databases(), index=index) as store:
         assert_isolated(store, seed_pair(store, a, b))
+
+
+class _Counting(WordEmbeddings):
+    """The word embedder, counting the texts it embeds (documents and queries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.texts += texts
+        return super().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.texts.append(text)
+        return super().embed_query(text)
+
+
+def test_what_a_user_pays_does_not_depend_on_other_users(tmp_path) -> None:
+    """B's writes and searches embed exactly B's texts whatever A stored or searched: no
+    vector or query embedding is reused across users, so neither the cost nor the timing
+    of B's calls tells B that A stored (or asked) the same words."""
+    embeddings = _Counting()
+    index = {"dims": DIMS, "embed": embeddings, "fields": ["content"]}
+    secret = "tea with the zzb oncologist on friday"
+    with FaissSqliteStore(str(tmp_path / "m.db"), index=index) as store:
+        alice, bob = MemoryManager(store, "alice"), MemoryManager(store, "bob")
+        alice.add(secret)
+        alice.search("who is my oncologist")
+        embeddings.texts.clear()
+        bob.add(secret)
+        bob.search("who is my oncologist")
+        assert embeddings.texts == [secret, "who is my oncologist"]
+        embeddings.texts.clear()
+        bob.add(secret + " again")
+        bob.add(secret)  # B's own repeat is free
+        bob.search("who is my oncologist")
+        assert embeddings.texts == [secret + " again"]

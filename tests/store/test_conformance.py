@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from langgraph.store.base import BaseStore, GetOp, InvalidNamespaceError, PutOp, SearchOp
 
+from hippograph.store import FaissSqliteStore, LocalEmbeddings
 from tests.store.conftest import StoreFactory
 
 NS = ("memories", "alice")
@@ -99,6 +102,32 @@ def test_search_ranks_by_meaning(store: BaseStore) -> None:
     assert scores == sorted(scores, reverse=True)
     assert store.search(NS, query="dog")[0].key == "pet"
     assert store.search(NS, query="which city is my sibling in")[0].key == "sister"
+
+
+def test_query_scores_are_the_cosine_similarity(
+    store: BaseStore, local_embeddings: LocalEmbeddings
+) -> None:
+    """A plain store scores `search(query=...)` by cosine, as every LangGraph store does
+    (hybrid ranking is explicit configuration: `hippograph.backends.open_store`)."""
+    texts = {"k1": "I work with NeoVim", "k2": "My sister lives in Paris", "k3": "Tea at five"}
+    for key, text in texts.items():
+        store.put(NS, key, {"text": text})
+    query = "Which editor do I use?"
+    vectors = np.asarray(local_embeddings.embed_documents([query, *texts.values()]))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = dict(zip(texts, (vectors[1:] @ vectors[0]).tolist(), strict=True))
+    hits = store.search(NS, query=query, limit=10)
+    assert {hit.key: hit.score for hit in hits} == pytest.approx(expected, abs=1e-4)
+
+
+def test_hybrid_ranking_is_explicit_configuration(tmp_path: Path) -> None:
+    """The plain store is vector-only; the agent's memory store turns hybrid ranking on."""
+    from hippograph.backends import MEMORY_SEARCH, open_store
+
+    with FaissSqliteStore(str(tmp_path / "plain.db"), index={"embed": "local"}) as plain:
+        assert plain.hybrid is None
+    with open_store(tmp_path / "memories.db") as memory:
+        assert isinstance(memory, FaissSqliteStore) and memory.hybrid is MEMORY_SEARCH
 
 
 def test_updated_content_is_searched_by_its_new_text(store: BaseStore) -> None:

@@ -90,7 +90,6 @@ def test_compiled_sql_binds_every_value() -> None:
         {"k": {"$in": [1]}},
         {"k": {"$gt": None}},
         {"k": {"$gt": [1]}},
-        {"k": float("nan")},
         {'k"': 1},
         {"k\n": 1},
         {1: 1},
@@ -111,3 +110,82 @@ def test_type_aware_comparisons() -> None:
         assert [r.key for r in store.search(NS, filter={"v": 1})] == ["one"]
         assert {r.key for r in store.search(NS, filter={"v": {"$gt": 5}})} == {"num"}
         assert {r.key for r in store.search(NS, filter={"v": {"$gt": "1"}})} == {"str"}
+
+
+# ------------------------------------------- LangGraph's filter contract (issue 13, item 8)
+
+CONTRACT_BACKENDS = ["faiss_sqlite", "postgres"]
+
+
+@pytest.mark.parametrize("backend", CONTRACT_BACKENDS)
+def test_non_finite_bounds_compare_like_floats(make_store: Any) -> None:
+    """`{"$lt": inf}` matches every number, as in LangGraph's stores (it was refused)."""
+    store = make_store(index=False)
+    for key, price in (("cheap", 10), ("dear", 30), ("neg", -10)):
+        store.put(NS, key, {"price": price})
+    store.put(NS, "text", {"price": "n/a"})
+    inf, nan = float("inf"), float("nan")
+
+    def found(spec: Any) -> set[str]:
+        return {r.key for r in store.search(NS, filter={"price": spec}, limit=10)}
+
+    numbers = {"cheap", "dear", "neg"}
+    assert found({"$lt": inf}) == found({"$lte": inf}) == numbers
+    assert found({"$gt": -inf}) == found({"$gte": -inf}) == numbers
+    assert found({"$gt": inf}) == found({"$lt": -inf}) == set()
+    assert found({"$eq": nan}) == found(nan) == found({"$gt": nan}) == found(inf) == set()
+    assert found({"$ne": nan}) == {*numbers, "text"}
+    assert found({"$lt": 10**100}) == numbers  # beyond 64-bit integers
+    assert found({"$gt": -(10**30), "$lt": 0}) == {"neg"}
+
+
+@pytest.mark.parametrize("backend", CONTRACT_BACKENDS)
+def test_dotted_keys_reach_nested_values(make_store: Any) -> None:
+    """`{"user.access-level": v}` matches `{"user": {"access-level": v}}` (as SqliteStore);
+    a literal top-level key `"a.b"` still wins where an item has one (as InMemoryStore)."""
+    store = make_store(index=False)
+    store.put(NS, "hyphen", {"access-level": "public", "user": {"access-level": "nested"}})
+    store.put(NS, "digit", {"123abc": "ok", "user": {"123abc": "ok2", "n": 5}})
+    store.put(NS, "literal", {"user.n": 7, "user": {"n": 5}})
+
+    def found(flt: dict[str, Any]) -> list[str]:
+        return sorted(r.key for r in store.search(NS, filter=flt, limit=10))
+
+    assert found({"access-level": "public"}) == ["hyphen"]
+    assert found({"user.access-level": "nested"}) == ["hyphen"]
+    assert found({"123abc": "ok"}) == ["digit"]
+    assert found({"user.123abc": "ok2"}) == ["digit"]
+    assert found({"user.123abc": {"$ne": "ok2"}}) == ["hyphen", "literal"]
+    assert found({"user.n": 5}) == ["digit"]  # "literal" has a top-level "user.n": 7
+    assert found({"user.n": {"$gt": 6}}) == ["literal"]
+    assert found({"user.n": {"$gte": 5}}) == ["digit", "literal"]
+    assert found({"user": {"n": 5}}) == ["digit", "literal"]
+
+
+MALICIOUS_KEYS = [
+    "access') = 'public' OR '1'='1' OR json_extract(value, '$.",
+    "x') OR 1=1 --",
+    'quote"key',
+    "$.content",
+    "a..b",
+    ".a",
+    "",
+    "a b",
+    "k\n",
+]
+
+
+@pytest.mark.parametrize("backend", CONTRACT_BACKENDS)
+@pytest.mark.parametrize("key", MALICIOUS_KEYS)
+def test_malicious_filter_keys_raise_like_upstream(make_store: Any, key: str) -> None:
+    store = make_store(index=False)
+    store.put(NS, "private", {"access": "private", "password": "123"})
+    for flt in ({key: "dummy"}, {key: {"$eq": "dummy"}}, {key: {"$gt": 1}}):
+        with pytest.raises(ValueError, match="Invalid filter key"):
+            store.search(NS, filter=flt)
+    assert store.get(NS, "private") is not None
+
+
+def test_unicode_and_upstream_keys_are_valid() -> None:
+    for key in ("category", "user.access-level", "123abc", "café", "a_b.c-d.0"):
+        compile_filter({key: 1}, "value")

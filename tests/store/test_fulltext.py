@@ -40,6 +40,7 @@ def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
 
     def factory(fields: list[str] | None = None, **kwargs: Any) -> FaissSqliteStore:
         index = {"embed": local_embeddings, "fields": fields or ["content"]}
+        kwargs.setdefault("hybrid", True)  # a plain store is vector-only (LangGraph's scores)
         store = FaissSqliteStore(db, index=index, **kwargs)  # type: ignore[arg-type]
         opened.append(store)
         return store

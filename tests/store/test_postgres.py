@@ -16,7 +16,8 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from hippograph.store import LocalEmbeddings, StoreConfigError, provenance
-from hippograph.store.postgres import PostgresMemoryStore, history_paused
+from hippograph.store.history import history_paused
+from hippograph.store.postgres import PostgresMemoryStore
 
 NS = ("memories", "alice")
 

@@ -30,7 +30,9 @@ def open_stress_store(path: str, corpus: str) -> FaissSqliteStore:
     """The store under test: hybrid search on, `content` embedded (precomputed vectors)."""
     embeddings = PrecomputedEmbeddings(corpus)
     return FaissSqliteStore(
-        path, index={"dims": embeddings.dims, "embed": embeddings, "fields": ["content"]}
+        path,
+        index={"dims": embeddings.dims, "embed": embeddings, "fields": ["content"]},
+        hybrid=True,
     )
 
 
