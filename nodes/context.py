@@ -66,7 +66,7 @@ class Context:
     model: str | None = None
     k: int = 5
     recall_window: int = 3
-    min_score: float = 0.15
+    min_score: float = 0.08
     similar_k: int = 5
     duplicate_threshold: float = 0.95
     forget_threshold: float = 0.45
