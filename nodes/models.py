@@ -97,12 +97,16 @@ def _init(spec: str, base_url: str | None) -> BaseChatModel:
     try:
         chat_model = init_chat_model(spec, **kwargs)
     except ImportError as exc:
+        package = f"langchain-{spec.split(':', 1)[0].replace('_', '-')}" if ":" in spec else None
+        hint = f"pip install {package}" if package else "install the provider's package"
         raise ModelUnavailableError(
-            f"Model {spec!r} needs a provider package that is not installed: {exc}"
+            f"Model {spec!r} needs a provider package that is not installed: {hint} "
+            f"({' '.join(str(exc).split())})"
         ) from exc
     except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelUnavailableError(
-            f"Cannot initialise model {spec!r}: {exc}. {MODEL_HELP}"
+            f"Cannot initialise model {spec!r}: {reason} {MODEL_HELP}"
         ) from exc
     if not isinstance(chat_model, BaseChatModel):
         raise ModelUnavailableError(f"{spec!r} is not a chat model ({type(chat_model).__name__})")

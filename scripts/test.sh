@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The README's test command: installs everything it needs into ./.venv, then lint, type-check, tests.
-# Works offline against the package registries; needs no API keys.
+# The README's test command: installs everything it needs into ./.venv, then lint, type-check,
+# the packaging check (wheel + sdist in a fresh venv), the tests, and the tests again on the
+# lowest dependency versions pyproject.toml allows. Works offline against the package
+# registries; needs no API keys. With arguments, they go to pytest and only lint, type-check
+# and pytest run (e.g. `bash scripts/test.sh tests/cli -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,13 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/python scripts/typecheck.py
+if [ "$#" -eq 0 ]; then
+  bash scripts/check_wheel.sh
+fi
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
 echo "== LangGraph's own store test suites against FaissSqliteStore (tests/upstream)"
 .venv/bin/python tests/upstream/run.py
+if [ "$#" -eq 0 ]; then
+  bash scripts/check_lowest.sh
+fi

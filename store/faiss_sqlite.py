@@ -31,7 +31,6 @@ from typing import Any, cast
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
-    BaseStore,
     GetOp,
     IndexConfig,
     ListNamespacesOp,
@@ -65,6 +64,7 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import (
     HistoryEntry,
     current_source,
@@ -72,11 +72,9 @@ from hippograph.store.history import (
     source_for,
 )
 from hippograph.store.index_manager import IndexManager, chunked
-from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import (
     LINK_OPS,
     LinkExpansion,
-    LinkMethods,
     LinkWrite,
     ListLinksOp,
     current_expansion,
@@ -164,7 +162,7 @@ def _scoped(group: str, text: str) -> str:
     return text_hash(f"{group}\x00{text}")
 
 
-class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
+class FaissSqliteStore(ExtendedStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
     Implements the whole `BaseStore` contract — get / put / delete / search with filters and
@@ -211,6 +209,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
     """
 
     supports_ttl = True
+    backend = "SQLite"
 
     def __init__(
         self,
@@ -790,12 +789,6 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                 done = erasure.compact(conn, in_memory=self._conns.in_memory)
             report = dataclasses.replace(report, compacted=done)
         return report
-
-    async def apurge(
-        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
-    ) -> erasure.ErasureReport:
-        """Async twin of `purge` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
 
     def verify(self) -> VerifyReport:
         """Check SQLite integrity and that vectors, full-text rows and the FAISS indexes agree

@@ -52,6 +52,7 @@ class VerifyReport:
     Attributes:
         items: Live rows in `items`.
         vectors: Rows in `vectors`.
+        links: Links checked (PostgreSQL; the SQLite file's foreign keys are checked whole).
         fulltext_rows: Items in the keyword index (0 when the database keeps none).
         groups: FAISS groups compared with SQLite.
         problems: Every inconsistency found (at most 50 are kept), human-readable.
@@ -59,6 +60,7 @@ class VerifyReport:
 
     items: int = 0
     vectors: int = 0
+    links: int = 0
     fulltext_rows: int = 0
     groups: int = 0
     problems: list[str] = field(default_factory=list)
@@ -106,7 +108,7 @@ def _texts(value: dict[str, Any], path: str) -> list[str]:
     return get_text_at_path(value, path if path == "$" else tokenize_path(path))
 
 
-def _text_at(value: dict[str, Any], field_name: str) -> str | None:
+def text_at(value: dict[str, Any], field_name: str) -> str | None:
     """The text a vector of `field_name` was made from: the one text at path `field_name`,
     or the N-th of several at `path` for `"path.N"` (how the store names them)."""
     texts = _texts(value, field_name)
@@ -147,7 +149,7 @@ def _check_vectors(
             report.add(f"vector {vid} has {len(vector)} dims (recorded {dim}), store {dims}")
         elif abs(float(np.linalg.norm(vector)) - 1.0) > _NORM_TOLERANCE:
             report.add(f"vector {vid} is not unit-norm")
-        text = _text_at(json.loads(value_json), name)
+        text = text_at(json.loads(value_json), name)
         if text is None or text_hash(text) != digest:
             report.add(f"vector {vid} ({name}) does not match the text of item {item_id}")
     return fields

@@ -12,6 +12,7 @@ import typer
 
 from hippograph.bench.backends import BACKENDS, resolve_backends
 from hippograph.bench.measure import parse_size, parse_sizes
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.bench.vectors import VectorKind
@@ -23,6 +24,7 @@ app = typer.Typer(
     help="Benchmarks: the store against its baselines; FAISS index types at scale.",
     no_args_is_help=True,
 )
+
 
 _VECTORS = ("embedding", "uniform")
 Vectors = Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform (worst case).")]
@@ -77,8 +79,16 @@ def store(
             "each run gets a fresh database, dropped after).",
         ),
     ] = None,
+    tenant_sizes: Annotated[
+        str,
+        typer.Option(
+            help="Also fill each size with many users of these sizes (e.g. 100,1k,10k) and "
+            "time searches per user size; two sizes or more add a 1M projection.",
+        ),
+    ] = "",
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.report import store_markdown
     from hippograph.bench.store import StoreBenchConfig, run_store_bench
 
@@ -96,6 +106,7 @@ def store(
         workdir=workdir,
         isolate=isolate,
         postgres_url=postgres_url,
+        tenant_sizes=_sizes(tenant_sizes) if tenant_sizes else (),
     )
     try:
         resolve_backends(config.backends)
@@ -125,6 +136,7 @@ def index(
     workdir: WorkDir = None,
 ) -> None:
     """Build time, memory, latency and recall@10 of flat / HNSW / IVF at one size."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
 
     try:

@@ -16,11 +16,13 @@ import typer
 from hippograph import migrate
 from hippograph.bench import cli as bench_cli
 from hippograph.cli import chat, doctor, memories
+from hippograph.cli.group import HippographGroup
 from hippograph.eval import cli as eval_cli
 from hippograph.ui import cli as ui_cli
 
 app = typer.Typer(
     name="hippograph",
+    cls=HippographGroup,
     help="Long-term memory for LLM agents: chat, browse memories, check the setup.",
     no_args_is_help=True,
     add_completion=False,

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from hippograph.cli._common import StoreOption, UserOption, console, fail, load_settings
+from hippograph.cli.errors import ExitCode
 from hippograph.config import Settings
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
@@ -98,20 +99,17 @@ def chat(
     machines share memories when they use the same `--store postgresql://…`.
     """
     from hippograph.graph import open_agent
-    from hippograph.nodes.models import ModelUnavailableError
     from hippograph.store.threads import ThreadOwnerError, claim_thread
 
     settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
-    try:
-        with open_agent(settings=settings) as agent:
+    with open_agent(settings=settings) as agent:  # failures: one line (cli/errors.py)
+        try:
             if agent.store is not None:
                 claim_thread(agent.store, settings.user_id, thread_id)
-            _repl(agent, settings, thread_id)
-    except ModelUnavailableError as exc:
-        raise fail(str(exc), 2) from exc
-    except ThreadOwnerError as exc:
-        raise fail(f"{exc} (omit --thread for a new one)", 1) from exc
+        except ThreadOwnerError as exc:
+            raise fail(f"{exc} (omit --thread for a new one)", ExitCode.REFUSED) from exc
+        _repl(agent, settings, thread_id)
 
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:

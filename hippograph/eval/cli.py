@@ -2,7 +2,7 @@
 
 hippograph eval locomo --data DIR --out DIR [--mode verbatim|extract] [--baselines]
                        [--conversations 26,30] [--k 1,5,10,20] [--model provider:model]
-                       [--expand-links/--no-expand-links] [--compare-links]
+                       [--expand-links/--no-expand-links] [--compare-links] [--store URL]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hippograph.config import Settings
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.eval.runner import Answerer
@@ -135,9 +136,18 @@ def locomo(
             help="Also ask every question with link expansion off and on (same stores).",
         ),
     ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Run on this store (a postgresql:// URL or a SQLite file): each conversation "
+            "in its own namespace, erased after. Default: a fresh SQLite file per conversation.",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
+    require_extra("eval", "hippograph eval")
     from hippograph.eval.dataset import DatasetError
     from hippograph.eval.report import REPORT_JSON, REPORT_MD, write_report
     from hippograph.eval.runner import EvalConfig, run_locomo
@@ -159,6 +169,7 @@ def locomo(
         model=model if judge else None,
         extract_model=model if mode == "extract" else None,
         embeddings=settings.embeddings,
+        store=store,
         expand_links=_expansion(expand_links),
         compare_links=compare_links,
         progress=progress,

@@ -222,7 +222,7 @@ def test_a_bad_import_line_imports_nothing_unless_skipped(tmp_path: Path, line: 
     path = tmp_path / "in.jsonl"
     path.write_bytes(b'{"content": "Good line one"}\n' + line + b'{"content": "Good line two"}\n')
     refused = _import_cli(db, str(path))
-    assert refused.exit_code == 1
+    assert refused.exit_code == 4  # ExitCode.INVALID_INPUT
     assert "line 2:" in refused.output and "nothing imported" in refused.output
     assert _count(db) == 1
     skipped = _import_cli(db, str(path), "--skip-invalid")
@@ -233,7 +233,7 @@ def test_a_bad_import_line_imports_nothing_unless_skipped(tmp_path: Path, line: 
 def test_invalid_utf8_on_stdin_is_a_clear_error(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     out = _import_cli(db, "-", input=b'{"content": "ok"}\n{"content": "\xff"}\n')
-    assert out.exit_code == 1 and "not valid UTF-8" in out.output
+    assert out.exit_code == 4 and "not valid UTF-8" in out.output
     assert not db.exists() or _count(db) == 0
 
 
