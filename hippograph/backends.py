@@ -29,9 +29,10 @@ from langgraph.store.base import BaseStore, IndexConfig
 
 from hippograph.config import POSTGRES_SCHEMES, Settings, check_store_target, mask_url
 from hippograph.extras import require_extra
-from hippograph.store import FaissSqliteStore, HybridSearch, resolve_embeddings
+from hippograph.store import FaissSqliteStore, resolve_embeddings
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import LinkExpansion
+from hippograph.store.ranking.policy import MEMORY_FIELDS, MEMORY_SEARCH
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -43,21 +44,6 @@ POSTGRES_STORE_OPTIONS = frozenset(
     {"ttl", "max_connections", "setup", "embedder_label", "expand_links"}
 )
 """Keyword arguments `open_store` passes to `PostgresMemoryStore.open` for `postgresql://`."""
-
-MEMORY_FIELDS = ["content"]
-"""Value fields embedded for search: a memory's text. (Embedding `context` too was measured
-on LoCoMo and lowered recall: max-pooling lets the previous turn outrank the answer.)"""
-
-MEMORY_SEARCH = HybridSearch(
-    fields=("content", "context"),
-    field_weights={"context": 0.5},
-    time_field="timestamp",
-    group_field="source.thread_id",
-)
-"""How memory search ranks: cosine on `content` fused with BM25 over `content` and, at half
-weight, `context` (the turn a verbatim memory answered), plus a match between a date named
-in the query and the memory's `timestamp`, blended with how well the memory's thread
-(`source.thread_id`) matches overall. Measured in `benchmarks/results/locomo/`."""
 
 MEMORY_LINKS: LinkExpansion | None = None
 """Whether memory search follows links from its best matches (`store.links.LinkExpansion`).

@@ -39,6 +39,7 @@ from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, links_of
+from hippograph.store.ranking.explain import search_explain
 from hippograph.store.threads import owned_threads
 
 logger = logging.getLogger(__name__)
@@ -143,10 +144,12 @@ class Erasure:
 
 @dataclass(frozen=True, slots=True)
 class ScoredMemory:
-    """A search hit: the memory and its similarity to the query."""
+    """A search hit: the memory and its similarity to the query (and, when asked for, the
+    parts of its score: see `hippograph.store.ranking.explain`)."""
 
     memory: Memory
     score: float
+    explain: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,14 +315,20 @@ class MemoryManager(MemoryLinks):
         return found[offset : None if limit is None else offset + limit]
 
     def search(
-        self, query: str, *, limit: int = 10, category: str | None = None
+        self, query: str, *, limit: int = 10, category: str | None = None, explain: bool = False
     ) -> builtins.list[ScoredMemory]:
-        """Memories closest in meaning to `query`, best first, with cosine scores."""
+        """Memories closest in meaning to `query`, best first, with their scores; with
+        `explain`, each hit's parts (on stores that only give a score: just the score)."""
         filter = {"category": category} if category else None
-        hits = self.store.search(self.namespace, query=query, filter=filter, limit=limit)
+        with search_explain(explain):
+            hits = self.store.search(self.namespace, query=query, filter=filter, limit=limit)
         found = ((hit, self._memory(hit)) for hit in hits)
         return [
-            ScoredMemory(memory, float(hit.score or 0.0))
+            ScoredMemory(
+                memory,
+                float(hit.score or 0.0),
+                dict(getattr(hit, "explain", None) or {"score": hit.score}) if explain else None,
+            )
             for hit, memory in found
             if memory is not None
         ]

@@ -37,8 +37,9 @@ class PreparedPut:
     """`(field path, text, text hash)` to embed; empty when the item is not indexed."""
     source: str | None = None
     """Provenance JSON recorded with the history row."""
-    fulltext: list[str] | None = None
-    """Full-text column values (hybrid search); `None` when the item has no full-text row."""
+    index_paths: list[str] | None = None
+    """A per-put `index=[...]`: the paths its keyword row reads (`None`: the database's
+    keyword fields)."""
 
 
 @dataclass(slots=True)
@@ -132,14 +133,14 @@ def apply_puts(
     group_of: Group,
     now: datetime,
     record_history: bool,
-    fulltext_on: bool = False,
+    keyword_fields: Sequence[str] | None = None,
 ) -> None:
     """Write deduplicated puts: upsert or delete items, swap changed vectors, log, audit.
 
     A vector whose field and text hash are unchanged is kept as is (no re-embedding, no
-    FAISS churn); changed or vanished fields lose their old vector. With `fulltext_on`
-    (hybrid search), each item's full-text row is rewritten from `PreparedPut.fulltext`;
-    without it, the rows of changed items are dropped.
+    FAISS churn); changed or vanished fields lose their old vector. When the database keeps
+    a keyword index (`keyword_fields`, read inside this transaction), each upserted item's
+    keyword rows are rewritten from its value (or dropped when it has no vectors).
     """
     at = now.isoformat()
     epoch = now.timestamp()
@@ -194,24 +195,26 @@ def apply_puts(
         conn, [p for p in upserts if (ns_to_text(p.namespace), p.key) not in existing]
     )
     _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of)
-    _write_fulltext(conn, upserts, item_ids, enabled=fulltext_on)
+    if keyword_fields is not None:
+        _write_keywords(conn, upserts, item_ids, keyword_fields, group_of)
 
 
-def _write_fulltext(
+def _write_keywords(
     conn: sqlite3.Connection,
     upserts: Sequence[PreparedPut],
     item_ids: Mapping[tuple[str, str], int],
-    *,
-    enabled: bool,
+    fields: Sequence[str],
+    group_of: Group,
 ) -> None:
-    """Rewrite the upserted items' full-text rows; with hybrid search off, drop them, so no
-    row ever holds stale text (the index is rebuilt when hybrid search returns)."""
-    rows: list[tuple[int, Sequence[str]]] = []
+    """Rewrite the upserted items' keyword rows: an item with vectors is indexed under
+    `fields` (or its own `index_paths`); one without loses its rows."""
+    rows: list[fulltext.KeywordRow] = []
     unindexed: list[int] = []
     for put in upserts:
         item_id = item_ids[(ns_to_text(put.namespace), put.key)]
-        if enabled and put.fulltext is not None and any(put.fulltext):
-            rows.append((item_id, put.fulltext))
+        if put.texts and put.value is not None:
+            texts = fulltext.item_texts(put.value, fields, put.index_paths)
+            rows.append((item_id, group_of(put.namespace), texts))
         else:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)

@@ -104,7 +104,8 @@ def test_extras_are_reported_per_backend(pg_url: str, local_embeddings: LocalEmb
             require(pg, "hybrid_search")
         assert not supports(pg, "index_snapshots")
         assert pg.verify().ok
-    with FaissSqliteStore(hybrid=True) as sqlite_store:
+    index = {"embed": local_embeddings, "fields": ["content"]}
+    with FaissSqliteStore(index=index, hybrid=True) as sqlite_store:  # type: ignore[arg-type]
         assert all(supports(sqlite_store, f) for f in (*BOTH, "hybrid_search"))
     with (
         FaissSqliteStore() as plain,  # hybrid is off unless asked for

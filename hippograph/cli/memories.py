@@ -29,6 +29,7 @@ from hippograph.cli._common import (
     short_key,
 )
 from hippograph.cli.errors import CliError, ExitCode
+from hippograph.store.ranking.explain import describe
 
 if TYPE_CHECKING:
     from hippograph.store import HistoryEntry, Memory
@@ -158,16 +159,22 @@ def list_memories(
 @app.command()
 def search(
     query: str = typer.Argument(..., help="What to look for, in your own words."),
+    *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
     limit: int = typer.Option(10, "--limit", "-n", min=1, help="Show at most this many."),
     category: str | None = typer.Option(None, "--category", "-c", help=_CATEGORY_HELP),
+    explain: bool = typer.Option(False, "--explain", help="Show what each score is made of."),
 ) -> None:
-    """Search memories by meaning; shows each match's score (higher is closer)."""
+    """Search memories by meaning; shows each match's score (higher is closer) and, with
+    --explain, what it is made of."""
     wanted = _category(category)
     with open_manager(user=user, store=store, create=False) as manager:
-        hits = manager.search(query, limit=limit, category=wanted)
+        hits = manager.search(query, limit=limit, category=wanted, explain=explain)
     console.print(_table([h.memory for h in hits], [h.score for h in hits]))
+    if explain:
+        for hit in hits:
+            console.print(f"[dim]{hit.memory.id}[/] {escape(describe(hit.explain or {}))}")
 
 
 @app.command()

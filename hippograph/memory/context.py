@@ -87,7 +87,7 @@ class Context:
     turn_at: str | None = None
     k: int = 5
     recall_window: int = 3
-    min_score: float = 0.15
+    min_score: float = 0.08
     similar_k: int = 5
     related_threshold: float = 0.3
     duplicate_threshold: float = 0.95

@@ -413,7 +413,7 @@ def test_a_version_2_database_migrates_to_version_3(open_store: Any, db: str) ->
     conn.close()
 
     store = open_store()
-    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(3,)]
+    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION >= 3
     assert store.search(ALICE, query="Sweden", limit=1)[0].key == "sweden"
     store.link(ALICE, "sweden", "cats")
     assert len(store.links(ALICE)) == 1

@@ -10,7 +10,7 @@ Then the harness reopens the store and checks:
     - every indexed item has exactly the vector the real embedder gives its text, and
       items put with `index=False` have none;
     - the newest history row of every item is the write that produced its value;
-    - `FaissSqliteStore.verify()`: `PRAGMA integrity_check`, vectors, FTS rows and the
+    - `FaissSqliteStore.verify()`: `PRAGMA integrity_check`, vectors, keyword rows and the
       FAISS indexes agree with the items — both in the freshly opened store and in an
       observer process that kept its indexes across every kill and caught up by log replay.
 
@@ -45,7 +45,7 @@ from tests.harness.reliability.workload import Model, Workload, model_items
 
 TARGETS: dict[str, float] = {"random": 0.55, "checkpoint": 0.2, "reopen": 0.15, "erase": 0.1}
 """Where kills are aimed, and how often: anywhere, during a WAL checkpoint, during a
-close-and-reopen (index snapshots), during an erasure (purge, FTS optimize, VACUUM)."""
+close-and-reopen (index snapshots), during an erasure (purge, VACUUM)."""
 _AIM_TIMEOUT = 3.0
 _POLL = 0.0002
 
