@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +33,48 @@ ENV_PREFIX = "HIPPOGRAPH_"
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 """URL prefixes that select the PostgreSQL backend."""
+
+SQLITE_SCHEME = "sqlite:///"
+"""`sqlite:///path` names a SQLite file explicitly (`sqlite:////abs/path` for an absolute one)."""
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
+
+
+class StoreTargetError(ValueError):
+    """A store location that is neither a SQLite path nor a supported URL. The message
+    names the scheme only, never the rest of the URL (it may hold a password)."""
+
+
+def check_store_target(target: str) -> str:
+    """`target` unchanged if it names a store hippograph can open, else `StoreTargetError`.
+
+    Accepted: a file path, `":memory:"`, `sqlite:///path`, `postgresql://…` / `postgres://…`.
+    """
+    if target.startswith((*POSTGRES_SCHEMES, SQLITE_SCHEME)):
+        return target
+    match = _SCHEME.match(target)
+    if match and len(match.group(1)) > 1:  # "C:/…" is a Windows path, not a scheme
+        raise StoreTargetError(
+            f"unsupported store URL scheme {match.group(1)!r}: use a SQLite file path, "
+            f"{SQLITE_SCHEME}path or postgresql://user:password@host/database"
+        )
+    if not target.strip():
+        raise StoreTargetError("the store location is empty: give a SQLite file path or URL")
+    return target
+
+
+def mask_url(url: str) -> str:
+    """`url` safe to print: a password (in the user part or `?password=`) becomes `***`."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password:
+            userinfo, _, host = netloc.rpartition("@")
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*/")))
+    except ValueError:  # not even parseable: show the scheme only
+        return url.split("://", 1)[0] + "://***"
 
 
 def default_data_dir() -> Path:
@@ -109,15 +152,23 @@ class Settings:
 
         A `postgresql://` URL sets `store_url`; a file path or `sqlite:///path` sets
         `db_path` and clears `store_url`, so an explicit path beats `HIPPOGRAPH_STORE_URL`.
+
+        Raises:
+            StoreTargetError: another URL scheme (e.g. `mysql://`), or an empty string.
         """
         if target is None:
             return self
-        text = str(target).strip()
+        text = check_store_target(str(target).strip())
         if text.startswith(POSTGRES_SCHEMES):
             return replace(self, store_url=text)
         return replace(
-            self, store_url=None, db_path=Path(text.removeprefix("sqlite:///")).expanduser()
+            self, store_url=None, db_path=Path(text.removeprefix(SQLITE_SCHEME)).expanduser()
         )
+
+    @property
+    def db_is_default(self) -> bool:
+        """True when the SQLite store is the default one (no path or URL configured)."""
+        return self.store_url is None and self.db_path == default_data_dir() / "memories.db"
 
     @property
     def checkpoint_path(self) -> Path:
@@ -135,12 +186,72 @@ class Settings:
     def store_label(self) -> str:
         """`store_target` safe to print: a password in the URL is masked as `***`."""
         target = self.store_target
-        if not self.uses_postgres:
-            return target
-        parts = urlsplit(target)
-        netloc = parts.netloc
-        if parts.password:
-            userinfo, _, host = netloc.rpartition("@")
-            netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
-        query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
-        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*/")))
+        return mask_url(target) if "://" in target else target
+
+
+# --- Tracing (issue 19) -------------------------------------------------------------------
+
+TRACING_MODES = ("off", "otlp")
+"""Values of `HIPPOGRAPH_TRACING`: no tracing, or OpenTelemetry over OTLP."""
+
+TRACING_USER_MODES = ("hash", "plain", "off")
+"""Values of `HIPPOGRAPH_TRACING_USER`: how the user id appears on spans."""
+
+
+class TracingConfigError(ValueError):
+    """A `HIPPOGRAPH_TRACING*` variable has a value hippograph does not know."""
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (_clean(env.get(f"{ENV_PREFIX}{name}")) or default).lower()
+    if value in ("none", "false", "0", ""):
+        value = "off"
+    if value not in allowed:
+        raise TracingConfigError(
+            f"{ENV_PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class TracingSettings:
+    """How a process traces its agent runs and evaluations (`HIPPOGRAPH_TRACING*`).
+
+    Variables:
+        HIPPOGRAPH_TRACING       `otlp`: OpenTelemetry spans to the standard
+                                 `OTEL_EXPORTER_OTLP_ENDPOINT`; `off` (default).
+        HIPPOGRAPH_TRACING_USER  `hash` (default): spans carry a keyed hash of the user id;
+                                 `plain`: the id itself; `off`: no user attribute.
+        HIPPOGRAPH_TRACING_SALT  The key of that hash. Set the same secret on every process
+                                 to find one user's traces across them; unset, each process
+                                 draws a random key (traces of one user correlate only
+                                 within a process).
+
+    Attributes:
+        mode: `"off"` or `"otlp"`.
+        user: `"hash"`, `"plain"` or `"off"`.
+        salt: The hash key, or `None` for a random one per process (never printed).
+    """
+
+    mode: str = "off"
+    user: str = "hash"
+    salt: str | None = None
+
+    def __repr__(self) -> str:
+        salt = "None" if self.salt is None else "'***'"
+        return f"TracingSettings(mode={self.mode!r}, user={self.user!r}, salt={salt})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TracingSettings:
+        """Read the `HIPPOGRAPH_TRACING*` variables; `TracingConfigError` on a bad value."""
+        env = os.environ if env is None else env
+        return cls(
+            mode=_choice(env, "TRACING", TRACING_MODES, "off"),
+            user=_choice(env, "TRACING_USER", TRACING_USER_MODES, "hash"),
+            salt=_clean(env.get(f"{ENV_PREFIX}TRACING_SALT")),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """True when spans are exported."""
+        return self.mode != "off"

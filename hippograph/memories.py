@@ -6,7 +6,9 @@ Core pieces:
       `memory_namespace(user_id)` and nowhere else; links between memories come from
       `hippograph.memory_links.MemoryLinks` (links, link, unlink, graph).
     - `ScoredMemory`, `MemoryStats`, `ImportReport`, `LineError`: what it returns.
-    - `MemoryNotFoundError`, `HistoryUnavailableError`, `ImportValidationError`: how it fails.
+    - `MemoryNotFoundError`, `AmbiguousKeyError`, `DuplicateMemoryError`,
+      `HistoryUnavailableError`, `ImportValidationError`, `NotJsonlError`: how it fails.
+    - `ConflictPolicy`: what an import does with a key the store already holds.
 
 Every write is validated through `Memory` and made under `provenance(...)` naming where it
 came from (`origin`, e.g. `"cli"` or `"ui"`), so the history says who changed what.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import tempfile
 import uuid
 from collections import Counter
@@ -25,15 +28,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import IO, Any, Literal
 
-from langgraph.store.base import BaseStore, Item, PutOp
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
+from hippograph.memory.context import Context
+from hippograph.memory.similarity import exact_cosine
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 from hippograph.store.bulk import bulk_put
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, links_of
+from hippograph.store.ranking.explain import search_explain
 from hippograph.store.threads import owned_threads
 
 logger = logging.getLogger(__name__)
@@ -47,16 +54,34 @@ HISTOGRAM_BINS = 10
 _STORE_FIELDS = ("key", "created_at", "updated_at", "score")
 
 
-class _KeepsHistory(Protocol):
-    """A store with hippograph's audit trail (`FaissSqliteStore`, `PostgresMemoryStore`)."""
+ConflictPolicy = Literal["newer", "overwrite", "skip"]
+"""An imported line whose key the store already holds: keep whichever was updated last
+(`"newer"`, by `updated_at`; a line without one loses), let the line replace the memory
+(`"overwrite"`), or keep the store's memory (`"skip"`)."""
 
-    def history(
-        self, namespace_prefix: tuple[str, ...] = (), key: str | None = None, *, limit: int = 100
-    ) -> Iterable[HistoryEntry]: ...
+CONFLICT_POLICIES: tuple[ConflictPolicy, ...] = ("newer", "overwrite", "skip")
 
 
 class MemoryNotFoundError(KeyError):
     """No memory with this key in the user's namespace."""
+
+
+class AmbiguousKeyError(KeyError):
+    """A key prefix matches more than one of the user's memories."""
+
+
+class DuplicateMemoryError(ValueError):
+    """`MemoryManager.add(..., allow_duplicate=False)` refused a near-duplicate.
+
+    Attributes:
+        existing: The stored memory it duplicates, with its exact cosine similarity.
+    """
+
+    def __init__(self, existing: ScoredMemory) -> None:
+        self.existing = existing
+        super().__init__(
+            f"already remembered as “{existing.memory.content}” (similarity {existing.score:.2f})"
+        )
 
 
 class HistoryUnavailableError(FeatureUnavailableError):
@@ -70,6 +95,10 @@ class LineError:
 
     line: int
     error: str
+
+
+class NotJsonlError(ValueError):
+    """The import input is not JSONL text at all (binary data): one error, not one per line."""
 
 
 class ImportValidationError(ValueError):
@@ -90,6 +119,8 @@ class ImportReport:
     skipped: list[LineError] = field(default_factory=list)
     links: int = 0
     """Links restored from the lines' `links` (those to missing memories are in `skipped`)."""
+    kept: list[LineError] = field(default_factory=list)
+    """Lines not imported because the store's memory won under the `ConflictPolicy`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +145,12 @@ class Erasure:
 
 @dataclass(frozen=True, slots=True)
 class ScoredMemory:
-    """A search hit: the memory and its similarity to the query."""
+    """A search hit: the memory and its similarity to the query (and, when asked for, the
+    parts of its score: see `hippograph.store.ranking.explain`)."""
 
     memory: Memory
     score: float
+    explain: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +260,23 @@ class MemoryManager(MemoryLinks):
             raise MemoryNotFoundError(key)
         return Memory.from_item(item)
 
+    def resolve_key(self, key: str) -> str:
+        """The full key of the memory `key` names: the key itself, or a unique prefix of one
+        (the CLI shows keys shortened).
+
+        Raises:
+            MemoryNotFoundError: no memory has this key or a key starting with it.
+            AmbiguousKeyError: several memories' keys start with it.
+        """
+        if self.store.get(self.namespace, key) is not None:
+            return key
+        found = [item.key for item in self._items() if item.key.startswith(key)] if key else []
+        if not found:
+            raise MemoryNotFoundError(key)
+        if len(found) > 1:
+            raise AmbiguousKeyError(key)
+        return found[0]
+
     def list(
         self,
         *,
@@ -266,23 +316,28 @@ class MemoryManager(MemoryLinks):
         return found[offset : None if limit is None else offset + limit]
 
     def search(
-        self, query: str, *, limit: int = 10, category: str | None = None
+        self, query: str, *, limit: int = 10, category: str | None = None, explain: bool = False
     ) -> builtins.list[ScoredMemory]:
-        """Memories closest in meaning to `query`, best first, with cosine scores."""
+        """Memories closest in meaning to `query`, best first, with their scores; with
+        `explain`, each hit's parts (on stores that only give a score: just the score)."""
         filter = {"category": category} if category else None
-        hits = self.store.search(self.namespace, query=query, filter=filter, limit=limit)
+        with search_explain(explain):
+            hits = self.store.search(self.namespace, query=query, filter=filter, limit=limit)
         found = ((hit, self._memory(hit)) for hit in hits)
         return [
-            ScoredMemory(memory, float(hit.score or 0.0))
+            ScoredMemory(
+                memory,
+                float(hit.score or 0.0),
+                dict(getattr(hit, "explain", None) or {"score": hit.score}) if explain else None,
+            )
             for hit, memory in found
             if memory is not None
         ]
 
     def count(self) -> int:
         """Number of this user's memories."""
-        counter = getattr(self.store, "count", None)
-        if callable(counter):
-            return int(counter(self.namespace))
+        if isinstance(self.store, ExtendedStore):
+            return self.store.count(self.namespace)
         return sum(1 for _ in self._items())
 
     def history(self, key: str | None = None, *, limit: int = 100) -> builtins.list[HistoryEntry]:
@@ -295,8 +350,8 @@ class MemoryManager(MemoryLinks):
             require(self.store, "history")
         except FeatureUnavailableError as exc:
             raise HistoryUnavailableError(str(exc)) from None
-        audited = cast(_KeepsHistory, self.store)
-        return list(audited.history(self.namespace, key, limit=limit))
+        assert isinstance(self.store, ExtendedStore)
+        return self.store.history(self.namespace, key, limit=limit)
 
     def stats(self) -> MemoryStats:
         """Category counts, importance histogram and growth over time, in one pass."""
@@ -327,10 +382,42 @@ class MemoryManager(MemoryLinks):
         with provenance(source):
             yield source
 
-    def add(self, content: str, *, category: str = "other", importance: float = 0.5) -> Memory:
-        """Store a new memory (validated: non-empty content, importance in [0, 1])."""
+    def duplicate_of(self, content: str) -> ScoredMemory | None:
+        """The stored memory that `content` would duplicate, by the rule chat uses offline:
+        exact cosine similarity at least `Context.duplicate_threshold` (0.95 by default)
+        to the closest of the memories a search for `content` returns."""
+        context = Context(user_id=self.user_id)
+        hits = self.store.search(self.namespace, query=content, limit=context.similar_k)
+        scored = exact_cosine(self.store, content, [(hit, hit.score or 0.0) for hit in hits])
+        for hit, score in scored[:1]:
+            memory = self._memory(hit)
+            if memory is not None and score >= context.duplicate_threshold:
+                return ScoredMemory(memory, score)
+        return None
+
+    def add(
+        self,
+        content: str,
+        *,
+        category: str = "other",
+        importance: float = 0.5,
+        allow_duplicate: bool = True,
+    ) -> Memory:
+        """Store a new memory (validated: non-empty content, importance in [0, 1]).
+
+        Args:
+            allow_duplicate: With `False`, refuse content that `duplicate_of` matches.
+
+        Raises:
+            ValueError: invalid content, category or importance; nothing is written.
+            DuplicateMemoryError: `allow_duplicate=False` and the memory is already stored.
+        """
+        memory = Memory(content=content, category=category, importance=importance)
+        if not allow_duplicate:
+            existing = self.duplicate_of(memory.content)
+            if existing is not None:
+                raise DuplicateMemoryError(existing)
         with self._provenance() as source:
-            memory = Memory(content=content, category=category, importance=importance)
             memory.source = source
             self.store.put(self.namespace, memory.id, memory.to_value())
         return memory
@@ -406,10 +493,9 @@ class MemoryManager(MemoryLinks):
         Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
         """
         threads = owned_threads(self.store, self.user_id)
-        purge = getattr(self.store, "purge", None)
         with self._provenance():
-            if callable(purge):
-                report = purge(self.namespace, compact=compact)
+            if isinstance(self.store, ExtendedStore):
+                report = self.store.purge(self.namespace, compact=compact)
                 history = int(report.removed.get("history", 0))
                 return Erasure(report.items, history, threads, bool(report.compacted))
             found = self._all_under_namespace()
@@ -428,12 +514,19 @@ class MemoryManager(MemoryLinks):
 
     # ------------------------------------------------------------------ JSONL
 
-    def export_jsonl(self, target: str | Path | IO[str]) -> int:
+    def export_jsonl(self, target: str | Path | IO[str], *, overwrite: bool = False) -> int:
         """Write every memory as one JSON object per line (streamed); returns the count.
 
         Each line is the stored value plus `key`, `created_at` and `updated_at` (and the
         memory's outgoing `links`, on stores that keep them), so `import_jsonl` restores it.
+        A file is written beside its destination and moved over it once complete, so an
+        existing file is never truncated or left half-written.
+
+        Raises:
+            FileExistsError: `target` is an existing file and `overwrite` is false.
         """
+        if isinstance(target, str | Path) and Path(target).exists() and not overwrite:
+            raise FileExistsError(f"{target} exists")
         links = export_links(self.store, self.namespace)
         with _open_text(target, "w") as out:
             count = 0
@@ -451,48 +544,100 @@ class MemoryManager(MemoryLinks):
         return count
 
     def import_jsonl(
-        self, source: str | Path | IO[str], *, skip_invalid: bool = False
+        self,
+        source: str | Path | IO[str],
+        *,
+        skip_invalid: bool = False,
+        on_conflict: ConflictPolicy = "newer",
     ) -> ImportReport:
         """Import memories from JSONL (as written by `export_jsonl`, or just `{"content": …}`).
 
         The file is validated completely before anything is written: with invalid lines,
         nothing is imported and `ImportValidationError` lists them with line numbers —
-        unless `skip_invalid`, which imports the valid lines and reports the rest. Lines
-        with a `key` replace the memory with that key; others get a new key. A line's
-        `links` are restored once every line is in (a link to a memory that does not
-        exist, or any link on a store without links, is reported in `skipped`).
+        unless `skip_invalid`, which imports the valid lines and reports the rest. Binary
+        input raises `NotJsonlError` at once. Lines without a `key` get a new one; a line
+        whose key the store already holds follows `on_conflict` (default `"newer"`: an
+        older export never reverts newer edits), and the lines it did not import are
+        reported in `kept`. A line's `links` are restored once every line is in (a link to
+        a memory that does not exist, or any link on a store without links, is reported
+        in `skipped`).
         """
+        if on_conflict not in CONFLICT_POLICIES:
+            raise ValueError(f"on_conflict must be one of {', '.join(CONFLICT_POLICIES)}")
         errors: builtins.list[LineError] = []
+        kept: builtins.list[LineError] = []
         with (
             _open_text(source, "r") as lines,
             tempfile.TemporaryFile("w+", encoding="utf-8") as spool,
         ):
+            last_line: dict[str, int] = {}
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
+                _refuse_binary(line, first=not errors and spool.tell() == 0)
                 try:
-                    key, value, links = _parse_line(line)
+                    key, value, links, updated_at = _parse_line(line)
                 except ValueError as exc:
                     errors.append(LineError(number, str(exc)))
                     continue
-                spool.write(json.dumps([number, key, value, links], ensure_ascii=False) + "\n")
+                entry = [number, key, value, links, updated_at]
+                spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                last_line[key] = number
             if errors and not skip_invalid:
                 raise ImportValidationError(errors)
             spool.seek(0)
             wanted: builtins.list[tuple[int, LinkOp]] = []
 
             def puts() -> Iterator[PutOp]:
-                for entry in spool:
-                    number, key, value, links = json.loads(entry)
-                    wanted.extend((number, LinkOp(self.namespace, key, *link)) for link in links)
-                    yield PutOp(self.namespace, key, value)
+                for chunk in _chunks(spool, PAGE_SIZE // 2):
+                    latest = _last_lines_only(chunk, last_line, kept)
+                    for number, key, value, links, _ in self._resolve_conflicts(
+                        latest, on_conflict, kept
+                    ):
+                        wanted.extend((number, LinkOp(self.namespace, key, *li)) for li in links)
+                        yield PutOp(self.namespace, key, value)
 
             # Two chunks are in memory at once (one written while the next is prepared):
             # half pages keep a large import's heap as small as a page-by-page one.
             with self._provenance():
                 imported = bulk_put(self.store, puts(), chunk_size=PAGE_SIZE // 2).items
                 linked = self._restore_links(wanted, errors)
-        return ImportReport(imported, errors, linked)
+        return ImportReport(imported, errors, linked, kept)
+
+    def _resolve_conflicts(
+        self,
+        entries: builtins.list[builtins.list[Any]],
+        policy: ConflictPolicy,
+        kept: builtins.list[LineError],
+    ) -> builtins.list[builtins.list[Any]]:
+        """The entries to write under `policy`; the others are reported in `kept`."""
+        if policy == "overwrite":
+            return entries
+        results = self.store.batch([GetOp(self.namespace, entry[1]) for entry in entries])
+        chosen = []
+        for entry, item in zip(entries, results, strict=True):
+            number, key, _, _, updated_at = entry
+            if not isinstance(item, Item):
+                chosen.append(entry)
+            elif policy == "skip":
+                kept.append(LineError(number, f"{key} is already stored (--on-conflict skip)"))
+            elif updated_at is None:
+                kept.append(
+                    LineError(number, f"{key} is already stored and the line has no updated_at")
+                )
+            elif (line_at := datetime.fromisoformat(updated_at)) > _as_utc(item.updated_at):
+                chosen.append(entry)
+            elif line_at == _as_utc(item.updated_at):
+                kept.append(LineError(number, f"{key} is already stored (same updated_at)"))
+            else:
+                kept.append(
+                    LineError(
+                        number,
+                        f"{key}: the stored memory is newer "
+                        f"({_as_utc(item.updated_at).isoformat(timespec='seconds')})",
+                    )
+                )
+        return chosen
 
     def _restore_links(
         self, wanted: builtins.list[tuple[int, LinkOp]], errors: builtins.list[LineError]
@@ -512,8 +657,63 @@ class MemoryManager(MemoryLinks):
         return sum(isinstance(result, Link) for result in done)
 
 
-def _parse_line(line: str) -> tuple[str, dict[str, Any], list[tuple[str, str, float]]]:
-    """The key and validated value of one JSONL line; `ValueError` says what is wrong."""
+def _last_lines_only(
+    chunk: list[list[Any]], last_line: Mapping[str, int], kept: list[LineError]
+) -> list[list[Any]]:
+    """The entries of `chunk` that are the last line of their key; the others are reported
+    in `kept`. An import writes a repeated key once, from its last line, so what its conflict
+    check reads never depends on which chunks the bulk load has written yet."""
+    latest = []
+    for entry in chunk:
+        number, key = entry[0], entry[1]
+        if last_line[key] == number:
+            latest.append(entry)
+        else:
+            kept.append(LineError(number, f"{key} is repeated on line {last_line[key]}"))
+    return latest
+
+
+def _chunks(lines: Iterable[str], size: int) -> Iterator[list[list[Any]]]:
+    """The spooled entries, decoded, `size` at a time."""
+    chunk: list[list[Any]] = []
+    for line in lines:
+        chunk.append(json.loads(line))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _refuse_binary(line: str, *, first: bool) -> None:
+    """Raise `NotJsonlError` when the first line holds NUL bytes or undecodable bytes."""
+    if not first:
+        return
+    if "\x00" in line:
+        raise NotJsonlError("the input is binary data, not JSONL text (it holds NUL bytes)")
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        if not line.lstrip().startswith("{"):
+            raise NotJsonlError("the input is not UTF-8 JSONL text (binary data?)") from None
+
+
+def _updated_at(raw: Mapping[str, Any]) -> str | None:
+    """The line's `updated_at` as an aware ISO timestamp, or `None` when absent."""
+    value = raw.get("updated_at")
+    if value is None:
+        return None
+    try:
+        return _as_utc(datetime.fromisoformat(str(value))).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"updated_at must be an ISO timestamp, got {value!r}") from exc
+
+
+def _parse_line(
+    line: str,
+) -> tuple[str, dict[str, Any], list[tuple[str, str, float]], str | None]:
+    """The key, validated value, links and `updated_at` of one JSONL line; `ValueError`
+    says what is wrong."""
     try:
         line.encode("utf-8")
     except UnicodeEncodeError as exc:  # undecodable bytes, kept as surrogate escapes
@@ -530,7 +730,7 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any], list[tuple[str, str, fl
     links = parse_links(raw.pop("links", None))
     if any(dst == key for dst, _, _ in links):
         raise ValueError("a memory cannot be linked to itself")
-    return key, imported(validated_value(key, raw)), links
+    return key, imported(validated_value(key, raw)), links, _updated_at(raw)
 
 
 def imported(value: dict[str, Any]) -> dict[str, Any]:
@@ -549,11 +749,26 @@ def imported(value: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def _open_text(target: str | Path | IO[str], mode: str) -> Iterator[IO[str]]:
-    if isinstance(target, str | Path):
-        # Reading, undecodable bytes become surrogate escapes so `_parse_line` can name
-        # the line; writing, they would be an error.
-        errors = "surrogateescape" if mode == "r" else "strict"
-        with open(target, mode, encoding="utf-8", errors=errors) as handle:
+    if not isinstance(target, str | Path):
+        yield target
+    elif mode == "r":
+        # Undecodable bytes become surrogate escapes so `_parse_line` can name the line.
+        with open(target, encoding="utf-8", errors="surrogateescape") as handle:
             yield handle
     else:
-        yield target
+        # Write beside the destination, then move it over: never truncate what is there.
+        destination = Path(target)
+        fd, temporary = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            if destination.exists():  # keep an overwritten file's permissions (new: 0600)
+                os.chmod(temporary, destination.stat().st_mode & 0o7777)
+            os.replace(temporary, destination)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

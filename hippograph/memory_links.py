@@ -5,11 +5,12 @@ Core pieces:
       mixed into `MemoryManager`, so every call stays inside the user's namespace.
     - `MemoryLink`: one link seen from one memory (the other end, its text, which way).
     - `MemoryGraph`: a user's memories and the links between them (the UI's graph view).
-    - `LinksUnavailableError`: the store keeps no links (PostgreSQL, `InMemoryStore`).
+    - `LinksUnavailableError`: the store keeps no links (e.g. LangGraph's `InMemoryStore`).
     - `export_links` / `parse_links`: a memory's outgoing links in its JSONL line.
 
-Links are a feature of the embedded SQLite store (`hippograph.backends.supports(store,
-"links")`); the `links` table is their truth, not the memories' values.
+Links are a feature of hippograph's stores, SQLite and PostgreSQL alike
+(`hippograph.backends.supports(store, "links")`); their links table is the truth, not the
+memories' values.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ _LINK_LIMIT = 100_000
 
 
 class LinksUnavailableError(FeatureUnavailableError):
-    """The store keeps no links between memories (only the embedded SQLite store does)."""
+    """The store keeps no links between memories (hippograph's SQLite and PostgreSQL stores
+    do; e.g. LangGraph's `InMemoryStore` does not)."""
 
 
 @dataclass(frozen=True, slots=True)

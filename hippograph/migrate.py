@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False,
     invoke_without_command=True,
-    help="Copy a SQLite memory store into PostgreSQL: items, vectors (not re-embedded) and "
-    "history. Resumable: rerun the same command after an interruption.",
+    help="Copy a SQLite memory store into PostgreSQL: items, vectors (not re-embedded), links "
+    "and history. Resumable: rerun the same command after an interruption.",
 )
 console = Console(stderr=True)
 
@@ -46,7 +46,7 @@ def migrate(
     embeddings: Annotated[
         str, typer.Option(help="Embedder for --reembed-missing ('local' or provider:model).")
     ] = "local",
-    chunk_size: Annotated[int, typer.Option(min=1, help="Items per transaction.")] = 256,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Items per transaction.")] = 1000,
     sample: Annotated[
         int, typer.Option(min=0, help="Items compared value by value at the end.")
     ] = 100,
@@ -108,6 +108,7 @@ def _print_report(report: MigrationReport) -> None:
     console.print(table)
     console.print(
         f"vectors reused: {report.vectors_reused:,}; re-embedded: {report.vectors_reembedded:,}; "
+        f"links copied: {report.links_copied:,}; "
         f"sampled items compared: {report.verification.sampled:,}"
     )
     for mismatch in report.verification.mismatches[:20]:

@@ -2,6 +2,9 @@
 
 Core pieces:
     - `FaissSqliteStore`: a LangGraph `BaseStore` on SQLite (truth) + FAISS (index).
+    - `ExtendedStore`: what both of hippograph's stores add to `BaseStore` (history, counts,
+      erasure, links, verify); `PostgresMemoryStore` (`store.postgres`) is the other one.
+    - `ExpectOp` / `StaleWriteError`: conditional writes (`expect.py`).
     - `LocalEmbeddings`: offline all-MiniLM-L6-v2 int8 ONNX embeddings.
     - `Memory`: the typed view of a memory item, with converters to and from store items.
     - `Link`, `LinkOp` / `UnlinkOp` / `ListLinksOp`, `LinkExpansion`: links between items
@@ -19,6 +22,8 @@ from hippograph.store.errors import (
     StoreClosedError,
     StoreConfigError,
 )
+from hippograph.store.expect import ExpectOp, StaleWriteError
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.faiss_sqlite import FaissSqliteStore
 from hippograph.store.history import HistoryEntry, provenance
 from hippograph.store.index_policy import IndexPolicy
@@ -45,6 +50,8 @@ __all__ = [
     "CATEGORIES",
     "EmbeddingDimensionError",
     "EmbeddingError",
+    "ExpectOp",
+    "ExtendedStore",
     "FaissSqliteStore",
     "HistoryEntry",
     "HybridSearch",
@@ -59,6 +66,7 @@ __all__ = [
     "ListLinksOp",
     "LocalEmbeddings",
     "Memory",
+    "StaleWriteError",
     "StoreClosedError",
     "StoreConfigError",
     "UnlinkOp",

@@ -12,7 +12,7 @@ Core pieces:
       (SQLite releases the GIL while it writes), so preparing and writing overlap.
 
 Guarantees (on `FaissSqliteStore`): every chunk is one transaction — its items, vectors,
-history rows, full-text rows and vector-log entries commit together or not at all — and
+history rows, keyword rows and vector-log entries commit together or not at all — and
 is committed before the next one starts; `bulk_put` returns once everything is durable,
 power cuts included (the chunks commit without an fsync each, and one fsync of the WAL at
 the end covers them all: the same guarantee as `put` for less I/O). A crash or an error

@@ -4,7 +4,7 @@ A delete removes an item; an erasure removes the person. `purge` deletes, in one
 transaction, every table row that carries the erased items' text or names their namespace:
 items, their vectors, full-text rows, the vector-log entries of their vectors (which name
 the namespace group), and the whole history under the prefix. `compact` then rewrites the
-file so no free page, FTS5 segment or WAL frame still holds the old bytes.
+file so no free page or WAL frame still holds the old bytes.
 
 What stays: one audit row in `history` — op `ERASE`, when, how many items, and a SHA-256 of
 the erased namespace (`key = "sha256:<hex>"`, namespace `("",)`), never the user id or any
@@ -128,9 +128,12 @@ def _purge_vectors(conn: sqlite3.Connection, scope: PurgeScope) -> int:
 
 
 def _purge_fulltext(conn: sqlite3.Connection, scope: PurgeScope) -> int:
-    before = conn.total_changes
-    fulltext.delete_rows(conn, scope.item_ids)
-    return conn.total_changes - before
+    """Keyword rows: whole groups go by group (their statistics with them), else by item."""
+    removed = fulltext.delete_rows(conn, scope.item_ids)
+    if scope.whole_groups is not None:
+        sql, params = scope.whole_groups
+        removed += fulltext.purge_groups(conn, sql, params)
+    return removed
 
 
 def _purge_items(conn: sqlite3.Connection, scope: PurgeScope) -> int:
@@ -205,19 +208,11 @@ def purge(
 def compact(conn: sqlite3.Connection, *, in_memory: bool, wait_ms: int = 10_000) -> bool:
     """Rewrite the database so no deleted bytes survive anywhere in its files.
 
-    Merges the full-text index into one segment (dropping deleted terms), `VACUUM`s the
-    file, and checkpoints the WAL into it and truncates the WAL to zero bytes. Runs on the
-    writer connection outside a transaction. Returns `False` when a reader in another
+    `VACUUM`s the file, checkpoints the WAL into it and truncates the WAL to zero bytes.
+    Runs on the writer connection outside a transaction. Returns `False` when a reader in another
     connection kept the WAL from being truncated within `wait_ms` (the bytes then go at the
     next full checkpoint).
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("INSERT INTO fulltext (fulltext) VALUES ('optimize')")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
     conn.execute("VACUUM")
     if in_memory:
         return True

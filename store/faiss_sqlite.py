@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -31,13 +31,13 @@ from typing import Any, cast
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
-    BaseStore,
     GetOp,
     IndexConfig,
     ListNamespacesOp,
     Op,
     PutOp,
     Result,
+    SearchItem,
     SearchOp,
     TTLConfig,
     get_text_at_path,
@@ -64,6 +64,8 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
+from hippograph.store.expect import ExpectOp, validate_expect_op
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import (
     HistoryEntry,
     current_source,
@@ -72,17 +74,16 @@ from hippograph.store.history import (
 )
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.index_policy import IndexPolicy
-from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import (
     LINK_OPS,
     LinkExpansion,
-    LinkMethods,
     LinkWrite,
     ListLinksOp,
     current_expansion,
     validate_link_op,
 )
 from hippograph.store.ranking import HybridSearch
+from hippograph.store.ranking.explain import explaining, search_explain
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
@@ -117,8 +118,12 @@ class _Plan:
     link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
     expansion: LinkExpansion | None = None
     """How this batch's searches follow links (the store's, or a `link_expansion` override)."""
+    explain: bool = False
+    """Searches return `ExplainedSearchItem`s (`search(..., explain=True)`)."""
     source: str | None = None
     """Explicit provenance (JSON) for the history rows of link changes."""
+    expects: list[ExpectOp] = field(default_factory=list)
+    """Preconditions checked in the write transaction before anything is written."""
     record_history: bool = True
     """This batch's writes record history rows (the store keeps history, and the batch was
     not made inside `history_paused()`)."""
@@ -171,7 +176,7 @@ def _scoped(group: str, text: str) -> str:
     return text_hash(f"{group}\x00{text}")
 
 
-class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
+class FaissSqliteStore(ExtendedStore):
     """A persistent LangGraph store: SQLite (WAL) is the source of truth, FAISS the index.
 
     Implements the whole `BaseStore` contract — get / put / delete / search with filters and
@@ -195,13 +200,14 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             power-loss-safe). See `Connections`.
         max_value_bytes: Largest accepted encoded value (`None`: unlimited).
         history: Record every change in the `history` table (the audit trail).
-        hybrid: Hybrid search (vector + SQLite FTS5 BM25, see `HybridSearch`; `True` for the
+        hybrid: Hybrid search (vector + per-tenant BM25, see `HybridSearch`; `True` for the
             default weights). Off by default (`None`): `search(query=...)` scores are the
             cosine similarity, exactly as LangGraph's stores return them, so the store is a
             drop-in `BaseStore`. The memory store that `hippograph.backends.open_store` opens
-            turns it on (`MEMORY_SEARCH`). With it off the full-text index is not maintained
-            and is rebuilt (from SQLite, no re-embedding) the next time the file is opened
-            with hybrid search. Processes sharing a file should agree.
+            turns it on (`MEMORY_SEARCH`). The keyword index is the database's, not the
+            opener's: once a hybrid store has asked for it, every store keeps it current on
+            write, whatever its own settings (`fulltext.py`), and opening with hybrid search
+            off or without an index never drops it.
         expand_links: Natural-language searches also return the items their best results
             link to, with decayed scores (see `LinkExpansion`); `None` (default): off.
             `link_expansion(...)` overrides it for the searches made inside it.
@@ -217,6 +223,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
     """
 
     supports_ttl = True
+    backend = "SQLite"
 
     def __init__(
         self,
@@ -248,9 +255,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
-        self.hybrid: HybridSearch | None = (
-            HybridSearch() if hybrid is True else (hybrid or None) if index is not None else None
-        )
+        self._hybrid: HybridSearch | None = None
+        if index is not None:
+            self._hybrid = HybridSearch() if hybrid is True else (hybrid or None)
         if index is not None:
             self._configure_index(index, index_policy or IndexPolicy())
         self._sweeper: Sweeper | None = None
@@ -349,21 +356,47 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             )
 
     @property
+    def hybrid(self) -> HybridSearch | None:
+        """This store's hybrid search settings, `fields` resolved (default: the index
+        fields); `None` for pure vector search. Assignable."""
+        if self._hybrid is not None and self._hybrid.fields is None and self._fields:
+            fields = tuple(path for path, _ in self._fields)
+            self._hybrid = dataclasses.replace(self._hybrid, fields=fields)
+        return self._hybrid
+
+    @hybrid.setter
+    def hybrid(self, settings: HybridSearch | None) -> None:
+        self._hybrid = settings
+
+    @property
     def fulltext_fields(self) -> list[str] | None:
-        """Value fields kept in the full-text index (`None` when hybrid search is off)."""
+        """Value fields this store's hybrid search reads (`None` when hybrid search is off);
+        the database may index more (`keyword_fields`)."""
         if self.hybrid is None:
             return None
-        return list(self.hybrid.fields or [path for path, _ in self._fields])
+        return list(self.hybrid.fields or ())
+
+    def keyword_fields(self) -> list[str] | None:
+        """Value fields the database's keyword index holds (`None`: it keeps none)."""
+        with self._conns.read() as conn:
+            return fulltext.recorded_fields(conn)
+
+    def _group_of_prefix(self, prefix: str) -> str:
+        return self._group_of(text_to_ns(prefix))
 
     def _setup_fulltext(self, conn: Any) -> None:
-        fields = self.fulltext_fields
-        if fields is None:
-            # This store's writes drop the rows they change: the next hybrid open rebuilds.
-            fulltext.mark(conn, None)
-        elif not fulltext.is_current(conn, fields):
-            count = fulltext.rebuild(conn, fields)
-            if count:
-                logger.info("rebuilt the full-text index of %s (%d items)", self.path, count)
+        """Bring the database's keyword index up to what this store needs; never drops one."""
+        count = 0
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'keyword_reindex'").fetchone():
+            fields = fulltext.recorded_fields(conn) or []
+            count = fulltext.rebuild(conn, fields, self._group_of_prefix)
+            conn.execute("DELETE FROM meta WHERE key = 'keyword_reindex'")
+        wanted = self.fulltext_fields
+        if wanted is not None and self._index is not None:
+            _, added = fulltext.ensure_fields(conn, wanted, self._group_of_prefix)
+            count = max(count, added)
+        if count:
+            logger.info("built the keyword index of %s (%d items)", self.path, count)
 
     # ------------------------------------------------------------------ batch
 
@@ -392,7 +425,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
 
         Items are validated, encoded and (where no vector is given and none is stored for
         the same text) embedded chunk by chunk, while the previous chunk is written; each
-        chunk is one transaction with its vectors, history, full-text rows and vector-log
+        chunk is one transaction with its vectors, history, keyword rows and vector-log
         entries, committed before the next starts. Returns once everything is durable
         (one fsync for the whole load, see `hippograph.store.bulk`). The FAISS indexes catch
         up on their next search, as after any write.
@@ -484,6 +517,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
         explicit_source = current_source()
         plan.source = source_for(None, explicit_source)
         plan.expansion = current_expansion(self.expand_links)
+        plan.explain = explaining()
         plan.record_history = self.record_history and recording_history()
         for i, op in enumerate(ops):
             if isinstance(op, LINK_OPS):
@@ -492,6 +526,10 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     plan.link_lists.append((i, checked))
                 else:
                     plan.link_writes.append((i, checked))
+                continue
+            if isinstance(op, ExpectOp):
+                validate_op_namespace(GetOp(op.namespace, op.key))
+                plan.expects.append(validate_expect_op(op))
                 continue
             validate_op_namespace(op)
             if isinstance(op, GetOp):
@@ -541,13 +579,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
         source = explicit_source if explicit_source is not None else source_for(op.value, None)
-        columns = None
-        fields = self.fulltext_fields
-        if fields is not None and op.index is not False:
-            fts_paths = fields if op.index is None else list(op.index)
-            columns = fulltext.columns_for(fulltext.texts_at(op.value, fts_paths), fields)
+        index_paths = list(op.index) if isinstance(op.index, list) else None
         return writes.PreparedPut(
-            op.namespace, key, op.value, value_json, ttl, texts, source, columns
+            op.namespace, key, op.value, value_json, ttl, texts, source, index_paths
         )
 
     def _find_known_vectors(self, plan: _Plan) -> None:
@@ -636,8 +670,9 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
 
     def _execute(self, plan: _Plan, *, sync: bool = True) -> list[Result]:
         now = _now()
-        if plan.puts or plan.link_writes:
+        if plan.puts or plan.link_writes or plan.expects:
             with self._conns.write(sync=sync) as conn:
+                writes.check_expectations(conn, plan.expects, now.timestamp(), self.omit_expired)
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
                 writes.apply_puts(
@@ -647,7 +682,7 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     group_of=self._group_of,
                     now=now,
                     record_history=plan.record_history,
-                    fulltext_on=self.hybrid is not None,
+                    keyword_fields=fulltext.recorded_fields(conn),
                 )
                 self._write_links(conn, plan, now)
                 writes.refresh_ttl(conn, scope.refresh, now)
@@ -690,15 +725,21 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
                     self._index,
                     self.group_depth,
                     settings=self.hybrid,
-                    fields=self.fulltext_fields or [],
                     expansion=plan.expansion,
+                    explain=plan.explain,
                 )
             elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
-                    scope, op, query, self._index, self.group_depth, expansion=plan.expansion
+                    scope,
+                    op,
+                    query,
+                    self._index,
+                    self.group_depth,
+                    expansion=plan.expansion,
+                    explain=plan.explain,
                 )
             else:
-                plan.results[i] = reads.search_by_filter(scope, op)
+                plan.results[i] = reads.search_by_filter(scope, op, explain=plan.explain)
         for i, list_op in plan.lists:
             plan.results[i] = reads.list_namespaces(scope, list_op)
         for i, links_op in plan.link_lists:
@@ -706,6 +747,54 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
 
     def _group_of(self, namespace: tuple[str, ...]) -> str:
         return ns_to_text(namespace[: self.group_depth])
+
+    def search(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        explain: bool = False,
+    ) -> list[SearchItem]:
+        """LangGraph's `search`, plus opt-in `explain`: results become
+        `ExplainedSearchItem`s whose `explain` holds the parts of their scores (cosine,
+        BM25, date, thread, links; see `hippograph.store.ranking.explain`)."""
+        with search_explain() if explain else nullcontext():
+            return super().search(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                refresh_ttl=refresh_ttl,
+            )
+
+    async def asearch(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        explain: bool = False,
+    ) -> list[SearchItem]:
+        """Async twin of `search` (same `explain`)."""
+        with search_explain() if explain else nullcontext():
+            return await super().asearch(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                refresh_ttl=refresh_ttl,
+            )
 
     # ------------------------------------------------------------------ TTL
 
@@ -840,12 +929,6 @@ class FaissSqliteStore(Closeable, LinkMethods, BaseStore):
             if text_to_ns(group)[: len(prefix)] == prefix
         )
         return sorted(groups)
-
-    async def apurge(
-        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
-    ) -> erasure.ErasureReport:
-        """Async twin of `purge` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
 
     def verify(self) -> VerifyReport:
         """Check SQLite integrity and that vectors, full-text rows and the FAISS indexes agree

@@ -1,15 +1,30 @@
-"""The SQLite FTS5 side of hybrid search: one full-text row per indexed item.
+"""The keyword index of hybrid search on SQLite: postings and statistics kept per tenant.
 
-Core pieces:
-    - `fulltext` (a virtual table, schema migration 2): `rowid` is `items.id`; columns
-      `f0`–`f3` hold the item's indexed fields (the store's first three index fields in
-      order, everything else in `f3`), tokenised with Porter stemming so "painting" finds
-      "paints".
-    - `write_rows` / `delete_rows`: called inside the writer's transaction, so the
-      full-text index commits with the item and its vectors, or not at all.
-    - `match_expression`: a query turned into an FTS5 `OR` of its content words.
-    - `bm25_scores`: BM25 of matching items under the caller's SQL conditions.
-    - `rebuild`: refill the table from `items` (new migration, or the fields changed).
+Core pieces (schema migration 4; PostgreSQL keeps the same four tables):
+    - `keyword_postings (grp, term, impact, item_id)`, clustered by `(grp, term, impact)`:
+      one row per term of an indexed item, so a term's champions (`ranking.bm25.impact`)
+      are an index range read backwards with a LIMIT.
+    - `keyword_docs (item_id, grp, len0..len3, terms)`: the forward index — each indexed
+      item's length per field slot (`SLOTS`) and its terms with their count per slot,
+      stored as `" term/tf0/tf1/tf2/tf3 ..."` so a query's terms are found by substring
+      search; scoring a candidate and removing an item's postings both read it.
+    - `keyword_terms (grp, term, df)`: how many of the group's items hold each term.
+    - `keyword_groups (grp, docs, len0..len3)`: items and total length per slot, per group.
+
+A group is a FAISS group (`group_depth` labels of the namespace: one per user for
+`("memories", user_id)`), so statistics, and therefore scores and cost, are per tenant.
+Rows are written by `write_rows` / `delete_rows` inside the writer's transaction: they
+commit with the item or not at all. `SqliteKeywords` is the read side, the
+`ranking.bm25.KeywordSource` of one search scope.
+
+Which value fields are indexed is a property of the database (`meta.keyword_fields`), not
+of whoever opens it: every store maintains them on write, whatever its own settings, and a
+store that wants more fields adds them (`ensure_fields`). Opening a file with hybrid search
+off, or without an index, never drops or stales the keyword index.
+
+An item has keyword rows exactly when it has vectors (it is searchable) and the database
+indexes keywords; its slots hold the texts at the database's fields (or at a per-put
+`index=[...]` list, laid out by `slot_of`).
 """
 
 from __future__ import annotations
@@ -17,154 +32,48 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from langgraph.store.base import get_text_at_path, tokenize_path
 
+from hippograph.store import analysis
 from hippograph.store.index_manager import chunked
+from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
 
-COLUMNS = 4
-"""Full-text columns: the first `COLUMNS - 1` index fields get one each, the rest share the last."""
+KEYWORD_FIELDS_KEY = "keyword_fields"
+"""`meta` key holding the JSON list of indexed value fields (absent: no keyword index)."""
 
-_WORD = re.compile(r"\w+(?:'\w+)*", re.UNICODE)
-_META_KEY = "fulltext_fields"
-MAX_QUERY_WORDS = 64
-"""Distinct query words sent to FTS5 (a pasted document as a query stays cheap)."""
+_LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
 
-_STOP_WORDS_TEXT = """
-    a about above after again against all am an and any are aren't as at be because been
-    before being below between both but by can can't cannot could couldn't did didn't do does
-    doesn't doing don't down during each few for from further had hadn't has hasn't have
-    haven't having he he'd he'll he's her here here's hers herself him himself his how how's i
-    i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my
-    myself no nor not of off on once only or other ought our ours ourselves out over own same
-    shan't she she'd she'll she's should shouldn't so some such than that that's the their
-    theirs them themselves then there there's these they they'd they'll they're they've this
-    those through to too under until up very was wasn't we we'd we'll we're we've were weren't
-    what what's when when's where where's which while who who's whom why why's with won't would
-    wouldn't you you'd you'll you're you've your yours yourself yourselves"""
-_LIGHT_VERBS_TEXT = """
-    also get gets getting got go goes going gone just know knows like likes liked make makes
-    made making really see seen take takes taken took tell tells told thing things use used
-    uses using want wants went"""
-STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split()) | frozenset(_LIGHT_VERBS_TEXT.split())
-"""A standard English stop-word list plus light verbs and fillers from the SMART list ("use",
-"get", "like", "thing"): words that say nothing about which memory is meant. Without the
-latter, "Which programming language do I use?" finds "Uses NeoVim" by its one shared word."""
+KeywordRow = tuple[int, str, Sequence[str]]
+"""`(item_id, group, slot texts)`: what `write_rows` indexes for one item."""
 
 
-def column_of(field_name: str, fields: Sequence[str]) -> int:
-    """The full-text column for a text indexed under `field_name` (`"notes[*].2"` counts as
-    `"notes[*]"`)."""
-    base, _, tail = field_name.rpartition(".")
-    for candidate in (field_name, base if tail.isdigit() else None):
-        if candidate is not None and candidate in fields:
-            return min(fields.index(candidate), COLUMNS - 1)
-    return COLUMNS - 1
-
-
-def columns_for(texts: Iterable[tuple[str, str]], fields: Sequence[str]) -> list[str]:
-    """`(field name, text)` pairs laid out as the `COLUMNS` column values of one row."""
-    parts: list[list[str]] = [[] for _ in range(COLUMNS)]
-    for field_name, text in texts:
-        parts[column_of(field_name, fields)].append(text)
-    return ["\n".join(p) for p in parts]
-
-
-def column_weights(fields: Sequence[str], weight_of: Any) -> list[float]:
-    """BM25 weights of the columns, from a `field path -> weight` function."""
-    weights = [weight_of(path) for path in fields[: COLUMNS - 1]]
-    return [*weights, *[1.0] * (COLUMNS - len(weights))]
-
-
-def _placeholders(n: int) -> str:
+def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> None:
-    """Remove the full-text rows of `item_ids` (missing rows are ignored)."""
-    for chunk in chunked(item_ids):
-        conn.execute(
-            f"DELETE FROM fulltext WHERE rowid IN ({_placeholders(len(chunk))})", tuple(chunk)
-        )
+# ---------------------------------------------------------------------- layout
 
 
-def write_rows(conn: sqlite3.Connection, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
-    """Replace the full-text rows of `(item_id, column values)`."""
-    if not rows:
-        return
-    delete_rows(conn, [item_id for item_id, _ in rows])
-    conn.executemany(
-        f"INSERT INTO fulltext (rowid, f0, f1, f2, f3) VALUES (?, {_placeholders(COLUMNS)})",
-        [(item_id, *columns) for item_id, columns in rows],
-    )
+def slot_of(field_name: str, fields: Sequence[str]) -> int:
+    """The slot for a text indexed under `field_name` (`"notes[*].2"` counts as `"notes[*]"`)."""
+    base, _, tail = field_name.rpartition(".")
+    for candidate in (field_name, base if tail.isdigit() else None):
+        if candidate is not None and candidate in fields:
+            return min(fields.index(candidate), SLOTS - 1)
+    return SLOTS - 1
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 query matching any content word of `query` (each quoted, so no word is read
-    as FTS5 syntax); `None` when nothing is left after stop words."""
-    words: dict[str, None] = {}
-    for word in _WORD.findall(query.lower()):
-        if word not in STOP_WORDS and word.strip("_"):
-            words[word] = None
-            if len(words) == MAX_QUERY_WORDS:
-                break
-    if not words:
-        return None
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
-
-
-def bm25_scores(
-    conn: sqlite3.Connection,
-    match: str,
-    weights: Sequence[float],
-    where: str | None = None,
-    params: Sequence[object] = (),
-) -> dict[int, float]:
-    """`{item_id: bm25}` of every item matching `match` (and `where`, over `items i`).
-
-    BM25 is returned positive (higher is better). FTS5 scores every match anyway, so one
-    pass returns them all. Without `where` the full-text table is read alone, which is
-    much faster than joining `items` for each match.
-    """
-    weight_sql = ", ".join(f"{float(w)!r}" for w in weights)
-    if where is None:
-        sql = f"SELECT rowid, bm25(fulltext, {weight_sql}) FROM fulltext WHERE fulltext MATCH ?"
-    else:
-        sql = (
-            f"SELECT i.id, bm25(fulltext, {weight_sql}) FROM fulltext "
-            f"JOIN items i ON i.id = fulltext.rowid WHERE fulltext MATCH ? AND {where}"
-        )
-    return {item_id: -rank for item_id, rank in conn.execute(sql, (match, *params))}
-
-
-def best_matching(
-    conn: sqlite3.Connection,
-    scores: dict[int, float],
-    where: str,
-    params: Sequence[object],
-    count: int,
-) -> list[int] | None:
-    """The `count` best-scored items of `scores` that satisfy `where`, best first; `None`
-    when few of the best satisfy it (another tenant's matches dominate): then score under
-    `where` directly."""
-    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
-    found: list[int] = []
-    step = max(4 * count, 256)
-    for start in range(0, min(len(ranked), 2 * step), step):
-        chunk = ranked[start : start + step]
-        kept = {
-            row[0]
-            for row in conn.execute(
-                f"SELECT i.id FROM items i WHERE i.id IN ({_placeholders(len(chunk))}) AND {where}",
-                (*chunk, *params),
-            )
-        }
-        found.extend(item_id for item_id in chunk if item_id in kept)
-        if len(found) >= count:
-            return found[:count]
-    return found if len(ranked) <= 2 * step else None
+def slot_texts(texts: Iterable[tuple[str, str]], fields: Sequence[str]) -> list[str]:
+    """`(field name, text)` pairs laid out as the `SLOTS` texts of one item."""
+    parts: list[list[str]] = [[] for _ in range(SLOTS)]
+    for field_name, text in texts:
+        parts[slot_of(field_name, fields)].append(text)
+    return ["\n".join(p) for p in parts]
 
 
 def texts_at(value: Mapping[str, Any], paths: Sequence[str]) -> list[tuple[str, str]]:
@@ -178,37 +87,282 @@ def texts_at(value: Mapping[str, Any], paths: Sequence[str]) -> list[tuple[str, 
     return texts
 
 
-def is_current(conn: sqlite3.Connection, fields: Sequence[str]) -> bool:
-    """Whether the full-text rows were built for `fields` (else `rebuild` them)."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_META_KEY,)).fetchone()
-    return row is not None and json.loads(row[0]) == list(fields)
+def item_texts(
+    value: Mapping[str, Any], fields: Sequence[str], paths: Sequence[str] | None = None
+) -> list[str]:
+    """The slot texts of an item: the texts at `paths` (default: `fields`) laid out by `fields`."""
+    return slot_texts(texts_at(value, list(paths) if paths else fields), fields)
 
 
-def rebuild(conn: sqlite3.Connection, fields: Sequence[str]) -> int:
-    """Refill the table from every item that has vectors, reading `fields` from its value;
-    return the rows written. Runs in the caller's write transaction."""
-    conn.execute("DELETE FROM fulltext")
-    rows = conn.execute(
-        "SELECT i.id, i.value FROM items i WHERE EXISTS "
-        "(SELECT 1 FROM vectors v WHERE v.item_id = i.id)"
-    ).fetchall()
-    built = []
-    for item_id, value_json in rows:
-        texts = texts_at(json.loads(value_json), fields)
-        if texts:
-            built.append((item_id, columns_for(texts, fields)))
-    write_rows(conn, built)
-    mark(conn, fields)
-    return len(built)
+# ---------------------------------------------------------------------- configuration
 
 
-def mark(conn: sqlite3.Connection, fields: Sequence[str] | None) -> None:
-    """Record which fields the rows hold (`None`: the rows are no longer maintained)."""
-    if fields is None:
-        conn.execute("DELETE FROM meta WHERE key = ?", (_META_KEY,))
-        return
+def recorded_fields(conn: sqlite3.Connection) -> list[str] | None:
+    """The value fields the database indexes keywords for (`None`: no keyword index)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (KEYWORD_FIELDS_KEY,)).fetchone()
+    return None if row is None else list(json.loads(row[0]))
+
+
+def ensure_fields(
+    conn: sqlite3.Connection, wanted: Sequence[str], group_of: Callable[[str], str]
+) -> tuple[list[str], int]:
+    """Make the database index keywords for (at least) `wanted`; returns the fields now
+    indexed and how many items were (re)indexed — 0 unless the fields grew.
+
+    Fields are only ever added (appended, so existing slots keep their meaning): a store
+    asking for fewer fields searches with the others weighted 0. Runs in the caller's
+    write transaction; `group_of` maps an item's namespace text to its group.
+    """
+    current = recorded_fields(conn)
+    fields = list(current or [])
+    fields.extend(f for f in wanted if f not in fields)
+    if current == fields:
+        return fields, 0
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (_META_KEY, json.dumps(list(fields))),
+        (KEYWORD_FIELDS_KEY, json.dumps(fields)),
     )
+    return fields, rebuild(conn, fields, group_of)
+
+
+def rebuild(conn: sqlite3.Connection, fields: Sequence[str], group_of: Callable[[str], str]) -> int:
+    """Re-index every item that has vectors from its value; returns the items indexed."""
+    for table in ("keyword_postings", "keyword_docs", "keyword_terms", "keyword_groups"):
+        conn.execute(f"DELETE FROM {table}")
+    indexed = 0
+    cursor = conn.execute(
+        "SELECT i.id, i.prefix, i.value FROM items i WHERE EXISTS "
+        "(SELECT 1 FROM vectors v WHERE v.item_id = i.id) ORDER BY i.id"
+    )
+    while batch := cursor.fetchmany(2000):
+        rows = [
+            (item_id, group_of(prefix), item_texts(json.loads(value), fields))
+            for item_id, prefix, value in batch
+        ]
+        indexed += write_rows(conn, rows)
+    return indexed
+
+
+# ---------------------------------------------------------------------- writes
+
+
+def _apply_group_deltas(
+    conn: sqlite3.Connection,
+    df: Mapping[tuple[str, str], int],
+    groups: Mapping[str, list[int]],
+) -> None:
+    """Add `df` changes per `(group, term)` and `[docs, len0..]` changes per group."""
+    conn.executemany(
+        "INSERT INTO keyword_terms (grp, term, df) VALUES (?, ?, ?) "
+        "ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df",
+        [(grp, term, n) for (grp, term), n in sorted(df.items()) if n],
+    )
+    if any(n < 0 for n in df.values()):
+        conn.executemany(
+            "DELETE FROM keyword_terms WHERE grp = ? AND term = ? AND df <= 0",
+            [(grp, term) for (grp, term), n in df.items() if n < 0],
+        )
+    sets = ", ".join(f"len{s} = len{s} + excluded.len{s}" for s in range(SLOTS))
+    conn.executemany(
+        f"INSERT INTO keyword_groups (grp, docs, {_LENGTHS}) VALUES (?, ?, {_marks(SLOTS)}) "
+        f"ON CONFLICT (grp) DO UPDATE SET docs = docs + excluded.docs, {sets}",
+        [(grp, *delta) for grp, delta in sorted(groups.items())],
+    )
+    conn.executemany(
+        "DELETE FROM keyword_groups WHERE grp = ? AND docs <= 0",
+        [(grp,) for grp, delta in groups.items() if delta[0] < 0],
+    )
+
+
+def _forward(counts: Mapping[str, Sequence[int]]) -> str:
+    """`{term: per-slot counts}` as the forward index's text (leading and trailing space)."""
+    return " " + " ".join(f"{t}/{'/'.join(map(str, tf))}" for t, tf in counts.items()) + " "
+
+
+def parse_forward(text: str) -> dict[str, tuple[int, ...]]:
+    """Every `{term: per-slot counts}` of a forward-index text."""
+    found = {}
+    for token in text.split():
+        term, *counts = token.split("/")
+        found[term] = tuple(int(c) for c in counts)
+    return found
+
+
+def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> int:
+    """Remove the keyword rows of `item_ids` (items without any are ignored); returns the
+    items whose rows were removed."""
+    docs: list[tuple[int, str, list[int], str]] = []
+    for chunk in chunked(item_ids):
+        for row in conn.execute(
+            f"SELECT item_id, grp, {_LENGTHS}, terms FROM keyword_docs "
+            f"WHERE item_id IN ({_marks(len(chunk))})",
+            tuple(chunk),
+        ):
+            docs.append((row[0], row[1], list(row[2 : 2 + SLOTS]), row[2 + SLOTS]))
+    if not docs:
+        return 0
+    df: Counter[tuple[str, str]] = Counter()
+    groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))
+    postings = []
+    for item_id, grp, lengths, forward in docs:
+        for term, tf in parse_forward(forward).items():
+            df[(grp, term)] -= 1
+            postings.append((grp, term, impact(tf, lengths), item_id))
+        delta = groups[grp]
+        delta[0] -= 1
+        for s in range(SLOTS):
+            delta[1 + s] -= lengths[s]
+    conn.executemany(
+        "DELETE FROM keyword_postings WHERE grp = ? AND term = ? AND impact = ? AND item_id = ?",
+        postings,
+    )
+    conn.executemany("DELETE FROM keyword_docs WHERE item_id = ?", [(d[0],) for d in docs])
+    _apply_group_deltas(conn, df, groups)
+    return len(docs)
+
+
+def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
+    """Index many items at once (replacing their previous rows); returns the items indexed
+    (an item whose slots hold no searchable term gets no rows).
+
+    The batch path: postings are inserted in key order and the statistics updated once per
+    term and group, so bulk ingest pays per row, not per statement.
+    """
+    if not rows:
+        return 0
+    delete_rows(conn, [item_id for item_id, _, _ in rows])
+    df: Counter[tuple[str, str]] = Counter()
+    groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))
+    postings: list[tuple[str, str, float, int]] = []
+    docs: list[tuple[object, ...]] = []
+    for item_id, grp, texts in rows:
+        counts: dict[str, list[int]] = {}
+        lengths = [0] * SLOTS
+        for slot, text in enumerate(texts[:SLOTS]):
+            found = analysis.terms(text) if text else []
+            lengths[slot] = len(found)
+            for term in found:
+                counts.setdefault(term, [0] * SLOTS)[slot] += 1
+        if not counts:
+            continue
+        for term, tf in counts.items():
+            postings.append((grp, term, impact(tf, lengths), item_id))
+            df[(grp, term)] += 1
+        delta = groups[grp]
+        delta[0] += 1
+        for s in range(SLOTS):
+            delta[1 + s] += lengths[s]
+        docs.append((item_id, grp, *lengths, _forward(counts)))
+    postings.sort()
+    conn.executemany(
+        "INSERT INTO keyword_postings (grp, term, impact, item_id) VALUES (?, ?, ?, ?)", postings
+    )
+    conn.executemany(
+        f"INSERT INTO keyword_docs (item_id, grp, {_LENGTHS}, terms) "
+        f"VALUES (?, ?, {_marks(SLOTS)}, ?)",
+        docs,
+    )
+    _apply_group_deltas(conn, df, groups)
+    return len(docs)
+
+
+def purge_groups(conn: sqlite3.Connection, where: str, params: Sequence[object]) -> int:
+    """Drop every keyword row of the groups matching `where` (SQL on `grp`), for erasing
+    whole tenants; returns the items whose rows were removed."""
+    removed = conn.execute(f"DELETE FROM keyword_docs WHERE {where}", params).rowcount
+    for table in ("keyword_postings", "keyword_terms", "keyword_groups"):
+        conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+    return int(removed)
+
+
+# ---------------------------------------------------------------------- reads
+
+
+class SqliteKeywords:
+    """The keyword index of one search scope (`groups`), read in the caller's transaction;
+    implements `ranking.bm25.KeywordSource`."""
+
+    def __init__(self, conn: sqlite3.Connection, groups: Sequence[str]) -> None:
+        self.conn = conn
+        self.groups = list(groups)
+
+    def _in_groups(self) -> tuple[str, list[str]]:
+        if len(self.groups) == 1:
+            return "grp = ?", self.groups
+        return f"grp IN ({_marks(len(self.groups))})", self.groups
+
+    def collection(self) -> CollectionStats:
+        """Documents in the scope and their total length per slot."""
+        if not self.groups:
+            return CollectionStats(0, (0.0,) * SLOTS)
+        where, params = self._in_groups()
+        sums = ", ".join(f"COALESCE(SUM(len{s}), 0)" for s in range(SLOTS))
+        row = self.conn.execute(
+            f"SELECT COALESCE(SUM(docs), 0), {sums} FROM keyword_groups WHERE {where}", params
+        ).fetchone()
+        return CollectionStats(int(row[0]), tuple(float(v) for v in row[1:]))
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """`{term: documents of the scope holding it}`."""
+        if not self.groups or not terms:
+            return {}
+        where, params = self._in_groups()
+        found: Counter[str] = Counter()
+        for chunk in chunked(list(terms)):
+            for term, df in self.conn.execute(
+                f"SELECT term, df FROM keyword_terms WHERE {where} AND term IN "
+                f"({_marks(len(chunk))})",
+                (*params, *chunk),
+            ):
+                found[term] += int(df)
+        return dict(found)
+
+    def champions(self, terms: Sequence[str], limit: int | None) -> dict[str, list[int]]:
+        """Per term, the ids of its `limit` postings of highest impact (all with `None`),
+        read in one statement: a backwards range scan of the primary key per term."""
+        if not terms or not self.groups:
+            return {}
+        where, params = self._in_groups()
+        tail = "ORDER BY impact DESC, item_id DESC" + (" LIMIT ?" if limit is not None else "")
+        part = (
+            "SELECT * FROM (SELECT term, item_id FROM keyword_postings "
+            f"WHERE {where} AND term = ? {tail})"
+        )
+        sql = " UNION ALL ".join([part] * len(terms))
+        args: list[object] = []
+        for term in terms:
+            args.extend([*params, term] + ([limit] if limit is not None else []))
+        found: dict[str, list[int]] = defaultdict(list)
+        for term, item_id in self.conn.execute(sql, args):
+            found[term].append(item_id)
+        return dict(found)
+
+    def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
+        """The forward index of the documents `ids`, limited to `terms` (found in each
+        document's text by one regular expression)."""
+        column = {term: n for n, term in enumerate(terms)}
+        pattern = re.compile(
+            " (" + "|".join(re.escape(t) for t in terms) + ")/" + "/".join([r"(\d+)"] * SLOTS)
+        )
+        found: list[int] = []
+        lengths: list[tuple[int, ...]] = []
+        hits: list[tuple[int, int, tuple[str, ...]]] = []
+        for chunk in chunked(sorted(ids)):
+            for item_id, *rest in self.conn.execute(
+                f"SELECT item_id, {_LENGTHS}, terms FROM keyword_docs "
+                f"WHERE item_id IN ({_marks(len(chunk))})",
+                tuple(chunk),
+            ):
+                row = len(found)
+                found.append(item_id)
+                lengths.append(tuple(rest[:SLOTS]))
+                for match in pattern.finditer(rest[SLOTS]):
+                    hits.append((row, column[match.group(1)], match.groups()[1:]))
+        if not found:
+            return DocumentTerms.empty(len(terms))
+        tf = np.zeros((len(found), len(terms), SLOTS))
+        for row, col, counts in hits:
+            tf[row, col] = [int(c) for c in counts]
+        ids_array = np.asarray(found, dtype=np.int64)
+        return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from hippograph.store.codec import ns_to_text, prefix_condition, text_to_ns
+from hippograph.store.expansion import expand_ranked
 from hippograph.store.index_manager import chunked
 from hippograph.store.links import (
     Link,
@@ -182,87 +183,57 @@ def expand(
     link to merged in (see `LinkExpansion`); returns the new ranking and, by item id, how
     each reached item came back. `where` / `params` are the search's conditions on `items i`.
     """
-    rows = {row[0]: row for row, _ in ranked}
-    scores = {row[0]: score for row, score in ranked}
-    via: dict[int, Via] = {}
-    frontier = [(row, score) for row, score in ranked[: settings.seeds]]
-    for hop in range(1, settings.hops + 1):
-        reached = _neighbours(conn, frontier, settings, (where, params, item_columns))
-        frontier = []
-        for row, score, link, from_key in reached:
-            item_id = row[0]
-            if score <= scores.get(item_id, float("-inf")):
-                continue
-            rows[item_id], scores[item_id] = row, score
-            via[item_id] = Via(key=from_key, relation=link.relation, weight=link.weight, hops=hop)
-            frontier.append((row, score))
-        if not frontier:
-            break
-    merged = sorted(rows, key=lambda item_id: (-scores[item_id], item_id in via, item_id))
-    return [(rows[i], scores[i]) for i in merged], via
+    graph = _SqliteLinkGraph(conn, where, params, item_columns)
+    merged, via = expand_ranked(ranked, settings, graph)
+    ids = {graph.ref(row): row[0] for row, _ in merged}
+    return merged, {ids[ref]: how for ref, how in via.items()}
 
 
-def _neighbours(
-    conn: sqlite3.Connection,
-    frontier: Ranked,
-    settings: LinkExpansion,
-    search: tuple[str, Sequence[object], str],
-) -> list[tuple[tuple, float, Link, str]]:
-    """`(row, score, link, from key)` for the items linked to `frontier`, best first;
-    `search` is `(where, params, item columns)` of the search being expanded."""
-    edges: dict[tuple[str, str], list[Link]] = defaultdict(list)
-    keys_by_prefix: dict[str, list[str]] = defaultdict(list)
-    for row, _ in frontier:
-        keys_by_prefix[row[1]].append(row[2])
-    for prefix, keys in keys_by_prefix.items():
-        for chunk in chunked(keys):
-            marks = _placeholders(len(chunk))
-            for row in conn.execute(
-                f"SELECT {_COLUMNS} FROM links WHERE prefix = ? AND "
-                f"(src IN ({marks}) OR dst IN ({marks}))",
-                (prefix, *chunk, *chunk),
-            ):
-                link = _link(row)
-                for end in (link.src, link.dst):
-                    if end in chunk:
-                        edges[(prefix, end)].append(link)
-    wanted: list[tuple[str, str, float, Link, str]] = []
-    for row, score in frontier:
-        prefix, key = row[1], row[2]
-        followed = sorted(
-            edges.get((prefix, key), []), key=lambda x: (-x.weight, x.other(key), x.relation)
-        )[: settings.per_seed]
-        for link in followed:
-            reached = score * settings.decay * link.weight
-            wanted.append((prefix, link.other(key), reached, link, key))
-    found = _rows(conn, {(p, k) for p, k, *_ in wanted}, *search)
-    reached_rows = [
-        (found[(p, k)], score, link, from_key)
-        for p, k, score, link, from_key in wanted
-        if (p, k) in found
-    ]
-    return sorted(reached_rows, key=lambda entry: (-entry[1], entry[0][0]))
+class _SqliteLinkGraph:
+    """`LinkGraph` over the `links` and `items` tables, for one search."""
 
+    def __init__(
+        self, conn: sqlite3.Connection, where: str, params: Sequence[object], item_columns: str
+    ) -> None:
+        self.conn, self.where, self.params, self.item_columns = conn, where, params, item_columns
 
-def _rows(
-    conn: sqlite3.Connection,
-    wanted: set[tuple[str, str]],
-    where: str,
-    params: Sequence[object],
-    item_columns: str,
-) -> dict[tuple[str, str], tuple]:
-    """Rows of the `(prefix, key)` items that satisfy the search and have vectors."""
-    keys_by_prefix: dict[str, list[str]] = defaultdict(list)
-    for prefix, key in sorted(wanted):
-        keys_by_prefix[prefix].append(key)
-    found: dict[tuple[str, str], tuple] = {}
-    for prefix, keys in keys_by_prefix.items():
-        for chunk in chunked(keys):
-            for row in conn.execute(
-                f"SELECT {item_columns} FROM items i WHERE i.prefix = ? AND i.key IN "
-                f"({_placeholders(len(chunk))}) AND {where} AND EXISTS "
-                "(SELECT 1 FROM vectors v WHERE v.item_id = i.id)",
-                (prefix, *chunk, *params),
-            ):
-                found[(row[1], row[2])] = row
-    return found
+    def ref(self, row: tuple) -> tuple[str, str]:
+        return (row[1], row[2])
+
+    def order(self, row: tuple) -> int:
+        return int(row[0])
+
+    def links_touching(self, keys: Mapping[str, Sequence[str]]) -> list[Link]:
+        found: list[Link] = []
+        for prefix, wanted in keys.items():
+            for chunk in chunked(list(wanted)):
+                marks = _placeholders(len(chunk))
+                found += map(
+                    _link,
+                    self.conn.execute(
+                        f"SELECT {_COLUMNS} FROM links WHERE prefix = ? AND "
+                        f"(src IN ({marks}) OR dst IN ({marks}))",
+                        (prefix, *chunk, *chunk),
+                    ),
+                )
+        return found
+
+    def reachable(
+        self, wanted: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[tuple, float | None]]:
+        """Rows of the wanted items that satisfy the search and have vectors (their own
+        score is not looked up: a reached item is ranked by its reached score)."""
+        keys_by_prefix: dict[str, list[str]] = defaultdict(list)
+        for prefix, key in sorted(wanted):
+            keys_by_prefix[prefix].append(key)
+        found: dict[tuple[str, str], tuple[tuple, float | None]] = {}
+        for prefix, keys in keys_by_prefix.items():
+            for chunk in chunked(keys):
+                for row in self.conn.execute(
+                    f"SELECT {self.item_columns} FROM items i WHERE i.prefix = ? AND i.key IN "
+                    f"({_placeholders(len(chunk))}) AND {self.where} AND EXISTS "
+                    "(SELECT 1 FROM vectors v WHERE v.item_id = i.id)",
+                    (prefix, *chunk, *self.params),
+                ):
+                    found[(row[1], row[2])] = (row, None)
+        return found

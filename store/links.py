@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, TypedDict, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
 from langgraph.store.base import SearchItem
 
@@ -280,11 +280,11 @@ class LinkMethods:
     supports_links = True
     """Marks a store whose `batch` accepts `LinkOp`, `UnlinkOp` and `ListLinksOp`."""
 
-    def batch(self, ops: Any) -> list[Any]:  # pragma: no cover - provided by the store
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the store; no runtime stub may shadow a base's batch
 
-    async def abatch(self, ops: Any) -> list[Any]:  # pragma: no cover - provided by the store
-        raise NotImplementedError
+        def batch(self, ops: Any) -> list[Any]: ...
+
+        async def abatch(self, ops: Any) -> list[Any]: ...
 
     def link(
         self,

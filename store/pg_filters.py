@@ -140,3 +140,17 @@ def as_conditions(filter: Mapping[str, Any]) -> dict[str, Any]:
         key: value if isinstance(value, Mapping) and value else {"$eq": value}
         for key, value in filter.items()
     }
+
+
+def search_filter(filter: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    """SQL and parameters for a whole search `filter` (every condition must hold), `TRUE` for
+    none: each `(key, operator, operand)` of `as_conditions(filter)` through `key_condition`,
+    as upstream's query builder would send them."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for key, spec in as_conditions(filter or {}).items():
+        for op, operand in spec.items():
+            sql, more = key_condition(key, op, operand)
+            clauses.append(sql)
+            params.extend(more)
+    return " AND ".join(clauses) if clauses else "TRUE", params

@@ -1,11 +1,16 @@
-"""`PostgresMemoryStore`: LangGraph's official `PostgresStore` plus hippograph's extras.
+"""`PostgresMemoryStore`: LangGraph's `PostgresStore` schema and contract, plus hippograph's extras.
 
 Core pieces:
-    - Everything `PostgresStore` does (pgvector search, TTL, filters), unchanged.
-    - `history()` / `count()`: the audit trail and live item counts, as on `FaissSqliteStore`.
-      History rows are written by a trigger in the same transaction as the change.
-    - Provenance (`hippograph.store.provenance`) reaches the trigger as a transaction-local
-      setting, so a delete records who asked for it.
+    - Everything `PostgresStore` does (pgvector search, TTL, filters) on its own tables, so
+      plain `PostgresStore` clients can share the database.
+    - `batch` / `abatch` run in three steps like `FaissSqliteStore`: plan (validate, group),
+      embed (outside any transaction; awaited in `abatch`), execute (one transaction when the
+      batch writes). Large batches of puts stream through `COPY` (`pg_writes`).
+    - The `ExtendedStore` extras: `history()` / `count()` / `purge()` / `verify()`, links
+      between items (`LinkOp` / `UnlinkOp` / `ListLinksOp`, followed by search with
+      `expand_links`), and conditional writes (`ExpectOp`, see `hippograph.store.expect`).
+      History rows are written by triggers in the same transaction as the change; provenance
+      (`hippograph.store.provenance`) reaches them as a transaction-local setting.
     - Filters compare numbers as numbers and match nested objects, like `FaissSqliteStore`
       (upstream compares `$gt` & co. as text and rejects nested filters).
     - With a connection pool, batches run concurrently, each in one explicit transaction
@@ -19,34 +24,52 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
 from typing import Any, cast
 
-from langgraph.store.base import IndexConfig, Op, PutOp, Result, SearchOp, TTLConfig
+import orjson
+from langgraph.store.base import (
+    IndexConfig,
+    Op,
+    Result,
+    TTLConfig,
+)
 from langgraph.store.postgres import PostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import Connection, Cursor
-from psycopg.rows import DictRow, dict_row, tuple_row
-from psycopg.types.json import Jsonb
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+from hippograph.store import pg_links, pg_reads, pg_writes
 from hippograph.store.codec import text_to_ns
 from hippograph.store.embeddings import embedder_name
-from hippograph.store.erasure import ERASE_OP, ErasureReport, audit_key
-from hippograph.store.errors import InvalidNamespaceError, StoreClosedError, StoreConfigError
+from hippograph.store.erasure import ErasureReport
+from hippograph.store.errors import (
+    InvalidNamespaceError,
+    StoreClosedError,
+    StoreConfigError,
+)
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import HistoryEntry, current_source, recording_history
-from hippograph.store.lifecycle import Closeable
-from hippograph.store.pg_filters import as_conditions, key_condition
+from hippograph.store.links import (
+    LinkExpansion,
+)
+from hippograph.store.pg_erasure import purge_postgres
+from hippograph.store.pg_filters import key_condition
+from hippograph.store.pg_plan import BatchPlan, aembed, embed, plan_batch
 from hippograph.store.pg_schema import (
     HISTORY_SETTING,
     SOURCE_SETTING,
     apply_migrations,
+    check_embedder,
+    index_vector_prefixes,
     setup_lock,
-    vector_dims,
 )
+from hippograph.store.pg_sql import prefix_condition
+from hippograph.store.pg_verify import verify_postgres
+from hippograph.store.verify import VerifyReport
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +87,6 @@ little from it while every write pays for it (`benchmarks/postgres_vs_sqlite.py 
 and a filtered HNSW scan may return fewer rows than asked for (hence `iterative_scan`).
 """
 
-_EmbeddingRequest = tuple[str, Sequence[tuple[str, str, str, str]]]
-"""Upstream's pending `store_vectors` insert: SQL and `(prefix, key, field, text)` rows."""
-
-_BATCH_WRITES: ContextVar[bool] = ContextVar("hippograph_pg_batch_writes", default=True)
-
 
 def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndexConfig:
     """`index` with `EXACT_SEARCH` unless it already chooses an `ann_index_config`."""
@@ -77,13 +95,14 @@ def with_exact_search(index: IndexConfig | PostgresIndexConfig) -> PostgresIndex
     return cast(PostgresIndexConfig, config)
 
 
-class PostgresMemoryStore(Closeable, PostgresStore):
-    """LangGraph's `PostgresStore` with hippograph's audit trail, counts and provenance.
+class PostgresMemoryStore(ExtendedStore, PostgresStore):
+    """LangGraph's `PostgresStore` with hippograph's extras (`ExtendedStore`).
 
-    Behaves exactly like `PostgresStore` on every `BaseStore` call; adds `history()` and
-    `count()` with the same signatures as `FaissSqliteStore`, so the CLI and UI work on both.
-    Use `PostgresMemoryStore.open(url, index=...)` (or `hippograph.backends.open_store`),
-    which creates a connection pool and runs `setup()`.
+    Behaves like `PostgresStore` on every `BaseStore` call (same tables, so both can share a
+    database); adds the audit trail, counts, erasure, links, conditional writes and a
+    consistency check with the same signatures as `FaissSqliteStore`, so the CLI and UI work
+    on both. Use `PostgresMemoryStore.open(url, index=...)` (or
+    `hippograph.backends.open_store`), which creates a connection pool and runs `setup()`.
 
     Example:
         ```python
@@ -95,6 +114,9 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         ```
     """
 
+    backend = "PostgreSQL"
+    hybrid = None
+    expand_links: LinkExpansion | None = None
     _owns_pool: bool = False
     embedder_label: str | None = None
     """Name recorded for the embedder in `hippograph_meta` (default: derived from `embed`)."""
@@ -109,6 +131,7 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         setup: bool = True,
         embedder_label: str | None = None,
+        expand_links: LinkExpansion | None = None,
     ) -> PostgresMemoryStore:
         """Connect a pool to `conn_string`, run `setup()` and return the store; `close()` it.
 
@@ -121,8 +144,13 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             setup: Run migrations now (idempotent, safe with concurrent processes).
             embedder_label: Name recorded for the embedder (default: derived from `embed`),
                 so a later open with another model is warned about.
+            expand_links: Natural-language searches also return the items their best
+                results link to (see `LinkExpansion`); `None` (default): off.
         """
         config = with_exact_search(index) if index else None
+        vector_type = (config or {}).get("ann_index_config", {}).get("vector_type", "vector")
+        if vector_type not in ("vector", "halfvec"):
+            raise StoreConfigError(f"vector_type must be vector or halfvec, got {vector_type!r}")
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "prepare_threshold": 0,
@@ -144,6 +172,7 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             store = cls(pool, index=config, ttl=ttl)
             store._owns_pool = True
             store.embedder_label = embedder_label
+            store.expand_links = expand_links
             if setup:
                 store.setup()
         except BaseException:
@@ -169,6 +198,7 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         with self._lock_connection() as conn, setup_lock(conn):
             super().setup()
             apply_migrations(conn)
+            index_vector_prefixes(conn)
             self._check_embedder(conn)
 
     @contextmanager
@@ -183,56 +213,100 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             yield self.conn
 
     def _check_embedder(self, conn: Connection[Any]) -> None:
-        if not self.index_config or self.embeddings is None:
-            return
-        dims = int(self.index_config["dims"])
-        stored = vector_dims(conn)
-        if stored is not None and stored != dims:
-            raise StoreConfigError(
-                f"this database holds {stored}-d vectors but the embedder gives {dims}-d; "
-                "use the original embedder or another database"
-            )
-        name = self.embedder_label or embedder_name(self.embeddings)
-        with conn.cursor(row_factory=tuple_row) as cur:
-            row = cur.execute(
-                "INSERT INTO hippograph_meta (key, value) VALUES ('embedder', %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = hippograph_meta.value RETURNING value",
-                (name,),
-            ).fetchone()
-        if row is not None and row[0] != name:
-            logger.warning(
-                "this database was indexed with %s, now opened with %s: scores mix two models",
-                row[0],
-                name,
-            )
+        if self.index_config and self.embeddings is not None:
+            name = self.embedder_label or embedder_name(self.embeddings)
+            check_embedder(conn, int(self.index_config["dims"]), name)
+
+    @property
+    def omits_expired(self) -> bool:
+        """Whether reads hide expired items before the sweeper deletes them (`TTLConfig`'s
+        `omit_expired`, as in `PostgresStore`)."""
+        return self._omit_expired
+
+    @property
+    def vector_type(self) -> str:
+        """pgvector column type of the index (`vector` or `halfvec`)."""
+        config = cast(dict[str, Any], self.index_config or {})
+        return str(config.get("ann_index_config", {}).get("vector_type", "vector"))
+
+    def decode(self, value: Any) -> dict[str, Any]:
+        """A stored `value` column as a dict (psycopg already decodes JSONB)."""
+        if isinstance(value, dict):
+            return value
+        return (self._deserializer or orjson.loads)(value)
 
     # ------------------------------------------------------------------ batches
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Execute `ops`: in one transaction if any writes, else as autocommit reads."""
-        ops = list(ops)
-        token = _BATCH_WRITES.set(any(isinstance(op, PutOp) for op in ops))
-        try:
-            return super().batch(ops)
-        finally:
-            _BATCH_WRITES.reset(token)
+        """Execute `ops`: in one transaction if any writes, else as autocommit reads (which
+        see the state before the batch's writes, as on every store)."""
+        plan = plan_batch(ops, self.index_config, self.expand_links, recording_history())
+        embed(plan, self.embeddings, self.index_config)
+        return self._execute(plan)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Async twin of `batch`, in a worker thread that keeps the caller's `provenance`."""
-        return await asyncio.to_thread(self.batch, list(ops))
+        """Async twin of `batch`: embedding is awaited, database work runs in a worker thread
+        (which keeps the caller's `provenance`)."""
+        plan = plan_batch(ops, self.index_config, self.expand_links, recording_history())
+        await aembed(plan, self.embeddings, self.index_config)
+        return await asyncio.to_thread(self._execute, plan)
+
+    def _execute(self, plan: BatchPlan) -> list[Result]:
+        results = plan.results
+        with self._batch_cursor(write=plan.writes) as cur:
+            if plan.writes:
+                self._set_write_settings(cur, plan)
+            pg_writes.lock_expected(cur, plan.expects, self.omits_expired)
+            if plan.gets:
+                found = pg_reads.get_items(self, cur, [op for _, op in plan.gets])
+                for (i, _), item in zip(plan.gets, found, strict=True):
+                    results[i] = item
+            for i, op in plan.searches:
+                vector = plan.queries.get(op.query) if op.query else None
+                results[i] = pg_reads.search(self, cur, op, vector, plan.expansion)
+            if plan.lists:
+                self._batch_list_namespaces_ops(plan.lists, results, cur)
+            for i, links_op in plan.link_lists:
+                results[i] = cast(Result, pg_links.list_links(cur, links_op))
+            if plan.puts is not None:
+                pg_writes.write_puts(
+                    cur, plan.puts, vector_type=self.vector_type, copy=self.pipe is None
+                )
+            if plan.link_writes:
+                done = pg_links.apply_link_writes(cur, [op for _, op in plan.link_writes])
+                for (i, _), result in zip(plan.link_writes, done, strict=True):
+                    results[i] = cast(Result, result)
+            pg_writes.check_absent(cur, plan.expects)
+        return results
+
+    def _set_write_settings(self, cur: Cursor[Any], plan: BatchPlan) -> None:
+        """Hand the transaction's provenance and history switch to the history triggers."""
+        if plan.source is None and plan.record_history:
+            return
+        cur.execute(
+            "SELECT set_config(%s::text, %s::text, true), set_config(%s::text, %s::text, true)",
+            (
+                SOURCE_SETTING,
+                "" if plan.source is None else json.dumps(plan.source, default=str),
+                HISTORY_SETTING,
+                "on" if plan.record_history else "off",
+            ),
+        )
 
     @contextmanager
-    def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
-        """A cursor for a batch: its own transaction when it writes (reads are single
+    def _batch_cursor(self, *, write: bool) -> Iterator[Cursor[DictRow]]:
+        """A cursor for one batch: its own transaction when it writes (reads are single
         autocommit statements: no BEGIN/COMMIT round trips); pooled batches share no lock."""
-        if not pipeline or self.pipe is not None:
-            with super()._cursor(pipeline=pipeline) as cur:
+        if self.pipe is not None:
+            with super()._cursor(pipeline=True) as cur:
                 yield cur
             return
         if isinstance(self.conn, ConnectionPool):
+            if self.conn.closed:
+                raise StoreClosedError("the store is closed")
             with self.conn.connection() as conn:
-                writes = conn.transaction() if _BATCH_WRITES.get() else nullcontext()
-                with writes, conn.cursor(binary=True, row_factory=dict_row) as cur:
+                scope: AbstractContextManager[Any] = conn.transaction() if write else nullcontext()
+                with scope, conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
             return
         with (
@@ -242,41 +316,20 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         ):
             yield cur
 
-    def _prepare_batch_PUT_queries(  # noqa: N802 - overrides the upstream name
-        self, put_ops: Sequence[tuple[int, PutOp]]
-    ) -> tuple[list[tuple[str, Sequence[Any]]], _EmbeddingRequest | None]:
-        """Upstream's write statements, preceded by the settings the history trigger reads."""
-        queries, embedding_request = super()._prepare_batch_PUT_queries(put_ops)
-        source = current_source()
-        record = recording_history()
-        if source is not None or not record:
-            queries.insert(
-                0,
-                (
-                    "SELECT set_config(%s::text, %s::text, true), "
-                    "set_config(%s::text, %s::text, true)",
-                    (
-                        SOURCE_SETTING,
-                        "" if source is None else json.dumps(source, default=str),
-                        HISTORY_SETTING,
-                        "on" if record else "off",
-                    ),
-                ),
+    def sweep_ttl(self) -> int:
+        """Delete expired items now, in one transaction: their links first, then the items
+        (with their vectors); history records `UNLINK` then `EXPIRE`, as on SQLite."""
+        with self._batch_cursor(write=True) as cur:
+            cur.execute(
+                "DELETE FROM hippograph_links l USING store s WHERE s.expires_at < now() "
+                "AND s.prefix = l.prefix AND (s.key = l.src OR s.key = l.dst)"
             )
-        return queries, embedding_request
-
-    def _prepare_batch_search_queries(
-        self, search_ops: Sequence[tuple[int, SearchOp]]
-    ) -> tuple[list[tuple[str, list[Any]]], list[tuple[int, str]]]:
-        """Upstream's search queries, with every filter condition built by `key_condition`."""
-        rewritten = [
-            (i, op._replace(filter=as_conditions(op.filter)) if op.filter else op)
-            for i, op in search_ops
-        ]
-        return super()._prepare_batch_search_queries(rewritten)
+            return cur.execute("DELETE FROM store WHERE expires_at < now()").rowcount
 
     def _get_filter_condition(self, key: str, op: str, value: Any) -> tuple[str, list[Any]]:
-        """Type-aware comparisons, nested filters and dotted keys (see `store.pg_filters`)."""
+        """Type-aware comparisons, nested filters and dotted keys (see `store.pg_filters`);
+        upstream's query builders are not used for searches any more, but keep the same
+        semantics should one run."""
         return key_condition(key, op, value)
 
     # ------------------------------------------------------------------ extras
@@ -290,10 +343,10 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         offset: int = 0,
     ) -> list[HistoryEntry]:
         """The audit trail under `namespace_prefix` (optionally one `key`), newest first."""
-        where, params = _prefix_condition(namespace_prefix)
+        where, params = prefix_condition(namespace_prefix)
         if key is not None:
             where, params = f"{where} AND key = %s", [*params, key]
-        with self._cursor() as cur:
+        with self._batch_cursor(write=False) as cur:
             rows = cur.execute(
                 "SELECT id, prefix, key, op, old, new, at, source FROM hippograph_history "
                 f"WHERE {where} ORDER BY at DESC, id DESC LIMIT %s OFFSET %s",
@@ -313,15 +366,21 @@ class PostgresMemoryStore(Closeable, PostgresStore):
             for row in rows
         ]
 
-    def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
-        """Erase everything under `namespace_prefix`: items, their vectors and their whole
-        history, in one transaction (right to erasure), leaving one `ERASE` audit row without
-        content or namespace, as `FaissSqliteStore.purge` does.
+    def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
+        """Number of live (unexpired) items under `namespace_prefix`."""
+        where, params = prefix_condition(namespace_prefix)
+        with self._batch_cursor(write=False) as cur:
+            row = cur.execute(
+                f"SELECT count(*) AS n FROM store WHERE {where} "
+                "AND (expires_at IS NULL OR expires_at > now())",
+                params,
+            ).fetchone()
+        return 0 if row is None else int(row["n"])
 
-        With `compact` (default), `VACUUM FULL` then rewrites the three tables so no dead
-        row keeps the old bytes in their files. It locks those tables while it runs (every
-        replica waits), and PostgreSQL's WAL archive and backups keep the data until your
-        retention policy drops them.
+    def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
+        """Erase everything under `namespace_prefix`: items, their vectors, their links and
+        their whole history, in one transaction, leaving one content-free `ERASE` audit row
+        (see `hippograph.store.pg_erasure`; with `compact`, `VACUUM FULL` follows).
 
         Raises:
             InvalidNamespaceError: an empty prefix (that would erase everything).
@@ -329,47 +388,8 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         prefix = tuple(namespace_prefix)
         if not prefix or not all(isinstance(label, str) for label in prefix):
             raise InvalidNamespaceError("purge needs a non-empty namespace prefix of strings")
-        where, params = _prefix_condition(prefix)
-        at = datetime.now(UTC)
-        source = current_source()
-        key = audit_key(prefix)
         with self._connection() as conn:
-            with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute("SELECT set_config(%s, 'off', true)", (HISTORY_SETTING,))
-                has_vectors = _has_table(cur, "store_vectors")
-                vectors = (
-                    cur.execute(f"DELETE FROM store_vectors WHERE {where}", params).rowcount
-                    if has_vectors
-                    else 0
-                )
-                items = cur.execute(f"DELETE FROM store WHERE {where}", params).rowcount
-                history = cur.execute(
-                    f"DELETE FROM hippograph_history WHERE {where}", params
-                ).rowcount
-                cur.execute(
-                    "INSERT INTO hippograph_history (prefix, key, op, old, new, at, source) "
-                    "VALUES ('', %s, %s, NULL, %s, %s, %s)",
-                    (
-                        key,
-                        ERASE_OP,
-                        Jsonb({"items": items}),
-                        at,
-                        None if source is None else Jsonb(source),
-                    ),
-                )
-            if compact:
-                tables = ", ".join(
-                    ["store", "hippograph_history"] + ["store_vectors"] * has_vectors
-                )
-                conn.execute(f"VACUUM FULL {tables}")
-        removed = {"vectors": vectors, "items": items, "history": history}
-        return ErasureReport(prefix, items, removed, at, compact, key)
-
-    async def apurge(
-        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
-    ) -> ErasureReport:
-        """Async twin of `purge` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
+            return purge_postgres(conn, prefix, source=current_source(), compact=compact)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection[Any]]:
@@ -381,27 +401,9 @@ class PostgresMemoryStore(Closeable, PostgresStore):
         with self.lock:
             yield self.conn
 
-    def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
-        """Number of live (unexpired) items under `namespace_prefix`."""
-        where, params = _prefix_condition(namespace_prefix)
-        with self._cursor() as cur:
-            row = cur.execute(
-                f"SELECT count(*) AS n FROM store WHERE {where} "
-                "AND (expires_at IS NULL OR expires_at > now())",
-                params,
-            ).fetchone()
-        return 0 if row is None else int(row["n"])
-
-
-def _has_table(cur: Cursor[Any], name: str) -> bool:
-    row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-    return bool(row and row[0])
-
-
-def _prefix_condition(prefix: tuple[str, ...]) -> tuple[str, list[str]]:
-    """SQL matching `prefix` and its descendants on whole labels (LIKE wildcards escaped)."""
-    if not prefix:
-        return "TRUE", []
-    path = ".".join(prefix)
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return r"(prefix = %s OR prefix LIKE %s ESCAPE '\')", [path, f"{escaped}.%"]
+    def verify(self) -> VerifyReport:
+        """Check the schema, the triggers that keep history, and that every vector and link
+        agrees with the items (see `hippograph.store.pg_verify`); `report.ok` when
+        consistent."""
+        with self._connection() as conn:
+            return verify_postgres(conn, self)

@@ -6,21 +6,22 @@ snapshot. Expired items are invisible (`omit_expired`) even before the sweeper d
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
 
-from hippograph.store import fulltext, link_sql
+from hippograph.store import fulltext, link_sql, ranking
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
-from hippograph.store.ranking import HybridSearch, blend_groups, date_match, fuse, query_date
+from hippograph.store.ranking import HybridSearch
+from hippograph.store.ranking.explain import ExplainedSearchItem
 
 _ITEM_COLUMNS = "i.id, i.prefix, i.key, i.value, i.created_at, i.updated_at, i.ttl_minutes"
 
@@ -98,8 +99,9 @@ def _where(scope: ReadScope, op: SearchOp) -> tuple[str, list[object]]:
     return f"{ns_sql} AND {filter_sql} AND {alive_sql}", [*ns_params, *filter_params, *alive_params]
 
 
-def search_by_filter(scope: ReadScope, op: SearchOp) -> list[SearchItem]:
-    """Filter-only search: matching items, most recently updated first."""
+def search_by_filter(scope: ReadScope, op: SearchOp, *, explain: bool = False) -> list[SearchItem]:
+    """Filter-only search: matching items, most recently updated first (with `explain`,
+    as `ExplainedSearchItem`s with nothing to explain)."""
     where, params = _where(scope, op)
     rows = scope.conn.execute(
         f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {where} "
@@ -108,7 +110,8 @@ def search_by_filter(scope: ReadScope, op: SearchOp) -> list[SearchItem]:
     ).fetchall()
     for row in rows:
         scope.note(row, op.refresh_ttl)
-    return [_search_item(row, None) for row in rows]
+    items = [_search_item(row, None) for row in rows]
+    return [ExplainedSearchItem(item, {}) for item in items] if explain else items
 
 
 def groups_for_prefix(conn: sqlite3.Connection, prefix: tuple[str, ...], depth: int) -> list[str]:
@@ -127,9 +130,11 @@ def search_by_vector(
     group_depth: int,
     *,
     expansion: LinkExpansion | None = None,
+    explain: bool = False,
 ) -> list[SearchItem]:
     """Semantic search: cosine similarity, max-pooled over an item's vectors (then, with
-    `expansion`, the items the best results link to; see `LinkExpansion`).
+    `expansion`, the items the best results link to; see `LinkExpansion`). With `explain`,
+    results carry their parts (`ranking.explain`).
 
     Items that match but have no vectors (stored with `index=False`) follow the scored ones
     without a score, as in LangGraph's `InMemoryStore`.
@@ -138,7 +143,8 @@ def search_by_vector(
     if expansion is not None:
         wanted = max(wanted, expansion.seeds)
     candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=wanted)
-    return _page(scope, op, candidates, candidates.ranked, expansion)
+    parts = {row[0]: {"cosine": score} for row, score in candidates.ranked} if explain else None
+    return _page(scope, op, candidates, candidates.ranked, expansion, parts=parts)
 
 
 def search_hybrid(
@@ -149,66 +155,129 @@ def search_hybrid(
     group_depth: int,
     *,
     settings: HybridSearch,
-    fields: Sequence[str],
     expansion: LinkExpansion | None = None,
+    explain: bool = False,
 ) -> list[SearchItem]:
-    """Hybrid search: cosine similarity fused with FTS5 BM25 (optionally a date match and a
-    blend with the item's thread), see `HybridSearch`.
-
-    Candidates are the best `settings.candidates` by each ranking, under the same
-    namespace, filter and TTL conditions; each is scored on both, so an item found only by
-    its keywords still gets its exact cosine. Unscored items follow as in `search_by_vector`,
-    and `expansion` follows links from the best results as there.
+    """Hybrid search: the store's primitives (`_SqliteSearchScope`) ranked by
+    `ranking.rank` — cosine fused with the searched tenant's own BM25, and whatever else
+    `settings` asks for. Unscored items follow as in `search_by_vector`, and `expansion`
+    follows links from the best results as there. With `explain`, results carry the parts
+    of their scores (`ranking.explain`).
     """
     assert op.query is not None
     wanted = op.offset + op.limit
-    pool = max(settings.candidates, 2 * wanted, expansion.seeds if expansion else 0)
-    candidates = _VectorCandidates.find(scope, op, query, manager, group_depth, wanted=pool)
-    rows = {row[0]: row for row, _ in candidates.ranked}
-    cosine = {row[0]: score for row, score in candidates.ranked}
-    keyword: dict[int, float] = {}
-    match = fulltext.match_expression(op.query)
-    if match is not None:
-        weights = fulltext.column_weights(fields, settings.weight_of)
-        where, params = candidates.where, candidates.params
-        keyword = fulltext.bm25_scores(scope.conn, match, weights)
-        best_keyword = fulltext.best_matching(scope.conn, keyword, where, params, pool)
-        if best_keyword is None:
-            keyword = fulltext.bm25_scores(scope.conn, match, weights, where, params)
-            best_keyword = heapq.nlargest(pool, keyword, key=keyword.__getitem__)
-        keyword = {i: keyword[i] for i in [*best_keyword, *rows] if i in keyword}
-        _add_keyword_only(scope, query, [i for i in best_keyword if i not in rows], rows, cosine)
-    best = max(keyword.values(), default=0.0)
-    wanted_date = query_date(op.query) if settings.time_field else None
-    times = _value_texts(scope, list(rows), settings.time_field if wanted_date else None)
-    scores = []
-    for item_id in rows:
-        date_score = None
-        if wanted_date is not None:
-            date_score = date_match(times.get(item_id), wanted_date, settings.time_scale_days)
-        scores.append(fuse(settings, cosine[item_id], keyword.get(item_id, 0.0), best, date_score))
-    if settings.group_field is not None:
-        group_of = _value_texts(scope, list(rows), settings.group_field)
-        scores = blend_groups(settings, scores, [group_of.get(i) for i in rows])
-    scored = list(zip(rows.values(), scores, strict=True))
-    scored.sort(key=lambda pair: (-pair[1], pair[0][0]))
-    return _page(scope, op, candidates, scored, expansion)
+    seeds = expansion.seeds if expansion else 0
+    pool = max(settings.candidates, 2 * wanted, seeds)
+    candidates = _VectorCandidates.find(
+        scope, op, query, manager, group_depth, wanted=pool, light=True, spare=1
+    )
+    search = _SqliteSearchScope(scope, candidates, query, group_depth, op.namespace_prefix)
+    vector = [(row[0], score) for row, score in candidates.ranked]
+    ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
+    head = ranked[: max(wanted, seeds)]
+    rows = search.rows([r.item_id for r in head])
+    scored = [(rows[r.item_id], r.score) for r in head if r.item_id in rows]
+    parts = {r.item_id: dict(r.parts) for r in head} if explain else None
+    return _page(scope, op, candidates, scored, expansion, total=len(ranked), parts=parts)
 
 
-def _value_texts(scope: ReadScope, item_ids: list[int], path: str | None) -> dict[int, object]:
-    """`{item_id: scalar at the dotted value path}` (JSON objects and arrays are left out)."""
-    if path is None or not item_ids:
-        return {}
-    json_path = "$" + "".join(f'."{part}"' for part in path.split("."))
-    found: dict[int, object] = {}
+class _SqliteSearchScope:
+    """`ranking.SearchScope` on SQLite: one search's namespace, filter and TTL conditions,
+    and the keyword index of the groups it spans."""
+
+    def __init__(
+        self,
+        scope: ReadScope,
+        candidates: _VectorCandidates,
+        query: np.ndarray,
+        group_depth: int,
+        prefix: tuple[str, ...],
+    ) -> None:
+        self.scope = scope
+        self.candidates = candidates
+        self.query = query
+        self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
+        self._values: dict[tuple[int, str], object] = {}
+
+    def vector_candidates(self, count: int) -> list[tuple[int, float]]:
+        return [(row[0], score) for row, score in self.candidates.ranked[:count]]
+
+    def keywords(self) -> tuple[fulltext.SqliteKeywords, list[str]] | None:
+        fields = fulltext.recorded_fields(self.scope.conn)
+        if fields is None:
+            return None
+        return fulltext.SqliteKeywords(self.scope.conn, self.groups), fields
+
+    def admissible(self, ids: Collection[int]) -> set[int]:
+        kept: set[int] = set()
+        for chunk in chunked(sorted(ids)):
+            kept.update(
+                row[0]
+                for row in self.scope.conn.execute(
+                    f"SELECT i.id FROM items i WHERE i.id IN ({','.join('?' * len(chunk))}) "
+                    f"AND {self.candidates.where}",
+                    (*chunk, *self.candidates.params),
+                )
+            )
+        return kept
+
+    def admissible_ids(self) -> set[int]:
+        return {
+            row[0]
+            for row in self.scope.conn.execute(
+                f"SELECT i.id FROM items i WHERE {self.candidates.where}", self.candidates.params
+            )
+        }
+
+    def cosines(self, ids: Collection[int]) -> dict[int, float]:
+        found: dict[int, float] = {}
+        for chunk in chunked(sorted(ids)):
+            marks = ",".join("?" * len(chunk))
+            for item_id, blob in self.scope.conn.execute(
+                f"SELECT item_id, blob FROM vectors WHERE item_id IN ({marks})",
+                tuple(chunk),
+            ):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if len(vector) == len(self.query):
+                    score = float(vector @ self.query)
+                    found[item_id] = max(found.get(item_id, score), score)
+        return found
+
+    def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
+        return _value_texts(self.scope, sorted(ids), paths)
+
+    def rows(self, ids: Sequence[int]) -> dict[int, tuple]:
+        """Full item rows of `ids`."""
+        found: dict[int, tuple] = {}
+        for chunk in chunked(list(ids)):
+            for row in self.scope.conn.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            ):
+                found[row[0]] = row
+        return found
+
+
+def _value_texts(
+    scope: ReadScope, item_ids: list[int], paths: Sequence[str]
+) -> dict[str, dict[int, object]]:
+    """`{path: {item_id: scalar at the dotted value path}}`, one query for every path
+    (JSON objects and arrays are left out)."""
+    found: dict[str, dict[int, object]] = {path: {} for path in paths}
+    if not paths or not item_ids:
+        return found
+    json_paths = ["$" + "".join(f'."{part}"' for part in path.split(".")) for path in paths]
+    columns = ", ".join("json_extract(value, ?), json_type(value, ?)" for _ in paths)
+    params = [p for json_path in json_paths for p in (json_path, json_path)]
     for chunk in chunked(item_ids):
-        for item_id, value in scope.conn.execute(
-            f"SELECT id, json_extract(value, ?) FROM items WHERE id IN "
-            f"({','.join('?' * len(chunk))}) AND json_type(value, ?) NOT IN ('object', 'array')",
-            (json_path, *chunk, json_path),
+        for item_id, *values in scope.conn.execute(
+            f"SELECT id, {columns} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+            (*params, *chunk),
         ):
-            if value is not None:
-                found[item_id] = value
+            for n, path in enumerate(paths):
+                value, kind = values[2 * n], values[2 * n + 1]
+                if value is not None and kind not in ("object", "array"):
+                    found[path][item_id] = value
     return found
 
 
@@ -232,45 +301,25 @@ class _VectorCandidates:
         group_depth: int,
         *,
         wanted: int,
+        light: bool = False,
+        spare: int = 2,
     ) -> _VectorCandidates:
+        """With `light`, `ranked` holds `(item_id,)` instead of full item rows. FAISS is
+        asked for `spare` times `wanted` hits first (more when filters drop too many)."""
         groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
         manager.sync(scope.conn, groups)
         where, params = _where(scope, op)
         allowed = None
         if op.filter or len(op.namespace_prefix) > group_depth:
             allowed = _allowed_vector_ids(scope.conn, where, params, groups)
-        k = max(2 * wanted, 16)
+        k = max(spare * wanted, 16)
         while True:
             hits = manager.search(groups, query, k, allowed)
-            ranked = _hydrate(scope, hits, op.namespace_prefix)
+            ranked = _hydrate(scope, hits, op.namespace_prefix, light=light)
             exhausted = len(hits) < k
             if len(ranked) >= wanted or exhausted:
                 return cls(ranked, exhausted, where, params)
             k *= 4
-
-
-def _add_keyword_only(
-    scope: ReadScope,
-    query: np.ndarray,
-    item_ids: Sequence[int],
-    rows: dict[int, tuple],
-    cosine: dict[int, float],
-) -> None:
-    """Fetch rows and exact max-pooled cosines of items found only by their keywords."""
-    for chunk in chunked(item_ids):
-        for row in scope.conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items i WHERE i.id IN ({','.join('?' * len(chunk))})",
-            tuple(chunk),
-        ):
-            rows[row[0]] = row
-            cosine[row[0]] = 0.0
-        for item_id, blob in scope.conn.execute(
-            f"SELECT item_id, blob FROM vectors WHERE item_id IN ({','.join('?' * len(chunk))})",
-            tuple(chunk),
-        ):
-            vector = np.frombuffer(blob, dtype=np.float32)
-            if len(vector) == len(query):
-                cosine[item_id] = max(cosine[item_id], float(vector @ query))
 
 
 def _page(
@@ -279,11 +328,19 @@ def _page(
     candidates: _VectorCandidates,
     ranked: list[tuple[tuple, float]],
     expansion: LinkExpansion | None = None,
+    *,
+    total: int | None = None,
+    parts: dict[int, dict[str, Any]] | None = None,
 ) -> list[SearchItem]:
     """The requested page of `ranked` (expanded through links when asked), followed by
-    unscored items once scored ones run out."""
+    unscored items once scored ones run out. `ranked` may be the head of a longer
+    ranking of `total` items. With `parts` (explain), every result is an
+    `ExplainedSearchItem`: its parts, or for a linked result the score it was reached
+    with (`links`) and from where (`via`)."""
     via: dict[int, Via] = {}
+    extra = 0
     if expansion is not None:
+        before = len(ranked)
         ranked, via = link_sql.expand(
             scope.conn,
             ranked,
@@ -292,12 +349,18 @@ def _page(
             params=candidates.params,
             item_columns=_ITEM_COLUMNS,
         )
+        extra = len(ranked) - before
     page = ranked[op.offset : op.offset + op.limit]
     results = [_search_item(row, score, via.get(row[0])) for row, score in page]
+    if parts is not None:
+        results = [
+            _explained(item, row[0], parts, via)
+            for item, (row, _) in zip(results, page, strict=True)
+        ]
     for row, _ in page:
         scope.note(row, op.refresh_ttl)
     if len(results) < op.limit and candidates.exhausted:
-        skip = max(0, op.offset - len(ranked))
+        skip = max(0, op.offset - (len(ranked) if total is None else total + extra))
         for row in scope.conn.execute(
             f"SELECT {_ITEM_COLUMNS} FROM items i WHERE {candidates.where} AND NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.item_id = i.id) "
@@ -305,8 +368,17 @@ def _page(
             (*candidates.params, op.limit - len(results), skip),
         ):
             scope.note(row, op.refresh_ttl)
-            results.append(_search_item(row, None))
+            unscored = _search_item(row, None)
+            results.append(unscored if parts is None else ExplainedSearchItem(unscored, {}))
     return results
+
+
+def _explained(
+    item: SearchItem, item_id: int, parts: dict[int, dict[str, Any]], via: dict[int, Via]
+) -> SearchItem:
+    if item_id in via:
+        return ExplainedSearchItem(item, {"links": item.score, "via": via[item_id]["key"]})
+    return ExplainedSearchItem(item, parts.get(item_id, {}))
 
 
 def _allowed_vector_ids(
@@ -326,18 +398,20 @@ def _allowed_vector_ids(
 
 
 def _hydrate(
-    scope: ReadScope, hits: list[tuple[int, float]], prefix: tuple[str, ...]
+    scope: ReadScope, hits: list[tuple[int, float]], prefix: tuple[str, ...], *, light: bool = False
 ) -> list[tuple[tuple, float]]:
-    """Item rows for vector hits, best score per item, in score order.
+    """Item rows for vector hits, best score per item, in score order (`(item_id,)` only
+    with `light`).
 
     Hits whose item vanished, expired, or lies outside `prefix` in this snapshot are dropped
     (the FAISS cache may be ahead of or broader than the snapshot).
     """
     rows: dict[int, tuple] = {}
     alive, alive_params = scope.alive()
+    columns = "i.id, i.prefix" if light else _ITEM_COLUMNS
     for chunk in chunked([vid for vid, _ in hits]):
         for row in scope.conn.execute(
-            f"SELECT v.id, {_ITEM_COLUMNS} FROM vectors v JOIN items i ON i.id = v.item_id "
+            f"SELECT v.id, {columns} FROM vectors v JOIN items i ON i.id = v.item_id "
             f"WHERE v.id IN ({','.join('?' * len(chunk))}) AND {alive}",
             (*chunk, *alive_params),
         ):
@@ -350,7 +424,7 @@ def _hydrate(
         if row is None or row[0] in seen or text_to_ns(row[1])[:n] != prefix:
             continue
         seen.add(row[0])
-        ranked.append((row, float(score)))
+        ranked.append(((row[0],) if light else row, float(score)))
     return ranked
 
 

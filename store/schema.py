@@ -7,13 +7,17 @@ Tables:
     - `vector_log`: every vector added or removed, in commit order. FAISS indexes are
       derived caches: a process replays this log to catch up with any writer's commits.
     - `history`: the audit trail — every ADD / UPDATE / DELETE / EXPIRE with old and new value.
-    - `fulltext` (2): FTS5 index of each indexed item's texts for hybrid search (rowid =
-      `items.id`, Porter-stemmed); see `fulltext.py`. Filled by the store, not by the migration.
+    - `fulltext` (2): FTS5 index of each indexed item's texts for hybrid search; dropped by
+      migration 4 (its BM25 statistics spanned every tenant).
     - `links` (3): edges between two items of one namespace (`src` → `dst`, a relation and a
       weight); see `links.py`. Both ends share the row's one `prefix` column and are foreign
       keys into `items`, so a link can never join two namespaces (two users) and never
       outlives either end.
-    - `group_floors` (4): per-group fences of the vector log, raised by erasures (keyed by a
+    - `keyword_postings`, `keyword_docs`, `keyword_terms`, `keyword_groups` (4): the keyword
+      index of hybrid search, with BM25 statistics per namespace group (per tenant); see
+      `fulltext.py`. Filled by the store (the text analysis is Python), not by the migration:
+      a database that had an FTS5 index keeps its fields and is re-indexed on next open.
+    - `group_floors` (5): per-group fences of the vector log, raised by erasures (keyed by a
       hash of the group, never its name); see `vector_log.py`.
 
 Never edit a shipped migration; append a new one.
@@ -98,7 +102,45 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS links_dst_idx ON links (prefix, dst);
     CREATE INDEX IF NOT EXISTS links_relation_idx ON links (prefix, relation);
     """,
-    # 4: per-group fences of the vector log (an erasure reloads only the erased groups)
+    # 4: per-tenant keyword index (BM25 statistics per group) replaces the FTS5 table
+    """
+    DROP TABLE IF EXISTS fulltext;
+    CREATE TABLE IF NOT EXISTS keyword_postings (
+        grp TEXT NOT NULL,
+        term TEXT NOT NULL,
+        impact REAL NOT NULL,
+        item_id INTEGER NOT NULL,
+        PRIMARY KEY (grp, term, impact, item_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS keyword_docs (
+        item_id INTEGER PRIMARY KEY,
+        grp TEXT NOT NULL,
+        len0 INTEGER NOT NULL, len1 INTEGER NOT NULL, len2 INTEGER NOT NULL,
+        len3 INTEGER NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS keyword_docs_grp_idx ON keyword_docs (grp);
+    CREATE TABLE IF NOT EXISTS keyword_terms (
+        grp TEXT NOT NULL,
+        term TEXT NOT NULL,
+        df INTEGER NOT NULL,
+        PRIMARY KEY (grp, term)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS keyword_groups (
+        grp TEXT PRIMARY KEY,
+        docs INTEGER NOT NULL,
+        len0 INTEGER NOT NULL, len1 INTEGER NOT NULL, len2 INTEGER NOT NULL,
+        len3 INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO meta (key, value)
+        SELECT 'keyword_fields', value FROM meta WHERE key = 'fulltext_fields'
+        ON CONFLICT (key) DO NOTHING;
+    INSERT INTO meta (key, value)
+        SELECT 'keyword_reindex', '1' FROM meta WHERE key = 'fulltext_fields'
+        ON CONFLICT (key) DO NOTHING;
+    DELETE FROM meta WHERE key = 'fulltext_fields';
+    """,
+    # 5: per-group fences of the vector log (an erasure reloads only the erased groups)
     """
     CREATE TABLE IF NOT EXISTS group_floors (
         grp_hash TEXT PRIMARY KEY,

@@ -5,7 +5,7 @@ its FAISS caches up to date by replaying the entries after the sequence number i
 Two floors say when replaying is not enough and a group must be reloaded from `vectors`:
 
     - the global floor (`meta.log_floor`): log compaction dropped every entry at or below it;
-    - a group's fence (`group_floors`, schema migration 4): an erasure removed the group's
+    - a group's fence (`group_floors`, schema migration 5): an erasure removed the group's
       entries without logging the removals, so nothing at or below it can be replayed for
       that group. Fences are keyed by a hash of the group, never its name (the name holds
       the user id, which an erasure must not leave behind); only the erased groups are

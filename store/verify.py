@@ -12,8 +12,9 @@ Checks:
     - SQLite: `PRAGMA integrity_check`, `PRAGMA foreign_key_check`.
     - Vectors: each belongs to its item's group, has the store's dimension, is unit-norm,
       and its text hash is the hash of the text now at its field in the item's value.
-    - Full text (hybrid stores): FTS5 `integrity-check`; every row belongs to a live item and
-      holds that item's current texts; every indexed item has its row.
+    - Keyword index (when the database keeps one): every indexed item's terms are those of
+      its current texts and it is in its own group; every item with vectors is indexed;
+      postings, document frequencies and per-group statistics agree with the items.
     - FAISS: every group's index (loaded, or loaded now) holds exactly the group's vector ids
       and bit-identical vectors, after catching up with the vector log.
 """
@@ -22,15 +23,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.store.base import get_text_at_path, tokenize_path
 
-from hippograph.store import fulltext
+from hippograph.store import analysis, fulltext
 from hippograph.store.codec import ns_to_text, text_hash, text_to_ns
+from hippograph.store.ranking.bm25 import SLOTS, impact
 from hippograph.store.vector_log import log_head
+
+_LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
 
 if TYPE_CHECKING:
     from hippograph.store.faiss_sqlite import FaissSqliteStore
@@ -47,13 +52,15 @@ class VerifyReport:
     Attributes:
         items: Live rows in `items`.
         vectors: Rows in `vectors`.
-        fulltext_rows: Rows in the full-text index (0 when hybrid search is off).
+        links: Links checked (PostgreSQL; the SQLite file's foreign keys are checked whole).
+        fulltext_rows: Items in the keyword index (0 when the database keeps none).
         groups: FAISS groups compared with SQLite.
         problems: Every inconsistency found (at most 50 are kept), human-readable.
     """
 
     items: int = 0
     vectors: int = 0
+    links: int = 0
     fulltext_rows: int = 0
     groups: int = 0
     problems: list[str] = field(default_factory=list)
@@ -82,14 +89,9 @@ def verify_store(store: FaissSqliteStore) -> VerifyReport:
         }
         report.items = len(values)
         vector_fields = _check_vectors(store, conn, values, report)
-        if store.fulltext_fields is not None and fulltext.is_current(conn, store.fulltext_fields):
-            _check_fulltext(store, conn, values, vector_fields, report)
-    if store.hybrid is not None:
-        with store._conns.write() as conn:  # FTS5's own check is spelled as an INSERT
-            try:
-                conn.execute("INSERT INTO fulltext (fulltext) VALUES ('integrity-check')")
-            except sqlite3.DatabaseError as exc:
-                report.add(f"FTS5 integrity-check failed: {exc}")
+        keyword_fields = fulltext.recorded_fields(conn)
+        if keyword_fields is not None:
+            _check_keywords(store, conn, keyword_fields, (values, vector_fields), report)
     _check_faiss(store, report)
     return report
 
@@ -106,7 +108,7 @@ def _texts(value: dict[str, Any], path: str) -> list[str]:
     return get_text_at_path(value, path if path == "$" else tokenize_path(path))
 
 
-def _text_at(value: dict[str, Any], field_name: str) -> str | None:
+def text_at(value: dict[str, Any], field_name: str) -> str | None:
     """The text a vector of `field_name` was made from: the one text at path `field_name`,
     or the N-th of several at `path` for `"path.N"` (how the store names them)."""
     texts = _texts(value, field_name)
@@ -147,42 +149,88 @@ def _check_vectors(
             report.add(f"vector {vid} has {len(vector)} dims (recorded {dim}), store {dims}")
         elif abs(float(np.linalg.norm(vector)) - 1.0) > _NORM_TOLERANCE:
             report.add(f"vector {vid} is not unit-norm")
-        text = _text_at(json.loads(value_json), name)
+        text = text_at(json.loads(value_json), name)
         if text is None or text_hash(text) != digest:
             report.add(f"vector {vid} ({name}) does not match the text of item {item_id}")
     return fields
 
 
-def _check_fulltext(
+def _check_keywords(
     store: FaissSqliteStore,
     conn: sqlite3.Connection,
-    values: dict[int, tuple[str, str]],
-    vector_fields: dict[int, set[str]],
+    fields: list[str],
+    items: tuple[dict[int, tuple[str, str]], dict[int, set[str]]],
     report: VerifyReport,
 ) -> None:
-    fts_fields = store.fulltext_fields or []
+    """`items`: each item's `(prefix, value JSON)` and each item's vector fields."""
+    values, vector_fields = items
     index_paths = {path for path, _ in store._fields}
-    rows = {
-        row[0]: list(row[1:]) for row in conn.execute("SELECT rowid, f0, f1, f2, f3 FROM fulltext")
+    docs = {
+        row[0]: (row[1], list(fulltext.parse_forward(row[2])))
+        for row in conn.execute("SELECT item_id, grp, terms FROM keyword_docs")
     }
-    report.fulltext_rows = len(rows)
-    for item_id, columns in rows.items():
+    report.fulltext_rows = len(docs)
+    for item_id, (grp, terms) in docs.items():
         found = values.get(item_id)
-        if found is None:
-            report.add(f"full-text row {item_id} has no item")
+        if found is None or item_id not in vector_fields:
+            report.add(f"keyword row {item_id} has no indexed item")
             continue
-        expected = _fulltext_columns(found[1], fts_fields)
-        if columns != expected and _default_indexed(vector_fields.get(item_id), index_paths):
-            report.add(f"full-text row {item_id} does not hold the item's current text")
+        expected_group = ns_to_text(text_to_ns(found[0])[: store.group_depth])
+        if grp != expected_group:
+            report.add(f"keyword row {item_id} is in group {grp!r}, its item in {expected_group!r}")
+        expected = _keyword_terms(found[1], fields)
+        if set(terms) != expected and _default_indexed(vector_fields.get(item_id), index_paths):
+            report.add(f"keyword row {item_id} does not hold the item's current text")
     for item_id, names in vector_fields.items():
-        if item_id in rows or item_id not in values or not _default_indexed(names, index_paths):
+        if item_id in docs or item_id not in values or not _default_indexed(names, index_paths):
             continue
-        if any(_fulltext_columns(values[item_id][1], fts_fields)):
-            report.add(f"indexed item {item_id} has no full-text row")
+        if _keyword_terms(values[item_id][1], fields):
+            report.add(f"indexed item {item_id} has no keyword row")
+    _check_keyword_statistics(conn, docs, report)
 
 
-def _fulltext_columns(value_json: str, fields: list[str]) -> list[str]:
-    return fulltext.columns_for(fulltext.texts_at(json.loads(value_json), fields), fields)
+def _check_keyword_statistics(
+    conn: sqlite3.Connection, docs: dict[int, tuple[str, list[str]]], report: VerifyReport
+) -> None:
+    """Postings, document frequencies and group totals must follow from `keyword_docs`."""
+    postings = Counter(
+        (grp, term, round(value, 12), item_id)
+        for grp, term, value, item_id in conn.execute(
+            "SELECT grp, term, impact, item_id FROM keyword_postings"
+        )
+    )
+    expected: Counter[tuple[str, str, float, int]] = Counter()
+    for item_id, grp, *rest in conn.execute(
+        f"SELECT item_id, grp, {_LENGTHS}, terms FROM keyword_docs"
+    ):
+        lengths, forward = rest[:SLOTS], rest[SLOTS]
+        for term, tf in fulltext.parse_forward(forward).items():
+            expected[(grp, term, round(impact(tf, lengths), 12), item_id)] += 1
+    if postings != expected:
+        report.add(f"keyword postings differ from the indexed items ({len(postings)} rows)")
+    df = Counter((grp, term) for grp, term, _, _ in expected)
+    stored_df = Counter(
+        {(g, t): n for g, t, n in conn.execute("SELECT grp, term, df FROM keyword_terms")}
+    )
+    if df != stored_df:
+        report.add("keyword document frequencies differ from the postings")
+    totals: dict[str, list[int]] = {}
+    for row in conn.execute(f"SELECT grp, {_LENGTHS} FROM keyword_docs"):
+        total = totals.setdefault(row[0], [0] * (1 + SLOTS))
+        total[0] += 1
+        for s in range(SLOTS):
+            total[1 + s] += row[1 + s]
+    stored = {
+        row[0]: list(row[1:])
+        for row in conn.execute(f"SELECT grp, docs, {_LENGTHS} FROM keyword_groups")
+    }
+    if stored != totals:
+        report.add("keyword group statistics differ from the indexed items")
+
+
+def _keyword_terms(value_json: str, fields: list[str]) -> set[str]:
+    texts = fulltext.item_texts(json.loads(value_json), fields)
+    return {term for text in texts for term in analysis.terms(text)}
 
 
 def _default_indexed(names: set[str] | None, index_paths: set[str]) -> bool:

@@ -12,13 +12,14 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from hippograph.store import fulltext, link_sql, vector_log
 from hippograph.store.codec import ns_to_text
+from hippograph.store.expect import ExpectOp, StaleWriteError, conflicts_of
 from hippograph.store.index_manager import chunked
 
 Group = Callable[[tuple[str, ...]], str]
@@ -37,8 +38,9 @@ class PreparedPut:
     """`(field path, text, text hash)` to embed; empty when the item is not indexed."""
     source: str | None = None
     """Provenance JSON recorded with the history row."""
-    fulltext: list[str] | None = None
-    """Full-text column values (hybrid search); `None` when the item has no full-text row."""
+    index_paths: list[str] | None = None
+    """A per-put `index=[...]`: the paths its keyword row reads (`None`: the database's
+    keyword fields)."""
     prefix: str = dataclasses.field(init=False)
     """The namespace as the `prefix` column stores it."""
 
@@ -137,14 +139,14 @@ def apply_puts(
     group_of: Group,
     now: datetime,
     record_history: bool,
-    fulltext_on: bool = False,
+    keyword_fields: Sequence[str] | None = None,
 ) -> None:
     """Write deduplicated puts: upsert or delete items, swap changed vectors, log, audit.
 
     A vector whose field and text hash are unchanged is kept as is (no re-embedding, no
-    FAISS churn); changed or vanished fields lose their old vector. With `fulltext_on`
-    (hybrid search), each item's full-text row is rewritten from `PreparedPut.fulltext`;
-    without it, the rows of changed items are dropped.
+    FAISS churn); changed or vanished fields lose their old vector. When the database keeps
+    a keyword index (`keyword_fields`, read inside this transaction), each upserted item's
+    keyword rows are rewritten from its value (or dropped when it has no vectors).
 
     New items are inserted under ids assigned here (the writer holds the database, so
     the next AUTOINCREMENT ids are known): no statement reads back what was just written.
@@ -200,7 +202,8 @@ def apply_puts(
         )
     fresh = {row[0] for row in added}
     _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of, fresh=fresh)
-    _write_fulltext(conn, upserts, item_ids, enabled=fulltext_on, fresh=fresh)
+    if keyword_fields is not None:
+        _write_keywords(conn, upserts, item_ids, keyword_fields, group_of, fresh=fresh)
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -214,23 +217,25 @@ def _next_id(conn: sqlite3.Connection, table: str) -> int:
     return int(row[0])
 
 
-def _write_fulltext(
+def _write_keywords(
     conn: sqlite3.Connection,
     upserts: Sequence[PreparedPut],
     item_ids: Mapping[tuple[str, str], int],
+    fields: Sequence[str],
+    group_of: Group,
     *,
-    enabled: bool,
     fresh: set[int],
 ) -> None:
-    """Rewrite the upserted items' full-text rows; with hybrid search off, drop them, so no
-    row ever holds stale text (the index is rebuilt when hybrid search returns). Items
-    inserted by this batch (`fresh`) have no row to drop."""
-    rows: list[tuple[int, Sequence[str]]] = []
+    """Rewrite the upserted items' keyword rows: an item with vectors is indexed under
+    `fields` (or its own `index_paths`); one without loses its rows. Items inserted by
+    this batch (`fresh`) have no rows to drop."""
+    rows: list[fulltext.KeywordRow] = []
     unindexed: list[int] = []
     for put in upserts:
         item_id = item_ids[(put.prefix, put.key)]
-        if enabled and put.fulltext is not None and any(put.fulltext):
-            rows.append((item_id, put.fulltext))
+        if put.texts and put.value is not None:
+            texts = fulltext.item_texts(put.value, fields, put.index_paths)
+            rows.append((item_id, group_of(put.namespace), texts))
         elif item_id not in fresh:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)
@@ -300,3 +305,27 @@ def refresh_ttl(conn: sqlite3.Connection, item_ids: Sequence[int], now: datetime
 def compact_log(conn: sqlite3.Connection, keep: int) -> int:
     """Drop `vector_log` entries older than the newest `keep` (see `vector_log.compact`)."""
     return vector_log.compact(conn, keep)
+
+
+def check_expectations(
+    conn: sqlite3.Connection, expects: Sequence[ExpectOp], now: float, omit_expired: bool
+) -> None:
+    """Raise `StaleWriteError` unless every `ExpectOp` holds (run inside the write
+    transaction, before the batch writes anything: SQLite's one writer holds its lock
+    between this check and the writes). An expired item counts as absent when reads hide
+    expired items."""
+    if not expects:
+        return
+    found: dict[tuple[tuple[str, ...], str], datetime] = {}
+    for op in expects:
+        row = conn.execute(
+            "SELECT updated_at, expires_at FROM items WHERE prefix = ? AND key = ?",
+            (ns_to_text(op.namespace), op.key),
+        ).fetchone()
+        if row is None or (omit_expired and row[1] is not None and row[1] <= now):
+            continue
+        stamp = datetime.fromisoformat(row[0])
+        found[(op.namespace, op.key)] = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    conflicts = conflicts_of(expects, found)
+    if conflicts:
+        raise StaleWriteError(conflicts)

@@ -27,6 +27,21 @@ from tests.harness.pgserver import PgServer, pgserver
 _LEAKY_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LANGSMITH_API_KEY", "LANGSMITH_TRACING")
 
 
+_POSTGRES_FIXTURES = {"pg_server", "pg_databases", "pg_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the throwaway PostgreSQL server `postgres` (it uses its
+    fixtures, or is parametrised with a `"postgres"` backend), so a run without the
+    `postgres` extra (the lowest-versions CI job) can deselect them."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())) or any(
+            value == "postgres" for value in params.values()
+        ):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(autouse=True)
 def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):

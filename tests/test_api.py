@@ -16,6 +16,15 @@ def test_every_export_resolves():
         assert getattr(hippograph, name) is not None
 
 
+def test_a_name_that_is_not_exported_says_where_it_lives():
+    import pytest
+
+    with pytest.raises(AttributeError, match=r"import it from hippograph\.recalls"):
+        _ = hippograph.RecallLog
+    for name, module in hippograph._ELSEWHERE.items():
+        assert getattr(__import__(module, fromlist=[name]), name) is not None
+
+
 def test_import_is_lazy():
     code = "import sys, hippograph; print(any(m.startswith('langgraph') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -20,6 +20,7 @@ from hippograph.backends import (
 )
 from hippograph.config import Settings
 from hippograph.store import FaissSqliteStore, LocalEmbeddings
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.postgres import PostgresMemoryStore
 
 NS = ("memories", "alice")
@@ -88,18 +89,33 @@ async def test_async_checkpoints_share_the_database(pg_url: str) -> None:
         assert state["seen"] == ["turn 1", "turn 2"]
 
 
+BOTH = ("history", "count", "erasure", "links", "verify")
+
+
 def test_extras_are_reported_per_backend(pg_url: str, local_embeddings: LocalEmbeddings) -> None:
     with open_store(pg_url, embeddings=local_embeddings) as pg:
-        assert supports(pg, "history") and supports(pg, "count")
-        require(pg, "history")
+        assert isinstance(pg, ExtendedStore)
+        assert all(supports(pg, f) for f in BOTH)
+        require(pg, "links")
         with pytest.raises(
             FeatureUnavailableError,
-            match=r"^hybrid search is unavailable on the PostgreSQL backend: it needs SQLite",
+            match=r"^hybrid search is unavailable on the PostgreSQL backend: PostgreSQL searches",
         ):
             require(pg, "hybrid_search")
         assert not supports(pg, "index_snapshots")
-    with FaissSqliteStore() as sqlite_store:
-        assert all(supports(sqlite_store, f) for f in ("history", "count", "hybrid_search"))
+        assert pg.verify().ok
+    index = {"embed": local_embeddings, "fields": ["content"]}
+    with FaissSqliteStore(index=index, hybrid=True) as sqlite_store:  # type: ignore[arg-type]
+        assert all(supports(sqlite_store, f) for f in (*BOTH, "hybrid_search"))
+    with (
+        FaissSqliteStore() as plain,  # hybrid is off unless asked for
+        pytest.raises(  # a type check + its settings
+            FeatureUnavailableError, match="opened with hybrid=None"
+        ),
+    ):
+        require(plain, "hybrid_search")
+    with pytest.raises(FeatureUnavailableError, match="links is unavailable on the InMemory"):
+        require(InMemoryStore(), "links")
     with pytest.raises(FeatureUnavailableError, match="history is unavailable on the InMemory"):
         require(InMemoryStore(), "history")
     with pytest.raises(ValueError, match="unknown feature"):

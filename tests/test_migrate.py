@@ -26,6 +26,7 @@ from hippograph.migration import (
     migrate_store,
 )
 from hippograph.store import FaissSqliteStore, LocalEmbeddings, provenance
+from hippograph.store.extras import ExtendedStore
 
 ALICE = ("memories", "alice")
 BOB = ("memories", "bob")
@@ -49,6 +50,9 @@ def source(tmp_path: Path, local_embeddings: LocalEmbeddings) -> Path:
         store.put(ALICE, "later", {"content": "A reminder for next week"}, ttl=60.0)
         store.put(BOB, "sister", {"content": "My sister lives in Paris"})
         store.put(BOB, "brief", {"content": "gone soon"}, ttl=0.001)
+        store.link(ALICE, "editor", "food", weight=0.5)
+        store.link(ALICE, "city", "editor", "works_in")
+        store.link(BOB, "sister", "brief")  # "brief" expires: the link is not migrated
     time.sleep(0.1)  # "brief" expires: it is not migrated
     return path
 
@@ -63,10 +67,16 @@ def test_full_migration_copies_items_vectors_and_history(
 ) -> None:
     report = migrate_store(f"sqlite:///{source}", pg_url)
     assert report.ok, report.verification
-    assert (report.items, report.items_copied, report.history_copied) == (7, 7, 11)
+    assert (report.items, report.items_copied, report.history_copied) == (7, 7, 14)
     assert report.vectors_reused == 7 and report.vectors_reembedded == 0  # hobbies has two
+    assert report.links_copied == 2
     checks = {check.name: (check.expected, check.found) for check in report.verification.checks}
-    assert checks == {"items": (7, 7), "items with vectors": (6, 6), "history rows": (11, 11)}
+    assert checks == {
+        "items": (7, 7),
+        "items with vectors": (6, 6),
+        "links": (2, 2),
+        "history rows": (14, 14),
+    }
 
     with (
         FaissSqliteStore(str(source)) as src,
@@ -76,17 +86,27 @@ def test_full_migration_copies_items_vectors_and_history(
         assert pg.search(ALICE, query="rock climbing", limit=1)[0].key == "hobbies"
         assert pg.search(BOB, query="sibling in France", limit=1)[0].key == "sister"
         assert pg.get(BOB, "brief") is None and pg.get(ALICE, "pet") is None
-        assert "secret" not in [h.key for h in pg.search(ALICE, query="searchable", limit=10)]
+        found = pg.search(ALICE, query="searchable", limit=10)  # index=False: unscored, last
+        assert [(h.key, h.score) for h in found if h.key == "secret"] == [("secret", None)]
+        assert found[-1].key == "secret"
         for ns, key in [(ALICE, "editor"), (ALICE, "city"), (BOB, "sister")]:
             before, after = src.get(ns, key), pg.get(ns, key)
             assert before is not None and after is not None
             assert after.value == before.value
             assert after.created_at == before.created_at
             assert after.updated_at == before.updated_at
-        city = pg.history(ALICE, "city")  # type: ignore[attr-defined]
-        assert [e["op"] for e in city] == ["UPDATE", "ADD"]
-        assert city[0]["source"] == {"thread_id": "t2"}
-        assert pg.history(ALICE, "pet")[0]["source"] == {"thread_id": "t3"}  # type: ignore[attr-defined]
+        assert isinstance(src, ExtendedStore) and isinstance(pg, ExtendedStore)
+        assert [(x.src, x.dst, x.relation, x.weight, x.created_at) for x in pg.links(ALICE)] == [
+            (x.src, x.dst, x.relation, x.weight, x.created_at) for x in src.links(ALICE)
+        ]
+        assert pg.links(BOB) == []
+        hit = pg.search(ALICE, query="NeoVim", limit=2, filter={"category": "tools"})[0]
+        assert hit.key == "editor"
+        city = pg.history(ALICE, "city")
+        assert [e["op"] for e in city] == ["LINK", "UPDATE", "ADD"]
+        assert city[1]["source"] == {"thread_id": "t2"}
+        assert pg.history(ALICE, "pet")[0]["source"] == {"thread_id": "t3"}
+        assert pg.verify().ok
     later = pg_rows(pg_url, "SELECT expires_at FROM store WHERE key = 'later'")[0][0]
     assert later is not None  # the TTL keeps its source deadline
 
@@ -102,7 +122,8 @@ def test_an_interrupted_migration_resumes_without_duplicates(source: Path, pg_ur
     report = migrate_store(source, pg_url, chunk_size=3)
     assert report.resumed and report.ok
     assert pg_rows(pg_url, "SELECT count(*) FROM store")[0][0] == 7
-    assert pg_rows(pg_url, "SELECT count(*) FROM hippograph_history")[0][0] == 11
+    assert pg_rows(pg_url, "SELECT count(*) FROM hippograph_history")[0][0] == 14
+    assert pg_rows(pg_url, "SELECT count(*) FROM hippograph_links")[0][0] == 2
     again = migrate_store(source, pg_url)
     assert again.already_complete and again.ok and again.items_copied == 7
 

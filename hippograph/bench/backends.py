@@ -100,7 +100,7 @@ def _faiss_sqlite(**policy: Any) -> StoreOpener:
     ) -> AbstractContextManager[BaseStore]:
         from hippograph.store import FaissSqliteStore, IndexPolicy
 
-        # Vector search only, like the other backends (hybrid search would add FTS5 work).
+        # Vector search only, like the other backends (hybrid search would add keyword work).
         return FaissSqliteStore(
             location,
             index=index_config(embeddings, dims),

@@ -13,6 +13,7 @@ import typer
 
 from hippograph.bench.backends import BACKENDS, resolve_backends
 from hippograph.bench.measure import check_names, parse_size, parse_sizes
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.bench.vectors import VectorKind
@@ -25,6 +26,7 @@ app = typer.Typer(
     "ingest; search latency while other users' indexes are rebuilt or snapshotted.",
     no_args_is_help=True,
 )
+
 
 _VECTORS = ("embedding", "uniform")
 Vectors = Annotated[str, typer.Option(help="embedding (MiniLM-like) or uniform (worst case).")]
@@ -95,8 +97,16 @@ def store(
             "each run gets a fresh database, dropped after).",
         ),
     ] = None,
+    tenant_sizes: Annotated[
+        str,
+        typer.Option(
+            help="Also fill each size with many users of these sizes (e.g. 100,1k,10k) and "
+            "time searches per user size; two sizes or more add a 1M projection.",
+        ),
+    ] = "",
 ) -> None:
     """Put/search/get/open/memory/disk/recall per backend and size, with baselines and ratios."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.report import store_markdown
     from hippograph.bench.store import StoreBenchConfig, run_store_bench
 
@@ -114,6 +124,7 @@ def store(
         workdir=workdir,
         isolate=isolate,
         postgres_url=postgres_url,
+        tenant_sizes=_sizes(tenant_sizes) if tenant_sizes else (),
     )
     try:
         resolve_backends(config.backends)
@@ -143,6 +154,7 @@ def index(
     workdir: WorkDir = None,
 ) -> None:
     """Build time, memory, latency and recall@10 of flat / HNSW / IVF at one size."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
 
     report = run_index_study(
@@ -171,6 +183,7 @@ def ingest(
     isolate: Annotated[bool, typer.Option(help="One fresh process per load.")] = True,
 ) -> None:
     """Bulk ingest of pre-embedded items: bulk_put vs batch vs InMemoryStore, same run."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.ingest import VARIANTS, IngestConfig, ingest_markdown, run_ingest_bench
 
     config = IngestConfig(
@@ -204,6 +217,7 @@ def contention(
     workdir: WorkDir = None,
 ) -> None:
     """A user's search latency while other users' indexes are rebuilt or snapshotted."""
+    require_extra("bench", "hippograph bench")
     from hippograph.bench.contention import (
         SCENARIOS,
         ContentionConfig,

@@ -296,6 +296,9 @@ def store_markdown(report: dict[str, Any]) -> str:
             ],
         ),
     ]
+    from hippograph.bench.tenant_report import tenant_markdown  # imports this module
+
+    parts += tenant_markdown(report)
     real = report.get("real_embedder")
     if real:
         parts += [
@@ -371,3 +374,7 @@ def write_store_report(report: dict[str, Any], out_dir: Path, name: str) -> None
     write_json(report, out_dir / f"{name}.json")
     (out_dir / f"{name}.md").write_text(store_markdown(report))
     plot_store(report, out_dir / f"{name}.png")
+    if report.get("tenants"):
+        from hippograph.bench.tenant_report import plot_tenants  # imports this module
+
+        plot_tenants(report, out_dir / f"{name}_tenants.png")

@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 from langgraph.store.base import BaseStore, PutOp
 
+from hippograph.bench import tenants as tenant_bench
 from hippograph.bench.backends import BACKENDS, BenchBackend, resolve_backends
 from hippograph.bench.embedders import PrecomputedEmbeddings
 from hippograph.bench.measure import (
@@ -47,6 +48,8 @@ from hippograph.bench.vectors import VectorKind, make_vectors
 logger = logging.getLogger(__name__)
 
 NAMESPACE = ("memories", "bench-user")
+PROJECTED = 1_000_000
+"""Total the many-tenant figures are projected to, from the growth measured below it."""
 FLOOR = "faiss-flat"
 """Name of the floor row: a bare `faiss.IndexFlatIP`, no store around it."""
 _WARMUP = 5
@@ -73,6 +76,9 @@ class StoreBenchConfig:
         isolate: Run each (backend, size) in a fresh process (honest memory figures).
         postgres_url: Server the `postgres` backend creates its databases on (its role
             needs CREATEDB; each database is dropped after its measurement).
+        tenant_sizes: Also fill each size with many users of these sizes and time searches
+            per user size (`hippograph.bench.tenants`); empty: skip. With two or more sizes
+            the report projects the figures to 1M from the growth between the largest two.
         seed: Seed for the vectors.
     """
 
@@ -92,6 +98,7 @@ class StoreBenchConfig:
     isolate: bool = True
     seed: int = 0
     postgres_url: str | None = None
+    tenant_sizes: Sequence[int] = ()
 
 
 @dataclass(slots=True)
@@ -328,6 +335,7 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
                     continue
                 results.append(_run(measure_backend, backend.name, size, data_path, config))
             data_path.unlink()
+    tenants = run_tenants(config, backends) if config.tenant_sizes else []
     real = real_embedder.run(config, [b.name for b in backends]) if config.real_texts else None
     report = run_report(
         "store",
@@ -336,10 +344,44 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
         config,
         skip=("out_dir", "workdir", "locomo_dir"),
         results=[asdict(r) for r in results],
+        tenants=tenants,
+        projection=tenant_bench.project(tenants, PROJECTED) if tenants else [],
         real_embedder=real,
     )
     write_store_report(report, config.out_dir, config.name)
     return report
+
+
+def run_tenants(config: StoreBenchConfig, backends: Sequence[BenchBackend]) -> list[dict[str, Any]]:
+    """The many-tenant measurement of every backend at every size that has a layout."""
+    found: list[dict[str, Any]] = []
+    with scratch_dir(config.workdir, "hippograph-bench-data-") as data_dir:
+        for size in config.sizes:
+            try:
+                data_path = tenant_bench.save_tenant_data(
+                    data_dir, size, config.tenant_sizes, config
+                )
+            except ValueError as exc:
+                logger.warning("tenants at %s skipped: %s", size_label(size), exc)
+                continue
+            for backend in backends:
+                if backend.max_size is not None and size > backend.max_size:
+                    continue
+                try:
+                    measured = call(
+                        tenant_bench.measure_tenants,
+                        backend.name,
+                        data_path,
+                        config,
+                        isolate=config.isolate,
+                    )
+                    found.append(asdict(measured))
+                except Exception as exc:
+                    logger.exception("%s tenants at %s failed", backend.name, size_label(size))
+                    failed = tenant_bench.TenantResult(backend.name, size, notes=[repr(exc)])
+                    found.append(asdict(failed))
+            data_path.unlink()
+    return found
 
 
 def load_report(path: Path) -> dict[str, Any]:

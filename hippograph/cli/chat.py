@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from hippograph.cli._common import StoreOption, UserOption, console, fail, load_settings
+from hippograph.cli.errors import ExitCode
 from hippograph.config import Settings
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
@@ -43,6 +44,8 @@ def render_ops(state: dict[str, Any]) -> None:
         shown = ", ".join(f"{escape(m['content'])} [dim]({m['score']:.2f})[/]" for m in recalled)
         console.print(f"  [dim]recalled:[/] {shown}")
     ops = state.get("ops") or []
+    for warning in state.get("warnings") or []:
+        console.print(f"  [yellow]! memory:[/] {escape(warning)}")
     if not ops:
         console.print("  [dim]memory: no change[/]")
     for op in ops:
@@ -60,11 +63,12 @@ def render_ops(state: dict[str, Any]) -> None:
 
 
 def _offline_notice() -> None:
-    from hippograph.nodes.models import MODEL_HELP
+    from hippograph.memory.chat_models import MODEL_HELP
 
     console.print(
         "[bold yellow]No chat model is configured[/] — answers list what I remember, and "
-        "each message is stored verbatim.\n"
+        "each statement you make is stored verbatim, one memory each (not chatter or "
+        "questions).\n"
         f"[dim]{escape(MODEL_HELP)}[/]"
     )
 
@@ -98,24 +102,25 @@ def chat(
     machines share memories when they use the same `--store postgresql://…`.
     """
     from hippograph.graph import open_agent
-    from hippograph.nodes.models import ModelUnavailableError
     from hippograph.store.threads import ThreadOwnerError, claim_thread
 
     settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
-    try:
-        with open_agent(settings=settings) as agent:
+    if settings.model == "local":
+        from hippograph.cli.local_progress import start_local_model
+
+        start_local_model()  # with progress, before the agent resolves "local"
+    with open_agent(settings=settings) as agent:  # failures: one line (cli/errors.py)
+        try:
             if agent.store is not None:
                 claim_thread(agent.store, settings.user_id, thread_id)
-            _repl(agent, settings, thread_id)
-    except ModelUnavailableError as exc:
-        raise fail(str(exc), 2) from exc
-    except ThreadOwnerError as exc:
-        raise fail(f"{exc} (omit --thread for a new one)", 1) from exc
+        except ThreadOwnerError as exc:
+            raise fail(f"{exc} (omit --thread for a new one)", ExitCode.REFUSED) from exc
+        _repl(agent, settings, thread_id)
 
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
-    from hippograph.nodes.models import ModelCallError
+    from hippograph.memory.chat_models import ModelCallError
     from hippograph.recalls import RecallLog
 
     interactive = sys.stdin.isatty()
@@ -125,6 +130,10 @@ def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
     )
     if settings.offline:
         _offline_notice()
+    elif settings.model == "local":
+        from hippograph.local_model import QWEN_CODER_1_5B
+
+        console.print(f"model: [bold]local[/] ({escape(QWEN_CODER_1_5B.name)}, in this process)")
     else:
         console.print(f"model: [bold]{escape(str(settings.model))}[/]")
     if interactive:
@@ -139,7 +148,7 @@ def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
             except ModelCallError as exc:
                 console.print()
                 console.print(f"[bold red]model error:[/] {escape(str(exc))}")
-                console.print("[dim]Nothing was written to memory for this turn.[/]")
+                console.print("[dim]No answer, and nothing was written to memory for this turn.[/]")
             else:
                 recall_log.record(settings.user_id, state.get("recalled") or [])
     finally:

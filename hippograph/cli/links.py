@@ -1,7 +1,7 @@
 """`hippograph memories links|link|unlink`: see and change the links between memories.
 
-Registered on the `memories` app (`hippograph/cli/memories.py`); links are kept by the
-embedded SQLite store only, and other backends say so.
+Registered on the `memories` app (`hippograph/cli/memories.py`); links are kept by
+hippograph's stores (SQLite and PostgreSQL), and other backends say so.
 """
 
 from __future__ import annotations
@@ -12,7 +12,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hippograph.cli._common import StoreOption, UserOption, console, fail, open_manager
+from hippograph.cli._common import (
+    StoreOption,
+    UserOption,
+    console,
+    fail,
+    open_manager,
+    resolve_key,
+    short_key,
+)
+from hippograph.cli.errors import ExitCode
 
 
 def describe_link_change(entry: Any) -> str:
@@ -20,25 +29,22 @@ def describe_link_change(entry: Any) -> str:
     link = entry["new"] or entry["old"] or {}
     weight = link.get("weight")
     shown = f", weight {weight:.2f}" if isinstance(weight, int | float) and weight != 1 else ""
-    return f"→ {link.get('dst', '?')} ({link.get('relation', '?')}{shown})"
+    return f"→ {short_key(str(link.get('dst', '?')))} ({link.get('relation', '?')}{shown})"
 
 
 def show(
-    key: str = typer.Argument(..., help="The memory's key."),
+    key: str = typer.Argument(..., help="The memory's key, or a unique start of it."),
     user: str | None = UserOption,
     store: str | None = StoreOption,
 ) -> None:
     """Show a memory's links, both ways, with the text at the other end."""
-    from hippograph.memories import MemoryNotFoundError
     from hippograph.memory_links import LinksUnavailableError
 
-    with open_manager(user=user, store=store) as manager:
+    with open_manager(user=user, store=store, create=False) as manager:
         try:
-            links = manager.links(key)
-        except MemoryNotFoundError as exc:
-            raise fail(f"no memory {key!r} for this user") from exc
+            links = manager.links(resolve_key(manager, key))
         except LinksUnavailableError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.STORE_UNAVAILABLE) from exc
     table = Table(header_style="bold")
     table.add_column("way")
     table.add_column("relation")
@@ -49,7 +55,7 @@ def show(
         table.add_row(
             "→" if link.outgoing else "←",
             escape(link.relation),
-            link.key,
+            short_key(link.key),
             escape(link.content),
             f"{link.weight:.2f}",
         )
@@ -58,8 +64,8 @@ def show(
 
 
 def link(
-    src: str = typer.Argument(..., help="Key of the memory the link starts from."),
-    dst: str = typer.Argument(..., help="Key of the memory it points to."),
+    src: str = typer.Argument(..., help="Key (or unique start) of the memory it starts from."),
+    dst: str = typer.Argument(..., help="Key (or unique start) of the memory it points to."),
     *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
@@ -67,24 +73,24 @@ def link(
     weight: float = typer.Option(1.0, "--weight", "-w", help="0..1; searches follow by it."),
 ) -> None:
     """Link two memories (linking again with the same relation sets the weight)."""
-    from hippograph.memories import MemoryNotFoundError
     from hippograph.memory_links import LinksUnavailableError
 
-    with open_manager(user=user, store=store) as manager:
+    with open_manager(user=user, store=store, create=False) as manager:
+        ends = resolve_key(manager, src), resolve_key(manager, dst)
         try:
-            made = manager.link(src, dst, relation, weight=weight)
-        except MemoryNotFoundError as exc:
-            raise fail(f"no memory {exc.args[0]!r} for this user") from exc
+            made = manager.link(*ends, relation, weight=weight)
         except LinksUnavailableError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.STORE_UNAVAILABLE) from exc
         except ValueError as exc:
-            raise fail(str(exc)) from exc
-    console.print(f"[green]linked[/] {made.src} → {made.dst} ({escape(made.relation)})")
+            raise fail(str(exc), ExitCode.INVALID_INPUT) from exc
+    console.print(
+        f"[green]linked[/] {short_key(made.src)} → {short_key(made.dst)} ({escape(made.relation)})"
+    )
 
 
 def unlink(
-    a: str = typer.Argument(..., help="Key of one memory."),
-    b: str = typer.Argument(..., help="Key of the other."),
+    a: str = typer.Argument(..., help="Key (or unique start) of one memory."),
+    b: str = typer.Argument(..., help="Key (or unique start) of the other."),
     user: str | None = UserOption,
     store: str | None = StoreOption,
     relation: str | None = typer.Option(None, "--relation", "-r", help="Only this relation."),
@@ -92,14 +98,21 @@ def unlink(
     """Remove the links between two memories, either way."""
     from hippograph.memory_links import LinksUnavailableError
 
-    with open_manager(user=user, store=store) as manager:
+    with open_manager(user=user, store=store, create=False) as manager:
+        ends = resolve_key(manager, a), resolve_key(manager, b)
         try:
-            removed = manager.unlink(a, b, relation)
+            removed = manager.unlink(*ends, relation)
         except LinksUnavailableError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.STORE_UNAVAILABLE) from exc
         except ValueError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.INVALID_INPUT) from exc
     if not removed:
-        raise fail(f"no link between {a} and {b}" + (f" ({relation})" if relation else ""))
+        raise fail(
+            f"no link between {a} and {b}" + (f" ({relation})" if relation else ""),
+            ExitCode.NOT_FOUND,
+        )
     for gone in removed:
-        console.print(f"[red]unlinked[/] {gone.src} → {gone.dst} ({escape(gone.relation)})")
+        console.print(
+            f"[red]unlinked[/] {short_key(gone.src)} → {short_key(gone.dst)} "
+            f"({escape(gone.relation)})"
+        )

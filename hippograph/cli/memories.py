@@ -1,16 +1,22 @@
-"""`hippograph memories …`: list, search, add, edit, delete, history, export, import, and
-(from `cli/links.py`) links, link, unlink."""
+"""`hippograph memories …`: list, search, add, edit, delete, history, prune, and
+(from `cli/links.py`) links, link, unlink, (from `cli/jsonl.py`) export, import.
+
+Read-only commands (`list`, `search`, `history`, `export`) never create a store; destructive
+ones ask at a terminal and need `--yes` otherwise; `export` never overwrites without
+`--force`. Keys may be given shortened, as `list` shows them (a unique prefix).
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from hippograph.cli import jsonl as jsonl_commands
 from hippograph.cli import links as link_commands
 from hippograph.cli._common import (
     StoreOption,
@@ -19,37 +25,53 @@ from hippograph.cli._common import (
     fail,
     load_settings,
     open_manager,
+    resolve_key,
+    short_key,
 )
+from hippograph.cli.errors import CliError, ExitCode
+from hippograph.store.ranking.explain import describe
 
 if TYPE_CHECKING:
-    from hippograph.store import Memory
+    from hippograph.store import HistoryEntry, Memory
 
 app = typer.Typer(help="Browse and change one user's memories.", no_args_is_help=True)
 app.command("links")(link_commands.show)
 app.command("link")(link_commands.link)
 app.command("unlink")(link_commands.unlink)
+app.command("export")(jsonl_commands.export_memories)
+app.command("import")(jsonl_commands.import_memories)
 
-_KEYS = typer.Argument(None, help="Keys of the memories to delete.", show_default=False)
+CATEGORY_NAMES = "tools, skills, preferences, personal, work, habits, goals, other"
+"""`hippograph.store.CATEGORIES` for help texts (a test keeps them equal; importing the
+store here would slow every `--help`)."""
+
+CONTENT_LIMIT = "8,000"
+"""`hippograph.store.memory.MAX_CONTENT_CHARS`, for help texts (kept equal by a test)."""
+
+_KEYS = typer.Argument(
+    None, help="Keys (or unique key prefixes) of the memories to delete.", show_default=False
+)
+_CATEGORY_HELP = f"One of: {CATEGORY_NAMES}."
 
 
 def _table(memories: list[Memory], scores: list[float] | None = None) -> Table:
     table = Table(show_lines=False, header_style="bold")
     table.add_column("key", no_wrap=True, style="dim")
     if scores is not None:
-        table.add_column("score", justify="right")
-    table.add_column("content", overflow="fold")
-    table.add_column("category")
-    table.add_column("importance", justify="right")
-    table.add_column("stated")
+        table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("content", overflow="fold", ratio=1)
+    table.add_column("category", no_wrap=True)
+    table.add_column("imp.", justify="right", no_wrap=True)
+    table.add_column("stated", no_wrap=True)
     for n, memory in enumerate(memories):
-        row = [memory.id]
+        row = [short_key(memory.id)]
         if scores is not None:
-            row.append(f"{scores[n]:.3f}")
+            row.append(f"{scores[n]:.2f}")
         row += [
             escape(memory.content),
             memory.category,
             f"{memory.importance:.2f}",
-            memory.timestamp.strftime("%Y-%m-%d %H:%M"),
+            memory.timestamp.strftime("%Y-%m-%d"),
         ]
         table.add_row(*row)
     return table
@@ -61,7 +83,43 @@ def _date(value: str | None, option: str) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError as exc:
-        raise fail(f"{option} must be an ISO date such as 2024-05-01, got {value!r}") from exc
+        raise fail(
+            f"{option} must be an ISO date such as 2024-05-01, got {value!r}", ExitCode.USAGE
+        ) from exc
+
+
+def _category(value: str | None) -> str | None:
+    """`value` as a known category (synonyms accepted), or a usage error listing them."""
+    if value is None:
+        return None
+    from hippograph.store.memory import CATEGORIES, normalize_category
+
+    category = normalize_category(value)
+    if category == "other" and value.strip().lower() != "other":
+        raise fail(
+            f"unknown category {value!r}: choose one of {', '.join(CATEGORIES)}", ExitCode.USAGE
+        )
+    return category
+
+
+def _invalid(exc: ValueError) -> CliError:
+    """A refused value (content, importance…) as a one-line error, exit 4."""
+    message = str(exc)
+    if "limit is" in message:
+        message += " (a memory is one fact: shorten it or split it into several)"
+    return fail(message, ExitCode.INVALID_INPUT)
+
+
+def _confirm_or_refuse(question: str, yes: bool, what: str) -> None:
+    """Go on with `--yes`; ask at a terminal; refuse (exit 7) otherwise or on "no"."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise fail(
+            f"{what} needs --yes when not run interactively; nothing deleted", ExitCode.REFUSED
+        )
+    if not typer.confirm(question, default=False):
+        raise fail("not confirmed; nothing deleted", ExitCode.REFUSED)
 
 
 @app.command("list")
@@ -69,18 +127,23 @@ def list_memories(
     *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
-    category: str | None = typer.Option(None, "--category", "-c"),
-    min_importance: float | None = typer.Option(None, "--min-importance"),
-    max_importance: float | None = typer.Option(None, "--max-importance"),
-    since: str | None = typer.Option(None, "--since", help="ISO date, inclusive."),
-    until: str | None = typer.Option(None, "--until", help="ISO date, inclusive."),
-    text: str | None = typer.Option(None, "--text", help="Substring of the content."),
-    limit: int = typer.Option(50, "--limit", "-n"),
+    category: str | None = typer.Option(None, "--category", "-c", help=_CATEGORY_HELP),
+    min_importance: float | None = typer.Option(
+        None, "--min-importance", min=0.0, max=1.0, help="Only memories at least this important."
+    ),
+    max_importance: float | None = typer.Option(
+        None, "--max-importance", min=0.0, max=1.0, help="Only memories at most this important."
+    ),
+    since: str | None = typer.Option(None, "--since", help="Stated on or after this ISO date."),
+    until: str | None = typer.Option(None, "--until", help="Stated on or before this ISO date."),
+    text: str | None = typer.Option(None, "--text", help="Case-insensitive substring."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most this many."),
 ) -> None:
     """List memories, newest first, filtered by category, importance, date or text."""
-    with open_manager(user=user, store=store) as manager:
+    wanted = _category(category)
+    with open_manager(user=user, store=store, create=False) as manager:
         found = manager.list(
-            category=category,
+            category=wanted,
             min_importance=min_importance,
             max_importance=max_importance,
             since=_date(since, "--since"),
@@ -95,59 +158,71 @@ def list_memories(
 
 @app.command()
 def search(
-    query: str,
+    query: str = typer.Argument(..., help="What to look for, in your own words."),
+    *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
-    limit: int = typer.Option(10, "--limit", "-n"),
-    category: str | None = typer.Option(None, "--category", "-c"),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, help="Show at most this many."),
+    category: str | None = typer.Option(None, "--category", "-c", help=_CATEGORY_HELP),
+    explain: bool = typer.Option(False, "--explain", help="Show what each score is made of."),
 ) -> None:
-    """Search memories by meaning; shows similarity scores."""
-    with open_manager(user=user, store=store) as manager:
-        hits = manager.search(query, limit=limit, category=category)
+    """Search memories by meaning; shows each match's score (higher is closer) and, with
+    --explain, what it is made of."""
+    wanted = _category(category)
+    with open_manager(user=user, store=store, create=False) as manager:
+        hits = manager.search(query, limit=limit, category=wanted, explain=explain)
     console.print(_table([h.memory for h in hits], [h.score for h in hits]))
+    if explain:
+        for hit in hits:
+            console.print(f"[dim]{hit.memory.id}[/] {escape(describe(hit.explain or {}))}")
 
 
 @app.command()
 def add(
-    content: str,
+    content: str = typer.Argument(
+        ..., help=f"The memory: one fact, at most {CONTENT_LIMIT} characters."
+    ),
     user: str | None = UserOption,
     store: str | None = StoreOption,
-    category: str = typer.Option("other", "--category", "-c"),
-    importance: float = typer.Option(0.5, "--importance", "-i"),
+    category: str = typer.Option("other", "--category", "-c", help=_CATEGORY_HELP),
+    importance: float = typer.Option(0.5, "--importance", "-i", help="From 0 to 1."),
 ) -> None:
     """Add a memory by hand."""
+    wanted = _category(category) or "other"
     with open_manager(user=user, store=store) as manager:
         try:
-            memory = manager.add(content, category=category, importance=importance)
+            memory = manager.add(content, category=wanted, importance=importance)
         except ValueError as exc:
-            raise fail(str(exc)) from exc
-    console.print(f"[green]added[/] {memory.id}: {escape(memory.content)}")
+            raise _invalid(exc) from exc
+    console.print(f"[green]added[/] {short_key(memory.id)}: {escape(memory.content)}")
 
 
 @app.command()
 def edit(
-    key: str,
+    key: str = typer.Argument(..., help="The memory's key, or a unique start of it."),
     *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
-    content: str | None = typer.Option(None, "--content"),
-    category: str | None = typer.Option(None, "--category", "-c"),
-    importance: float | None = typer.Option(None, "--importance", "-i"),
+    content: str | None = typer.Option(
+        None, "--content", help=f"New text (at most {CONTENT_LIMIT} characters)."
+    ),
+    category: str | None = typer.Option(None, "--category", "-c", help=_CATEGORY_HELP),
+    importance: float | None = typer.Option(None, "--importance", "-i", help="From 0 to 1."),
 ) -> None:
     """Change a memory's content, category or importance."""
-    from hippograph.memories import MemoryNotFoundError
-
     if content is None and category is None and importance is None:
-        raise fail("nothing to change: give --content, --category and/or --importance")
-    with open_manager(user=user, store=store) as manager:
+        raise fail(
+            "nothing to change: give --content, --category and/or --importance", ExitCode.USAGE
+        )
+    wanted = _category(category)
+    with open_manager(user=user, store=store, create=False) as manager:
+        full = resolve_key(manager, key)
         try:
-            memory = manager.edit(key, content=content, category=category, importance=importance)
-        except MemoryNotFoundError as exc:
-            raise fail(f"no memory {key!r} for this user") from exc
+            memory = manager.edit(full, content=content, category=wanted, importance=importance)
         except ValueError as exc:
-            raise fail(str(exc)) from exc
+            raise _invalid(exc) from exc
     console.print(
-        f"[yellow]updated[/] {memory.id}: {escape(memory.content)} "
+        f"[yellow]updated[/] {short_key(memory.id)}: {escape(memory.content)} "
         f"[dim]({memory.category}, {memory.importance:.2f})[/]"
     )
 
@@ -167,25 +242,34 @@ def delete(
     keep_threads: bool = typer.Option(
         False, "--keep-threads", help="With --all: keep the conversation checkpoints."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Do not ask (required when stdin is not a terminal)."
+    ),
 ) -> None:
     """Delete memories by key, or erase all of a user's memories (--all)."""
     if all_memories:
         if keys:
-            raise fail("give either keys or --all, not both")
+            raise fail("give either keys or --all, not both", ExitCode.USAGE)
         _erase_all(user=user, store=store, keep_threads=keep_threads, yes=yes)
         return
     if not keys:
-        raise fail("give the keys of the memories to delete, or --all")
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'}?", abort=True)
-    with open_manager(user=user, store=store) as manager:
-        deleted = manager.delete(keys)
+        raise fail("give the keys of the memories to delete, or --all", ExitCode.USAGE)
+    if not yes and not sys.stdin.isatty():  # refuse before opening anything
+        raise fail(
+            "deleting memories needs --yes when not run interactively; nothing deleted",
+            ExitCode.REFUSED,
+        )
+    with open_manager(user=user, store=store, create=False) as manager:
+        full = [resolve_key(manager, key) for key in keys]
+        count = len(set(full))
+        _confirm_or_refuse(
+            f"Delete {count} memor{'y' if count == 1 else 'ies'} of {manager.user_id!r}?",
+            yes,
+            "deleting memories",
+        )
+        deleted = manager.delete(full)
     for key in deleted:
-        console.print(f"[red]deleted[/] {key}")
-    missing = [k for k in keys if k not in deleted]
-    if missing:
-        raise fail(f"not found: {', '.join(missing)}")
+        console.print(f"[red]deleted[/] {short_key(key)}")
 
 
 def _erase_all(*, user: str | None, store: str | None, keep_threads: bool, yes: bool) -> None:
@@ -195,14 +279,18 @@ def _erase_all(*, user: str | None, store: str | None, keep_threads: bool, yes: 
     who = escape(settings.user_id)
     if not yes:
         if not sys.stdin.isatty():
-            raise fail("erasing every memory of a user needs --yes when not run interactively")
-        with open_manager(user=user, store=store) as manager:
+            raise fail(
+                "erasing every memory of a user needs --yes when not run interactively",
+                ExitCode.REFUSED,
+            )
+        with open_manager(user=user, store=store, create=False) as manager:
             count = manager.count()
-        typer.confirm(
+        _confirm_or_refuse(
             f"Erase all {count} memories of {settings.user_id!r}, their history"
             + ("" if keep_threads else " and conversations")
             + "? This cannot be undone.",
-            abort=True,
+            yes,
+            "erasing every memory of a user",
         )
     report = erase_user(settings.user_id, settings=settings, threads=not keep_threads, origin="cli")
     console.print(
@@ -217,46 +305,61 @@ def _erase_all(*, user: str | None, store: str | None, keep_threads: bool, yes: 
         )
 
 
+def describe_change(entry: HistoryEntry) -> str:
+    """What a history entry changed, in words: new text, old → new, or which field moved."""
+    if entry["op"] in ("LINK", "UNLINK"):
+        return link_commands.describe_link_change(entry)
+    old: dict[str, Any] = entry["old"] or {}
+    new: dict[str, Any] = entry["new"] or {}
+    text = new.get("content") or old.get("content") or ""
+    if not (old and new):
+        return str(text)
+    if old.get("content") != new.get("content"):
+        return f"{old.get('content', '')} → {new.get('content', '')}"
+    changes = []
+    for name in ("category", "importance"):
+        before, after = old.get(name), new.get(name)
+        if before != after:
+            shown = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in (before, after)]
+            changes.append(f"{name} {shown[0]} → {shown[1]}")
+    if old.get("source") != new.get("source"):
+        changes.append("said again: source added")
+    return f"{text} ({'; '.join(changes) or 'no change'})"
+
+
 @app.command()
 def history(
-    key: str | None = typer.Argument(None, help="One memory's key (default: all)."),
+    key: str | None = typer.Argument(
+        None, help="One memory's key or a unique start of it (default: all).", show_default=False
+    ),
     user: str | None = UserOption,
     store: str | None = StoreOption,
-    limit: int = typer.Option(50, "--limit", "-n"),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most this many."),
 ) -> None:
     """Show the audit trail: every add, update, delete and link change, with old and new
     text and source."""
     from hippograph.memories import HistoryUnavailableError
 
-    with open_manager(user=user, store=store) as manager:
+    with open_manager(user=user, store=store, create=False) as manager:
+        full = resolve_key(manager, key) if key else None
         try:
-            entries = manager.history(key, limit=limit)
+            entries = manager.history(full, limit=limit)
         except HistoryUnavailableError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(str(exc), ExitCode.STORE_UNAVAILABLE) from exc
     table = Table(header_style="bold")
     table.add_column("at", no_wrap=True)
-    table.add_column("op")
+    table.add_column("op", no_wrap=True)
     table.add_column("key", no_wrap=True, style="dim")
-    for column in ("old → new", "source"):
-        table.add_column(column, overflow="fold")
+    table.add_column("change", overflow="fold", ratio=1)
+    table.add_column("source", overflow="fold")
     for entry in entries:
-        old = (entry["old"] or {}).get("content", "")
-        new = (entry["new"] or {}).get("content", "")
-        if entry["op"] in ("LINK", "UNLINK"):
-            change = link_commands.describe_link_change(entry)
-        elif old and new and old != new:
-            change = f"{old} → {new}"
-        elif old and new:
-            change = f"{new} (sources merged)"
-        else:
-            change = new or old
         source = entry["source"] or {}
         origin = source.get("origin") or f"thread {source.get('thread_id')}"
         table.add_row(
-            entry["at"].strftime("%Y-%m-%d %H:%M:%S"),
+            entry["at"].strftime("%Y-%m-%d %H:%M"),
             entry["op"],
-            entry["key"],
-            escape(str(change)),
+            short_key(entry["key"]),
+            escape(describe_change(entry)),
             escape(str(origin)),
         )
     console.print(table)
@@ -272,65 +375,23 @@ def prune(
     ),
     user: str | None = UserOption,
     store: str | None = StoreOption,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Delete without asking (else: ask, or list only)."
+    ),
 ) -> None:
     """Forget minor, old memories; without --yes, lists them and asks (or only lists)."""
     from datetime import timedelta
 
     age = timedelta(days=older_than)
-    with open_manager(user=user, store=store) as manager:
+    with open_manager(user=user, store=store, create=False) as manager:
         doomed = manager.prune(below_importance=below_importance, older_than=age, dry_run=True)
         if not doomed:
             console.print("nothing to prune")
             return
         console.print(_table(doomed))
-        if not yes:
-            if not sys.stdin.isatty():
-                console.print(f"dry run: {len(doomed)} memories would be pruned; add --yes")
-                return
-            typer.confirm(f"Delete these {len(doomed)} memories?", abort=True)
+        if not yes and not sys.stdin.isatty():
+            console.print(f"dry run: {len(doomed)} memories would be pruned; add --yes")
+            return
+        _confirm_or_refuse(f"Delete these {len(doomed)} memories?", yes, "pruning")
         deleted = manager.delete([memory.id for memory in doomed])
     console.print(f"[red]pruned[/] {len(deleted)} memories")
-
-
-@app.command("export")
-def export_memories(
-    path: str = typer.Argument("-", help="Output file, or - for stdout."),
-    user: str | None = UserOption,
-    store: str | None = StoreOption,
-) -> None:
-    """Export memories as JSONL (one memory per line)."""
-    with open_manager(user=user, store=store) as manager:
-        count = manager.export_jsonl(sys.stdout if path == "-" else path)
-    if path != "-":
-        console.print(f"exported {count} memories to {escape(path)}")
-
-
-@app.command("import")
-def import_memories(
-    path: str = typer.Argument(..., help="JSONL file, or - for stdin."),
-    user: str | None = UserOption,
-    store: str | None = StoreOption,
-    skip_invalid: bool = typer.Option(
-        False, "--skip-invalid", help="Import the valid lines even if some are invalid."
-    ),
-) -> None:
-    """Import memories from JSONL; a file with invalid lines imports nothing unless told."""
-    from hippograph.memories import ImportValidationError
-
-    with open_manager(user=user, store=store) as manager:
-        try:
-            report = manager.import_jsonl(
-                sys.stdin if path == "-" else path, skip_invalid=skip_invalid
-            )
-        except ImportValidationError as exc:
-            for error in exc.errors:
-                console.print(f"[red]line {error.line}:[/] {escape(error.error)}")
-            raise fail(f"{len(exc.errors)} invalid line(s); nothing imported") from exc
-        except UnicodeDecodeError as exc:  # stdin; files name the bad line instead
-            raise fail(f"input is not valid UTF-8 ({exc.reason}); nothing imported") from exc
-        except OSError as exc:
-            raise fail(str(exc)) from exc
-    for error in report.skipped:
-        console.print(f"[yellow]skipped line {error.line}:[/] {escape(error.error)}")
-    console.print(f"imported {report.imported} memories")

@@ -24,7 +24,7 @@ from rank_bm25 import BM25Okapi
 
 from hippograph.eval.dataset import Turn
 from hippograph.eval.metrics import Hit
-from hippograph.store.fulltext import STOP_WORDS
+from hippograph.store.analysis import STOP_WORDS
 
 BASELINES: tuple[str, ...] = ("bm25", "dense", "rrf")
 """Names of the baselines, as they appear in reports."""

@@ -1,8 +1,9 @@
 """`hippograph eval …`: the evaluation commands (registered by the main CLI as `eval`).
 
 hippograph eval locomo --data DIR --out DIR [--mode verbatim|extract] [--baselines]
-                       [--conversations 26,30] [--k 1,5,10,20] [--model provider:model]
-                       [--expand-links/--no-expand-links] [--compare-links]
+                       [--conversations 26,30] [--sessions N] [--k 1,5,10,20]
+                       [--model provider:model|local]
+                       [--expand-links/--no-expand-links] [--compare-links] [--store URL]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hippograph.config import Settings
+from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
     from hippograph.eval.runner import Answerer
@@ -48,7 +50,7 @@ def _answerer(model: str | None, settings: Settings) -> Answerer | None:
     if model is None:
         return None
     from hippograph.eval.judge import LLMJudge
-    from hippograph.nodes.models import ModelUnavailableError, resolve_chat_model
+    from hippograph.memory.chat_models import ModelUnavailableError, resolve_chat_model
 
     try:
         chat = resolve_chat_model(model, base_url=settings.base_url)
@@ -135,9 +137,26 @@ def locomo(
             help="Also ask every question with link expansion off and on (same stores).",
         ),
     ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Run on this store (a postgresql:// URL or a SQLite file): each conversation "
+            "in its own namespace, erased after. Default: a fresh SQLite file per conversation.",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    sessions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Only the first N sessions of each conversation and the questions they "
+            "answer (a slice for model-driven runs).",
+        ),
+    ] = None,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
+    require_extra("eval", "hippograph eval")
     from hippograph.eval.dataset import DatasetError
     from hippograph.eval.report import REPORT_JSON, REPORT_MD, write_report
     from hippograph.eval.runner import EvalConfig, run_locomo
@@ -159,12 +178,18 @@ def locomo(
         model=model if judge else None,
         extract_model=model if mode == "extract" else None,
         embeddings=settings.embeddings,
+        store=store,
         expand_links=_expansion(expand_links),
         compare_links=compare_links,
         progress=progress,
+        sessions=sessions,
     )
     if config.model is None:
         console.print("[yellow]No model configured: scoring retrieval only (no LLM judge).")
+    if "local" in (config.model, config.extract_model):
+        from hippograph.cli.local_progress import start_local_model
+
+        start_local_model()
     try:
         results = run_locomo(config, _answerer(config.model, settings))
     except DatasetError as exc:
@@ -175,3 +200,5 @@ def locomo(
     if "link_expansion" in report:
         console.print(_links_table(report["link_expansion"], report["categories"]))
     console.print(f"Wrote {out / REPORT_JSON} and {out / REPORT_MD} ({results.wall_s:.0f} s).")
+    if results.traced_as:
+        console.print(f"Traced as experiment {results.traced_as} (the session.id of its spans).")

@@ -124,6 +124,7 @@ def build_report(results: EvalResults) -> dict[str, Any]:
         "conversations": results.conversations,
         "config": {
             "mode": config.mode,
+            "backend": results.backend,
             "ks": list(ks),
             "embeddings": config.embeddings
             if isinstance(config.embeddings, str)
@@ -181,6 +182,8 @@ def markdown(report: dict[str, Any], plots: Sequence[str] = ()) -> str:
         "# LoCoMo evaluation",
         "",
         f"Mode `{report['config']['mode']}`, embeddings `{report['config']['embeddings']}`, "
+        f"store {report['config'].get('backend', 'SQLite')} "
+        f"({'hybrid' if report['config'].get('hybrid') else 'vector'} search), "
         f"{report['overall']['questions']} questions (categories 1–4) over "
         f"{len(report['conversations'])} conversations; run took {report['wall_s']} s.",
         "Evidence recall@k: share of questions whose top-k retrieved memories come from at "

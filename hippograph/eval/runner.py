@@ -2,7 +2,8 @@
 
 Core pieces:
     - `EvalConfig`: what to run (data, mode, k, baselines, model, search variant, links).
-    - `ConversationRun`: one conversation ingested into its own store, with its baselines.
+    - `ConversationRun`: one conversation ingested into its own store (or namespace of the
+      store named by `EvalConfig.store`), with its baselines.
     - `run_locomo(config)`: the whole evaluation; returns an `EvalResults` for the report.
 
 Retrieval is scored for categories 1–4 without any LLM. With a model configured, every
@@ -13,11 +14,13 @@ experiment (`tracing.py`); the local report is written either way.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -27,10 +30,16 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, PutOp
 from tqdm import tqdm
 
-from hippograph.backends import MEMORY_LINKS, MEMORY_SEARCH, open_store
+from hippograph.backends import (
+    MEMORY_LINKS,
+    MEMORY_SEARCH,
+    backend_name,
+    is_postgres_url,
+    open_store,
+)
 from hippograph.eval.baselines import BASELINES, RawTurnBaselines
 from hippograph.eval.dataset import SCORED_CATEGORIES, Conversation, Question, load_conversations
 from hippograph.eval.ingest import (
@@ -42,6 +51,7 @@ from hippograph.eval.ingest import (
 from hippograph.eval.links import LINKS_OFF, LINKS_ON, count_links
 from hippograph.eval.metrics import DEFAULT_KS, Hit, QuestionResult
 from hippograph.store import HybridSearch, memory_namespace, resolve_embeddings
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import LinkExpansion, link_expansion
 
 logger = logging.getLogger(__name__)
@@ -64,6 +74,10 @@ class EvalConfig:
         extract_model: `provider:model` that extracts and reconciles memories in extract
             mode (required there; unused in verbatim mode).
         embeddings: Embedder spec (`"local"` by default) or an `Embeddings` instance.
+        store: Where memories go. `None` (default): a fresh SQLite file per conversation in a
+            temporary folder. A `postgresql://` URL (or a SQLite path): that store, each
+            conversation in its own namespace (user `eval-<run>-<conversation>`), erased
+            after the run. PostgreSQL searches by meaning only, so `hybrid` is ignored there.
         hybrid: Store search settings (`None`: pure vector search, for ablations).
         expand_links: Whether our searches follow links (`None`: no); default the shipped
             `MEMORY_LINKS`.
@@ -75,6 +89,8 @@ class EvalConfig:
         langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
         upload_results: Upload the LangSmith experiment (False keeps it local).
         progress: Show progress bars.
+        sessions: Only the first this many sessions of each conversation, and the questions
+            answered in them (`None`: all) — a slice for model-driven ingest.
     """
 
     data: Path
@@ -85,6 +101,7 @@ class EvalConfig:
     model: str | None = None
     extract_model: str | None = None
     embeddings: str | Embeddings = "local"
+    store: str | None = None
     hybrid: HybridSearch | None = MEMORY_SEARCH
     expand_links: LinkExpansion | None = MEMORY_LINKS
     compare_links: bool = False
@@ -93,6 +110,7 @@ class EvalConfig:
     langsmith: bool | None = None
     upload_results: bool = True
     progress: bool = True
+    sessions: int | None = None
 
     @property
     def all_ks(self) -> tuple[int, ...]:
@@ -117,9 +135,13 @@ class EvalResults:
     conversations: list[dict[str, Any]] = field(default_factory=list)
     links: dict[str, int | None] = field(default_factory=dict)
     """Links ingest made, per conversation (`None`: the store keeps none)."""
+    backend: str = "SQLite"
+    """The storage back end the memories lived in (`hippograph.backends.backend_name`)."""
     adversarial: list[QuestionResult] = field(default_factory=list)
     wall_s: float = 0.0
     experiment: str | None = None
+    traced_as: str | None = None
+    """The OpenTelemetry experiment (`session.id` of its spans) when tracing was on."""
 
 
 class SharedEmbeddings(Embeddings):
@@ -165,11 +187,13 @@ class ConversationRun:
     ops: Counter[str]
     compare_links: LinkExpansion | None = None
     """Also search with links off and with this expansion (see `EvalConfig.compare_links`)."""
+    user: str = ""
+    """Whose memories, when not the conversation id (a store shared by the run)."""
 
     @property
     def user_id(self) -> str:
-        """Whose memories: the conversation id."""
-        return self.conversation.id
+        """Whose memories: the conversation id (or `user`, in a shared store)."""
+        return self.user or self.conversation.id
 
     def search(
         self, question: str, limit: int, *, links: LinkExpansion | bool | None = True
@@ -200,10 +224,15 @@ class ConversationRun:
 
 
 def ingest_conversation(
-    conversation: Conversation, ingest: TurnIngestor, *, progress: bool
+    conversation: Conversation,
+    ingest: TurnIngestor,
+    *,
+    progress: bool,
+    user_id: str | None = None,
 ) -> tuple[list[float], Counter[str]]:
-    """Feed every session's turns, in order, through the remember graph; return per-turn
-    latencies and the count of each operation."""
+    """Feed every session's turns, in order, through the remember graph (as `user_id`,
+    default the conversation id); return per-turn latencies and the count of each
+    operation."""
     latencies: list[float] = []
     ops: Counter[str] = Counter()
     bar = tqdm(
@@ -219,7 +248,7 @@ def ingest_conversation(
             for turn in session.turns:
                 start = time.perf_counter()
                 done = ingest(
-                    conversation.id,
+                    user_id or conversation.id,
                     previous,
                     turn,
                     session.at,
@@ -239,21 +268,21 @@ def _extract_model(config: EvalConfig) -> BaseChatModel | None:
     if config.extract_model is None:
         raise ValueError("extract mode needs a model: set HIPPOGRAPH_MODEL or pass --model")
     from hippograph.config import Settings
-    from hippograph.nodes.models import resolve_chat_model
+    from hippograph.memory.chat_models import resolve_chat_model
 
     return resolve_chat_model(config.extract_model, base_url=Settings.from_env().base_url)
 
 
+StoreFor = Callable[[Conversation], tuple[BaseStore, str]]
+"""Where one conversation's memories go: a store and the user id they belong to."""
+
+
 @contextmanager
-def open_runs(
-    config: EvalConfig, conversations: Sequence[Conversation], embeddings: Embeddings
-) -> Iterator[list[ConversationRun]]:
-    """Ingest each conversation into a fresh store in a temporary folder (deleted on exit)."""
-    dims = int(getattr(embeddings, "dims", None) or len(embeddings.embed_query("probe")))
-    extract_model = _extract_model(config)
+def _fresh_files(config: EvalConfig, embeddings: Embeddings) -> Iterator[StoreFor]:
+    """A fresh SQLite file per conversation, in a temporary folder deleted on exit."""
     with tempfile.TemporaryDirectory(prefix="hippograph-eval-") as folder, ExitStack() as stack:
-        runs = []
-        for conversation in conversations:
+
+        def fresh(conversation: Conversation) -> tuple[BaseStore, str]:
             store = stack.enter_context(
                 open_store(
                     Path(folder) / f"{conversation.id}.db",
@@ -263,18 +292,74 @@ def open_runs(
                     expand_links=config.expand_links,
                 )
             )
+            return store, conversation.id
+
+        yield fresh
+
+
+@contextmanager
+def _shared_store(config: EvalConfig, target: str, embeddings: Embeddings) -> Iterator[StoreFor]:
+    """One store at `target`, a namespace per conversation, erased when the run ends."""
+    options: dict[str, Any] = {"expand_links": config.expand_links}
+    if not is_postgres_url(target):
+        options.update(hybrid=config.hybrid, durability="normal")
+    run = f"eval-{uuid.uuid4().hex[:8]}"
+    users: list[str] = []
+    with open_store(target, embeddings=embeddings, **options) as store:
+
+        def shared(conversation: Conversation) -> tuple[BaseStore, str]:
+            users.append(f"{run}-{conversation.id}")
+            return store, users[-1]
+
+        try:
+            yield shared
+        finally:
+            for user in users:
+                _erase(store, user)
+
+
+def _erase(store: BaseStore, user: str) -> None:
+    """Remove one evaluation user's memories (and, on our stores, every trace of them)."""
+    if isinstance(store, ExtendedStore):
+        store.purge(memory_namespace(user), compact=False)
+        return
+    while found := store.search(memory_namespace(user), limit=500):
+        store.batch([PutOp(item.namespace, item.key, None) for item in found])
+
+
+@contextmanager
+def open_runs(
+    config: EvalConfig, conversations: Sequence[Conversation], embeddings: Embeddings
+) -> Iterator[list[ConversationRun]]:
+    """Ingest each conversation into a fresh store (or its own namespace of `config.store`);
+    everything is deleted on exit."""
+    dims = int(getattr(embeddings, "dims", None) or len(embeddings.embed_query("probe")))
+    extract_model = _extract_model(config)
+    stores = (
+        _fresh_files(config, embeddings)
+        if config.store is None
+        else _shared_store(config, config.store, embeddings)
+    )
+    with stores as store_for:
+        runs = []
+        for conversation in conversations:
+            store, user = store_for(conversation)
             ingest = TurnIngestor(
                 store,
                 model=extract_model,
                 dedupe_threshold=config.dedupe_threshold,
                 entity_link_limit=config.entity_link_limit,
             )
-            latencies, ops = ingest_conversation(conversation, ingest, progress=config.progress)
+            latencies, ops = ingest_conversation(
+                conversation, ingest, progress=config.progress, user_id=user
+            )
             baselines = (
                 RawTurnBaselines(conversation.turns, embeddings, dims) if config.baselines else None
             )
             compare = config.links_on if config.compare_links else None
-            runs.append(ConversationRun(conversation, store, baselines, latencies, ops, compare))
+            runs.append(
+                ConversationRun(conversation, store, baselines, latencies, ops, compare, user)
+            )
         yield runs
 
 
@@ -346,9 +431,16 @@ def questions_of(conversation: Conversation, with_model: bool) -> list[Question]
 def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResults:
     """Run the evaluation described by `config` (see the module docstring)."""
     from hippograph.eval import tracing
+    from hippograph.eval.spans import Experiment
 
     started = time.perf_counter()
+    if config.store is not None and is_postgres_url(config.store) and config.hybrid is not None:
+        logger.warning("PostgreSQL searches by meaning only: this run uses vector search")
+        config = dataclasses.replace(config, hybrid=None)
+    experiment = Experiment.start(config)
     conversations = load_conversations(config.data, config.conversations)
+    if config.sessions is not None:
+        conversations = [c.first_sessions(config.sessions) for c in conversations]
     embeddings = SharedEmbeddings(resolve_embeddings(config.embeddings))
     results = EvalResults(config)
     for name in (OURS, *(BASELINES if config.baselines else ())):
@@ -362,8 +454,11 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
                 {"id": run.conversation.id, "turns": len(run.conversation.turns), **run.ops}
             )
             results.links[run.conversation.id] = count_links(run.store, run.user_id)
+            results.backend = backend_name(run.store)
         if tracing.enabled(config):
-            results.experiment = tracing.run_experiment(config, runs, limit, answerer, results)
+            results.experiment = tracing.run_experiment(
+                config, runs, limit, answerer, results, ask=experiment.ask
+            )
         else:
             pairs = [
                 (run, q) for run in runs for q in questions_of(run.conversation, bool(answerer))
@@ -371,6 +466,8 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
             for run, question in tqdm(
                 pairs, desc="questions", unit="q", disable=not config.progress
             ):
-                record(results, ask(run, question, limit, answerer))
+                record(results, experiment.ask(run, question, limit, answerer))
     results.wall_s = time.perf_counter() - started
+    experiment.finish(results)
+    results.traced_as = experiment.name if experiment.traced else None
     return results

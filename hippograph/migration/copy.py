@@ -1,9 +1,11 @@
-"""Copy a `FaissSqliteStore` into PostgreSQL: items, their vectors (never re-embedded), history.
+"""Copy a `FaissSqliteStore` into PostgreSQL: items, their vectors (never re-embedded), links,
+history.
 
 The copy walks the source in id order, one chunk at a time. Items are written through
-`PostgresMemoryStore` (idempotent upserts, vectors served by `StoredVectors`), then their
-timestamps and the progress cursor commit together; history rows and their cursor commit
-together too. An interrupted run therefore resumes after its last commit: items are never
+`PostgresMemoryStore` (idempotent upserts, streamed through `COPY`, vectors served by
+`StoredVectors`), then their timestamps and the progress cursor commit together; links are
+inserted idempotently once every item is in; history rows and their cursor commit together
+too. An interrupted run therefore resumes after its last commit: items and links are never
 duplicated (upserts) and history rows are copied exactly once (same transaction as the
 cursor). A finished copy is verified (see `verify`).
 """
@@ -22,15 +24,16 @@ from langgraph.store.base import IndexConfig, PutOp
 from hippograph.backends import MEMORY_FIELDS, is_postgres_url
 from hippograph.migration.source import SqliteSource
 from hippograph.migration.target import PostgresTarget, Progress
-from hippograph.migration.vectors import StoredVectors
+from hippograph.migration.vectors import MissingVectorError, StoredVectors
 from hippograph.migration.verify import Verification, verify
-from hippograph.store import resolve_embeddings
+from hippograph.store import EmbeddingError, resolve_embeddings
 from hippograph.store.bulk import bulk_put
 from hippograph.store.history import history_paused
 from hippograph.store.postgres import PostgresMemoryStore
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as `(phase, done, total)` after each committed chunk; phase is items or history."""
+"""Called as `(phase, done, total)` after each committed chunk; phase is items, links or
+history."""
 
 
 class TargetNotEmptyError(RuntimeError):
@@ -47,6 +50,8 @@ class MigrationReport:
     items_copied: int
     """Items written to the target, over all runs of this migration."""
     history_copied: int
+    links_copied: int
+    """Links inserted in this run (a resumed run re-checks every link; none is duplicated)."""
     vectors_reused: int
     """Vectors copied from the source in this run (no embedding)."""
     vectors_reembedded: int
@@ -69,7 +74,7 @@ def migrate_store(
     merge: bool = False,
     reembed_missing: bool = False,
     embeddings: Embeddings | str = "local",
-    chunk_size: int = 256,
+    chunk_size: int = 1000,
     sample: int = 100,
     on_progress: ProgressCallback | None = None,
 ) -> MigrationReport:
@@ -112,9 +117,11 @@ def migrate_store(
                     "source's items to them (same namespace and key: the source wins)"
                 )
             target.start()
+        links = 0
         if not progress.finished:
             run = _Run(source, target, progress, chunk_size, on_progress)
             _copy_items(run, store, vectors, index)
+            links = _copy_links(run)
             _copy_history(run)
             target.finish()
         final = target.progress()
@@ -123,6 +130,7 @@ def migrate_store(
             items=source.count_items(),
             items_copied=final.items_copied,
             history_copied=final.history_copied,
+            links_copied=links,
             vectors_reused=vectors.served if vectors else 0,
             vectors_reembedded=vectors.reembedded if vectors else 0,
             resumed=progress.exists and not progress.finished,
@@ -208,10 +216,19 @@ def _copy_items(
                 for item in items
             ]
             with history_paused():  # the source's own history is copied instead
-                bulk_put(store, ops, chunk_size=len(ops))
+                _write(store, ops)
         run.target.finish_items(items, last)
         after, done = last, done + len(items)
         run.report("items", done, total)
+
+
+def _copy_links(run: _Run) -> int:
+    total, done, inserted = run.source.count_links(), 0, 0
+    for links in run.source.links(run.chunk_size * 4):
+        inserted += run.target.copy_links(links)
+        done += len(links)
+        run.report("links", done, total)
+    return inserted
 
 
 def _copy_history(run: _Run) -> None:
@@ -221,3 +238,15 @@ def _copy_history(run: _Run) -> None:
         run.target.copy_history(rows)
         after, done = rows[-1].id, done + len(rows)
         run.report("history", done, total)
+
+
+def _write(store: PostgresMemoryStore, ops: list[PutOp]) -> None:
+    """Write one chunk of items through the bulk path, surfacing a text without a stored
+    vector as `MissingVectorError` (the store reports any embedder failure as
+    `EmbeddingError`)."""
+    try:
+        bulk_put(store, ops, chunk_size=len(ops))
+    except EmbeddingError as exc:
+        if isinstance(exc.__cause__, MissingVectorError):
+            raise exc.__cause__ from None
+        raise

@@ -1,10 +1,10 @@
 """Read a `FaissSqliteStore` file, read-only, for `hippograph migrate`.
 
 Core pieces:
-    - `SqliteSource`: the store's `items`, `vectors` and `history` tables (see
+    - `SqliteSource`: the store's `items`, `vectors`, `links` and `history` tables (see
       `hippograph.store.schema`) opened with `mode=ro`, read in id order so a copy can resume
       after the last id it finished.
-    - `SourceItem` / `SourceHistory`: one row each, decoded.
+    - `SourceItem` / `SourceLink` / `SourceHistory`: one row each, decoded.
 """
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ class SourceItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceLink:
+    """One link of the source store between two live items."""
+
+    prefix: str
+    src: str
+    dst: str
+    relation: str
+    weight: float
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class SourceHistory:
     """One audit-trail row of the source store (JSON columns left as text)."""
 
@@ -65,6 +77,12 @@ class SourceHistory:
 
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, expires_at, ttl_minutes"
+_LIVE_ENDS = " AND ".join(
+    f"EXISTS (SELECT 1 FROM items i WHERE i.prefix = l.prefix AND i.key = l.{end} "
+    "AND (i.expires_at IS NULL OR i.expires_at > ?))"
+    for end in ("src", "dst")
+)
+"""Both ends of link `l` are live items."""
 
 
 class SqliteSource:
@@ -125,6 +143,31 @@ class SqliteSource:
             (self.now,),
         )
         return int(row.fetchone()[0])
+
+    def _has_links(self) -> bool:
+        row = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'links'").fetchone()
+        return row is not None
+
+    def count_links(self) -> int:
+        """Links whose two ends are live (a store older than links has none)."""
+        if not self._has_links():
+            return 0
+        row = self._conn.execute(
+            f"SELECT count(*) FROM links l WHERE {_LIVE_ENDS}", (self.now, self.now)
+        )
+        return int(row.fetchone()[0])
+
+    def links(self, batch: int = 1000) -> Iterator[list[SourceLink]]:
+        """Every link between live items, in batches."""
+        if not self._has_links():
+            return
+        cursor = self._conn.execute(
+            "SELECT l.prefix, l.src, l.dst, l.relation, l.weight, l.created_at FROM links l "
+            f"WHERE {_LIVE_ENDS} ORDER BY l.prefix, l.src, l.dst, l.relation",
+            (self.now, self.now),
+        )
+        while rows := cursor.fetchmany(batch):
+            yield [SourceLink(*row) for row in rows]
 
     def count_history(self) -> int:
         """Rows in the audit trail."""

@@ -16,7 +16,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import tuple_row
 
-from hippograph.migration.source import SourceHistory, SourceItem
+from hippograph.migration.source import SourceHistory, SourceItem, SourceLink
 
 
 @dataclass(slots=True)
@@ -110,6 +110,34 @@ class PostgresTarget:
                 (rows[-1].id, len(rows), self.source_id),
             )
 
+    def copy_links(self, links: Sequence[SourceLink]) -> int:
+        """Insert source links between items the target holds, without history rows (the
+        source's own LINK rows are copied with its history); returns how many were new.
+        Idempotent: a link already there is left as it is."""
+        if not links:
+            return 0
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("SELECT set_config('hippograph.history', 'off', true)")
+            cur.execute(
+                "INSERT INTO hippograph_links (prefix, src, dst, relation, weight, created_at) "
+                "SELECT u.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+                "%s::float8[], %s::timestamptz[]) AS u(prefix, src, dst, relation, weight, at) "
+                f"WHERE {_ENDS_PRESENT} ON CONFLICT DO NOTHING",
+                _link_columns(links),
+            )
+            return cur.rowcount
+
+    def count_links_present(self, links: Sequence[SourceLink]) -> int:
+        """How many of `links` the target holds (same ends, same relation)."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM hippograph_links l JOIN unnest(%s::text[], %s::text[], "
+            "%s::text[], %s::text[], %s::float8[], %s::timestamptz[]) "
+            "AS u(prefix, src, dst, relation, weight, at) ON l.prefix = u.prefix "
+            "AND l.src = u.src AND l.dst = u.dst AND l.relation = u.relation",
+            _link_columns(links),
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
     def finish(self) -> None:
         """Mark the copy complete."""
         self._conn.execute(
@@ -152,6 +180,23 @@ class PostgresTarget:
             (prefix, key),
         ).fetchall()
         return {str(f): np.asarray(json.loads(text), dtype=np.float32) for f, text in rows}
+
+
+_ENDS_PRESENT = " AND ".join(
+    f"EXISTS (SELECT 1 FROM store s WHERE s.prefix = u.prefix AND s.key = u.{end})"
+    for end in ("src", "dst")
+)
+
+
+def _link_columns(links: Sequence[SourceLink]) -> tuple[list[Any], ...]:
+    return (
+        [x.prefix for x in links],
+        [x.src for x in links],
+        [x.dst for x in links],
+        [x.relation for x in links],
+        [x.weight for x in links],
+        [x.created_at for x in links],
+    )
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

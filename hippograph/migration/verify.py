@@ -1,4 +1,5 @@
-"""Check a finished migration: every source item is in the target, and a sample is identical.
+"""Check a finished migration: every source item and link is in the target, and a sample of
+items is identical.
 
 Counts are exact (every live source key is looked up); values and vectors are compared on a
 random sample, since comparing a million vectors would take as long as copying them.
@@ -66,6 +67,8 @@ def verify(
     result.checks.append(Check("items", source.count_items(), present))
     if target.has_vector_table():
         result.checks.append(Check("items with vectors", source.count_indexed_items(), indexed))
+    linked = sum(target.count_links_present(links) for links in source.links())
+    result.checks.append(Check("links", source.count_links(), linked))
     result.checks.append(Check("history rows", source.count_history(), history_copied))
     for item in source.sample(sample):
         result.sampled += 1

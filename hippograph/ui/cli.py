@@ -21,6 +21,7 @@ import typer
 
 from hippograph.cli._common import StoreOption, UserOption, console, load_settings
 from hippograph.config import ENV_PREFIX, Settings
+from hippograph.extras import require_extra
 from hippograph.ui import APP_PATH
 from hippograph.ui.theme import PRIMARY_COLOR
 
@@ -107,6 +108,7 @@ def ui(
     ),
 ) -> None:
     """Start the web UI: chat with live memory operations, browse, search, analytics, history."""
+    require_extra("ui", "hippograph ui")
     from hippograph.ui.demo import DEMO_USER
 
     settings = load_settings(user=user or (DEMO_USER if demo else None), store=store, model=model)

@@ -212,3 +212,46 @@ def test_contention_bench_end_to_end(tmp_path: Path) -> None:
         assert scenario["events"]["first_search_other_s"] > 0
     assert "## A while B's 500-vector group" in (tmp_path / "tiny.md").read_text()
     assert (tmp_path / "tiny.png").read_bytes().startswith(PNG)
+
+
+def test_many_tenants_per_backend_with_a_projection(tmp_path: Path, pg_server: PgServer) -> None:
+    """`--tenant-sizes`: both backends filled with many users at two totals, searches timed
+    per user size with exact recall, and the figures carried to 1M on paper."""
+    result = CliRunner().invoke(
+        app,
+        [
+            "store", "--sizes", "250,500", "--backends", "faiss-sqlite,postgres",
+            "--tenant-sizes", "10,50", "--queries", "5", "--real-texts", "0",
+            "--out", str(tmp_path), "--name", "tenants", "--workdir", str(tmp_path),
+            "--no-isolate", "--postgres-url", pg_server.url,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "tenants.json").read_text())
+    runs = {(r["backend"], r["total"]): r for r in report["tenants"]}
+    # 250: 12 users of 10 and 2 of 50 (the sizes share the total evenly)
+    assert set(runs) == {(b, n) for b in ("faiss-sqlite", "postgres") for n in (220, 500)}
+    small, large = runs["postgres", 220], runs["postgres", 500]
+    assert small["layout"] == {"10": 12, "50": 2} and large["layout"] == {"10": 25, "50": 5}
+    for run in runs.values():
+        assert not run["notes"] and run["put_per_s"] > 0 and run["open_s"] > 0
+        assert run["recall_at_10"] == {"10": 1.0, "50": 1.0}  # exact within each user
+        assert 0 < run["search_ms"]["50"]["p50"] <= run["search_ms"]["50"]["p95"]
+    projected = {p["backend"]: p for p in report["projection"]}
+    assert set(projected) == {"faiss-sqlite", "postgres"}
+    assert projected["postgres"]["total"] == 1_000_000
+    assert projected["postgres"]["from"] == [220, 500]
+    assert projected["postgres"]["bulk_load_s"] >= 1_000_000 / large["put_per_s"]
+    assert projected["postgres"]["search_ms"]["50"]["p50"] >= large["search_ms"]["50"]["p50"]
+    markdown = (tmp_path / "tenants.md").read_text()
+    assert "## Many users in one store" in markdown and "## 1M items, on paper" in markdown
+    assert (tmp_path / "tenants_tenants.png").read_bytes().startswith(PNG)
+
+
+def test_tenant_layouts() -> None:
+    from hippograph.bench.tenants import tenant_layout
+
+    assert tenant_layout(100_000, (100, 1_000, 10_000)) == {100: 333, 1_000: 33, 10_000: 3}
+    assert tenant_layout(10_000, (100, 1_000, 10_000)) == {100: 50, 1_000: 5}
+    with pytest.raises(ValueError, match="no tenant size fits"):
+        tenant_layout(1_000, (10_000,))

@@ -44,7 +44,7 @@ def test_unknown_provider_is_a_clear_error(tmp_path):
     result = runner.invoke(
         app, ["chat", "--db", str(tmp_path / "x.db"), "--model", "nosuchprovider:model"], input=""
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 8  # ExitCode.MODEL_UNAVAILABLE
     assert "Cannot initialise model 'nosuchprovider:model'" in result.output
 
 

@@ -44,7 +44,7 @@ def test_memories_commands(store_target, tmp_path):
     edited = _run(db, "memories", "edit", key, "--importance", "0.9", "--content", "Uses NeoVim")
     assert "updated" in edited.output and "0.90" in edited.output
     bad = _run(db, "memories", "edit", key, "--importance", "3")
-    assert bad.exit_code == 1 and "importance" in bad.output
+    assert bad.exit_code == 4 and "importance" in bad.output
 
     history = _run(db, "memories", "history", key)
     assert "UPDATE" in history.output and "Uses NeoVim daily → Uses NeoVim" in history.output
@@ -54,16 +54,18 @@ def test_memories_commands(store_target, tmp_path):
     lines = [json.loads(line) for line in exported.read_text().splitlines()]
     assert {line["content"] for line in lines} == {"Uses NeoVim", "Lives in Lisbon"}
 
-    deleted = _run(db, "memories", "delete", key, "nope", "--yes")
-    assert f"deleted {key}" in deleted.output and "not found: nope" in deleted.output
-    assert deleted.exit_code == 1
+    refused = _run(db, "memories", "delete", key, "nope", "--yes")
+    assert refused.exit_code == 3 and "no memory 'nope'" in refused.output  # nothing deleted
+    deleted = _run(db, "memories", "delete", key, "--yes")
+    assert deleted.exit_code == 0 and f"deleted {key}" in deleted.output
 
-    reimported = _run(db, "memories", "import", str(exported))
-    assert "imported 2 memories" in reimported.output
+    reimported = _run(db, "memories", "import", str(exported))  # the deleted one comes back
+    assert "imported 1 memories, 1 kept as stored" in reimported.output
+    assert "already stored (same updated_at)" in reimported.output
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"content": "ok"}\n{oops\n')
     failed = _run(db, "memories", "import", str(broken))
-    assert failed.exit_code == 1 and "line 2:" in failed.output
+    assert failed.exit_code == 4 and "line 2:" in failed.output
     assert "nothing imported" in failed.output
 
 
@@ -72,7 +74,7 @@ def test_doctor(tmp_path):
     _run(db, "memories", "add", "Has a cat", option="--db")
     result = _run(db, "doctor", option="--db")
     assert result.exit_code == 0, result.output
-    assert "offline (no model)" in result.output
+    assert "offline: no model configured" in result.output
     assert re.search(r"memories of alice\s+1", result.output)
     assert db in result.output and str(tmp_path / "d-checkpoints.db") in result.output
     assert re.search(r"backend\s+SQLite \(FaissSqliteStore\)", result.output)
@@ -88,7 +90,8 @@ def test_doctor_on_postgres_names_the_backend_and_its_extras(pg_url, monkeypatch
     assert re.search(r"backend\s+PostgreSQL \(PostgresMemoryStore\)", out)
     assert re.search(r"checkpoints\s+PostgresSaver, in the store's database", out)
     assert re.search(r"memories of alice\s+1", out)
-    assert re.search(r"history\s+yes", out) and re.search(r"count\s+yes", out)
+    for extra in ("history", "count", "erasure", "links", "verify"):
+        assert re.search(rf"{extra}\s+yes", out), extra
     assert re.search(r"hybrid search\s+no: hybrid search is unavailable on the PostgreSQL", out)
     assert re.search(r"index snapshots\s+no: .*vectors live in the database", out)
     assert not (tmp_path / "never-opened.db").exists()
@@ -98,6 +101,8 @@ def test_store_overrides_the_environment(pg_url, monkeypatch, tmp_path):
     monkeypatch.setenv("HIPPOGRAPH_STORE_URL", pg_url)
     assert _run(pg_url, "memories", "add", "Lives in Porto").exit_code == 0
     local = str(tmp_path / "local.db")
-    assert "0 shown, 0 stored" in _run(local, "memories", "list").output  # --store beats the URL
+    assert _run(local, "memories", "add", "Lives in Lisbon").exit_code == 0
+    listed_local = _run(local, "memories", "list").output  # --store beats the URL
+    assert "1 shown, 1 stored" in listed_local and "Lisbon" in listed_local
     listed = runner.invoke(app, ["memories", "list", "--user", "alice"])  # the URL from the env
     assert "Lives in Porto" in listed.output

@@ -51,3 +51,31 @@ def test_bad_options_fail_clearly(
     )
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_locomo_on_a_postgres_url_writes_the_same_report(
+    data_dir: Path, tmp_path: Path, pg_url: str
+) -> None:
+    """`--store URL` ingests each conversation into its own namespace of that database,
+    writes the same report (naming the backend), and leaves the database as it found it."""
+    from hippograph.backends import open_store
+    from hippograph.store.extras import ExtendedStore
+
+    base = ["locomo", "--data", str(data_dir), "--k", "3,5", "--no-progress"]
+    on_sqlite = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "sqlite")])
+    on_postgres = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "pg"), "--store", pg_url])
+    assert on_sqlite.exit_code == 0 and on_postgres.exit_code == 0, on_postgres.output
+    reports = [json.loads((tmp_path / d / "report.json").read_text()) for d in ("sqlite", "pg")]
+    assert set(reports[0]) == set(reports[1]) and set(reports[0]["overall"]) == set(
+        reports[1]["overall"]
+    )
+    assert reports[0]["overall"]["questions"] == reports[1]["overall"]["questions"] > 0
+    assert [r["config"]["backend"] for r in reports] == ["SQLite", "PostgreSQL"]
+    assert reports[1]["config"]["hybrid"] is None  # PostgreSQL searches by meaning only
+    assert reports[1]["overall"]["recall_any@20"] > 0
+    assert "store PostgreSQL (vector search)" in (tmp_path / "pg" / "report.md").read_text()
+    with open_store(pg_url) as store:
+        assert isinstance(store, ExtendedStore)
+        assert store.count() == 0 and store.links(()) == []
+        assert store.list_namespaces() == []
+        assert {e["op"] for e in store.history(limit=100)} == {"ERASE"}  # content-free audit

@@ -69,7 +69,14 @@ def _written_store(directory: Path, corpus: Path, embeddings: PrecomputedEmbeddi
             "vectors)",
             "vector",
         ),
-        ("DELETE FROM fulltext WHERE rowid = (SELECT min(rowid) FROM fulltext)", "full-text"),
+        (
+            "DELETE FROM keyword_docs WHERE item_id = (SELECT min(item_id) FROM keyword_docs)",
+            "keyword",
+        ),
+        (
+            "UPDATE keyword_terms SET df = df + 1",
+            "document frequencies",
+        ),
     ],
 )
 def test_the_checker_finds_damage(

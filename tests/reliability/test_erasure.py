@@ -162,7 +162,7 @@ def test_cli_erases_memories_history_recalls_and_threads(tmp_path: Path) -> None
     assert traces(tmp_path, [b"zqx0vault"])  # in the store, the checkpoints and so on
 
     refused = _cli(db, "memories", "delete", "--all", "--user", ERIN)
-    assert refused.exit_code == 1 and "--yes" in refused.output
+    assert refused.exit_code == 7 and "--yes" in refused.output
     erased = _cli(db, "memories", "delete", "--all", "--user", ERIN, "--yes")
     assert erased.exit_code == 0, erased.output
     assert "erased 3 memories" in erased.output and "1 conversation threads" in erased.output
@@ -176,9 +176,9 @@ def test_cli_erases_memories_history_recalls_and_threads(tmp_path: Path) -> None
 
 def test_cli_delete_needs_keys_or_all(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    assert _cli(db, "memories", "delete", "--user", ERIN).exit_code == 1
+    assert _cli(db, "memories", "delete", "--user", ERIN).exit_code == 2
     both = _cli(db, "memories", "delete", "k1", "--all", "--user", ERIN, "--yes")
-    assert both.exit_code == 1 and "not both" in both.output
+    assert both.exit_code == 2 and "not both" in both.output
 
 
 def test_postgres_purge_rewrites_the_tables(pg_url: str, pg_server, embeddings) -> None:

@@ -44,7 +44,7 @@ def test_cli_reads_only_the_users_memories(tmp_path: Path, a: str, b: str) -> No
     missing = runner.invoke(app, ["memories", "history", b_key, "--user", a, "--db", db])
     assert "zzbsecret" not in missing.output
     gone = runner.invoke(app, ["memories", "delete", b_key, "--user", a, "--db", db, "--yes"])
-    assert gone.exit_code == 1 and "not found" in gone.output
+    assert gone.exit_code == 3 and "no memory" in gone.output  # ExitCode.NOT_FOUND
     assert "zzbsecret" in cli(b, "list")
 
 
@@ -86,7 +86,7 @@ def test_nothing_one_user_supplies_reaches_another_users_data(tmp_path: Path) ->
         assert refused.exit_code != 0 and "Traceback" not in refused.output, args
     for args in (("memories", "history", keys[1]), ("memories", "links", keys[0])):
         assert "zqxalice" not in cli("bob", *args).output and "bees" not in cli("bob", *args).output
-    assert cli("bob", "chat", "--thread", "alice-t", input="hi\n/exit").exit_code == 1
+    assert cli("bob", "chat", "--thread", "alice-t", input="hi\n/exit").exit_code == 7
     assert cli("bob", "memories", "delete", "--all", "--yes").exit_code == 0
 
     assert _alice_view(cli, db, keys) == before

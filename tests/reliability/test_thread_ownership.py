@@ -100,14 +100,14 @@ def _manager_list(db: Path, user: str) -> list[Any]:
 
 def test_another_users_thread_is_refused(tmp_path: Path) -> None:
     """(c) B cannot continue, or read through the agent, a thread A talks in: a one-line
-    error, exit code 1, and A's conversation is untouched."""
+    error, exit code 7 (refused), and A's conversation is untouched."""
     db = tmp_path / "data" / "memories.db"
     _chat(db, "alice", "shared-name", "My locker code is zqx0vault.")
     before = _thread_messages(db, "shared-name")
 
     refused = _cli(db, "chat", "--user", "bob", "--thread", "shared-name", input="Hi\n/exit")
 
-    assert refused.exit_code == 1
+    assert refused.exit_code == 7  # ExitCode.REFUSED
     assert "thread 'shared-name' belongs to another user" in refused.output
     assert "zqx0vault" not in refused.output and "Traceback" not in refused.output
     assert _thread_messages(db, "shared-name") == before

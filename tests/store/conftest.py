@@ -67,13 +67,7 @@ BACKENDS: dict[str, Callable[[Any, IndexConfig | None, TTLConfig | None], BaseSt
 URL_BACKENDS = frozenset({"postgres"})
 """Backends whose factory takes a database URL (from the `pg_databases` fixture)."""
 
-UPSTREAM_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("postgres", "test_index_false_items_are_stored_but_not_scored"): (
-        "upstream PostgresStore: search(query=...) inner-joins store_vectors, so an item put "
-        "with index=False is never returned by a semantic search (InMemoryStore lists it "
-        "last with score None)"
-    ),
-}
+UPSTREAM_DIFFERENCES: dict[tuple[str, str], str] = {}
 """(backend, test) cases where LangGraph's own store differs from the InMemoryStore oracle.
 Each is an xfail(strict=True): if upstream changes, the test starts passing and fails."""
 
@@ -145,6 +139,25 @@ def open_store(db: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
     def factory(embed: Any = None, **kwargs: Any) -> FaissSqliteStore:
         index = {"embed": embed or local_embeddings, "fields": ["content"]}
         store = FaissSqliteStore(kwargs.pop("path", db), index=index, **kwargs)  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def open_pg(pg_url: str, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
+    """Factory `open_pg(embed=None, url=pg_url, **kwargs)` of `PostgresMemoryStore`s indexing
+    `content` (on this test's fresh database by default), closed after the test."""
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    opened: list[PostgresMemoryStore] = []
+
+    def factory(embed: Any = None, url: str = pg_url, **kwargs: Any) -> PostgresMemoryStore:
+        index = {"dims": 384, "embed": embed or local_embeddings, "fields": ["content"]}
+        store = PostgresMemoryStore.open(url, index=index, **kwargs)  # type: ignore[arg-type]
         opened.append(store)
         return store
 

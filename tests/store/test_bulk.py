@@ -28,7 +28,7 @@ def memory(i: int) -> dict[str, Any]:
 
 
 def dump(db: str) -> dict[str, Any]:
-    """What a store holds, without ids or times: items, vectors, history, full-text rows."""
+    """What a store holds, without ids or times: items, vectors, history, keyword index."""
     conn = sqlite3.connect(db)
     try:
         return {
@@ -42,11 +42,20 @@ def dump(db: str) -> dict[str, Any]:
             "history": sorted(
                 conn.execute("SELECT prefix, key, op, old, new, source FROM history")
             ),
-            "fulltext": sorted(
+            "keyword_docs": sorted(
                 conn.execute(
-                    "SELECT i.key, f.f0, f.f1 FROM fulltext f JOIN items i ON i.id = f.rowid"
+                    "SELECT i.key, d.grp, d.len0, d.len1, d.len2, d.len3, d.terms "
+                    "FROM keyword_docs d JOIN items i ON i.id = d.item_id"
                 )
             ),
+            "keyword_postings": sorted(
+                conn.execute(
+                    "SELECT p.grp, p.term, p.impact, i.key FROM keyword_postings p "
+                    "JOIN items i ON i.id = p.item_id"
+                )
+            ),
+            "keyword_terms": sorted(conn.execute("SELECT grp, term, df FROM keyword_terms")),
+            "keyword_groups": sorted(conn.execute("SELECT * FROM keyword_groups")),
         }
     finally:
         conn.close()
@@ -67,13 +76,16 @@ def test_a_bulk_load_leaves_exactly_what_batch_puts_would(
         BulkItem(NS, f"m{i}", memory(i), {"content": vectors[i]} if i % 2 else None)
         for i in range(300)
     ]
-    loaded = open_store(path=str(tmp_path / "bulk.db"))
+    # Hybrid: the keyword index is written in the same chunk transactions.
+    loaded = open_store(path=str(tmp_path / "bulk.db"), hybrid=True)
     report = loaded.bulk_put(items, chunk_size=64)
     assert (report.items, report.chunks, report.embedded) == (300, 5, 150)
-    batched = open_store(path=str(tmp_path / "batch.db"))
+    batched = open_store(path=str(tmp_path / "batch.db"), hybrid=True)
     batched.batch([PutOp(NS, f"m{i}", memory(i)) for i in range(300)])
 
-    assert dump(loaded.path) == dump(batched.path)
+    held = dump(loaded.path)
+    assert len(held["keyword_docs"]) == 300 and held["keyword_terms"]
+    assert held == dump(batched.path)
     for query in ("board games", "stars and planets", "boats"):
         assert [h.key for h in loaded.search(NS, query=query, limit=10)] == [
             h.key for h in batched.search(NS, query=query, limit=10)

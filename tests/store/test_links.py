@@ -1,17 +1,21 @@
-"""Links between items (`store/links.py`, `store/link_sql.py`): stored beside the items,
-audited, isolated per namespace, removed with either end, and followed by search."""
+"""Links between items (`store/links.py`, `store/link_sql.py`, `store/pg_links.py`): stored
+beside the items, audited, isolated per namespace, removed with either end, and followed by
+search — the same on both back ends (`FaissSqliteStore`, `PostgresMemoryStore`)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 import pytest
 from langgraph.store.base import InvalidNamespaceError, PutOp, SearchItem
 
-from hippograph.store import FaissSqliteStore, InvalidValueError, provenance
+from hippograph.store import InvalidValueError, provenance
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import (
     LinkedSearchItem,
     LinkEndpointError,
@@ -35,16 +39,53 @@ FACTS = {
 }
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "links.db")
+class Raw:
+    """Writes that bypass the store, in the back end's own SQL (what another client, a
+    script or an operator could do)."""
+
+    def __init__(self, backend: str, where: str) -> None:
+        self.where = where
+        self.postgres = backend == "postgres"
+
+    def execute(self, sql: str) -> None:
+        if self.postgres:
+            with psycopg.connect(self.where, autocommit=True) as conn:
+                conn.execute(sql)  # type: ignore[arg-type]
+            return
+        conn = sqlite3.connect(self.where)
+        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            conn.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
+
+    @property
+    def integrity_error(self) -> type[Exception]:
+        return psycopg.errors.ForeignKeyViolation if self.postgres else sqlite3.IntegrityError
+
+    def items_table(self) -> str:
+        return "store" if self.postgres else "items"
+
+    def expire(self, key: str) -> None:
+        past = "now() - interval '1 second'" if self.postgres else "0"
+        self.execute(f"UPDATE {self.items_table()} SET expires_at = {past} WHERE key = '{key}'")
+
+    def link_across_namespaces(self) -> None:
+        table = "hippograph_links" if self.postgres else "links"
+        self.execute(
+            f"INSERT INTO {table} (prefix, src, dst, relation, weight, created_at) "
+            "VALUES ('memories.alice', 'sweden', 'bob-job', 'r', 1, "
+            f"{'now()' if self.postgres else chr(39) + 'x' + chr(39)})"
+        )
+
+    def delete_item(self, prefix: str, key: str) -> None:
+        self.execute(
+            f"DELETE FROM {self.items_table()} WHERE prefix = '{prefix}' AND key = '{key}'"
+        )
 
 
-@pytest.fixture
-def store(open_store: Any) -> FaissSqliteStore:
-    store = open_store()
-    store.batch([PutOp(ALICE, key, {"content": text}) for key, text in FACTS.items()])
-    return store
+Opener = Callable[..., ExtendedStore]
 
 
 def rows(path: str, sql: str) -> list[tuple]:
@@ -55,10 +96,47 @@ def rows(path: str, sql: str) -> list[tuple]:
         conn.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "links.db")
+
+
+@pytest.fixture
+def open_linked(backend: str, open_store: Any, request: pytest.FixtureRequest) -> Opener:
+    """Factory `open_linked(embed=None, **kwargs)` of stores of the current back end on one
+    location, indexing `content` (PostgreSQL searches by vectors only: `hybrid` is ignored)."""
+    if backend == "sqlite":
+        return cast(Opener, open_store)
+    open_pg = request.getfixturevalue("open_pg")
+
+    def factory(embed: Any = None, **kwargs: Any) -> ExtendedStore:
+        kwargs.pop("hybrid", None)
+        return cast(ExtendedStore, open_pg(embed, **kwargs))
+
+    return factory
+
+
+@pytest.fixture
+def raw(backend: str, db: str, request: pytest.FixtureRequest) -> Raw:
+    return Raw(backend, request.getfixturevalue("pg_url") if backend == "postgres" else db)
+
+
+@pytest.fixture
+def store(open_linked: Opener) -> ExtendedStore:
+    store = open_linked()
+    store.batch([PutOp(ALICE, key, {"content": text}) for key, text in FACTS.items()])
+    return store
+
+
 # ----------------------------------------------------------------- storing and auditing
 
 
-def test_link_list_unlink_with_history_and_provenance(store: FaissSqliteStore) -> None:
+def test_link_list_unlink_with_history_and_provenance(store: ExtendedStore) -> None:
     with provenance({"origin": "test", "thread_id": None, "message_ids": []}):
         made = store.link(ALICE, "sweden", "necklace", "entity:Sweden", weight=0.8)
     assert (made.src, made.dst, made.relation, made.weight) == (
@@ -100,7 +178,7 @@ def test_link_list_unlink_with_history_and_provenance(store: FaissSqliteStore) -
     }
 
 
-def test_an_item_and_its_links_commit_in_one_batch(store: FaissSqliteStore) -> None:
+def test_an_item_and_its_links_commit_in_one_batch(store: ExtendedStore) -> None:
     results = store.batch(
         [
             PutOp(ALICE, "trip", {"content": "Visited Stockholm, the capital of Sweden"}),
@@ -132,16 +210,14 @@ def test_an_item_and_its_links_commit_in_one_batch(store: FaissSqliteStore) -> N
         (ListLinksOp(ALICE, limit=-1), InvalidValueError),
     ],
 )
-def test_bad_link_ops_are_rejected_before_any_write(
-    store: FaissSqliteStore, db: str, op, error
-) -> None:
-    before = rows(db, "SELECT count(*) FROM history")
+def test_bad_link_ops_are_rejected_before_any_write(store: ExtendedStore, op, error) -> None:
+    before = store.history(limit=1000)
     with pytest.raises(error):
         store.batch([op])
-    assert rows(db, "SELECT count(*) FROM history") == before
+    assert store.history(limit=1000) == before
 
 
-def test_linking_a_missing_item_raises_and_writes_nothing(store: FaissSqliteStore) -> None:
+def test_linking_a_missing_item_raises_and_writes_nothing(store: ExtendedStore) -> None:
     with pytest.raises(LinkEndpointError, match="ghost"):
         store.link(ALICE, "sweden", "ghost")
     assert store.links(ALICE) == []
@@ -150,7 +226,7 @@ def test_linking_a_missing_item_raises_and_writes_nothing(store: FaissSqliteStor
 # ----------------------------------------------------------------- isolation
 
 
-def test_a_link_never_joins_two_namespaces(store: FaissSqliteStore, db: str) -> None:
+def test_a_link_never_joins_two_namespaces(store: ExtendedStore, raw: Raw) -> None:
     store.put(BOB, "bob-job", {"content": "Works as a nurse at the city hospital in Sweden"})
     with pytest.raises(LinkEndpointError):
         store.link(ALICE, "sweden", "bob-job")  # bob's key is not an item of alice's namespace
@@ -160,13 +236,8 @@ def test_a_link_never_joins_two_namespaces(store: FaissSqliteStore, db: str) -> 
     store.link(ALICE, "sweden", "necklace")
     assert [x.namespace for x in store.links(ALICE, "sweden")] == [ALICE]
     assert [x.namespace for x in store.links(BOB, "sweden")] == [BOB]
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA foreign_keys = ON")
-    with pytest.raises(sqlite3.IntegrityError):  # structural: SQLite itself refuses
-        conn.execute(
-            "INSERT INTO links VALUES ('memories.alice', 'sweden', 'bob-job', 'r', 1, 'x')"
-        )
-    conn.close()
+    with pytest.raises(raw.integrity_error):  # structural: the database itself refuses
+        raw.link_across_namespaces()
 
     with link_expansion(LinkExpansion(seeds=5, decay=1.0)):
         hits = store.search(ALICE, query="Sweden", limit=10)
@@ -180,7 +251,7 @@ def test_a_link_never_joins_two_namespaces(store: FaissSqliteStore, db: str) -> 
 
 
 def test_deleting_an_item_removes_its_links_both_ways_in_one_transaction(
-    store: FaissSqliteStore, db: str
+    store: ExtendedStore,
 ) -> None:
     store.link(ALICE, "sweden", "necklace", "a")
     store.link(ALICE, "paint", "sweden", "b")
@@ -189,51 +260,44 @@ def test_deleting_an_item_removes_its_links_both_ways_in_one_transaction(
         store.delete(ALICE, "sweden")
     assert [(x.src, x.dst) for x in store.links(ALICE)] == [("paint", "cats")]
     recent = store.history(ALICE)[:3]
-    assert [(h["op"], h["key"], (h["old"] or {}).get("dst")) for h in recent] == [
-        ("DELETE", "sweden", None),
+    assert (recent[0]["op"], recent[0]["key"]) == ("DELETE", "sweden")
+    assert {(h["op"], h["key"], (h["old"] or {}).get("dst")) for h in recent[1:]} == {
         ("UNLINK", "sweden", "necklace"),
         ("UNLINK", "paint", "sweden"),
-    ]
+    }
     assert all(h["source"] == {"origin": "cli"} for h in recent)
     assert len({h["at"] for h in recent}) == 1  # one transaction, one time
 
 
-def test_updating_an_item_keeps_its_links(store: FaissSqliteStore) -> None:
+def test_updating_an_item_keeps_its_links(store: ExtendedStore) -> None:
     store.link(ALICE, "job", "cats")
     store.put(ALICE, "job", {"content": "Works as a head nurse at the city hospital"})
     assert [(x.src, x.dst) for x in store.links(ALICE)] == [("job", "cats")]
 
 
-def test_expired_items_lose_their_links_when_swept(open_store: Any) -> None:
-    store = open_store()
+def test_expired_items_lose_their_links_when_swept(open_linked: Opener, raw: Raw) -> None:
+    store = open_linked()
     store.put(ALICE, "short", {"content": "Lunch at noon today"}, ttl=1)
     store.put(ALICE, "long", {"content": "Lives in Lisbon"})
     store.link(ALICE, "long", "short")
-    conn = sqlite3.connect(store.path)
-    conn.execute("UPDATE items SET expires_at = 0 WHERE key = 'short'")
-    conn.commit()
-    conn.close()
+    raw.expire("short")
     assert store.sweep_ttl() == 1
     assert store.links(ALICE) == []
     assert store.history(ALICE)[1]["op"] == "UNLINK"
 
 
-def test_a_raw_delete_of_items_cascades_to_links(store: FaissSqliteStore, db: str) -> None:
+def test_a_raw_delete_of_items_cascades_to_links(store: ExtendedStore, raw: Raw) -> None:
     """Foreign keys: even a writer bypassing the store (e.g. an erasure script deleting
-    `items` rows) cannot leave a link to a missing item."""
+    item rows, or a plain `PostgresStore` client) cannot leave a link to a missing item."""
     store.link(ALICE, "sweden", "necklace")
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("DELETE FROM items WHERE prefix = 'memories.alice' AND key = 'necklace'")
-    conn.commit()
-    conn.close()
+    raw.delete_item("memories.alice", "necklace")
     assert store.links(ALICE) == []
 
 
 # ----------------------------------------------------------------- search expansion
 
 
-def test_expansion_is_off_by_default_and_marks_what_it_adds(store: FaissSqliteStore) -> None:
+def test_expansion_is_off_by_default_and_marks_what_it_adds(store: ExtendedStore) -> None:
     store.link(ALICE, "necklace", "sweden", "entity:grandma's country")
     plain = store.search(ALICE, query="a gift from my grandmother", limit=2)
     assert plain[0].key == "necklace"
@@ -255,8 +319,8 @@ def test_expansion_is_off_by_default_and_marks_what_it_adds(store: FaissSqliteSt
     assert reached.value == {"content": FACTS["sweden"]}  # the value is untouched
 
 
-def test_expansion_decays_per_hop_and_weighs_links(open_store: Any) -> None:
-    store = open_store(expand_links=LinkExpansion(hops=2, decay=0.5, seeds=1))
+def test_expansion_decays_per_hop_and_weighs_links(open_linked: Opener) -> None:
+    store = open_linked(expand_links=LinkExpansion(hops=2, decay=0.5, seeds=1))
     chain = {
         "a": "Caroline adopted a puppy called Max",
         "b": "Quarterly tax forms are due in April",
@@ -277,7 +341,7 @@ def test_expansion_decays_per_hop_and_weighs_links(open_store: Any) -> None:
     assert not isinstance(by_key["d"], LinkedSearchItem)  # found by its own (low) score
 
 
-def test_expansion_keeps_limit_and_offset_semantics(store: FaissSqliteStore) -> None:
+def test_expansion_keeps_limit_and_offset_semantics(store: ExtendedStore) -> None:
     store.link(ALICE, "paint", "cats")
     store.link(ALICE, "paint", "job")
     store.link(ALICE, "sweden", "job")
@@ -293,8 +357,8 @@ def test_expansion_keeps_limit_and_offset_semantics(store: FaissSqliteStore) -> 
     assert len({h.key for h in full}) == len(full) == len(FACTS)  # each item once
 
 
-def test_expansion_obeys_the_search_filter(open_store: Any) -> None:
-    store = open_store(expand_links=LinkExpansion(decay=1.0))
+def test_expansion_obeys_the_search_filter(open_linked: Opener) -> None:
+    store = open_linked(expand_links=LinkExpansion(decay=1.0))
     store.put(ALICE, "p", {"content": "Plays the violin every evening", "category": "habits"})
     store.put(ALICE, "q", {"content": "Wants to learn the cello", "category": "goals"})
     store.link(ALICE, "p", "q")
@@ -302,8 +366,8 @@ def test_expansion_obeys_the_search_filter(open_store: Any) -> None:
     assert [h.key for h in hits] == ["p"]
 
 
-def test_expansion_can_be_turned_off_for_one_search(open_store: Any) -> None:
-    store = open_store(expand_links=LinkExpansion())
+def test_expansion_can_be_turned_off_for_one_search(open_linked: Opener) -> None:
+    store = open_linked(expand_links=LinkExpansion())
     store.put(ALICE, "p", {"content": "Plays the violin every evening"})
     store.put(ALICE, "q", {"content": "Quarterly tax forms are due in April"})
     store.link(ALICE, "p", "q")
@@ -312,8 +376,8 @@ def test_expansion_can_be_turned_off_for_one_search(open_store: Any) -> None:
         assert not any(isinstance(h, LinkedSearchItem) for h in store.search(ALICE, query="violin"))
 
 
-def test_vector_only_search_expands_too(open_store: Any) -> None:
-    store = open_store(hybrid=None, expand_links=LinkExpansion(decay=0.9))
+def test_vector_only_search_expands_too(open_linked: Opener) -> None:
+    store = open_linked(hybrid=None, expand_links=LinkExpansion(decay=0.9))
     store.put(ALICE, "p", {"content": "Plays the violin every evening"})
     store.put(ALICE, "q", {"content": "Quarterly tax forms are due in April"})
     store.put(ALICE, "r", {"content": "Rides a bike to work"})
@@ -322,7 +386,7 @@ def test_vector_only_search_expands_too(open_store: Any) -> None:
     assert [h.key for h in hits] == ["p", "q"] and hits[1].via["key"] == "p"
 
 
-async def test_async_twins(store: FaissSqliteStore) -> None:
+async def test_async_twins(store: ExtendedStore) -> None:
     made = await store.alink(ALICE, "cats", "paint", "likes")
     assert made.relation == "likes"
     assert [x.dst for x in await store.alinks(ALICE, "cats")] == ["paint"]
@@ -337,6 +401,7 @@ async def test_async_twins(store: FaissSqliteStore) -> None:
 
 
 def test_a_version_2_database_migrates_to_version_3(open_store: Any, db: str) -> None:
+    """SQLite only: the file format's own migration."""
     old = open_store()
     old.put(ALICE, "sweden", {"content": FACTS["sweden"]})
     old.put(ALICE, "cats", {"content": FACTS["cats"]})

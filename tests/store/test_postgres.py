@@ -14,27 +14,18 @@ from typing import Any
 import psycopg
 import pytest
 from langchain_core.embeddings import Embeddings
+from langgraph.store.base import PutOp
 
-from hippograph.store import LocalEmbeddings, StoreConfigError, provenance
+from hippograph.store import (
+    EmbeddingDimensionError,
+    InvalidValueError,
+    StoreConfigError,
+    provenance,
+)
 from hippograph.store.history import history_paused
 from hippograph.store.postgres import PostgresMemoryStore
 
 NS = ("memories", "alice")
-
-
-@pytest.fixture
-def open_pg(pg_url: str, local_embeddings: LocalEmbeddings) -> Any:
-    opened: list[PostgresMemoryStore] = []
-
-    def factory(embed: Any = None, url: str = pg_url, **kwargs: Any) -> PostgresMemoryStore:
-        index = {"dims": 384, "embed": embed or local_embeddings, "fields": ["content"]}
-        store = PostgresMemoryStore.open(url, index=index, **kwargs)  # type: ignore[arg-type]
-        opened.append(store)
-        return store
-
-    yield factory
-    for store in opened:
-        store.close()
 
 
 def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -76,7 +67,7 @@ def test_a_failed_write_leaves_no_item_and_no_history(open_pg: Any, pg_url: str)
         pg_url, index={"dims": 384, "embed": _WrongSizeEmbeddings(), "fields": ["content"]}
     )
     try:
-        with pytest.raises(psycopg.errors.DataException):  # the vector insert fails last
+        with pytest.raises(EmbeddingDimensionError, match="3-d vector"):
             broken.put(NS, "lost", {"content": "I like coffee"})
     finally:
         broken.close()
@@ -139,7 +130,7 @@ def test_concurrent_setup_on_a_new_database_migrates_once(pg_url: str) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
-    assert rows(pg_url, "SELECT v FROM hippograph_migrations") == [(0,)]
+    assert rows(pg_url, "SELECT v FROM hippograph_migrations ORDER BY v") == [(0,), (1,), (2,)]
     versions = rows(pg_url, "SELECT v, count(*) FROM store_migrations GROUP BY v")
     assert versions and all(n == 1 for _, n in versions)
     assert rows(pg_url, "SELECT count(*) FROM checkpoint_migrations")[0][0] > 0
@@ -159,7 +150,7 @@ def test_setup_is_idempotent(open_pg: Any, pg_url: str) -> None:
     store.setup()
     open_pg().setup()
     assert store.count() == 1
-    assert rows(pg_url, "SELECT count(*) FROM hippograph_migrations")[0][0] == 1
+    assert rows(pg_url, "SELECT count(*) FROM hippograph_migrations")[0][0] == 3
 
 
 # ----------------------------------------------------------------- concurrency
@@ -195,13 +186,13 @@ async def test_async_calls_run_off_the_event_loop(
     invisible to blockbuster, so the thread is checked directly)."""
     store = open_pg()
     threads: list[int] = []
-    real_batch = store.batch
+    real_execute = store._execute
 
-    def recording_batch(ops: Any) -> Any:
+    def recording_execute(plan: Any) -> Any:
         threads.append(threading.get_ident())
-        return real_batch(ops)
+        return real_execute(plan)
 
-    monkeypatch.setattr(store, "batch", recording_batch)
+    monkeypatch.setattr(store, "_execute", recording_execute)
     await store.aput(NS, "k", {"content": "I work with NeoVim"})
     assert (await store.asearch(NS, query="editor"))[0].key == "k"
     assert (await store.aget(NS, "k")) is not None
@@ -238,3 +229,62 @@ def test_two_processes_share_one_database(open_pg: Any, pg_url: str) -> None:
     assert json.loads(peer.stdout.strip().splitlines()[-1]) == ["mine"]
     hits = store.search(NS, query="stars and planets", limit=1)
     assert [h.key for h in hits] == ["from-peer"]
+
+
+# ----------------------------------------------------------------- bulk writes (COPY)
+
+
+def _bulk_ops(n: int) -> list[PutOp]:
+    ops = []
+    for i in range(n):
+        value: dict[str, Any] = {"content": f"fact number {i}", "n": i, "meta": {"i": i}}
+        if i % 5 == 0:
+            ops.append(PutOp(NS, f"k{i}", value, index=False))
+        elif i % 5 == 1:
+            ops.append(PutOp(NS, f"k{i}", {**value, "tags": ["a", "b"]}, index=["tags[*]"]))
+        else:
+            ops.append(PutOp(NS, f"k{i}", value, ttl=90.0 if i % 5 == 2 else None))
+    return ops
+
+
+def _dump(url: str) -> tuple[list[tuple[Any, ...]], ...]:
+    return (
+        rows(
+            url,
+            "SELECT prefix, key, value, ttl_minutes, expires_at IS NULL FROM store ORDER BY key",
+        ),
+        rows(
+            url, "SELECT prefix, key, field_name, embedding::text FROM store_vectors ORDER BY 1,2,3"
+        ),
+        rows(url, "SELECT prefix, key, op, old, new FROM hippograph_history ORDER BY key, op"),
+    )
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new keys", "upserts"])
+def test_bulk_batches_write_exactly_what_small_batches_write(
+    open_pg: Any, pg_databases: Any, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    """From `COPY_THRESHOLD` rows on, puts stream through COPY (straight into the tables for
+    new keys, through staging for upserts); the rows, vectors and history are the same."""
+    from hippograph.store import pg_writes
+
+    urls = [pg_databases(), pg_databases()]
+    for url, threshold in zip(urls, (pg_writes.COPY_THRESHOLD, 10**9), strict=True):
+        monkeypatch.setattr(pg_writes, "COPY_THRESHOLD", threshold)
+        store = open_pg(url=url)
+        if existing:
+            store.batch(_bulk_ops(150)[::7])  # a few keys exist already: the upsert path
+        store.batch(_bulk_ops(150))
+        assert store.count(NS) == 150
+        assert store.search(NS, query="fact number 42", limit=1)[0].key == "k42"
+    assert _dump(urls[0]) == _dump(urls[1])
+    item = open_pg(url=urls[0]).get(NS, "k2")
+    assert item is not None and item.created_at == item.updated_at
+
+
+def test_a_bulk_load_refuses_a_value_postgres_cannot_store(open_pg: Any) -> None:
+    store = open_pg()
+    ops = [*_bulk_ops(100), PutOp(NS, "bad", {"content": "nul \x00 inside"})]
+    with pytest.raises(InvalidValueError, match="NUL character"):
+        store.batch(ops)
+    assert store.count() == 0 and store.history(NS) == []

@@ -10,7 +10,7 @@ Then the harness reopens the store and checks:
     - every indexed item has exactly the vector the real embedder gives its text, and
       items put with `index=False` have none;
     - the newest history row of every item is the write that produced its value;
-    - `FaissSqliteStore.verify()`: `PRAGMA integrity_check`, vectors, FTS rows and the
+    - `FaissSqliteStore.verify()`: `PRAGMA integrity_check`, vectors, keyword rows and the
       FAISS indexes agree with the items — both in the freshly opened store and in an
       observer process that kept its indexes across every kill and caught up by log replay.
 
@@ -51,8 +51,8 @@ TARGETS: dict[str, float] = {
     "load": 0.1,
 }
 """Where kills are aimed, and how often: anywhere, during a WAL checkpoint, during a
-close-and-reopen (index snapshots), during an erasure (purge, FTS optimize, VACUUM), during
-a bulk load (`bulk_put`, between or inside its chunk transactions)."""
+close-and-reopen (index snapshots), during an erasure (purge, VACUUM), during a bulk load
+(`bulk_put`, between or inside its chunk transactions)."""
 _AIM_TIMEOUT = 3.0
 _POLL = 0.0002
 

@@ -1,0 +1,124 @@
+"""Exact cosine similarity between a text and stored memories, for decisions that change data.
+
+A store's search `score` is its own ranking score: plain cosine for LangGraph's stores, a
+fusion of cosine and BM25 for `FaissSqliteStore` with hybrid search. That is right for
+ranking but wrong for thresholds that decide whether to skip a write ("is this a
+duplicate?") or to delete ("is this what the user asked to forget?"): a keyword match can
+lift an unrelated memory past them. Those decisions re-score the few search hits with the
+store's own embedder, so they mean the same on every backend.
+
+Core pieces:
+    - `exact_cosines` / `exact_cosine`: `(item, cosine)` for search hits, best first (all
+      texts of a turn embedded in one call, and cached).
+    - `text_similarity`: the cosine of two texts.
+    - `store_embeddings`: the store's embedder, if it exposes one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import BaseStore, SearchItem
+
+_CACHE_SIZE = 4096
+
+
+class _VectorCache:
+    """A thread-safe LRU of `(embedder, text)` → unit vector.
+
+    Entries hold their embedder, so an id can never be reused by another embedder while
+    its vectors are cached.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[int, str], tuple[Embeddings, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embeddings, text: str) -> np.ndarray | None:
+        with self._lock:
+            entry = self._data.get((id(embedder), text))
+            if entry is None or entry[0] is not embedder:
+                return None
+            self._data.move_to_end((id(embedder), text))
+            return entry[1]
+
+    def put(self, embedder: Embeddings, text: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._data[(id(embedder), text)] = (embedder, vector)
+            self._data.move_to_end((id(embedder), text))
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+_CACHE = _VectorCache(_CACHE_SIZE)
+
+
+def store_embeddings(store: BaseStore) -> Embeddings | None:
+    """The embedder `store` indexes with (`FaissSqliteStore`, `InMemoryStore` and
+    `PostgresStore` all keep it as `.embeddings`), or `None`."""
+    embedder = getattr(store, "embeddings", None)
+    return embedder if isinstance(embedder, Embeddings) else None
+
+
+def _unit_vectors(embedder: Embeddings, texts: Sequence[str]) -> list[np.ndarray]:
+    missing = list(dict.fromkeys(t for t in texts if _CACHE.get(embedder, t) is None))
+    if missing:
+        for text, raw in zip(missing, embedder.embed_documents(missing), strict=True):
+            vector = np.asarray(raw, dtype=np.float32)
+            norm = float(np.linalg.norm(vector))
+            _CACHE.put(embedder, text, vector / norm if norm > 0 else vector)
+    found = [_CACHE.get(embedder, t) for t in texts]
+    return [v if v is not None else np.zeros(1, dtype=np.float32) for v in found]
+
+
+def exact_cosines(
+    store: BaseStore, requests: Sequence[tuple[str, Sequence[tuple[SearchItem, float]]]]
+) -> list[list[tuple[SearchItem, float]]]:
+    """For each `(text, hits)`: the hits re-scored by the cosine between `text` and each
+    memory's `content`, best first. Every text not cached yet is embedded in one call.
+
+    Falls back to the hits' own scores when the store exposes no embedder.
+    """
+    embedder = store_embeddings(store)
+    if embedder is None:
+        return [list(hits) for _, hits in requests]
+    texts = [t for text, hits in requests if hits for t in (text, *_contents(hits))]
+    vectors = dict(zip(texts, _unit_vectors(embedder, texts), strict=True))
+    scored_all = []
+    for text, hits in requests:
+        query = vectors.get(text)
+        scored = [
+            (item, _dot(query, vectors[content]))
+            for (item, _), content in zip(hits, _contents(hits), strict=True)
+        ]
+        scored_all.append(sorted(scored, key=lambda pair: pair[1], reverse=True))
+    return scored_all
+
+
+def exact_cosine(
+    store: BaseStore, text: str, hits: Sequence[tuple[SearchItem, float]]
+) -> list[tuple[SearchItem, float]]:
+    """`hits` re-scored by the cosine between `text` and each memory's `content`, best first."""
+    return exact_cosines(store, [(text, hits)])[0]
+
+
+def text_similarity(store: BaseStore, a: str, b: str) -> float | None:
+    """Exact cosine of two texts with the store's embedder (`None` without one)."""
+    embedder = store_embeddings(store)
+    if embedder is None:
+        return None
+    first, second = _unit_vectors(embedder, [a, b])
+    return _dot(first, second)
+
+
+def _contents(hits: Sequence[tuple[SearchItem, float]]) -> list[str]:
+    return [str(item.value.get("content", "")) for item, _ in hits]
+
+
+def _dot(a: np.ndarray | None, b: np.ndarray) -> float:
+    return float(np.dot(a, b)) if a is not None and a.shape == b.shape else 0.0

@@ -1,0 +1,84 @@
+"""`ExtendedStore`: the one contract for what hippograph's stores add to LangGraph's `BaseStore`.
+
+Core pieces:
+    - `ExtendedStore`: an abstract `BaseStore` with the audit trail (`history`), live counts
+      (`count`), right to erasure (`purge`), links between items (`link` / `unlink` /
+      `links`, and `LinkOp` / `UnlinkOp` / `ListLinksOp` in `batch`), a consistency check
+      (`verify`) and the search settings (`hybrid`, `expand_links`).
+
+Both back ends implement all of it — `FaissSqliteStore` (SQLite + FAISS) and
+`PostgresMemoryStore` (PostgreSQL + pgvector) — so a caller asks `isinstance(store,
+ExtendedStore)` once instead of probing for methods, and a type checker knows the rest.
+`hippograph.backends.supports(store, feature)` is that check, plus the store's own search
+settings for hybrid search (which a store may be opened without).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+from langgraph.store.base import BaseStore
+
+from hippograph.store.erasure import ErasureReport
+from hippograph.store.history import HistoryEntry
+from hippograph.store.lifecycle import Closeable
+from hippograph.store.links import LinkExpansion, LinkMethods
+from hippograph.store.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from hippograph.store.ranking import HybridSearch
+
+
+class ExtendedStore(Closeable, LinkMethods, BaseStore):
+    """A LangGraph `BaseStore` with hippograph's extras (see the module docstring).
+
+    Attributes:
+        backend: Short human name of the storage back end (`"SQLite"`, `"PostgreSQL"`).
+        embeddings: The embedder of the store's vector index (`None`: no index).
+        hybrid: How natural-language search fuses keywords with vectors (`None`: vectors only).
+        expand_links: Whether search follows links from its best results (`None`: no).
+    """
+
+    backend: ClassVar[str]
+    embeddings: Embeddings | None
+    hybrid: HybridSearch | None
+    expand_links: LinkExpansion | None
+
+    @abstractmethod
+    def history(
+        self,
+        namespace_prefix: tuple[str, ...] = (),
+        key: str | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[HistoryEntry]:
+        """The audit trail under `namespace_prefix` (optionally one `key`), newest first."""
+
+    @abstractmethod
+    def count(self, namespace_prefix: tuple[str, ...] = ()) -> int:
+        """Number of live (unexpired) items under `namespace_prefix`."""
+
+    @abstractmethod
+    def purge(self, namespace_prefix: tuple[str, ...], *, compact: bool = True) -> ErasureReport:
+        """Erase everything under `namespace_prefix` — items, vectors, links, derived rows and
+        history — leaving one content-free `ERASE` audit row (right to erasure).
+
+        Raises:
+            InvalidNamespaceError: an empty prefix (that would erase everything).
+        """
+
+    async def apurge(
+        self, namespace_prefix: tuple[str, ...], *, compact: bool = True
+    ) -> ErasureReport:
+        """Async twin of `purge` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.purge, namespace_prefix, compact=compact)
+
+    @abstractmethod
+    def verify(self) -> VerifyReport:
+        """Check that everything derived from the items (vectors, indexes, links) agrees
+        with them; `report.ok` when consistent. Read-only, safe beside live traffic."""

@@ -1,0 +1,177 @@
+"""Planning one `PostgresMemoryStore` batch: validate and group its operations, then embed.
+
+Core pieces:
+    - `BatchPlan`: what a batch reads, writes, expects and embeds, and the settings it was
+      planned under (provenance, history, link expansion) — taken in the caller's context.
+    - `plan_batch(ops, ...)`: validates every operation before anything touches the database.
+    - `embed` / `aembed`: the texts to index and the queries, embedded outside any transaction
+      (awaited in `abatch`); a failure or a wrong dimension writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import (
+    GetOp,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchOp,
+    validate_op_namespace,
+)
+
+from hippograph.store import pg_writes
+from hippograph.store.errors import (
+    EmbeddingDimensionError,
+    EmbeddingError,
+    InvalidNamespaceError,
+    InvalidValueError,
+)
+from hippograph.store.expect import ExpectOp, validate_expect_op
+from hippograph.store.history import current_source
+from hippograph.store.links import (
+    LINK_OPS,
+    LinkExpansion,
+    LinkWrite,
+    ListLinksOp,
+    current_expansion,
+    validate_link_op,
+)
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """A batch after validation: what to read, what to write, what to embed."""
+
+    results: list[Result]
+    gets: list[tuple[int, GetOp]] = field(default_factory=list)
+    searches: list[tuple[int, SearchOp]] = field(default_factory=list)
+    lists: list[tuple[int, ListNamespacesOp]] = field(default_factory=list)
+    link_lists: list[tuple[int, ListLinksOp]] = field(default_factory=list)
+    puts: pg_writes.PutPlan | None = None
+    link_writes: list[tuple[int, LinkWrite]] = field(default_factory=list)
+    expects: list[ExpectOp] = field(default_factory=list)
+    queries: dict[str, Sequence[float] | None] = field(default_factory=dict)
+    """Query vectors by query text (`None` until embedded)."""
+    source: dict[str, Any] | None = None
+    record_history: bool = True
+    expansion: LinkExpansion | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether the batch needs a write transaction."""
+        return bool(self.puts and self.puts.size) or bool(self.link_writes or self.expects)
+
+
+def plan_batch(
+    ops: Iterable[Op],
+    index_config: Any,
+    expand_links: LinkExpansion | None,
+    record_history: bool,
+) -> BatchPlan:
+    """Validate and group `ops` for a store with `index_config` (`None`: no vector index).
+
+    Raises:
+        InvalidValueError / InvalidNamespaceError: an operation is malformed (nothing runs).
+    """
+    ops = list(ops)
+    plan = BatchPlan(results=[None] * len(ops))
+    plan.source = current_source()
+    plan.record_history = record_history
+    plan.expansion = current_expansion(expand_links)
+    puts: list[PutOp] = []
+    for i, op in enumerate(ops):
+        if isinstance(op, LINK_OPS):
+            checked = validate_link_op(op)
+            if isinstance(checked, ListLinksOp):
+                plan.link_lists.append((i, checked))
+            else:
+                plan.link_writes.append((i, checked))
+            continue
+        if isinstance(op, ExpectOp):
+            plan.expects.append(validate_expect_op(op))
+            continue
+        if not isinstance(op, (GetOp, SearchOp, ListNamespacesOp, PutOp)):
+            raise InvalidValueError(f"Unknown operation type: {type(op).__name__}")
+        validate_op_namespace(op)
+        if isinstance(op, GetOp):
+            plan.gets.append((i, op))
+        elif isinstance(op, SearchOp):
+            if op.limit < 0 or op.offset < 0:
+                raise InvalidValueError("search limit and offset must be >= 0")
+            plan.searches.append((i, op))
+            if op.query and index_config:
+                plan.queries[op.query] = None
+        elif isinstance(op, ListNamespacesOp):
+            plan.lists.append((i, op))
+        else:
+            if not op.namespace:
+                raise InvalidNamespaceError("Namespace cannot be empty.")
+            puts.append(op)
+    if puts:
+        fields = index_config["__tokenized_fields"] if index_config else None
+        plan.puts = pg_writes.plan_puts(puts, fields)
+    return plan
+
+
+def _texts(plan: BatchPlan) -> list[str]:
+    return [text for *_, text in plan.puts.texts] if plan.puts else []
+
+
+def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> None:
+    """Embed the plan's texts and queries (nothing to do without an index).
+
+    Raises:
+        EmbeddingError: the embedder failed or returned the wrong number or size of vectors.
+    """
+    texts = _texts(plan)
+    if embeddings is None or not (texts or plan.queries):
+        return
+    try:
+        documents = embeddings.embed_documents(texts) if texts else []
+        queries = [embeddings.embed_query(query) for query in plan.queries]
+    except Exception as exc:
+        raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
+    _keep(plan, documents, queries, index_config)
+
+
+async def aembed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> None:
+    """Async twin of `embed`."""
+    texts = _texts(plan)
+    if embeddings is None or not (texts or plan.queries):
+        return
+    try:
+        documents = await embeddings.aembed_documents(texts) if texts else []
+        queries = await asyncio.gather(*(embeddings.aembed_query(q) for q in plan.queries))
+    except Exception as exc:
+        raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
+    _keep(plan, documents, list(queries), index_config)
+
+
+def _keep(
+    plan: BatchPlan,
+    documents: Sequence[Sequence[float]],
+    queries: list[list[float]],
+    index_config: Any,
+) -> None:
+    dims = int(cast(dict[str, Any], index_config)["dims"])
+    for vector in [*documents, *queries]:
+        if len(vector) != dims:
+            raise EmbeddingDimensionError(
+                f"the embedder returned a {len(vector)}-d vector; this store holds "
+                f"{dims}-d vectors. Nothing was written"
+            )
+    if plan.puts is not None:
+        if len(documents) != len(plan.puts.texts):
+            raise EmbeddingError(
+                f"the embedder returned {len(documents)} vectors for "
+                f"{len(plan.puts.texts)} texts; nothing was written"
+            )
+        plan.puts.vectors = list(documents)
+    plan.queries = dict(zip(plan.queries, queries, strict=True))

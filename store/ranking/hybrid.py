@@ -1,0 +1,170 @@
+"""Hybrid ranking over any backend: gather candidates through a `SearchScope`, score them.
+
+Core pieces:
+    - `SearchScope`: the per-search primitives a backend provides (its namespace, filter and
+      TTL conditions already applied): vector candidates, the keyword index with the
+      scope's own statistics, exact cosines, admissibility, scalar value fields.
+    - `Ranked`: one scored candidate with the parts of its score (for `explain`).
+    - `rank`: the candidates of one search, best first.
+
+Every backend calls `rank`; none re-implements a part of it, so a query ranks the same way on
+SQLite and PostgreSQL, and every ranking choice has this one home.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from hippograph.store import analysis
+from hippograph.store.ranking.bm25 import BM25, KeywordSource, QueryScorer, slot_weights
+from hippograph.store.ranking.dates import date_match, query_date
+from hippograph.store.ranking.fusion import Signals, fuse
+from hippograph.store.ranking.settings import HybridSearch
+
+
+class SearchScope(Protocol):
+    """One search's view of a backend: everything it returns obeys the search's namespace
+    prefix, filter and TTL, and its statistics are the searched groups' own."""
+
+    def vector_candidates(self, count: int) -> list[tuple[int, float]]:
+        """The `count` best items by cosine (max-pooled over an item's vectors), best first."""
+        ...
+
+    def keywords(self) -> tuple[KeywordSource, Sequence[str]] | None:
+        """The keyword index of the searched groups and the fields its slots hold, or
+        `None` when the database keeps no keyword index."""
+        ...
+
+    def admissible(self, ids: Collection[int]) -> set[int]:
+        """The ids among `ids` that the search may return."""
+        ...
+
+    def admissible_ids(self) -> set[int]:
+        """Every id the search may return (costs a pass over the searched groups)."""
+        ...
+
+    def cosines(self, ids: Collection[int]) -> dict[int, float]:
+        """Exact max-pooled cosine of items found by keywords only."""
+        ...
+
+    def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
+        """`{path: {id: scalar at that dotted value path}}` (items without one left out)."""
+        ...
+
+
+@dataclass(slots=True)
+class Ranked:
+    """One candidate of a search, scored.
+
+    Attributes:
+        item_id: The backend's item id.
+        score: The score it ranks by.
+        parts: What the score is made of (`cosine`, `bm25`, `keyword`, and `date`,
+            `thread` when they apply); see `fusion`.
+    """
+
+    item_id: int
+    score: float
+    parts: Mapping[str, float] = field(default_factory=dict)
+
+
+class _Parts(Mapping[str, float]):
+    """One candidate's parts, read from the search's arrays only when asked (explain)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], index: int) -> None:
+        self._arrays = arrays
+        self._index = index
+
+    def __getitem__(self, name: str) -> float:
+        return float(self._arrays[name][self._index])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+
+def bm25_params(settings: HybridSearch, fields: Sequence[str]) -> BM25:
+    """BM25 for an index laid out as `fields`, weighing the fields `settings` searches."""
+    wanted = settings.fields if settings.fields is not None else fields
+    weights = slot_weights(fields, wanted, settings.field_weights)
+    return BM25(k1=settings.k1, b=settings.b, weights=weights)
+
+
+def keyword_candidates(
+    scorer: QueryScorer, scope: SearchScope, count: int, also: Collection[int] = ()
+) -> dict[int, float]:
+    """The `count` best admissible items by BM25 (from the terms' champion lists), plus the
+    BM25 of the items `also` (the vector candidates), `{id: bm25}` — scored in one read."""
+    champions = scorer.champions(count)
+    scores = scorer.score(champions | set(also))
+    top = sorted((i for i in champions if i in scores), key=lambda i: (-scores[i], i))[:count]
+    kept = scope.admissible(top)
+    if len(kept) < len(top):
+        # Some of the best are filtered out: rank only what the search may return.
+        filtered = scorer.top(count, allowed=scope.admissible_ids())
+        return {i: scores[i] for i in also if i in scores} | filtered
+    return {i: scores[i] for i in also if i in scores} | {i: scores[i] for i in top}
+
+
+def rank(
+    settings: HybridSearch,
+    scope: SearchScope,
+    query: str,
+    *,
+    pool: int,
+    vector: Sequence[tuple[int, float]] | None = None,
+) -> list[Ranked]:
+    """Score the best `pool` candidates by cosine and by BM25 and return them best first.
+
+    Args:
+        settings: How to rank.
+        scope: The backend's primitives for this search.
+        query: The query text.
+        pool: Candidates drawn from each of the two rankings.
+        vector: The vector candidates, if the caller already has them.
+    """
+    vector = list(vector)[:pool] if vector is not None else scope.vector_candidates(pool)
+    cosine = dict(vector)
+    keyword: dict[int, float] = {}
+    most = 0.0
+    terms = analysis.query_terms(query)
+    index = scope.keywords() if terms else None
+    if index is not None:
+        source, fields = index
+        scorer = QueryScorer(bm25_params(settings, fields), source, terms)
+        most = scorer.attainable
+        keyword = keyword_candidates(scorer, scope, pool, also=list(cosine))
+    only_keyword = [i for i in keyword if i not in cosine]
+    if only_keyword:
+        cosine.update(dict.fromkeys(only_keyword, 0.0) | scope.cosines(only_keyword))
+    ids = list(cosine)
+    if not ids:
+        return []
+    signals = Signals(
+        cosine=np.asarray([cosine[i] for i in ids], dtype=np.float64),
+        bm25=np.asarray([keyword.get(i, 0.0) for i in ids], dtype=np.float64),
+        attainable=most,
+    )
+    wanted_date = query_date(query) if settings.time_field else None
+    paths = [p for p in (settings.time_field if wanted_date else None, settings.group_field) if p]
+    found = scope.values(ids, paths) if paths else {}
+    if wanted_date is not None and settings.time_field:
+        times = found[settings.time_field]
+        scale = settings.time_scale_days
+        signals.date = np.asarray([date_match(times.get(i), wanted_date, scale) for i in ids])
+    if settings.group_field is not None:
+        group_of = found[settings.group_field]
+        signals.groups = [_hashable(group_of.get(i)) for i in ids]
+    scores, parts = fuse(settings, signals)
+    order = np.lexsort((np.asarray(ids), -scores))
+    return [Ranked(ids[n], float(scores[n]), _Parts(parts, int(n))) for n in order]
+
+
+def _hashable(value: object) -> Hashable | None:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
