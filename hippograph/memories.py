@@ -186,6 +186,10 @@ class MemoryManager(MemoryLinks):
         store: The memory store.
         user_id: Whose memories.
         origin: Recorded as the source of every change made here (`"cli"`, `"ui"`, …).
+        namespace: Where this user's memories live (default: `memory_namespace(user_id)`;
+            the memory tools pass the namespace their template resolves to).
+        source: More provenance for every change made here (e.g. the `thread_id` and
+            `message_ids` of the agent turn whose tool call made it).
 
     Example:
         ```python
@@ -196,11 +200,20 @@ class MemoryManager(MemoryLinks):
         ```
     """
 
-    def __init__(self, store: BaseStore, user_id: str, *, origin: str = "api") -> None:
+    def __init__(
+        self,
+        store: BaseStore,
+        user_id: str,
+        *,
+        origin: str = "api",
+        namespace: tuple[str, ...] | None = None,
+        source: Mapping[str, Any] | None = None,
+    ) -> None:
         self.store = store
         self.user_id = user_id
         self.origin = origin
-        self.namespace = memory_namespace(user_id)
+        self.namespace = memory_namespace(user_id) if namespace is None else tuple(namespace)
+        self.source = dict(source or {})
 
     # ------------------------------------------------------------------ reading
 
@@ -352,6 +365,7 @@ class MemoryManager(MemoryLinks):
             "thread_id": None,
             "message_ids": [],
             "turn_at": datetime.now(UTC).isoformat(),
+            **self.source,
         }
         with provenance(source):
             yield source
