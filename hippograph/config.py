@@ -187,3 +187,71 @@ class Settings:
         """`store_target` safe to print: a password in the URL is masked as `***`."""
         target = self.store_target
         return mask_url(target) if "://" in target else target
+
+
+# --- Tracing (issue 19) -------------------------------------------------------------------
+
+TRACING_MODES = ("off", "otlp")
+"""Values of `HIPPOGRAPH_TRACING`: no tracing, or OpenTelemetry over OTLP."""
+
+TRACING_USER_MODES = ("hash", "plain", "off")
+"""Values of `HIPPOGRAPH_TRACING_USER`: how the user id appears on spans."""
+
+
+class TracingConfigError(ValueError):
+    """A `HIPPOGRAPH_TRACING*` variable has a value hippograph does not know."""
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (_clean(env.get(f"{ENV_PREFIX}{name}")) or default).lower()
+    if value in ("none", "false", "0", ""):
+        value = "off"
+    if value not in allowed:
+        raise TracingConfigError(
+            f"{ENV_PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class TracingSettings:
+    """How a process traces its agent runs and evaluations (`HIPPOGRAPH_TRACING*`).
+
+    Variables:
+        HIPPOGRAPH_TRACING       `otlp`: OpenTelemetry spans to the standard
+                                 `OTEL_EXPORTER_OTLP_ENDPOINT`; `off` (default).
+        HIPPOGRAPH_TRACING_USER  `hash` (default): spans carry a keyed hash of the user id;
+                                 `plain`: the id itself; `off`: no user attribute.
+        HIPPOGRAPH_TRACING_SALT  The key of that hash. Set the same secret on every process
+                                 to find one user's traces across them; unset, each process
+                                 draws a random key (traces of one user correlate only
+                                 within a process).
+
+    Attributes:
+        mode: `"off"` or `"otlp"`.
+        user: `"hash"`, `"plain"` or `"off"`.
+        salt: The hash key, or `None` for a random one per process (never printed).
+    """
+
+    mode: str = "off"
+    user: str = "hash"
+    salt: str | None = None
+
+    def __repr__(self) -> str:
+        salt = "None" if self.salt is None else "'***'"
+        return f"TracingSettings(mode={self.mode!r}, user={self.user!r}, salt={salt})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TracingSettings:
+        """Read the `HIPPOGRAPH_TRACING*` variables; `TracingConfigError` on a bad value."""
+        env = os.environ if env is None else env
+        return cls(
+            mode=_choice(env, "TRACING", TRACING_MODES, "off"),
+            user=_choice(env, "TRACING_USER", TRACING_USER_MODES, "hash"),
+            salt=_clean(env.get(f"{ENV_PREFIX}TRACING_SALT")),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """True when spans are exported."""
+        return self.mode != "off"

@@ -7,7 +7,8 @@ Core pieces:
       database (`HIPPOGRAPH_DB`, or the user data dir); the server opens it once.
 
 The model comes from `HIPPOGRAPH_MODEL` (offline when unset); a run may override it with
-`context={"user_id": ..., "model": "provider:model"}`.
+`context={"user_id": ..., "model": "provider:model"}`. `HIPPOGRAPH_TRACING=otlp` traces the
+server's runs like any other process's.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from hippograph.backends import aopen_store
 from hippograph.config import Settings
 from hippograph.graph.agent import AGENT_NAME, build_agent_graph
 from hippograph.nodes.models import resolve_chat_model
+from hippograph.tracing import setup_tracing
 
 _settings = Settings.from_env()
+setup_tracing()  # HIPPOGRAPH_TRACING=otlp traces the server's runs (OTEL_EXPORTER_OTLP_*)
 
 graph = build_agent_graph(
     model=resolve_chat_model(_settings.model, base_url=_settings.base_url)

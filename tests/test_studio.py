@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +15,10 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_sync_client
 
+from tests.servers import free_port, stop_group
+
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config_for(tmp: Path) -> Path:
@@ -61,7 +55,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A `langgraph dev` server on a free loopback port, stopped afterwards."""
     langgraph = Path(sys.executable).with_name("langgraph")
     assert langgraph.exists(), "langgraph-cli[inmem] is a dev dependency"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     env = {
         **os.environ,
@@ -85,12 +79,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         _wait_until_up(url, proc, log)
         yield url, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, grace_s=15)
 
 
 def test_langgraph_dev_serves_agent_and_store(server):

@@ -39,6 +39,23 @@ app.add_typer(eval_cli.app, name="eval")
 app.add_typer(bench_cli.app, name="bench")
 
 
+def _start_tracing() -> None:
+    """`HIPPOGRAPH_TRACING=otlp`: trace every command's runs (a bad setting exits with 2, a
+    missing `tracing` extra with 6)."""
+    from hippograph.cli._common import fail
+    from hippograph.cli.errors import ExitCode
+    from hippograph.config import TracingConfigError
+    from hippograph.tracing import TracingUnavailableError, setup_tracing
+
+    try:
+        setup_tracing()
+    except TracingConfigError as exc:
+        raise SystemExit(fail(str(exc), ExitCode.USAGE).exit_code) from None
+    except TracingUnavailableError as exc:
+        raise SystemExit(fail(str(exc), ExitCode.MISSING_EXTRA).exit_code) from None
+
+
 def main() -> None:
     """Entry point of the `hippograph` console script."""
+    _start_tracing()
     app()

@@ -186,3 +186,5 @@ def locomo(
     if "link_expansion" in report:
         console.print(_links_table(report["link_expansion"], report["categories"]))
     console.print(f"Wrote {out / REPORT_JSON} and {out / REPORT_MD} ({results.wall_s:.0f} s).")
+    if results.traced_as:
+        console.print(f"Traced as experiment {results.traced_as} (the session.id of its spans).")

@@ -137,6 +137,8 @@ class EvalResults:
     adversarial: list[QuestionResult] = field(default_factory=list)
     wall_s: float = 0.0
     experiment: str | None = None
+    traced_as: str | None = None
+    """The OpenTelemetry experiment (`session.id` of its spans) when tracing was on."""
 
 
 class SharedEmbeddings(Embeddings):
@@ -426,11 +428,13 @@ def questions_of(conversation: Conversation, with_model: bool) -> list[Question]
 def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResults:
     """Run the evaluation described by `config` (see the module docstring)."""
     from hippograph.eval import tracing
+    from hippograph.eval.spans import Experiment
 
     started = time.perf_counter()
     if config.store is not None and is_postgres_url(config.store) and config.hybrid is not None:
         logger.warning("PostgreSQL searches by meaning only: this run uses vector search")
         config = dataclasses.replace(config, hybrid=None)
+    experiment = Experiment.start(config)
     conversations = load_conversations(config.data, config.conversations)
     embeddings = SharedEmbeddings(resolve_embeddings(config.embeddings))
     results = EvalResults(config)
@@ -447,7 +451,9 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
             results.links[run.conversation.id] = count_links(run.store, run.user_id)
             results.backend = backend_name(run.store)
         if tracing.enabled(config):
-            results.experiment = tracing.run_experiment(config, runs, limit, answerer, results)
+            results.experiment = tracing.run_experiment(
+                config, runs, limit, answerer, results, ask=experiment.ask
+            )
         else:
             pairs = [
                 (run, q) for run in runs for q in questions_of(run.conversation, bool(answerer))
@@ -455,6 +461,8 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
             for run, question in tqdm(
                 pairs, desc="questions", unit="q", disable=not config.progress
             ):
-                record(results, ask(run, question, limit, answerer))
+                record(results, experiment.ask(run, question, limit, answerer))
     results.wall_s = time.perf_counter() - started
+    experiment.finish(results)
+    results.traced_as = experiment.name if experiment.traced else None
     return results

@@ -27,7 +27,10 @@ from hippograph.eval.metrics import Hit, recall_any, reciprocal_rank
 if TYPE_CHECKING:
     from langsmith import schemas
 
+    from hippograph.eval.metrics import QuestionResult
     from hippograph.eval.runner import Answerer, ConversationRun, EvalConfig, EvalResults
+
+    Asker = Callable[[ConversationRun, Question, int, Answerer | None], dict[str, QuestionResult]]
 
 EXPERIMENT_PREFIX = "hippograph-locomo"
 _NAMESPACE = uuid.UUID("5b0a7c1e-9f43-4c1d-8a31-2f1f0d6c4e70")
@@ -141,11 +144,20 @@ def run_experiment(
     limit: int,
     answerer: Answerer | None,
     results: EvalResults,
+    *,
+    ask: Asker | None = None,
 ) -> str | None:
-    """Run every question through `langsmith.evaluate`; return the experiment name."""
+    """Run every question through `langsmith.evaluate`; return the experiment name.
+
+    `ask` asks one question (default `runner.ask`; the run passes its OpenTelemetry
+    experiment's, so the questions are spans too when tracing is on).
+    """
     from langsmith import evaluate
 
-    from hippograph.eval.runner import OURS, ask, record
+    from hippograph.eval import runner
+    from hippograph.eval.runner import OURS, record
+
+    ask = ask or runner.ask
 
     by_id = {run.conversation.id: run for run in runs}
 

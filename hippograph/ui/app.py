@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from hippograph.tracing import setup_tracing
 from hippograph.ui import theme
 from hippograph.ui.session import (
     UIContext,
@@ -86,6 +87,7 @@ def main() -> None:
         page_title="hippograph", page_icon="🦛", layout="wide", initial_sidebar_state="expanded"
     )
     st.html(theme.STYLE)
+    setup_tracing()  # HIPPOGRAPH_TRACING=otlp: the chat page's turns are traced (once per process)
     page = st.navigation(_pages())
     st.logo(theme.LOGO, size="large")
     ctx = current_context()
