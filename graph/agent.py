@@ -31,6 +31,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
+from hippograph.background.agent import Background, BackgroundOption, deferred, former_for
 from hippograph.nodes.context import Context
 from hippograph.nodes.extract import extract
 from hippograph.nodes.models import ModelSpec, resolve_chat_model
@@ -46,17 +47,28 @@ if TYPE_CHECKING:
 AGENT_NAME = "hippograph"
 
 
-def build_agent_graph(*, model: BaseChatModel | None = None) -> StateGraph[Any, Any, Any, Any]:
-    """The memory agent's graph, uncompiled (`model=None`: the offline mode)."""
+def build_agent_graph(
+    *, model: BaseChatModel | None = None, background: Background | None = None
+) -> StateGraph[Any, Any, Any, Any]:
+    """The memory agent's graph, uncompiled (`model=None`: the offline mode).
+
+    With `background`, the turn ends after `respond` with `defer`, which queues the turn for
+    extract + reconcile later (a `MemoryFormer` here, or a `ServerFormation` run).
+    """
     builder = StateGraph(State, context_schema=Context)
     builder.add_node("own_thread", own_thread)  # records who the thread belongs to
     builder.add_node("retrieve", retrieve)
     builder.add_node("respond", partial(respond, model=model))
-    builder.add_node("extract", partial(extract, model=model))
-    builder.add_node("reconcile", partial(reconcile, model=model))
     builder.add_edge(START, "own_thread")
     builder.add_edge("own_thread", "retrieve")
     builder.add_edge("retrieve", "respond")
+    if background is not None:
+        builder.add_node("defer", deferred(background))  # memory formed after the reply
+        builder.add_edge("respond", "defer")
+        builder.add_edge("defer", END)
+        return builder
+    builder.add_node("extract", partial(extract, model=model))
+    builder.add_node("reconcile", partial(reconcile, model=model))
     builder.add_edge("respond", "extract")
     builder.add_edge("extract", "reconcile")
     builder.add_edge("reconcile", END)
@@ -113,6 +125,7 @@ def build_agent(
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
     store_url: str | Path | None = None,
+    background: BackgroundOption = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled memory agent.
 
@@ -131,6 +144,10 @@ def build_agent(
             a SQLite file path (our `FaissSqliteStore` + `SqliteSaver`) or a
             `postgresql://` URL (LangGraph's `PostgresStore` with hippograph's history,
             + `PostgresSaver`, both in that database). Many agent processes may share one.
+        background: Form memories after the reply instead of before it returns: seconds of
+            quiet per thread before its turns are formed (`True`: the default 5 s), or a
+            `MemoryFormer` / `ServerFormation` of your own. The turn's `ops` are then
+            empty; pending turns are kept in the store until formed (see the README).
 
     Returns:
         A compiled graph; invoke it with `{"messages": [...]}`,
@@ -160,7 +177,10 @@ def build_agent(
     except BaseException:
         opened.close()
         raise
-    graph = build_agent_graph(model=chat).compile(
+    former = former_for(background, store, chat)
+    if former is not None and former is not background:
+        opened.callback(former.close)  # ours: stopped with the storage (turns stay queued)
+    graph = build_agent_graph(model=chat, background=former).compile(
         store=store, checkpointer=checkpointer, name=AGENT_NAME
     )
     weakref.finalize(graph, opened.close)
@@ -176,12 +196,23 @@ def open_agent(
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
     store_url: str | Path | None = None,
+    background: BackgroundOption = None,
 ) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """`build_agent` as a context manager: storage it opened is closed on exit."""
+    """`build_agent` as a context manager: storage it opened (and a background
+    `MemoryFormer` it made, before the storage) is closed on exit."""
     settings = _settings(settings, store_url, (store, checkpointer))
     with ExitStack() as opened:
         store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
-        yield build_agent(store=store, checkpointer=checkpointer, model=model, settings=settings)
+        former = former_for(background, store, model if model is not None else settings.model)
+        if former is not None and former is not background:
+            opened.callback(former.close)
+        yield build_agent(
+            store=store,
+            checkpointer=checkpointer,
+            model=model,
+            settings=settings,
+            background=former,
+        )
 
 
 @asynccontextmanager
