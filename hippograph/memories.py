@@ -33,6 +33,7 @@ from typing import IO, Any, Literal
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
+from hippograph.background.pending import forget_pending
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 from hippograph.store.extras import ExtendedStore
@@ -443,12 +444,14 @@ class MemoryManager(MemoryLinks):
     def erase(self, *, compact: bool = True) -> Erasure:
         """Erase every memory of this user and every trace of them (right to erasure).
 
-        On stores with `purge` (`FaissSqliteStore`, `PostgresMemoryStore`) that removes the
+        Turns of the user still waiting for background formation are erased first. On
+        stores with `purge` (`FaissSqliteStore`, `PostgresMemoryStore`) that removes the
         items, vectors, full-text rows and history under the user's namespace and, with
         `compact`, rewrites the storage so the bytes are gone (see `FaissSqliteStore.purge`).
         Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
         """
         threads = owned_threads(self.store, self.user_id)
+        forget_pending(self.store, self.user_id)  # turns still waiting for background formation
         with self._provenance():
             if isinstance(self.store, ExtendedStore):
                 report = self.store.purge(self.namespace, compact=compact)

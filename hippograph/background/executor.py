@@ -155,6 +155,8 @@ class MemoryFormer:
         self._order = 0
         self._cond = threading.Condition()
         self._closed = False
+        self.runs = 0
+        """Formation runs completed (a debounced burst of turns is one run)."""
         self._timer = threading.Thread(target=self._loop, name="hippograph-timer", daemon=True)
         self._timer.start()
         if resume:
@@ -199,10 +201,11 @@ class MemoryFormer:
             self._cond.notify_all()
 
     def resume(self) -> int:
-        """Schedule every thread with turns waiting in the store; returns how many."""
+        """Schedule every thread with turns waiting in the store (at their due time, or
+        after this former's own delay if that is sooner); returns how many."""
         found = list(pending_threads(self.store))
         for pending in found:
-            at = pending.due_at.timestamp()
+            at = min(pending.due_at.timestamp(), time.time() + self.delay)
             if pending.leased() and pending.lease_until is not None:
                 at = max(at, pending.lease_until.timestamp())
             self.schedule(pending.user_id, pending.thread_id, at)
@@ -248,6 +251,8 @@ class MemoryFormer:
         user_id, thread_id = key
         try:
             form_thread(self.store, self.remember, user_id, thread_id, self.owner)
+            with self._cond:
+                self.runs += 1
         except Exception:
             logger.exception("background formation failed for a thread; retrying later")
             release(self.store, user_id, thread_id, self.owner, retry_in=RETRY_AFTER)
