@@ -30,6 +30,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from hippograph.background.agent import Background, BackgroundOption, deferred, former_for
 from hippograph.nodes.context import Context
@@ -40,6 +41,7 @@ from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.respond import respond
 from hippograph.nodes.retrieve import retrieve
 from hippograph.nodes.state import State
+from hippograph.profile import update_profile
 
 if TYPE_CHECKING:
     from hippograph.config import Settings
@@ -48,12 +50,16 @@ AGENT_NAME = "hippograph"
 
 
 def build_agent_graph(
-    *, model: BaseChatModel | None = None, background: Background | None = None
+    *,
+    model: BaseChatModel | None = None,
+    background: Background | None = None,
+    profile: type[BaseModel] | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The memory agent's graph, uncompiled (`model=None`: the offline mode).
 
     With `background`, the turn ends after `respond` with `defer`, which queues the turn for
-    extract + reconcile later (a `MemoryFormer` here, or a `ServerFormation` run).
+    extract + reconcile later (a `MemoryFormer` here, or a `ServerFormation` run). With a
+    `profile` schema, `profile` patches the user's profile after reconcile.
     """
     builder = StateGraph(State, context_schema=Context)
     builder.add_node("own_thread", own_thread)  # records who the thread belongs to
@@ -71,7 +77,12 @@ def build_agent_graph(
     builder.add_node("reconcile", partial(reconcile, model=model))
     builder.add_edge("respond", "extract")
     builder.add_edge("extract", "reconcile")
-    builder.add_edge("reconcile", END)
+    if profile is None:
+        builder.add_edge("reconcile", END)
+        return builder
+    builder.add_node("profile", partial(update_profile, model=model, schema=profile))
+    builder.add_edge("reconcile", "profile")
+    builder.add_edge("profile", END)
     return builder
 
 
@@ -126,6 +137,7 @@ def build_agent(
     settings: Settings | None = None,
     store_url: str | Path | None = None,
     background: BackgroundOption = None,
+    profile: type[BaseModel] | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled memory agent.
 
@@ -148,6 +160,8 @@ def build_agent(
             quiet per thread before its turns are formed (`True`: the default 5 s), or a
             `MemoryFormer` / `ServerFormation` of your own. The turn's `ops` are then
             empty; pending turns are kept in the store until formed (see the README).
+        profile: A pydantic model of the user profile to keep (one item per user, patched
+            by the model from each turn's memory changes; `hippograph.profile`).
 
     Returns:
         A compiled graph; invoke it with `{"messages": [...]}`,
@@ -177,10 +191,10 @@ def build_agent(
     except BaseException:
         opened.close()
         raise
-    former = former_for(background, store, chat)
+    former = former_for(background, store, chat, profile)
     if former is not None and former is not background:
         opened.callback(former.close)  # ours: stopped with the storage (turns stay queued)
-    graph = build_agent_graph(model=chat, background=former).compile(
+    graph = build_agent_graph(model=chat, background=former, profile=profile).compile(
         store=store, checkpointer=checkpointer, name=AGENT_NAME
     )
     weakref.finalize(graph, opened.close)
@@ -197,13 +211,15 @@ def open_agent(
     settings: Settings | None = None,
     store_url: str | Path | None = None,
     background: BackgroundOption = None,
+    profile: type[BaseModel] | None = None,
 ) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
     """`build_agent` as a context manager: storage it opened (and a background
     `MemoryFormer` it made, before the storage) is closed on exit."""
     settings = _settings(settings, store_url, (store, checkpointer))
     with ExitStack() as opened:
         store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
-        former = former_for(background, store, model if model is not None else settings.model)
+        spec = model if model is not None else settings.model
+        former = former_for(background, store, spec, profile)
         if former is not None and former is not background:
             opened.callback(former.close)
         yield build_agent(
@@ -212,6 +228,7 @@ def open_agent(
             model=model,
             settings=settings,
             background=former,
+            profile=profile,
         )
 
 

@@ -78,13 +78,16 @@ def search_memories(
     best: dict[tuple[tuple[str, ...], str], tuple[SearchItem, float]] = {}
     for items, query in zip(results, queries, strict=True):
         assert isinstance(items, list)
+        unindexed = getattr(store, "index_config", None) is None
+        if items and unindexed and all(getattr(item, "score", None) is None for item in items):
+            raise UnindexedStoreError(
+                "the store returned no similarity scores: open it with an index "
+                "(hippograph.backends.memory_index_config(...))"
+            )
         for item in items:
             assert isinstance(item, SearchItem)
-            if item.score is None:
-                raise UnindexedStoreError(
-                    "the store returned no similarity scores: open it with an index "
-                    "(hippograph.backends.memory_index_config(...))"
-                )
+            if item.score is None:  # stored unindexed (e.g. a profile): no memory to recall
+                continue
             if _sourced_from(item, query.skip_ids):
                 continue
             score = float(item.score) * query.weight

@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from hippograph.background.executor import DEFAULT_DELAY, MemoryFormer
 from hippograph.background.node import adefer, defer
@@ -29,7 +30,10 @@ BackgroundOption = bool | float | int | Background | None
 
 
 def former_for(
-    option: BackgroundOption, store: BaseStore, model: BaseChatModel | str | None
+    option: BackgroundOption,
+    store: BaseStore,
+    model: BaseChatModel | str | None,
+    profile: type[BaseModel] | None = None,
 ) -> Background | None:
     """The scheduler `option` stands for (`None`: memory is formed in the turn).
 
@@ -41,9 +45,9 @@ def former_for(
     if isinstance(option, MemoryFormer | ServerFormation):
         return option
     if option is True:
-        return MemoryFormer(store, model=model, delay=DEFAULT_DELAY)
+        return MemoryFormer(store, model=model, delay=DEFAULT_DELAY, profile=profile)
     if isinstance(option, int | float) and option >= 0:
-        return MemoryFormer(store, model=model, delay=float(option))
+        return MemoryFormer(store, model=model, delay=float(option), profile=profile)
     raise ValueError(
         "background= takes True, seconds of delay (>= 0), a MemoryFormer or a "
         f"ServerFormation, got {option!r}"

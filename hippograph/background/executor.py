@@ -28,6 +28,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from hippograph.background.pending import (
     PendingThread,
@@ -124,6 +125,7 @@ class MemoryFormer:
         delay: Debounce: seconds after a thread's last turn before it is formed.
         workers: Threads forming memories (different threads run in parallel).
         resume: Pick up turns a stopped process left in the store (default: yes).
+        profile: A profile schema to patch after each turn (`hippograph.profile`).
 
     Example:
         ```python
@@ -141,13 +143,14 @@ class MemoryFormer:
         delay: float = DEFAULT_DELAY,
         workers: int = 1,
         resume: bool = True,
+        profile: type[BaseModel] | None = None,
     ) -> None:
         from hippograph.graph.subgraphs import build_remember_graph
 
         self.store = store
         self.delay = float(delay)
         self.owner = owner_id()
-        self.remember = build_remember_graph(store=store, model=model)
+        self.remember = build_remember_graph(store=store, model=model, profile=profile)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hippograph-form")
         self._due: dict[_Key, float] = {}
         self._heap: list[tuple[float, int, _Key]] = []
