@@ -88,3 +88,18 @@ def test_mcp_client_example(home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "'content': 'Prefers tea'" in capsys.readouterr().out
     default_store = home / ".local" / "share" / "hippograph" / "memories.db"
     assert _contents(default_store) == ["Prefers tea"]
+
+
+def test_background_example() -> None:
+    run_example("background")
+    assert _contents(os.environ["HIPPOGRAPH_DB"]) == ["I moved to Berlin."]
+
+
+def test_profile_example() -> None:
+    from hippograph.profile import read_profile
+    from tests.ways_in.test_profile import by_prompt
+
+    facts = [{"content": "Is named Ana, lives in Lisbon", "category": "personal", "importance": 1}]
+    patch = {"name": "Ana", "location": "Lisbon"}
+    scope = run_example("profile", model=ScriptedChatModel(default=by_prompt(facts, patch)))
+    assert read_profile(scope["agent"].store, "ana") == {**patch, "languages": []}
