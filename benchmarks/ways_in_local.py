@@ -28,8 +28,8 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph import Context, MemoryManager, build_agent
-from hippograph.background import MemoryFormer
 from hippograph.backends import memory_index_config
+from hippograph.background import MemoryFormer
 from hippograph.store import FaissSqliteStore
 
 TURNS = [
@@ -119,9 +119,7 @@ def try_tools(model: Any, workdir: Path) -> list[dict[str, Any]]:
 
     store = _store(workdir / "tools.db")
     MemoryManager(store, "ana").add("Lives in Lisbon", category="personal")
-    agent = create_agent(
-        model, tools=create_memory_tools(), store=store, context_schema=Context
-    )
+    agent = create_agent(model, tools=create_memory_tools(), store=store, context_schema=Context)
     found = []
     try:
         for prompt in TOOL_PROMPTS:

@@ -32,7 +32,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
-from hippograph.background.agent import Background, BackgroundOption, deferred, former_for
+from hippograph.background.agent import Background, BackgroundOption, deferred, owned_former
 from hippograph.nodes.context import Context
 from hippograph.nodes.extract import extract
 from hippograph.nodes.models import ModelSpec, resolve_chat_model
@@ -191,9 +191,7 @@ def build_agent(
     except BaseException:
         opened.close()
         raise
-    former = former_for(background, store, chat, profile)
-    if former is not None and former is not background:
-        opened.callback(former.close)  # ours: stopped with the storage (turns stay queued)
+    former = owned_former(opened, background, store, chat, profile)
     graph = build_agent_graph(model=chat, background=former, profile=profile).compile(
         store=store, checkpointer=checkpointer, name=AGENT_NAME
     )
@@ -219,9 +217,7 @@ def open_agent(
     with ExitStack() as opened:
         store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
         spec = model if model is not None else settings.model
-        former = former_for(background, store, spec, profile)
-        if former is not None and former is not background:
-            opened.callback(former.close)
+        former = owned_former(opened, background, store, spec, profile)  # closed before storage
         yield build_agent(
             store=store,
             checkpointer=checkpointer,

@@ -4,13 +4,15 @@ Core pieces:
     - `BackgroundOption`: what `background=` accepts: `None`/`False` (form memories in the
       turn), `True` or seconds (an in-process `MemoryFormer` with that delay), or a
       `MemoryFormer` / `ServerFormation` of the caller's.
-    - `former_for`: the scheduler an option stands for, made on the agent's store.
+    - `former_for` / `owned_former`: the scheduler an option stands for, made on the
+      agent's store (and stopped with the agent's storage when made here).
     - `deferred`: the `defer` node bound to that scheduler (sync for `MemoryFormer`, async
       for `ServerFormation`, which talks to the server).
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from functools import partial
 from typing import Any
 
@@ -52,6 +54,21 @@ def former_for(
         "background= takes True, seconds of delay (>= 0), a MemoryFormer or a "
         f"ServerFormation, got {option!r}"
     )
+
+
+def owned_former(
+    opened: ExitStack,
+    option: BackgroundOption,
+    store: BaseStore,
+    model: BaseChatModel | str | None,
+    profile: type[BaseModel] | None = None,
+) -> Background | None:
+    """`former_for`, with a former made here stopped by `opened` (turns waiting stay
+    queued in the store); a caller's own former is left to the caller."""
+    former = former_for(option, store, model, profile)
+    if former is not None and former is not option:
+        opened.callback(former.close)
+    return former
 
 
 def deferred(background: Background) -> Any:
