@@ -8,7 +8,7 @@
    model, asked plainly to remember, recall and forget: how many tool calls it made, and
    what it answered instead.
 
-    python -m benchmarks.ways_in_local [--turns 6] [--out benchmarks/results]
+    python -m benchmarks.ways_in_local [--turns 3] [--out benchmarks/results]
 
 Needs `pip install -e ".[dev,local]"`. Writes `ways_in_local.{json,md,png}`.
 """
@@ -249,12 +249,15 @@ def _markdown(summary: dict[str, Any], turns: list[Turn], tools: list[dict[str, 
 def main() -> None:
     """Run both measurements and write the reports."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=6)
+    parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     from hippograph.local_model import local_chat_model
 
     model = local_chat_model()
+    started = time.perf_counter()
+    model.invoke("Say hello.")  # load the weights before anything is timed
+    print(f"model ready in {time.perf_counter() - started:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         turns = measure_latency(model, TURNS[: args.turns], workdir)

@@ -2,9 +2,9 @@
 agent) searches, lists, adds, updates and deletes them.
 
 Core pieces:
-    - `build_mcp_server(store, user_id)`: an `mcp.server.mcpserver.MCPServer` with five tools
-      (`search_memories`, `list_memories`, `add_memory`, `update_memory`, `delete_memory`)
-      bound to that user.
+    - `build_mcp_server(store, user_id)`: an `mcp.server.mcpserver.MCPServer` with six tools
+      (`search_memories`, `list_memories`, `add_memory`, `update_memory`, `delete_memory`,
+      `get_profile`) bound to that user.
     - `MemoryRecord`: what the tools return (structured output with a JSON schema).
     - `LOOPBACK_HOSTS`: where the streamable HTTP transport may listen (it has no
       authentication, so only this machine may reach it).
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from langgraph.store.base import BaseStore
@@ -225,6 +225,12 @@ def build_mcp_server(store: BaseStore, user_id: str, *, name: str = SERVER_NAME)
             return gone
 
         return MemoryRecord.of(await memories.run(delete))
+
+    @server.tool(title="Get the user's profile")
+    async def get_profile() -> dict[str, Any]:
+        """The user's structured profile (name, location, … as the app defines it); empty
+        when they have none."""
+        return await memories.run(lambda: manager.profile() or {})
 
     return server
 

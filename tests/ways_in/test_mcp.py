@@ -19,10 +19,18 @@ from mcp.client.stdio import StdioServerParameters
 from hippograph.backends import open_store
 from hippograph.cli.errors import ExitCode
 from hippograph.memories import MemoryManager
+from hippograph.profile import write_profile
 from tests.cli.test_bad_input import one_error, run
 
 HIPPOGRAPH = str(Path(sys.executable).with_name("hippograph"))
-TOOLS = ["search_memories", "list_memories", "add_memory", "update_memory", "delete_memory"]
+TOOLS = [
+    "search_memories",
+    "list_memories",
+    "add_memory",
+    "update_memory",
+    "delete_memory",
+    "get_profile",
+]
 
 
 def _env(db: Path, user: str) -> dict[str, str]:
@@ -78,6 +86,7 @@ async def test_a_client_manages_one_users_memories_over_stdio(tmp_path: Path) ->
         ]
         gone = await _call(client, "delete_memory", key=added["key"])
         assert gone["content"] == "Lives in Berlin"
+        assert await _call(client, "get_profile") == {}
     assert _memories(db, "alice") == [("Codes in Python", "tools", 0.9)]
     with open_store(db) as store:
         history = MemoryManager(store, "alice").history()
@@ -107,9 +116,12 @@ async def test_a_server_serves_one_user_and_never_another(tmp_path: Path) -> Non
     db = tmp_path / "memories.db"
     with open_store(db) as store:
         secret = MemoryManager(store, "alice").add("Alice's PIN is 1234", category="personal")
+        write_profile(store, "alice", {"name": "Alice"})
+        write_profile(store, "bob", {"name": "Bob"})
     async with _stdio(db, user="bob") as client:
         assert await _call(client, "search_memories", query="PIN") == []
         assert await _call(client, "list_memories") == []
+        assert await _call(client, "get_profile") == {"name": "Bob"}
         for tool, args in [
             ("delete_memory", {"key": secret.id}),
             ("update_memory", {"key": secret.id, "content": "hacked"}),
