@@ -204,3 +204,21 @@ def test_save_button_writes_valid_inline_edits_only(open_app, seed, read):
     assert "Saved 1 edited memory." in texts(app)
     assert read("alice") == ["Lives in Porto"]
     assert table_contents(app) == ["Lives in Porto"]
+
+
+def test_the_users_profile_is_shown_above_the_table(open_app, seed, ui_settings, embeddings):
+    from hippograph.backends import open_store
+    from hippograph.profile import write_profile
+
+    seed("alice", *FACTS)
+    with open_store(ui_settings.db_path, embeddings=embeddings, settings=ui_settings) as store:
+        write_profile(store, "alice", {"name": "Alice", "languages": ["pt", "en"]})
+        write_profile(store, "bob", {"name": "Bob"})
+    app = open_app("memories")
+    (expander,) = [e for e in app.expander if e.label == "Profile"]
+    (frame,) = expander.get("dataframe")
+    assert dict(zip(frame.value["field"], frame.value["value"], strict=True)) == {
+        "name": "Alice",
+        "languages": "pt, en",
+    }
+    assert "Memories: 3" in texts(app)  # the profile is not a memory
