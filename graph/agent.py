@@ -4,8 +4,9 @@ Core pieces:
     - `build_agent_graph`: the wiring (an uncompiled `StateGraph`), readable in one screen.
     - `build_agent`: the compiled agent; store and checkpointer default to the user's data
       dir (our `FaissSqliteStore` + `SqliteSaver`) or to `store_url` (a SQLite path, or a
-      `postgresql://` URL: `PostgresStore` + `PostgresSaver`), closed when the graph is
-      collected.
+      `postgresql://` URL: `PostgresStore` + `PostgresSaver`), closed when the last graph
+      using them — the agent or any graph derived from it (`with_config`, `copy`) — is
+      collected, or at interpreter exit.
     - `open_agent` / `aopen_agent`: the same as context managers that close what they
       opened; `aopen_agent` gives an async-capable agent (`AsyncSqliteSaver` /
       `AsyncPostgresSaver`).
@@ -33,14 +34,14 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from hippograph.background.agent import Background, BackgroundOption, deferred, owned_former
-from hippograph.nodes.context import Context
+from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
+from hippograph.memory.context import Context
+from hippograph.memory.state import State
 from hippograph.nodes.extract import extract
-from hippograph.nodes.models import ModelSpec, resolve_chat_model
 from hippograph.nodes.own_thread import own_thread
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.respond import respond
 from hippograph.nodes.retrieve import retrieve
-from hippograph.nodes.state import State
 from hippograph.profile import update_profile
 
 if TYPE_CHECKING:
@@ -49,19 +50,37 @@ if TYPE_CHECKING:
 AGENT_NAME = "hippograph"
 
 
+class _OpenedStorage:
+    """The storage `build_agent` opened, closed when nothing refers to it any more.
+
+    The compiled agent's builder holds it, and every graph derived from the agent
+    (`with_config`, `copy`) shares that builder, so the storage stays open exactly as long
+    as some graph can still use it (and is closed at interpreter exit at the latest).
+    """
+
+    def __init__(self, opened: ExitStack) -> None:
+        self._close = weakref.finalize(self, opened.close)
+
+
+class AgentBuilder(StateGraph[Any, Any, Any, Any]):
+    """The agent's `StateGraph`, able to own the storage its compiled graphs use."""
+
+    owned: _OpenedStorage | None = None
+
+
 def build_agent_graph(
     *,
     model: BaseChatModel | None = None,
     background: Background | None = None,
     profile: type[BaseModel] | None = None,
-) -> StateGraph[Any, Any, Any, Any]:
+) -> AgentBuilder:
     """The memory agent's graph, uncompiled (`model=None`: the offline mode).
 
     With `background`, the turn ends after `respond` with `defer`, which queues the turn for
     extract + reconcile later (a `MemoryFormer` here, or a `ServerFormation` run). With a
     `profile` schema, `profile` patches the user's profile after reconcile.
     """
-    builder = StateGraph(State, context_schema=Context)
+    builder = AgentBuilder(State, context_schema=Context)
     builder.add_node("own_thread", own_thread)  # records who the thread belongs to
     builder.add_node("retrieve", retrieve)
     builder.add_node("respond", partial(respond, model=model))
@@ -191,12 +210,10 @@ def build_agent(
     except BaseException:
         opened.close()
         raise
-    former = owned_former(opened, background, store, chat, profile)
-    graph = build_agent_graph(model=chat, background=former, profile=profile).compile(
-        store=store, checkpointer=checkpointer, name=AGENT_NAME
-    )
-    weakref.finalize(graph, opened.close)
-    return graph
+    former = owned_former(opened, background, store, chat, profile)  # stopped before storage
+    builder = build_agent_graph(model=chat, background=former, profile=profile)
+    builder.owned = _OpenedStorage(opened)
+    return builder.compile(store=store, checkpointer=checkpointer, name=AGENT_NAME)
 
 
 @contextmanager

@@ -1,10 +1,10 @@
 """The memory agent's state schema.
 
-Defined beside the nodes that read it (`hippograph.nodes.state`, so layers only import
+Defined beside the nodes that read it (`hippograph.memory.state`, so layers only import
 downward) and re-exported here, where the graph is wired.
 """
 
-from hippograph.nodes.state import (
+from hippograph.memory.state import (
     Candidate,
     MemoryOp,
     OpName,

@@ -19,12 +19,12 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
-from hippograph.nodes.context import Context
+from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
+from hippograph.memory.context import Context
+from hippograph.memory.state import RecallOutput, RememberOutput, State
 from hippograph.nodes.extract import extract
-from hippograph.nodes.models import ModelSpec, resolve_chat_model
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.retrieve import retrieve
-from hippograph.nodes.state import RecallOutput, RememberOutput, State
 from hippograph.profile import update_profile
 
 
@@ -54,13 +54,15 @@ def build_remember_graph(
 
     Args:
         store: The memory store; omit it to use the parent graph's store.
-        model: A chat model or `provider:model` spec; `None` is the offline mode (the turn
-            is stored verbatim, near-duplicates are skipped with their provenance merged).
+        model: A chat model, a `provider:model` spec or `"local"`; `None` is the offline
+            mode (each statement is stored verbatim, near-duplicates are skipped with their
+            provenance merged).
         profile: A profile schema to patch after reconcile (`hippograph.profile`).
 
     Returns:
-        A compiled graph: input `messages` (the last `HumanMessage` is the turn) and
-        optional `turn_at`; output `candidates` and `ops`. No checkpointer is needed.
+        A compiled graph: input `messages` (the last `HumanMessage` is the turn); output
+        `candidates`, `ops` and `warnings`. The turn's time is `context={"turn_at": ...}`
+        (default: now). No checkpointer is needed.
     """
     chat = resolve_chat_model(model)
     builder = StateGraph(State, context_schema=Context, output_schema=RememberOutput)

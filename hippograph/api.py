@@ -26,16 +26,18 @@ from hippograph.backends import open_checkpointer, open_store
 from hippograph.config import Settings
 from hippograph.graph import build_agent, build_remember_graph
 from hippograph.graph.state import MemoryOp, RecalledMemory
-from hippograph.nodes.models import ModelSpec, resolve_chat_model
+from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The reply to a question, with the memories it used and the changes the turn made."""
+    """The reply to a question, with the memories it used, the changes the turn made, and
+    what its memory steps could not do (`warnings`: the answer is kept either way)."""
 
     text: str
     recalled: list[RecalledMemory] = field(default_factory=list)
     ops: list[MemoryOp] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.text
@@ -77,7 +79,12 @@ def answer_with_memory(
             config={"configurable": {"thread_id": thread_id or f"answer-{uuid.uuid4()}"}},
             context={"user_id": user_id},
         )
-    return Answer(out["messages"][-1].text, out.get("recalled", []), out.get("ops", []))
+    return Answer(
+        out["messages"][-1].text,
+        out.get("recalled", []),
+        out.get("ops", []),
+        out.get("warnings", []),
+    )
 
 
 @contextmanager

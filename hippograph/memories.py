@@ -6,8 +6,8 @@ Core pieces:
       `memory_namespace(user_id)` and nowhere else; links between memories come from
       `hippograph.memory_links.MemoryLinks` (links, link, unlink, graph).
     - `ScoredMemory`, `MemoryStats`, `ImportReport`, `LineError`: what it returns.
-    - `MemoryNotFoundError`, `AmbiguousKeyError`, `HistoryUnavailableError`,
-      `ImportValidationError`, `NotJsonlError`: how it fails.
+    - `MemoryNotFoundError`, `AmbiguousKeyError`, `DuplicateMemoryError`,
+      `HistoryUnavailableError`, `ImportValidationError`, `NotJsonlError`: how it fails.
     - `ConflictPolicy`: what an import does with a key the store already holds.
 
 Every write is validated through `Memory` and made under `provenance(...)` naming where it
@@ -34,6 +34,8 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
 from hippograph.background.pending import forget_pending
+from hippograph.memory.context import Context
+from hippograph.memory.similarity import exact_cosine
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
 from hippograph.profile import (
     PROFILE_LABEL,
@@ -72,6 +74,20 @@ class MemoryNotFoundError(KeyError):
 
 class AmbiguousKeyError(KeyError):
     """A key prefix matches more than one of the user's memories."""
+
+
+class DuplicateMemoryError(ValueError):
+    """`MemoryManager.add(..., allow_duplicate=False)` refused a near-duplicate.
+
+    Attributes:
+        existing: The stored memory it duplicates, with its exact cosine similarity.
+    """
+
+    def __init__(self, existing: ScoredMemory) -> None:
+        self.existing = existing
+        super().__init__(
+            f"already remembered as “{existing.memory.content}” (similarity {existing.score:.2f})"
+        )
 
 
 class HistoryUnavailableError(FeatureUnavailableError):
@@ -383,10 +399,42 @@ class MemoryManager(MemoryLinks):
         with provenance(source):
             yield source
 
-    def add(self, content: str, *, category: str = "other", importance: float = 0.5) -> Memory:
-        """Store a new memory (validated: non-empty content, importance in [0, 1])."""
+    def duplicate_of(self, content: str) -> ScoredMemory | None:
+        """The stored memory that `content` would duplicate, by the rule chat uses offline:
+        exact cosine similarity at least `Context.duplicate_threshold` (0.95 by default)
+        to the closest of the memories a search for `content` returns."""
+        context = Context(user_id=self.user_id)
+        hits = self.store.search(self.namespace, query=content, limit=context.similar_k)
+        scored = exact_cosine(self.store, content, [(hit, hit.score or 0.0) for hit in hits])
+        for hit, score in scored[:1]:
+            memory = self._memory(hit)
+            if memory is not None and score >= context.duplicate_threshold:
+                return ScoredMemory(memory, score)
+        return None
+
+    def add(
+        self,
+        content: str,
+        *,
+        category: str = "other",
+        importance: float = 0.5,
+        allow_duplicate: bool = True,
+    ) -> Memory:
+        """Store a new memory (validated: non-empty content, importance in [0, 1]).
+
+        Args:
+            allow_duplicate: With `False`, refuse content that `duplicate_of` matches.
+
+        Raises:
+            ValueError: invalid content, category or importance; nothing is written.
+            DuplicateMemoryError: `allow_duplicate=False` and the memory is already stored.
+        """
+        memory = Memory(content=content, category=category, importance=importance)
+        if not allow_duplicate:
+            existing = self.duplicate_of(memory.content)
+            if existing is not None:
+                raise DuplicateMemoryError(existing)
         with self._provenance() as source:
-            memory = Memory(content=content, category=category, importance=importance)
             memory.source = source
             self.store.put(self.namespace, memory.id, memory.to_value())
         return memory

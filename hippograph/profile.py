@@ -201,6 +201,10 @@ def _changes(ops: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+PROFILE_MAX_TOKENS = 256
+"""The longest profile patch the model may write."""
+
+
 def update_profile(
     state: Mapping[str, Any],
     runtime: Runtime[Any],
@@ -211,31 +215,51 @@ def update_profile(
     """Patch the run user's profile from what this turn changed in their memories.
 
     No model, or no ADD / UPDATE / DELETE this turn: nothing to do (no call). A failing
-    model or an answer that does not fit the schema leaves the profile as it was (logged).
+    model, or an answer that does not fit the schema (after one retry), leaves the profile
+    as it was and says so in the turn's `warnings`; the answer and memories are kept.
     """
     from hippograph.graph.context import memory_context
+    from hippograph.memory.chat_models import (
+        ModelCallError,
+        UnusableOutputError,
+        call_structured,
+        pick_model,
+    )
     from hippograph.prompts.profile import PROMPT
 
+    context = memory_context(runtime)
+    chat = pick_model(context.model, model)
     changes = _changes(list(state.get("ops") or []))
-    if model is None or not changes or runtime.store is None:
+    if chat is None or not changes or runtime.store is None:
         return {}
-    user_id = memory_context(runtime).user_id
-    current = read_profile(runtime.store, user_id)
+    current = read_profile(runtime.store, context.user_id)
     prompt = PROMPT.invoke(
         {
             "schema": json.dumps(schema.model_json_schema(), ensure_ascii=False),
             "profile": json.dumps(current or {}, ensure_ascii=False),
             "facts": "\n".join(changes),
         }
-    )
+    ).to_messages()
+
+    def fits(patch: BaseModel) -> None:
+        merge_profile(schema, current, patch.model_dump())  # ProfileError is a ValueError
+
     try:
-        answer = model.with_structured_output(patch_schema(schema)).invoke(prompt)
-        patch = answer.model_dump() if isinstance(answer, BaseModel) else dict(answer or {})
-        merged = merge_profile(schema, current, patch)
-    except Exception as exc:  # a model failure must not cost the turn its answer
+        patch = call_structured(
+            "profile",
+            chat,
+            patch_schema(schema),
+            prompt,
+            max_tokens=PROFILE_MAX_TOKENS,
+            check=fits,
+        )
+    except (ModelCallError, UnusableOutputError) as exc:
         logger.warning("the profile was not updated: %s", exc)
-        return {}
+        return {"warnings": [*(state.get("warnings") or []), f"profile not updated: {exc}"]}
+    merged = merge_profile(schema, current, patch.model_dump())
     if merged != current:
         keys = [op.get("key") for op in state.get("ops") or [] if op.get("key")]
-        write_profile(runtime.store, user_id, merged, schema=schema, source={"memories": keys})
+        write_profile(
+            runtime.store, context.user_id, merged, schema=schema, source={"memories": keys}
+        )
     return {}

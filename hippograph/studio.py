@@ -26,7 +26,7 @@ from hippograph.backends import aopen_store
 from hippograph.background import DEFAULT_DELAY, ServerFormation, build_formation_graph
 from hippograph.config import Settings
 from hippograph.graph.agent import AGENT_NAME, build_agent_graph
-from hippograph.nodes.models import resolve_chat_model
+from hippograph.memory.chat_models import resolve_chat_model
 from hippograph.tracing import setup_tracing
 
 _settings = Settings.from_env()

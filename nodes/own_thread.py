@@ -16,9 +16,9 @@ from typing import Any
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.memory_io import require_store
-from hippograph.nodes.state import State
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.search import require_store
+from hippograph.memory.state import State
 from hippograph.store.threads import claim_thread
 
 

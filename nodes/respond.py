@@ -8,10 +8,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.models import call_model, pick_model
-from hippograph.nodes.state import RecalledMemory, State
+from hippograph.memory.chat_models import call_model, pick_model
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.state import RecalledMemory, State
 from hippograph.prompts import respond as prompts
+
+RESPOND_MAX_TOKENS = 1024
+"""Completion bound of an answer."""
 
 
 def render_memories(recalled: list[RecalledMemory]) -> str:
@@ -47,4 +50,4 @@ def respond(
     prompt = prompts.PROMPT.format_messages(
         memories=render_memories(recalled), messages=state["messages"]
     )
-    return {"messages": [call_model("respond", chat, prompt)]}
+    return {"messages": [call_model("respond", chat, prompt, max_tokens=RESPOND_MAX_TOKENS)]}

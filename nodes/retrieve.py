@@ -14,11 +14,11 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
-from hippograph.nodes import decay
-from hippograph.nodes.context import Context, memory_context
-from hippograph.nodes.memory_io import Query, require_store, search_memories
-from hippograph.nodes.state import RecalledMemory, State
-from hippograph.nodes.turn import last_human_index, message_text
+from hippograph.memory import decay
+from hippograph.memory.context import Context, memory_context
+from hippograph.memory.search import Query, require_store, search_memories
+from hippograph.memory.state import RecalledMemory, State
+from hippograph.memory.turn import last_human_index, message_text
 from hippograph.store import memory_namespace
 from hippograph.store.links import LinkExpansion, link_expansion
 
@@ -62,7 +62,11 @@ def expansion_scope(store: BaseStore, wanted: bool | None) -> AbstractContextMan
 
 
 def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Search the user's memories with the latest turn; returns `recalled`, best first."""
+    """Search the user's memories with the latest turn; returns `recalled`, best first.
+
+    Scores are clamped to [0, 1] (a fused score may overshoot 1 by float error). Items in
+    the namespace stored without a vector are not memories to recall and are skipped.
+    """
     context = memory_context(runtime)
     queries = recall_queries(state.get("messages") or [], context.recall_window)
     weighted = context.recency_half_life_days is not None or bool(context.importance_weight)
@@ -77,7 +81,7 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     found = [(item, score) for item, score in found if score >= context.min_score]
     found = decay.weigh(
         found,
-        now=decay.as_moment(state.get("turn_at"), datetime.now(UTC)),
+        now=decay.as_moment(context.turn_at, datetime.now(UTC)),
         half_life_days=context.recency_half_life_days,
         importance_weight=context.importance_weight,
     )[: context.k]
@@ -86,7 +90,7 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         memory = RecalledMemory(
             key=item.key,
             content=str(item.value.get("content", "")),
-            score=round(score, 4),
+            score=round(min(1.0, max(0.0, score)), 4),
             category=str(item.value.get("category", "other")),
             importance=float(item.value.get("importance", 0.5)),
             timestamp=str(item.value.get("timestamp", item.created_at.isoformat())),

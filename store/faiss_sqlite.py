@@ -63,6 +63,7 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
+from hippograph.store.expect import ExpectOp, validate_expect_op
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import (
     HistoryEntry,
@@ -117,6 +118,8 @@ class _Plan:
     """How this batch's searches follow links (the store's, or a `link_expansion` override)."""
     source: str | None = None
     """Explicit provenance (JSON) for the history rows of link changes."""
+    expects: list[ExpectOp] = field(default_factory=list)
+    """Preconditions checked in the write transaction before anything is written."""
     record_history: bool = True
     """This batch's writes record history rows (the store keeps history, and the batch was
     not made inside `history_paused()`)."""
@@ -380,6 +383,10 @@ class FaissSqliteStore(ExtendedStore):
                 else:
                     plan.link_writes.append((i, checked))
                 continue
+            if isinstance(op, ExpectOp):
+                validate_op_namespace(GetOp(op.namespace, op.key))
+                plan.expects.append(validate_expect_op(op))
+                continue
             validate_op_namespace(op)
             if isinstance(op, GetOp):
                 plan.gets.append((i, op._replace(key=validate_key(op.key))))
@@ -519,8 +526,9 @@ class FaissSqliteStore(ExtendedStore):
 
     def _execute(self, plan: _Plan) -> list[Result]:
         now = _now()
-        if plan.puts or plan.link_writes:
+        if plan.puts or plan.link_writes or plan.expects:
             with self._conns.write() as conn:
+                writes.check_expectations(conn, plan.expects, now.timestamp(), self.omit_expired)
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
                 writes.apply_puts(

@@ -11,13 +11,14 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from hippograph.store import fulltext, link_sql
 from hippograph.store.codec import ns_to_text
+from hippograph.store.expect import ExpectOp, StaleWriteError, conflicts_of
 from hippograph.store.index_manager import chunked, log_floor, log_head
 
 Group = Callable[[tuple[str, ...]], str]
@@ -306,3 +307,27 @@ def compact_log(conn: sqlite3.Connection, keep: int) -> int:
         (str(new_floor),),
     )
     return int(dropped)
+
+
+def check_expectations(
+    conn: sqlite3.Connection, expects: Sequence[ExpectOp], now: float, omit_expired: bool
+) -> None:
+    """Raise `StaleWriteError` unless every `ExpectOp` holds (run inside the write
+    transaction, before the batch writes anything: SQLite's one writer holds its lock
+    between this check and the writes). An expired item counts as absent when reads hide
+    expired items."""
+    if not expects:
+        return
+    found: dict[tuple[tuple[str, ...], str], datetime] = {}
+    for op in expects:
+        row = conn.execute(
+            "SELECT updated_at, expires_at FROM items WHERE prefix = ? AND key = ?",
+            (ns_to_text(op.namespace), op.key),
+        ).fetchone()
+        if row is None or (omit_expired and row[1] is not None and row[1] <= now):
+            continue
+        stamp = datetime.fromisoformat(row[0])
+        found[(op.namespace, op.key)] = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    conflicts = conflicts_of(expects, found)
+    if conflicts:
+        raise StaleWriteError(conflicts)

@@ -14,6 +14,7 @@ from langgraph.store.memory import InMemoryStore
 
 from hippograph.backends import memory_index_config, open_store
 from hippograph.memories import (
+    DuplicateMemoryError,
     HistoryUnavailableError,
     ImportValidationError,
     MemoryManager,
@@ -109,6 +110,23 @@ def test_add_edit_delete_and_history(alice):
     assert all(h["source"]["origin"] == "test" for h in history)
     with pytest.raises(MemoryNotFoundError):
         alice.edit(memory.id, importance=0.1)
+
+
+def test_add_can_refuse_what_is_already_remembered(alice):
+    """Chat's offline duplicate rule (exact cosine >= 0.95), for the UI's "Add a memory";
+    another user's identical memory is not a duplicate."""
+    bob = MemoryManager(alice.store, "bob", origin="test")
+    bob.add("Allergic to peanuts")
+    assert alice.duplicate_of("Allergic to peanuts") is None
+    first = alice.add("Allergic to peanuts", allow_duplicate=False)
+    with pytest.raises(DuplicateMemoryError, match="already remembered as “Allergic to peanuts”"):
+        alice.add("allergic to  peanuts", allow_duplicate=False)
+    found = alice.duplicate_of("Allergic to peanuts")
+    assert found is not None and found.memory.id == first.id and found.score > 0.99
+    assert alice.duplicate_of("Allergic to shellfish") is None
+    alice.add("Allergic to peanuts")  # the default stays: add what is asked
+    assert [m.content for m in alice.list()] == ["Allergic to peanuts"] * 2
+    assert [m.content for m in bob.list()] == ["Allergic to peanuts"]
 
 
 def test_only_the_users_namespace_is_touched(alice):

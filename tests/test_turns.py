@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hippograph.graph import build_agent
-from hippograph.nodes.models import ModelCallError
+from hippograph.memory.chat_models import ModelCallError
 from hippograph.scripted import ScriptedChatModel
 from hippograph.turns import TurnStream
 

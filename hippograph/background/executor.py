@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,14 +70,9 @@ def pending_turn(
 
 
 def _remember_input(turn: PendingTurn) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The remember graph's input and context for `turn`: its time goes where the graph
-    reads it (the run context's `turn_at`, or the state on older graphs)."""
-    from hippograph.graph.context import Context
-
+    """The remember graph's input and run context for `turn` (its own time: `turn_at`)."""
     context = {k: v for k, v in turn.context.items() if v is not None}
-    if "turn_at" in {f.name for f in fields(Context)}:
-        return {"messages": turn.messages}, {**context, "turn_at": turn.turn_at}
-    return {"messages": turn.messages, "turn_at": turn.turn_at}, context
+    return {"messages": turn.messages}, {**context, "turn_at": turn.turn_at}
 
 
 def form_thread(

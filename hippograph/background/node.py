@@ -36,8 +36,8 @@ def run_context(runtime: Runtime[Any]) -> dict[str, Any]:
     return {k: v for k, v in found.items() if isinstance(v, str | int | float | bool | None)}
 
 
-def _turn_at(state: Mapping[str, Any], context: Mapping[str, Any]) -> str | None:
-    at = context.get("turn_at") or state.get("turn_at")
+def _turn_at(context: Mapping[str, Any]) -> str | None:
+    at = context.get("turn_at")
     return None if at is None else str(at)
 
 
@@ -50,7 +50,7 @@ def defer(
         state.get("messages") or [],
         context=context,
         thread_id=_thread_id(),
-        turn_at=_turn_at(state, context),
+        turn_at=_turn_at(context),
     )
     return {"ops": []}
 
@@ -67,6 +67,6 @@ async def adefer(
         state.get("messages") or [],
         context=context,
         thread_id=_thread_id(),
-        turn_at=_turn_at(state, context),
+        turn_at=_turn_at(context),
     )
     return {"ops": []}

@@ -49,10 +49,11 @@ def _start_tracing() -> None:
 
     try:
         setup_tracing()
-    except TracingConfigError as exc:
-        raise SystemExit(fail(str(exc), ExitCode.USAGE).exit_code) from None
-    except TracingUnavailableError as exc:
-        raise SystemExit(fail(str(exc), ExitCode.MISSING_EXTRA).exit_code) from None
+    except (TracingConfigError, TracingUnavailableError) as exc:
+        code = ExitCode.USAGE if isinstance(exc, TracingConfigError) else ExitCode.MISSING_EXTRA
+        error = fail(str(exc), code)
+        error.show()
+        raise SystemExit(error.exit_code) from None
 
 
 def main() -> None:

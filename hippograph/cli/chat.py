@@ -44,6 +44,8 @@ def render_ops(state: dict[str, Any]) -> None:
         shown = ", ".join(f"{escape(m['content'])} [dim]({m['score']:.2f})[/]" for m in recalled)
         console.print(f"  [dim]recalled:[/] {shown}")
     ops = state.get("ops") or []
+    for warning in state.get("warnings") or []:
+        console.print(f"  [yellow]! memory:[/] {escape(warning)}")
     if not ops:
         console.print("  [dim]memory: no change[/]")
     for op in ops:
@@ -61,11 +63,12 @@ def render_ops(state: dict[str, Any]) -> None:
 
 
 def _offline_notice() -> None:
-    from hippograph.nodes.models import MODEL_HELP
+    from hippograph.memory.chat_models import MODEL_HELP
 
     console.print(
         "[bold yellow]No chat model is configured[/] — answers list what I remember, and "
-        "each message is stored verbatim.\n"
+        "each statement you make is stored verbatim, one memory each (not chatter or "
+        "questions).\n"
         f"[dim]{escape(MODEL_HELP)}[/]"
     )
 
@@ -103,6 +106,10 @@ def chat(
 
     settings = load_settings(user=user, store=store, model=model)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
+    if settings.model == "local":
+        from hippograph.cli.local_progress import start_local_model
+
+        start_local_model()  # with progress, before the agent resolves "local"
     with open_agent(settings=settings) as agent:  # failures: one line (cli/errors.py)
         try:
             if agent.store is not None:
@@ -113,7 +120,7 @@ def chat(
 
 
 def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
-    from hippograph.nodes.models import ModelCallError
+    from hippograph.memory.chat_models import ModelCallError
     from hippograph.recalls import RecallLog
 
     interactive = sys.stdin.isatty()
@@ -123,6 +130,10 @@ def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
     )
     if settings.offline:
         _offline_notice()
+    elif settings.model == "local":
+        from hippograph.local_model import QWEN_CODER_1_5B
+
+        console.print(f"model: [bold]local[/] ({escape(QWEN_CODER_1_5B.name)}, in this process)")
     else:
         console.print(f"model: [bold]{escape(str(settings.model))}[/]")
     if interactive:
@@ -137,7 +148,7 @@ def _repl(agent: Any, settings: Settings, thread_id: str) -> None:
             except ModelCallError as exc:
                 console.print()
                 console.print(f"[bold red]model error:[/] {escape(str(exc))}")
-                console.print("[dim]Nothing was written to memory for this turn.[/]")
+                console.print("[dim]No answer, and nothing was written to memory for this turn.[/]")
             else:
                 recall_log.record(settings.user_id, state.get("recalled") or [])
     finally:

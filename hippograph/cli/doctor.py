@@ -28,10 +28,22 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _model_status(spec: str | None, base_url: str | None, ping: bool) -> tuple[bool, str]:
-    from hippograph.nodes.models import ModelUnavailableError, resolve_chat_model
+    from hippograph.memory.chat_models import ModelUnavailableError, resolve_chat_model
 
     if spec is None:
         return True, "offline: no model configured (memories are stored verbatim)"
+    if spec == "local":
+        from hippograph.local_model import LocalModelUnavailableError, local_model_status
+
+        ok, status = local_model_status()
+        if not (ok and ping):
+            return ok, status
+        from hippograph.cli.local_progress import start_local_model
+
+        try:
+            start_local_model()
+        except LocalModelUnavailableError as exc:
+            return False, _one_line(exc)
     try:
         model = resolve_chat_model(spec, base_url=base_url)
     except ModelUnavailableError as exc:
@@ -95,7 +107,7 @@ def doctor(
     ping: bool = typer.Option(False, "--ping", help="Send one short prompt to the model."),
 ) -> None:
     """Print the configuration, check the model and the store, count memories, list extras."""
-    from hippograph.nodes.models import MODEL_HELP
+    from hippograph.memory.chat_models import MODEL_HELP
 
     settings = load_settings(user=user, store=store)
     table = Table(show_header=False, box=None)

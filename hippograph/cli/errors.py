@@ -77,7 +77,7 @@ def translate(exc: BaseException) -> CliError | None:
         (_loaded("hippograph.backends", "StoreNotFoundError"), ExitCode.NOT_FOUND),
         (_loaded("hippograph.backends", "StoreUnavailableError"), ExitCode.STORE_UNAVAILABLE),
         (
-            _loaded("hippograph.nodes.models", "ModelUnavailableError", "ModelCallError"),
+            _loaded("hippograph.memory.chat_models", "ModelUnavailableError", "ModelCallError"),
             ExitCode.MODEL_UNAVAILABLE,
         ),
     ]

@@ -1,7 +1,8 @@
 """`hippograph eval …`: the evaluation commands (registered by the main CLI as `eval`).
 
 hippograph eval locomo --data DIR --out DIR [--mode verbatim|extract] [--baselines]
-                       [--conversations 26,30] [--k 1,5,10,20] [--model provider:model]
+                       [--conversations 26,30] [--sessions N] [--k 1,5,10,20]
+                       [--model provider:model|local]
                        [--expand-links/--no-expand-links] [--compare-links] [--store URL]
 """
 
@@ -49,7 +50,7 @@ def _answerer(model: str | None, settings: Settings) -> Answerer | None:
     if model is None:
         return None
     from hippograph.eval.judge import LLMJudge
-    from hippograph.nodes.models import ModelUnavailableError, resolve_chat_model
+    from hippograph.memory.chat_models import ModelUnavailableError, resolve_chat_model
 
     try:
         chat = resolve_chat_model(model, base_url=settings.base_url)
@@ -145,6 +146,14 @@ def locomo(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    sessions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Only the first N sessions of each conversation and the questions they "
+            "answer (a slice for model-driven runs).",
+        ),
+    ] = None,
 ) -> None:
     """Ingest each conversation into a fresh store, ask its questions, write the report."""
     require_extra("eval", "hippograph eval")
@@ -173,9 +182,14 @@ def locomo(
         expand_links=_expansion(expand_links),
         compare_links=compare_links,
         progress=progress,
+        sessions=sessions,
     )
     if config.model is None:
         console.print("[yellow]No model configured: scoring retrieval only (no LLM judge).")
+    if "local" in (config.model, config.extract_model):
+        from hippograph.cli.local_progress import start_local_model
+
+        start_local_model()
     try:
         results = run_locomo(config, _answerer(config.model, settings))
     except DatasetError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,16 @@ class Conversation:
     def turns(self) -> list[Turn]:
         """Every turn, in order."""
         return [turn for session in self.sessions for turn in session.turns]
+
+    def first_sessions(self, count: int) -> Conversation:
+        """The conversation cut after its first `count` sessions, keeping only the
+        questions whose evidence all lies in them (a slice for slow, model-driven runs)."""
+        sessions = self.sessions[:count]
+        kept = {turn.dia_id for session in sessions for turn in session.turns}
+        questions = tuple(
+            q for q in self.questions if q.evidence and all(e in kept for e in q.evidence)
+        )
+        return replace(self, sessions=sessions, questions=questions)
 
 
 def _turn_text(raw: dict[str, Any]) -> str:

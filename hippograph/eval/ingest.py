@@ -4,7 +4,8 @@
 through `build_remember_graph` (extract → reconcile), exactly as a chat turn does. The
 turn and the one before it become `HumanMessage(text, name=speaker, id=dia_id)`, so the
 memory is `"<speaker>: <text>"` with the previous turn as `context`, the session date
-(`turn_at`) as `timestamp`, the dia_id as provenance and the session as its thread.
+(the run context's `turn_at`) as `timestamp`, the dia_id as provenance and the session
+as its thread.
 
 - verbatim mode (`model=None`): the turn is stored as is; a near-duplicate of a stored
   memory is a NOOP that appends the turn's id to that memory's provenance.
@@ -34,6 +35,10 @@ DEFAULT_ENTITY_LINK_LIMIT = Context.entity_link_limit
 """Entity links at ingest: the agent's own default."""
 
 Mode = Literal["verbatim", "extract"]
+
+INGEST_CONTEXT: dict[str, Any] = {"store_questions": True, "granularity": "message"}
+"""The evaluation's own settings (a chat user's defaults differ): every turn is stored,
+questions included, as one memory per turn — the verbatim baseline of the benchmark."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +100,14 @@ class TurnIngestor:
         turn_at = turn_at if turn_at.tzinfo else turn_at.replace(tzinfo=UTC)
         messages = [_message(t) for t in (previous, turn) if t is not None]
         out = self.graph.invoke(
-            {"messages": messages, "turn_at": turn_at.isoformat()},
+            {"messages": messages},
             config={"configurable": {"thread_id": thread_id}},
             context={
                 "user_id": user_id,
+                "turn_at": turn_at.isoformat(),
                 "duplicate_threshold": self.dedupe_threshold,
                 "entity_link_limit": self.entity_link_limit,
+                **INGEST_CONTEXT,
             },
         )
         ops: list[dict[str, Any]] = out.get("ops") or []

@@ -22,7 +22,13 @@ from pydantic import BaseModel, Field
 
 from hippograph.eval.dataset import Question
 from hippograph.eval.metrics import Hit
+from hippograph.memory.chat_models import bounded, structured_method
 from hippograph.prompts.judge import ANSWER_WITH_MEMORY, JUDGE, SAYS_UNKNOWN
+
+ANSWER_MAX_TOKENS = 256
+JUDGE_MAX_TOKENS = 192
+"""Completion bounds of an answer and of a verdict (structured output in the model's own
+method: json_schema for the local model)."""
 
 
 class Verdict(BaseModel):
@@ -50,7 +56,7 @@ def answer_with_memory(model: BaseChatModel, question: str, hits: Sequence[Hit])
         SystemMessage(ANSWER_WITH_MEMORY.format(memories=_memory_lines(hits))),
         HumanMessage(question),
     ]
-    reply = model.invoke(messages)
+    reply = bounded(model, ANSWER_MAX_TOKENS).invoke(messages)
     return str(reply.text).strip(), count_tokens_approximately(messages)
 
 
@@ -64,8 +70,13 @@ class LLMJudge:
 
     def __init__(self, model: BaseChatModel, judge: BaseChatModel | None = None) -> None:
         self.model = model
-        self._grade = (judge or model).with_structured_output(Verdict)
-        self._declined = (judge or model).with_structured_output(Declined)
+        grader = judge or model
+        method = structured_method(grader)
+        options: dict[str, Any] = {"method": method} if method else {}
+        self._grade = bounded(grader, JUDGE_MAX_TOKENS).with_structured_output(Verdict, **options)
+        self._declined = bounded(grader, JUDGE_MAX_TOKENS).with_structured_output(
+            Declined, **options
+        )
 
     def grade(self, question: str, reference: str, answer: str) -> bool:
         """True when the judge labels `answer` CORRECT against `reference`."""

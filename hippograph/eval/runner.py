@@ -89,6 +89,8 @@ class EvalConfig:
         langsmith: Run as a LangSmith experiment (`None`: when `LANGSMITH_API_KEY` is set).
         upload_results: Upload the LangSmith experiment (False keeps it local).
         progress: Show progress bars.
+        sessions: Only the first this many sessions of each conversation, and the questions
+            answered in them (`None`: all) — a slice for model-driven ingest.
     """
 
     data: Path
@@ -108,6 +110,7 @@ class EvalConfig:
     langsmith: bool | None = None
     upload_results: bool = True
     progress: bool = True
+    sessions: int | None = None
 
     @property
     def all_ks(self) -> tuple[int, ...]:
@@ -265,7 +268,7 @@ def _extract_model(config: EvalConfig) -> BaseChatModel | None:
     if config.extract_model is None:
         raise ValueError("extract mode needs a model: set HIPPOGRAPH_MODEL or pass --model")
     from hippograph.config import Settings
-    from hippograph.nodes.models import resolve_chat_model
+    from hippograph.memory.chat_models import resolve_chat_model
 
     return resolve_chat_model(config.extract_model, base_url=Settings.from_env().base_url)
 
@@ -436,6 +439,8 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
         config = dataclasses.replace(config, hybrid=None)
     experiment = Experiment.start(config)
     conversations = load_conversations(config.data, config.conversations)
+    if config.sessions is not None:
+        conversations = [c.first_sessions(config.sessions) for c in conversations]
     embeddings = SharedEmbeddings(resolve_embeddings(config.embeddings))
     results = EvalResults(config)
     for name in (OURS, *(BASELINES if config.baselines else ())):

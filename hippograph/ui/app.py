@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from hippograph.tracing import setup_tracing
 from hippograph.ui import theme
@@ -51,7 +52,8 @@ def _add_user() -> None:
         st.session_state[_NEW_USER_ERROR_KEY] = str(exc)
 
 
-def _sidebar(ctx: UIContext) -> None:
+def _sidebar(ctx: UIContext) -> DeltaGenerator:
+    """Draw the sidebar; returns the slot of the memory count (see `_show_count`)."""
     with st.sidebar:
         users = sorted({*known_users(ctx.store), ctx.user_id})
         choice = st.selectbox(
@@ -74,11 +76,16 @@ def _sidebar(ctx: UIContext) -> None:
         if error:
             st.error(error)
         st.divider()
-        count = ctx.manager.count()
-        st.caption(f"**{count}** memor{'y' if count == 1 else 'ies'} for **{ctx.user_id}**")
+        count_slot = st.empty()
         model = ctx.settings.model or "offline (no model)"
         st.caption(f"Model: `{model}`")
         st.caption(f"Store: `{ctx.settings.store_label}`")
+    return count_slot
+
+
+def _show_count(slot: DeltaGenerator, ctx: UIContext) -> None:
+    count = ctx.manager.count()
+    slot.caption(f"**{count}** memor{'y' if count == 1 else 'ies'} for **{theme.md(ctx.user_id)}**")
 
 
 def main() -> None:
@@ -91,9 +98,11 @@ def main() -> None:
     page = st.navigation(_pages())
     st.logo(theme.LOGO, size="large")
     ctx = current_context()
-    _sidebar(ctx)
+    count_slot = _sidebar(ctx)
+    _show_count(count_slot, ctx)
     show_flash()
     page.run()
+    _show_count(count_slot, ctx)  # again: the page may have changed memories (a chat turn)
 
 
 main()

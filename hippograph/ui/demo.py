@@ -24,7 +24,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore
 
 from hippograph.memories import MemoryManager
-from hippograph.nodes.entities import find_entities
+from hippograph.memory.entities import find_entities
 from hippograph.recalls import RecallLog
 
 DEMO_USER = "maya"
@@ -176,6 +176,7 @@ DEMO_SCRIPT: tuple[DemoTurn, ...] = (
 """Maya's conversations: introductions, corrections, a forget request, then questions."""
 
 _HANDLE_LINE = re.compile(r"\[(\d+)\] \([a-z]+\) (.*)$")
+_FACT_LINE = re.compile(r"^(\d+)\. (?:\(forget\) )?(.*)$")
 
 
 def _handles(messages: list[BaseMessage]) -> dict[str, int]:
@@ -189,46 +190,72 @@ def _handles(messages: list[BaseMessage]) -> dict[str, int]:
     return shown
 
 
-def _reconcile_answer(action: str | tuple[str, ...], links: list[tuple[str, str]]) -> Any:
-    """A scripted reconcile answer; acting on or linking to an existing memory finds its
-    handle in the prompt, as a real model must (a memory not shown is not linked)."""
-    op, existing, *new = (action, None) if isinstance(action, str) else action
-
-    def answer(messages: list[BaseMessage]) -> dict[str, Any]:
-        shown = _handles(messages)
-        chosen: dict[str, Any] = {"op": op}
+def _reconcile_answer(turn: DemoTurn, messages: list[BaseMessage]) -> dict[str, Any]:
+    """The turn's reconcile answer for the facts the prompt lists (code decides the others):
+    acting on or linking to an existing memory finds its handle in the prompt, as a real
+    model must (a memory not shown is neither acted on nor linked)."""
+    shown = _handles(messages)
+    listed = {
+        m.group(2): int(m.group(1))
+        for m in (
+            _FACT_LINE.match(line.strip()) for msg in messages for line in msg.text.splitlines()
+        )
+        if m
+    }
+    actions = []
+    for index, fact in enumerate(turn.facts):
+        number = listed.get(fact[0])
+        if number is None:
+            continue
+        action = turn.actions[index] if index < len(turn.actions) else "ADD"
+        op, existing, *new = (action, None) if isinstance(action, str) else action
+        chosen: dict[str, Any] = {"fact": number, "op": op}
         if existing is not None:
             if existing not in shown:
-                return {"actions": [{"op": "NOOP", "reason": f"{existing!r} was not shown"}]}
+                actions.append({"fact": number, "op": "NOOP"})
+                continue
             chosen["handle"] = shown[existing]
         if new:
             chosen["content"] = new[0]
+        links = turn.links if index == 0 else []
         chosen["links"] = [
             {"handle": shown[text], "relation": relation}
             for text, relation in links
             if text in shown
         ]
-        return {"actions": [chosen]}
+        actions.append(chosen)
+    return {"actions": actions or [{"fact": 1, "op": "NOOP"}]}
 
-    return answer
+
+def _facts(turn: DemoTurn) -> dict[str, Any]:
+    return {
+        "facts": [
+            {
+                "content": f[0],
+                "category": f[1],
+                "importance": f[2],
+                "intent": f[3] if len(f) > 3 else "remember",
+                "entities": find_entities(f[0]),
+            }
+            for f in turn.facts
+        ]
+    }
 
 
-def _responses(turn: DemoTurn) -> list[Any]:
-    facts = [
-        {
-            "content": f[0],
-            "category": f[1],
-            "importance": f[2],
-            "intent": f[3] if len(f) > 3 else "remember",
-            "entities": find_entities(f[0]),
-        }
-        for f in turn.facts
-    ]
-    answers = [
-        _reconcile_answer(action, turn.links if n == 0 else [])
-        for n, action in enumerate(turn.actions)
-    ]
-    return [turn.reply, {"facts": facts}, *answers]
+def _demo_model(current: list[DemoTurn]) -> Any:
+    """A scripted model playing the demo: each call answers for the turn in `current`,
+    by what the prompt asks (extract, reconcile, or the reply)."""
+    from hippograph.scripted import ScriptedChatModel
+
+    def answer(messages: list[BaseMessage]) -> Any:
+        text = "\n".join(m.text for m in messages)
+        if "You extract durable facts" in text:
+            return _facts(current[0])
+        if "long-term memory consistent" in text:
+            return _reconcile_answer(current[0], messages)
+        return current[0].reply
+
+    return ScriptedChatModel(default=answer)
 
 
 def seed_demo(
@@ -251,19 +278,19 @@ def seed_demo(
         progress: Called with `(turns done, turns in all)` after each turn.
     """
     from hippograph.graph import build_agent
-    from hippograph.scripted import ScriptedChatModel
     from hippograph.turns import chat_context
 
-    model = ScriptedChatModel()
+    current: list[DemoTurn] = []
+    model = _demo_model(current)
     agent = build_agent(store=store, checkpointer=checkpointer or InMemorySaver(), model=model)
     now = now or datetime.now(UTC)
     for done, turn in enumerate(DEMO_SCRIPT, start=1):
-        model.queue(*_responses(turn))
+        current[:] = [turn]
         said = (now - timedelta(days=turn.days_ago)).isoformat()
         out = agent.invoke(
-            {"messages": [{"role": "user", "content": turn.text}], "turn_at": said},
+            {"messages": [{"role": "user", "content": turn.text}]},
             config={"configurable": {"thread_id": turn.thread}},
-            context=chat_context(user_id),
+            context={**chat_context(user_id), "turn_at": said},
         )
         if recall_log is not None:
             recall_log.record(user_id, out.get("recalled") or [])

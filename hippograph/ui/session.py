@@ -80,14 +80,21 @@ def valid_user_id(text: str) -> str:
 
 
 def current_user(default: str) -> str:
-    """The user chosen in this session (first run: `?user=` in the URL, else `default`)."""
+    """The user chosen in this session (first run: `?user=` in the URL, else `default`).
+
+    The user is written back to the URL on every run: Streamlit's page links drop query
+    parameters, and a page reached from the sidebar must still be bookmarkable per user.
+    """
     if USER_KEY not in st.session_state:
         requested = st.query_params.get("user")
         try:
             st.session_state[USER_KEY] = valid_user_id(requested) if requested else default
         except ValueError:
             st.session_state[USER_KEY] = default
-    return str(st.session_state[USER_KEY])
+    user = str(st.session_state[USER_KEY])
+    if st.query_params.get("user") != user:
+        st.query_params["user"] = user
+    return user
 
 
 def switch_user(user_id: str) -> None:

@@ -4,14 +4,17 @@
 Core pieces:
     - `CATEGORY_COLORS` / `OP_COLORS`: the palette, shared by badges and Altair charts.
     - `STYLE`: the page CSS, injected once per run by the app.
-    - `category_pill`, `op_line`, `recalled_line`, `describe_source`: escaped HTML / text.
+    - `category_pill`, `op_line`, `recalled_line`, `describe_source`: escaped HTML / text;
+      `md`: user data escaped for Markdown (captions, banners).
 
 Memory text is user data: everything here escapes it, and pages render it with `st.html`
-(no Markdown pass, so `$`, `*` or `<` in a memory show as typed).
+(no Markdown pass, so `$`, `*` or `<` in a memory show as typed), or through `md` where it
+goes into Markdown.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from html import escape
@@ -60,7 +63,8 @@ PRIMARY_COLOR = "#4f46e5"
 
 STYLE = """
 <style>
-[data-testid="stMainBlockContainer"] {padding-top: 2.2rem;}
+[data-testid="stMainBlockContainer"] {padding-top: 4rem;}  /* below the 3.75rem header */
+[data-testid="stAlert"] code {white-space: nowrap;}
 .hg-pill {display:inline-block; padding:0.05rem 0.5rem; border-radius:999px; font-size:0.72rem;
   font-weight:600; letter-spacing:0.02em; color:#fff; vertical-align:middle; white-space:nowrap;}
 .hg-op {display:inline-block; min-width:5.6rem; text-align:center;}
@@ -77,6 +81,16 @@ STYLE = """
 .hg-card-content {font-size:1rem; margin:0.3rem 0;}
 </style>
 """
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation
+
+
+def md(text: str) -> str:
+    """`text` (user data: a memory, a user id, a relation) for a Markdown string such as an
+    `st.caption` or `st.info`: ASCII punctuation is backslash-escaped, so `$` starts no
+    formula and `*` or `_` no emphasis — it shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def category_pill(category: str) -> str:
@@ -165,8 +179,16 @@ def _short_id(text: str) -> str:
     return text if len(text) <= 12 else text[:8] + "…"
 
 
-def describe_source(source: Mapping[str, Any] | None) -> str:
-    """Provenance in words: `chat · thread t1 · messages m1, m2 · 2024-05-08 13:56`."""
+def describe_source(
+    source: Mapping[str, Any] | None, *, shown_at: datetime | str | None = None
+) -> str:
+    """Provenance in words: `chat · thread t1 · messages m1, m2 · 2024-05-08 13:56`.
+
+    Args:
+        source: The memory's (or history entry's) `source`.
+        shown_at: A time already shown beside it (when stated, when changed): the source's
+            own time is left out when it is the same minute, so it is not said twice.
+    """
     if not source:
         return "unknown source"
     parts = []
@@ -183,6 +205,6 @@ def describe_source(source: Mapping[str, Any] | None) -> str:
         shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else "")
         parts.append(("message " if len(ids) == 1 else "messages ") + shown)
     when = short_time(source.get("turn_at"))
-    if when:
+    if when and when != short_time(shown_at):
         parts.append(when)
     return " · ".join(parts) or "unknown source"

@@ -367,7 +367,7 @@ def test_list_at_80_columns_shows_the_content(db: Path) -> None:
 
 def test_history_says_what_an_edit_and_a_repeat_changed(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    said = "I code mostly in Python and I use NeoVim every day."
+    said = "I code mostly in Python every day."  # one statement: one memory
     chat = run("chat", db=db, stdin=f"{said}\n{said}\n")
     assert chat.returncode == 0 and "NOOP" in chat.stdout, chat.stdout
     with manager(db) as memories:

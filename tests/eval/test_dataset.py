@@ -58,3 +58,13 @@ def test_loader_filters_and_rejects(tmp_path: Path, data_dir: Path) -> None:
     (tmp_path / "bad.json").write_text(json.dumps({"speaker_a": "A", "speaker_b": "B"}))
     with pytest.raises(DatasetError, match="no session_N turns"):
         load_conversations(tmp_path)
+
+
+def test_first_sessions_is_a_slice_with_only_its_questions(data_dir: Path) -> None:
+    [conv] = load_conversations(data_dir)
+    first = conv.first_sessions(1)
+    assert [s.number for s in first.sessions] == [1]
+    kept = {t.dia_id for t in first.turns}
+    assert first.questions and all(set(q.evidence) <= kept for q in first.questions)
+    assert len(first.questions) < len(conv.questions)
+    assert conv.first_sessions(5) == conv.first_sessions(2)

@@ -10,7 +10,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from hippograph.graph import build_recall_graph, build_remember_graph
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import memory_namespace
-from tests.graph.helpers import ADD, facts
+from tests.graph.helpers import facts
 
 
 class ParentState(MessagesState):
@@ -58,11 +58,10 @@ def test_remember_graph_contract_for_transcripts(memory_store):
                 HumanMessage(
                     "I went to a LGBTQ support group yesterday", name="Caroline", id="D1:3"
                 ),
-            ],
-            "turn_at": "2023-05-08T13:56:00",
+            ]
         },
         config={"configurable": {"thread_id": "conv-26"}},
-        context={"user_id": "conv-26"},
+        context={"user_id": "conv-26", "turn_at": "2023-05-08T13:56:00"},
     )
     (op,) = out["ops"]
     assert op["op"] == "ADD"
@@ -73,13 +72,13 @@ def test_remember_graph_contract_for_transcripts(memory_store):
     assert value["source"] == {
         "thread_id": "conv-26",
         "message_ids": ["D1:3"],
-        "turn_at": "2023-05-08T13:56:00",
+        "turn_at": "2023-05-08T13:56:00+00:00",
     }
-    assert set(out) == {"candidates", "ops"}
+    assert set(out) == {"candidates", "ops", "warnings"}
 
 
 def test_remember_graph_with_a_model(memory_store):
-    model = ScriptedChatModel(responses=[facts(("Attends a support group", "habits", 0.6)), ADD])
+    model = ScriptedChatModel(responses=[facts(("Attends a support group", "habits", 0.6))])
     remember = build_remember_graph(store=memory_store, model=model)
     out = remember.invoke(
         {"messages": [HumanMessage("I went to a support group yesterday", id="m1")]},

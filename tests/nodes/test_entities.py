@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hippograph.nodes.entities import find_entities, mentions
+from hippograph.memory.entities import find_entities, mentions
 
 GOLD = Path(__file__).resolve().parents[1] / "fixtures" / "entities" / "locomo_turns.json"
 

@@ -81,9 +81,8 @@ def test_model_entities_and_relations_become_links(memory_store):
     model.queue(
         {"facts": [{"content": "Lives in Paris", "category": "personal", "importance": 0.8,
                     "entities": ["Paris"]}]},
-        {"actions": [{"op": "ADD"}]},
     )  # fmt: skip
-    (paris,) = say("I live in Paris.")
+    (paris,) = say("I live in Paris.")  # nothing related stored: added without asking
     model.queue(
         {"facts": [{"content": "Visited the Louvre in Paris", "category": "other",
                     "importance": 0.5, "entities": ["Louvre", "Paris", "nowhere"]}]},
@@ -99,6 +98,7 @@ def test_model_entities_and_relations_become_links(memory_store):
         "entity:Paris",
         "located_in",
     }
+    assert model.remaining == 0
 
 
 def test_a_model_linking_to_a_handle_it_was_not_shown_is_retried(memory_store):
@@ -106,18 +106,19 @@ def test_a_model_linking_to_a_handle_it_was_not_shown_is_retried(memory_store):
     say = remember(memory_store, model)
     model.queue(
         {"facts": [{"content": "Lives in Paris", "category": "personal", "importance": 0.8}]},
-        {"actions": [{"op": "ADD"}]},
     )
     say("I live in Paris.")
     model.queue(
-        {"facts": [{"content": "Likes croissants", "category": "preferences", "importance": 0.4}]},
+        {"facts": [{"content": "Loves the bakeries of Paris", "category": "preferences",
+                    "importance": 0.4}]},
         {"actions": [{"op": "ADD", "links": [{"handle": 9, "relation": "x"}]}]},
         {"actions": [{"op": "NOOP", "links": [{"handle": 1, "relation": "x"}]}]},
-    )
-    (op,) = say("I like croissants.")
+    )  # fmt: skip
+    (op,) = say("I love the bakeries of Paris.")
     assert op["op"] == "NOOP" and "unusable" in op["reason"]
-    assert "handle 9 was not shown" in model.calls[-1][-1].text
+    assert "link handle 9 was not listed" in model.calls[-1][-1].text
     assert memory_store.links(NS) == []
+    assert model.remaining == 0
 
 
 def test_stores_without_links_remember_as_before():

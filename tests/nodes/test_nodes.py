@@ -8,10 +8,10 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.store.base import SearchItem
 
-from hippograph.nodes.context import Context, MissingUserError
-from hippograph.nodes.extract import forget_target, is_question
-from hippograph.nodes.models import ModelUnavailableError, describe_model, resolve_chat_model
-from hippograph.nodes.reconcile import forget_targets
+from hippograph.memory.chat_models import ModelUnavailableError, describe_model, resolve_chat_model
+from hippograph.memory.context import Context, MissingUserError, UnknownContextKeyError
+from hippograph.memory.decisions import Similar, forget_targets
+from hippograph.memory.statements import forget_target, is_question
 from hippograph.nodes.retrieve import WINDOW_WEIGHT, recall_queries
 from hippograph.scripted import ScriptedChatModel
 
@@ -43,6 +43,9 @@ def test_recall_queries_use_recent_user_turns_only():
         ("Could you forget that I have a dog", "I have a dog"),
         ("I never forget a face", None),
         ("Don't forget my birthday", None),
+        ("Forget it, I'll fix it myself.", None),  # an idiom, not a request
+        ("Oh forget about it", None),
+        ("Forget that.", None),
     ],
 )
 def test_forget_target(text, target):
@@ -56,12 +59,11 @@ def test_is_question():
     assert not is_question("I live in Lisbon")
 
 
-def test_forget_targets_are_conservative():
+def test_forget_targets_are_only_what_is_similar_enough():
     a, b, c = _hit("a"), _hit("b"), _hit("c")
-    assert forget_targets([(a, 0.8), (b, 0.5), (c, 0.2)], 0.45) == [(a, 0.8), (b, 0.5)]
-    assert forget_targets([(a, 0.34), (b, 0.18)], 0.45) == [(a, 0.34)]  # clear winner
-    assert forget_targets([(a, 0.43), (b, 0.34)], 0.45) == []  # ambiguous
-    assert forget_targets([(a, 0.25)], 0.45) == []  # too far
+    found = [Similar(a, 0.8), Similar(b, 0.5), Similar(c, 0.2)]
+    assert forget_targets(found, 0.45) == [Similar(a, 0.8), Similar(b, 0.5)]
+    assert forget_targets([Similar(a, 0.40), Similar(b, 0.18)], 0.45) == []  # no "best guess"
     assert forget_targets([], 0.45) == []
 
 
@@ -72,6 +74,15 @@ def test_context_validation():
         Context(user_id="u", k=-1)
     with pytest.raises(ValueError, match="min_score"):
         Context(user_id="u", min_score=2.0)
+    with pytest.raises(MissingUserError, match="context=\\{'user_id'"):
+        Context()
+    with pytest.raises(UnknownContextKeyError, match=r"'usr_id'.*reads: user_id"):
+        Context(user_id="u", usr_id="u")
+    assert Context(user_id="u", turn_at="2023-05-08T13:56:00").turn_at == (
+        "2023-05-08T13:56:00+00:00"
+    )
+    with pytest.raises(ValueError, match="turn_at must be an ISO-8601 time"):
+        Context(user_id="u", turn_at="yesterday")
 
 
 def test_model_resolution():

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from hippograph.cli import app
 from hippograph.graph import build_agent
 from hippograph.memories import MemoryManager
-from hippograph.nodes.context import Context
-from hippograph.nodes.decay import weigh
+from hippograph.memory.context import Context
+from hippograph.memory.decay import weigh
 from hippograph.scripted import ScriptedChatModel
 from tests.conftest import run_config, user_turn
 
@@ -68,8 +68,10 @@ def _import(manager: MemoryManager, rows: list[dict]) -> None:
 def _recall(store, checkpointer, **context) -> list[str]:
     model = ScriptedChatModel(responses=["Ok.", {"facts": []}])
     agent = build_agent(store=store, checkpointer=checkpointer, model=model)
-    state = {**user_turn("Which city do I live in?"), "turn_at": NOW.isoformat()}
-    out = agent.invoke(state, config=run_config("t"), context={"user_id": "alice", **context})
+    context = {"user_id": "alice", "turn_at": NOW.isoformat(), **context}
+    out = agent.invoke(
+        user_turn("Which city do I live in?"), config=run_config("t"), context=context
+    )
     return [m["content"] for m in out["recalled"]]
 
 

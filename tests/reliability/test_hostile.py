@@ -89,8 +89,8 @@ def test_unusable_extraction_changes_nothing(seeded, checkpointer, answer, caplo
 def test_a_10mb_reconcile_answer_is_skipped(seeded, checkpointer, caplog) -> None:
     huge = {"actions": [{"op": "ADD", "content": "w" * TEN_MB}]}
     before = _snapshot(seeded)
-    fact = facts(("Loves hiking", "hobby", 0.6))
-    out = _turn(seeded, checkpointer, "I love hiking.", "Ok.", fact, huge, huge)
+    fact = facts(("Plays the cello every evening", "hobby", 0.6))  # related: the model decides
+    out = _turn(seeded, checkpointer, "I play the cello every evening.", "Ok.", fact, huge, huge)
     assert [op["op"] for op in out["ops"]] == ["NOOP"]
     assert "unusable" in out["ops"][0]["reason"]
     assert _snapshot(seeded) == before
@@ -121,11 +121,12 @@ def test_injected_delete_all_cannot_reach_handles_it_was_not_shown(seeded, check
 
 
 def test_a_hijacked_model_deletes_at_most_what_it_was_shown(seeded, checkpointer) -> None:
-    forget = facts((INJECTION, "other", 0.9, "forget"))
+    # A forget the model is asked about: something similar to a few memories is shown.
+    forget = facts(("The cello and the green tea. " + INJECTION, "other", 0.9, "forget"))
     out = _turn(seeded, checkpointer, INJECTION, "Ok.", forget, _delete_all_shown)
     shown = _shown(out["model"].calls[-1])
     deleted = [op for op in out["ops"] if op["op"] == "DELETE"]
-    assert 0 < len(deleted) == len(shown) < len(ALICE)
+    assert 0 < len(deleted) <= len(shown) < len(ALICE)  # guards may refuse some
     left = [m.content for m in MemoryManager(seeded, "alice").list()]
     assert len(left) == len(ALICE) - len(shown)
     assert sorted(left + [op["content"] for op in deleted]) == sorted(ALICE)
@@ -146,7 +147,7 @@ def test_instructions_inside_memories_and_turns_are_stored_as_data(seeded, check
         config=run_config("t2"),
         context={"user_id": "alice"},
     )["ops"]
-    assert [op["op"] for op in ops] in (["ADD"], ["NOOP"])
+    assert ops and {op["op"] for op in ops} <= {"ADD", "NOOP"}
     assert set(before) <= set(_snapshot(seeded)["items"])
 
 

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from hippograph import ScriptedChatModel, build_agent, build_agent_graph
+from hippograph import ScriptedChatModel, build_agent
 from hippograph.config import TracingSettings
+from hippograph.graph import build_agent_graph
 from hippograph.store import FaissSqliteStore
 from hippograph.tracing import Tracing, setup_tracing, user_pseudonym
 from tests.graph.helpers import ADD, facts

@@ -45,6 +45,23 @@ def test_offline_chat_shows_memories_forming_and_going(open_app, read, recall_co
     assert sum(recall_counts("alice").values()) >= 1  # the recall was counted
 
 
+def sidebar_count(app: AppTest) -> str:
+    return next(c.value for c in app.sidebar.caption if " for **" in c.value)
+
+
+def test_the_sidebar_count_follows_each_turn(open_app):
+    """Issue 20.9: the memory count in the sidebar changes in the turn that changed memory."""
+    app = open_app()
+    assert sidebar_count(app) == "**0** memories for **alice**"
+    send(app, "I live in Berlin, near the river.")
+    assert sidebar_count(app) == "**1** memory for **alice**"
+    send(app, "I play the cello on Sundays.")
+    assert sidebar_count(app) == "**2** memories for **alice**"
+    send(app, "Please forget where I live.")
+    assert "DELETED" in activity(app)
+    assert sidebar_count(app) == "**1** memory for **alice**"
+
+
 def test_new_conversation_starts_an_empty_thread(open_app):
     app = open_app()
     send(app, "I play the cello.")
@@ -78,7 +95,6 @@ def _scripted_page() -> None:
             responses=[
                 "Nice — Python it is.",
                 {"facts": [{"content": "Codes in Python", "category": "tools", "importance": 0.8}]},
-                {"actions": [{"op": "ADD"}]},
                 "Java now, noted!",
                 {"facts": [{"content": "Codes in Java", "category": "tools", "importance": 0.8}]},
                 lambda messages: {

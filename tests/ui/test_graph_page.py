@@ -3,13 +3,14 @@ remove, bad input), isolation between users, and the notice on backends without 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
 from hippograph.backends import open_store
 from hippograph.memories import MemoryManager
-from hippograph.ui.graph_layout import force_layout
+from hippograph.ui.graph_layout import force_layout, place_labels
 from tests.ui.conftest import TIMEOUT, texts
 
 FACTS = (
@@ -60,7 +61,7 @@ def test_the_graph_shows_memories_and_links_and_edits_them(open_app, seed, ui_se
     labelled(app.text_input, "Relation").set_value("works_from")
     next(b for b in app.button if b.label == "Add link").click().run()
     assert not app.exception
-    assert "Linked with “works_from”." in texts(app)
+    assert "Linked with “works\\_from”." in texts(app)  # Markdown: shown as typed
     with open_store(ui_settings.db_path, embeddings=embeddings, settings=ui_settings) as store:
         links = MemoryManager(store, "alice").links(porto)
     assert {(x.key, x.relation, x.outgoing) for x in links} == {
@@ -113,3 +114,16 @@ def test_the_layout_pulls_linked_memories_together():
     far = ((positions[0] - positions[4]) ** 2).sum()
     assert near < far
     assert (force_layout(6, [(0, 1, 1.0)]) == force_layout(6, [(0, 1, 1.0)])).all()
+
+
+def test_labels_go_where_they_cover_nothing():
+    """A label beside its circle, never across the link leaving to the right, never out of
+    the plot, never over another label."""
+    points = np.array([[100.0, 100.0], [300.0, 100.0], [590.0, 100.0], [300.0, 110.0]])
+    sizes = [(150.0, 15.0)] * 4
+    placed = place_labels(points, [8, 8, 8, 8], sizes, [(0, 1)], (600.0, 200.0))
+    assert placed[0].side != "right"  # the link to node 1 runs there
+    assert placed[0].dx <= 0 or placed[0].dy != 0
+    assert placed[2].side in ("left", "below-left", "above-left")  # the right edge is near
+    assert {placed[1].side, placed[3].side} != {"right"}  # they would overlap
+    assert all(abs(p.dx) >= 8 + 4 or abs(p.dy) >= 8 + 4 for p in placed)  # clear of the circle

@@ -222,3 +222,37 @@ def test_the_users_profile_is_shown_above_the_table(open_app, seed, ui_settings,
         "languages": "pt, en",
     }
     assert "Memories: 3" in texts(app)  # the profile is not a memory
+
+
+def test_add_empties_the_box_and_does_not_store_a_duplicate(open_app, seed, read):
+    """Issue 20.8: after "Add memory" the box is empty; adding the same text again (the
+    second click) stores nothing — chat's duplicate rule; other words can be added anyway."""
+    seed("alice", FACTS[0])
+    app = open_app("memories")
+    app.text_area[0].set_value("Allergic to peanuts")
+    button(app, "Add memory").click().run()
+    assert "Added “Allergic to peanuts”." in texts(app)
+    assert app.text_area[0].value == ""
+
+    app.text_area[0].set_value("  allergic to peanuts ")
+    button(app, "Add memory").click().run()
+    shown = texts(app)
+    assert "Not added: already remembered as “Allergic to peanuts” (similarity 1.00)." in shown
+    assert not [b for b in app.button if b.label == "Add anyway"]  # the same text: never twice
+    assert read("alice") == ["Allergic to peanuts", "Codes primarily in Python"]
+
+    app.text_area[0].set_value("Codes mainly in Python")  # cosine 0.97 with MiniLM
+    button(app, "Add memory").click().run()
+    assert "Not added: already remembered as “Codes primarily in Python” (similarity 0.97)" in (
+        texts(app)
+    )
+    assert app.text_area[0].value == "Codes mainly in Python"  # kept, to edit or insist
+    assert read("alice") == ["Allergic to peanuts", "Codes primarily in Python"]
+    button(app, "Add anyway").click().run()
+    assert "Added “Codes mainly in Python”." in texts(app)
+    assert app.text_area[0].value == ""
+    assert read("alice") == [
+        "Allergic to peanuts",
+        "Codes mainly in Python",
+        "Codes primarily in Python",
+    ]

@@ -32,6 +32,16 @@ def cards(app: AppTest) -> str:
     return "\n".join(el.value for el in app.get("html") if "hg-card" in el.value)
 
 
+CARD = 'class="hg-card"'
+
+
+def split_cards(app: AppTest) -> tuple[str, str]:
+    """The result cards shown on the page, and those folded into an expander."""
+    folded = [h.proto.body for e in app.expander for h in e.get("html") if CARD in h.value]
+    shown = [h.proto.body for h in app.get("html") if CARD in h.value]
+    return "".join(x for x in shown if x not in folded), "".join(folded)
+
+
 def test_search_shows_scores_and_provenance(open_app, seed):
     seed("alice", *ALICE)
     seed("bob", *BOB)
@@ -45,6 +55,29 @@ def test_search_shows_scores_and_provenance(open_app, seed):
     assert "trumpet" not in results
     labelled(app.selectbox, "Category").set_value("personal").run()
     assert "Lives in Lisbon" in cards(app) and "Python" not in cards(app)
+
+
+def test_search_sets_weak_matches_apart_and_says_when_nothing_is_relevant(open_app, seed):
+    """Issue 20.12: results below the agent's recall cut-off (`Context.min_score`) are not
+    shown as results; a query about nothing stored says "Nothing relevant"."""
+    from hippograph.graph.context import Context
+
+    cutoff = Context(user_id="alice").min_score
+    seed("alice", *ALICE)
+    app = open_app("search")
+    labelled(app.text_input, "Query").set_value("Which programming language do I use?").run()
+    relevant, weaker = split_cards(app)
+    assert "Codes primarily in Python" in relevant and "Lives in Lisbon" not in relevant
+    assert f"1 relevant result · score ≥ {cutoff:.2f}" in texts(app)
+    assert [e.label for e in app.expander] == ["2 weaker matches below the cut-off"]
+    assert "Lives in Lisbon" in weaker and "#2 · score" in weaker
+
+    labelled(app.text_input, "Query").set_value("qwxz vbnm plokij").run()
+    assert "Nothing relevant: the closest memory scores 0." in texts(app)
+    assert f"below {cutoff:.2f}, the cut-off below which the agent recalls nothing" in texts(app)
+    relevant, weaker = split_cards(app)
+    assert not relevant and weaker.count(CARD) == 3
+    assert [e.label for e in app.expander] == ["Show the 3 closest anyway"]
 
 
 def test_analytics_charts_and_most_recalled(open_app, seed):
@@ -149,3 +182,36 @@ def test_user_comes_from_the_url(open_app, seed):
     app = open_app("memories", user="bob")
     assert "trumpet" in page_text(app, "memories")
     assert "**bob**" in texts(app)
+
+
+def test_page_scripts_hold_no_bare_strings():
+    """Streamlit's "magic" prints a bare string in a page script; one after the module
+    docstring (an attribute docstring) showed up as stray text above the Chat title."""
+    import ast
+
+    from hippograph.ui import APP_PATH
+
+    scripts = [APP_PATH, *sorted((APP_PATH.parent / "views").glob("*.py"))]
+    stray = [
+        f"{path.name}:{node.lineno}"
+        for path in scripts
+        for node in ast.parse(path.read_text()).body[1:]
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    ]
+    assert not stray
+
+
+def test_a_change_made_here_shows_its_time_once(open_app):
+    """The source of a change made in the UI carries the same minute as the change: the
+    history card and the table said it twice (`… 09:28:44 · ui · … 09:28`)."""
+    import re
+
+    app = open_app("memories")
+    app.text_area[0].set_value("Prefers green tea")
+    next(b for b in app.button if b.label == "Add memory").click().run()
+    (source,) = app.get("dataframe")[0].value["source"]
+    assert source == "ui"
+    app.switch_page("views/history.py").run()
+    (card,) = [h for h in app.get("html") if "ADDED" in h.value]
+    times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", card.value)
+    assert len(times) == 1 and " · ui</div>" in card.value

@@ -3,7 +3,6 @@ thread, durable across a killed process — through the real agent, store and em
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from hippograph import Context, MemoryManager, ScriptedChatModel, build_agent, erase_user
+from hippograph import MemoryManager, ScriptedChatModel, build_agent, erase_user
 from hippograph.backends import open_store
 from hippograph.background import MemoryFormer
 from hippograph.background.pending import pending_threads, read_thread
@@ -33,12 +32,9 @@ def _contents(store: Any, user: str = "alice") -> list[str]:
 
 
 def _turn(agent: Any, text: str, thread: str = "t1", turn_at: str | None = None) -> dict[str, Any]:
-    """One turn of alice's; `turn_at` goes where this version of the graph reads it."""
-    state, context = user_turn(text), {"user_id": "alice"}
-    if turn_at is not None:
-        takes_context = "turn_at" in {f.name for f in dataclasses.fields(Context)}
-        (context if takes_context else state)["turn_at"] = turn_at
-    return agent.invoke(state, run_config(thread), context=context)
+    """One turn of alice's (said at `turn_at`, default now)."""
+    context = {"user_id": "alice", "turn_at": turn_at}
+    return agent.invoke(user_turn(text), run_config(thread), context=context)
 
 
 def test_the_reply_comes_first_and_the_memories_after(memory_store, checkpointer):

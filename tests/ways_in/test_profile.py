@@ -109,10 +109,13 @@ def test_a_patch_that_does_not_fit_the_schema_changes_nothing(memory_store, chec
     bad = ScriptedChatModel(default=by_prompt([_fact("Speaks Greek")], {"languages": 42}))
     out = _turn(_agent(memory_store, checkpointer, bad), "I speak Greek.")
     assert out["messages"][-1].content == "Noted."  # the turn keeps its answer
+    assert [w for w in out["warnings"] if w.startswith("profile not updated")]
+    assert len(_profile_calls(bad)) == 2  # told what was wrong, asked once more
     failing = ScriptedChatModel(
         default=by_prompt([_fact("Plays chess")], TimeoutError("model timed out"))
     )
-    _turn(_agent(memory_store, checkpointer, failing), "I play chess.")
+    failed = _turn(_agent(memory_store, checkpointer, failing), "I play chess.")
+    assert any("model timed out" in w for w in failed["warnings"])
     assert read_profile(memory_store, "alice") == {"name": "Ana", "location": None, "languages": []}
     assert sorted(m.content for m in MemoryManager(memory_store, "alice").list()) == [
         "Plays chess",

@@ -38,17 +38,41 @@ def category_chart(stats: MemoryStats) -> alt.Chart:
 
 
 def importance_chart(stats: MemoryStats) -> alt.Chart:
-    """How many memories fall in each tenth of the importance scale."""
+    """How many memories fall in each tenth of the importance scale (a histogram on a
+    0–1 axis, so every tick is labelled)."""
     width = 1.0 / HISTOGRAM_BINS
-    labels = [f"{i * width:.1f}–{(i + 1) * width:.1f}" for i in range(HISTOGRAM_BINS)]
-    data = pd.DataFrame({"importance": labels, "memories": stats.importance_histogram})
+    starts = [round(i * width, 2) for i in range(HISTOGRAM_BINS)]
+    data = pd.DataFrame(
+        {
+            "low": starts,
+            "high": [round(start + width, 2) for start in starts],
+            "memories": stats.importance_histogram,
+        }
+    )
     return (
         alt.Chart(data)
-        .mark_bar(color=theme.PRIMARY_COLOR, cornerRadiusTopLeft=3, cornerRadiusTopRight=3)
+        .mark_bar(
+            color=theme.PRIMARY_COLOR,
+            cornerRadiusTopLeft=3,
+            cornerRadiusTopRight=3,
+            orient="vertical",
+            binSpacing=2,
+        )
         .encode(
-            x=alt.X("importance:N", sort=labels, title="importance", axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "low:Q",
+                title="importance",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(values=[i / 5 for i in range(6)], format=".1f"),
+            ),
+            x2="high:Q",
             y=alt.Y("memories:Q", title="memories", axis=alt.Axis(tickMinStep=1)),
-            tooltip=["importance", "memories"],
+            y2=alt.datum(0),
+            tooltip=[
+                alt.Tooltip("low:Q", title="importance from", format=".1f"),
+                alt.Tooltip("high:Q", title="to", format=".1f"),
+                "memories",
+            ],
         )
         .properties(height=CHART_HEIGHT)
     )
@@ -59,7 +83,7 @@ def growth_chart(stats: MemoryStats) -> alt.Chart:
     data = pd.DataFrame(stats.growth, columns=["day", "memories"])
     data["day"] = pd.to_datetime(data["day"])
     base = alt.Chart(data).encode(
-        x=alt.X("day:T", title=None),
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d", labelOverlap=True)),
         y=alt.Y("memories:Q", title="memories (cumulative)", axis=alt.Axis(tickMinStep=1)),
         tooltip=[alt.Tooltip("day:T", format="%Y-%m-%d"), "memories"],
     )
@@ -103,22 +127,27 @@ def recall_chart(data: pd.DataFrame) -> alt.Chart:
         .mark_bar(cornerRadiusEnd=4)
         .encode(
             x=alt.X("recalled:Q", title="times recalled", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("memory:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
+            y=alt.Y(
+                "memory:N",
+                sort="-x",
+                title=None,
+                axis=alt.Axis(labelLimit=320, labelOverlap=False),  # every bar keeps its name
+            ),
             color=alt.Color("category:N", scale=_CATEGORY_SCALE, legend=None),
             tooltip=["content", "category", "recalled", "last recalled"],
         )
-        .properties(height=CHART_HEIGHT)
+        .properties(height=max(CHART_HEIGHT, 26 * len(data)))
     )
 
 
 def render(ctx: UIContext) -> None:
     """Draw the analytics page for `ctx.user_id`."""
     st.title("Analytics")
-    st.caption(f"What **{ctx.user_id}**'s memory holds, and what the agent reaches for.")
+    st.caption(f"What **{theme.md(ctx.user_id)}**'s memory holds, and what the agent reaches for.")
     stats = ctx.manager.stats()
     if not stats.total:
         st.info(
-            f"No memories yet for **{ctx.user_id}**: charts appear once there are some.",
+            f"No memories yet for **{theme.md(ctx.user_id)}**: charts appear once there are some.",
             icon=":material/monitoring:",
         )
         return

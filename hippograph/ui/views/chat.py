@@ -50,6 +50,8 @@ def _markdown_text(text: str) -> str:
     return text.replace("$", "\\$")
 
 
+# What the chat page says when no model is configured, and how to set one. (A page script
+# must not hold bare strings after its docstring: Streamlit's "magic" would print them.)
 OFFLINE_NOTICE = (
     "**Offline mode: no chat model is configured.** Answers list what I remember, with "
     "similarity scores; each message is stored verbatim, near-duplicates are skipped and "
@@ -57,11 +59,10 @@ OFFLINE_NOTICE = (
     "`hippograph ui --model openai:gpt-4o-mini` (any `provider:model`; or set "
     "`HIPPOGRAPH_MODEL`, or `HIPPOGRAPH_BASE_URL` for an OpenAI-compatible server)."
 )
-"""What the chat page says when no model is configured, and how to set one."""
 
 
 def _load_agent(ctx: UIContext) -> Any | None:
-    from hippograph.nodes.models import MODEL_HELP, ModelUnavailableError
+    from hippograph.memory.chat_models import MODEL_HELP, ModelUnavailableError
 
     try:
         return ctx.agent()
@@ -82,7 +83,7 @@ def _show_exchange(turn: Turn) -> None:
 
 def run_turn(ctx: UIContext, agent: Any, text: str, thread: str) -> Turn:
     """Run one turn, streaming the answer into the current container; count its recalls."""
-    from hippograph.nodes.models import ModelCallError
+    from hippograph.memory.chat_models import ModelCallError
     from hippograph.turns import TurnStream
 
     at = datetime.now().astimezone().isoformat(timespec="seconds")
@@ -140,12 +141,11 @@ def _summary(turns: list[Turn]) -> str:
 def render(ctx: UIContext) -> None:
     """Draw the chat page for `ctx.user_id`."""
     thread = thread_id(ctx.user_id)
-    head, action = st.columns([5, 1], vertical_alignment="bottom")
-    with head:
-        st.title("Chat")
-        st.caption(f"Talking as **{ctx.user_id}** · conversation `{thread}`")
-    with action:
-        if st.button("New conversation", icon=":material/add_comment:", width="stretch"):
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        with st.container():
+            st.title("Chat")
+            st.caption(f"Talking as **{theme.md(ctx.user_id)}** · conversation `{thread}`")
+        if st.button("New conversation", icon=":material/add_comment:"):  # as wide as its text
             _new_thread(ctx.user_id)
             st.rerun()
     if ctx.settings.offline:

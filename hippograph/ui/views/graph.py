@@ -8,10 +8,12 @@ zoom, click a memory to edit its links below.
 
 from __future__ import annotations
 
+import math
 from html import escape
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -19,7 +21,7 @@ from hippograph.memory_links import LinksUnavailableError, MemoryGraph
 from hippograph.store import Memory
 from hippograph.store.memory import CATEGORIES
 from hippograph.ui import theme
-from hippograph.ui.graph_layout import force_layout
+from hippograph.ui.graph_layout import ALIGN, Placement, force_layout, place_labels
 from hippograph.ui.session import (
     UIContext,
     bump_data_version,
@@ -28,18 +30,31 @@ from hippograph.ui.session import (
     flash,
 )
 
-CHART_HEIGHT = 520
 LABELS_UP_TO = 40  # memories are labelled on the chart when at most this many are drawn
 SELECTION = "memory"
+# Labels are placed for a chart this wide (it stretches to the page: ~820 px at 1280 px,
+# ~960 at 1440); their offsets are pixels, so they stay beside their circles at any width.
+PLOT_WIDTH = 900
+MARGIN = 18  # pixels between the outermost circles and the chart's edge
+LABEL_FONT = 12
+_CHAR_WIDTH = 5.6  # a generous average for the app font at LABEL_FONT
+_LABEL_HEIGHT = 15
 _PICK_KEY = "hg_graph_memory"
 _CLICK_KEY = "hg_graph_click"
-_CATEGORY_SCALE = alt.Scale(domain=list(CATEGORIES), range=list(theme.CATEGORY_COLORS.values()))
-_SIZE_SCALE = alt.Scale(domain=[0, 1], range=[80, 520])
-_LEGEND = alt.Legend(orient="bottom", title=None)
 
 
 def _short(text: str, length: int = 32) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def chart_height(count: int) -> int:
+    """Pixels of chart for `count` memories: enough room for their labels, no more."""
+    return max(240, min(560, 60 + 30 * count))
+
+
+def circle_area(importance: float) -> float:
+    """A memory's circle area in square pixels (Vega-Lite's `size`), by importance."""
+    return 70.0 + 330.0 * max(0.0, min(1.0, importance))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -47,9 +62,21 @@ def _positions(count: int, edges: tuple[tuple[int, int, float], ...]) -> list[li
     return force_layout(count, edges).tolist()
 
 
-def frames(graph: MemoryGraph, selected: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The chart's data: one row per memory (position, text, category, links), and two
-    rows per link (one keyed by each end, so selecting either end lights the link up)."""
+def _to_pixels(positions: list[list[float]], height: int) -> np.ndarray:
+    """Layout positions (in [0, 1], y up) as screen pixels at `PLOT_WIDTH` x `height`."""
+    unit = np.asarray(positions, dtype=float).reshape(-1, 2)
+    x = MARGIN + unit[:, 0] * (PLOT_WIDTH - 2 * MARGIN)
+    y = MARGIN + (1.0 - unit[:, 1]) * (height - 2 * MARGIN)
+    return np.column_stack([x, y])
+
+
+def frames(
+    graph: MemoryGraph, selected: str | None, height: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chart's data: one row per memory (position, circle, label placement, text,
+    category, links), and two rows per link (one keyed by each end, so selecting either
+    end lights the link up)."""
+    height = height or chart_height(len(graph.memories))
     index = {m.id: n for n, m in enumerate(graph.memories)}
     drawn = [x for x in graph.links if x.src in index and x.dst in index]
     edges = tuple((index[x.src], index[x.dst], x.weight) for x in drawn)
@@ -58,12 +85,34 @@ def frames(graph: MemoryGraph, selected: str | None) -> tuple[pd.DataFrame, pd.D
     for link in drawn:
         degree[link.src] += 1
         degree[link.dst] += 1
+    labels = [_short(m.content) for m in graph.memories]
+    areas = [circle_area(m.importance) for m in graph.memories]
+    if len(graph.memories) <= LABELS_UP_TO:
+        order = sorted(
+            range(len(graph.memories)),
+            key=lambda n: (-degree[graph.memories[n].id], -graph.memories[n].importance, n),
+        )
+        placements = place_labels(
+            _to_pixels(positions, height),
+            [math.sqrt(area / math.pi) for area in areas],
+            [(len(label) * _CHAR_WIDTH, _LABEL_HEIGHT) for label in labels],
+            [(a, b) for a, b, _ in edges],
+            (PLOT_WIDTH, height),
+            order=order,
+        )
+    else:  # too many to label: the chart draws no labels (see `chart`)
+        placements = [Placement("right", 0.0, 0.0)] * len(graph.memories)
     nodes = pd.DataFrame(
         {
             "key": [m.id for m in graph.memories],
             "x": [p[0] for p in positions],
             "y": [p[1] for p in positions],
-            "label": [_short(m.content) for m in graph.memories],
+            "area": areas,
+            "label": labels,
+            "side": [p.side for p in placements],
+            "align": [ALIGN[p.side] for p in placements],
+            "dx": [p.dx for p in placements],
+            "dy": [p.dy for p in placements],
             "content": [m.content for m in graph.memories],
             "category": [m.category for m in graph.memories],
             "importance": [m.importance for m in graph.memories],
@@ -93,12 +142,56 @@ def frames(graph: MemoryGraph, selected: str | None) -> tuple[pd.DataFrame, pd.D
     return nodes, pd.DataFrame(rows, columns=columns)
 
 
-def chart(nodes: pd.DataFrame, edges: pd.DataFrame) -> alt.LayerChart:
-    """Links as lines under memories as circles (size: importance), zoomable, clickable."""
+def _labels(nodes: pd.DataFrame, x: alt.X, y: alt.Y) -> list[alt.Chart]:
+    """The labels, one pair of layers per text alignment: a white halo under the text, so
+    a link passing behind a label never strikes through it, then the text."""
+    layers = []
+    aligns: tuple[Literal["left", "right", "center"], ...] = ("left", "right", "center")
+    for align in aligns:
+        base = (
+            alt.Chart(nodes)
+            .transform_filter(alt.datum.align == align)
+            .encode(x=x, y=y, text="label:N")
+        )
+        for halo in (True, False):
+            layers.append(
+                base.mark_text(
+                    align=align,
+                    baseline="middle",
+                    fontSize=LABEL_FONT,
+                    dx=alt.expr("datum.dx"),  # pixels, per label: see `frames`
+                    dy=alt.expr("datum.dy"),
+                    color="#1e293b",
+                    stroke="white" if halo else None,
+                    strokeWidth=4 if halo else 0,
+                    strokeJoin="round",
+                )
+            )
+    return layers
+
+
+def chart(nodes: pd.DataFrame, edges: pd.DataFrame, height: int | None = None) -> alt.LayerChart:
+    """Links as lines under memories as circles (area: importance) with their labels
+    beside them; zoomable, clickable; a legend of the categories drawn."""
+    height = height or chart_height(len(nodes))
     pick = alt.selection_point(name=SELECTION, fields=["key"], on="click", clear="dblclick")
     axis = alt.Axis(title=None, labels=False, ticks=False, domain=False, grid=False)
-    x = alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[-0.05, 1.3]))  # room for labels
-    y = alt.Y("y:Q", axis=axis, scale=alt.Scale(domain=[-0.08, 1.08]))
+    pad_x = MARGIN / (PLOT_WIDTH - 2 * MARGIN)
+    pad_y = MARGIN / max(1, height - 2 * MARGIN)
+    x = alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[-pad_x, 1 + pad_x], nice=False))
+    y = alt.Y("y:Q", axis=axis, scale=alt.Scale(domain=[-pad_y, 1 + pad_y], nice=False))
+    shown = [c for c in CATEGORIES if c in set(nodes["category"])]
+    colors = alt.Scale(domain=shown, range=[theme.CATEGORY_COLORS[c] for c in shown])
+    legend = alt.Legend(
+        orient="bottom",
+        title=None,
+        symbolType="circle",
+        symbolStrokeWidth=0,
+        symbolSize=110,
+        labelColor="#1e293b",
+        labelFontSize=13,
+        columnPadding=14,
+    )
     lines = (
         alt.Chart(edges)
         .mark_rule(color="#94a3b8")
@@ -107,21 +200,21 @@ def chart(nodes: pd.DataFrame, edges: pd.DataFrame) -> alt.LayerChart:
             y=y,
             x2="x2:Q",
             y2="y2:Q",
-            strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(1.2)),
-            opacity=alt.condition(pick, alt.value(0.9), alt.value(0.25)),
+            strokeWidth=alt.condition(pick, alt.value(2.5), alt.value(1.4)),
+            opacity=alt.condition(pick, alt.value(0.9), alt.value(0.45)),
             tooltip=["relation", "from", "to", alt.Tooltip("weight:Q", format=".2f")],
         )
     )
     circles = (
         alt.Chart(nodes)
-        .mark_circle(stroke="#0f172a")
+        .mark_circle(stroke="#0f172a", opacity=1)
         .encode(
             x=x,
             y=y,
-            size=alt.Size("importance:Q", scale=_SIZE_SCALE, legend=None),
-            color=alt.Color("category:N", scale=_CATEGORY_SCALE, legend=_LEGEND),
+            size=alt.Size("area:Q", scale=None),
+            color=alt.Color("category:N", scale=colors, legend=legend),
             strokeWidth=alt.condition("datum.selected", alt.value(3), alt.value(0)),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+            fillOpacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
             tooltip=[
                 "content",
                 "category",
@@ -135,18 +228,14 @@ def chart(nodes: pd.DataFrame, edges: pd.DataFrame) -> alt.LayerChart:
     grab = alt.selection_interval(bind="scales")  # drag to pan, scroll to zoom
     layers: list[alt.Chart] = [lines.add_params(grab), circles]
     if len(nodes) <= LABELS_UP_TO:
-        layers.append(
-            alt.Chart(nodes)
-            .mark_text(align="left", dx=9, fontSize=11, color="#334155")
-            .encode(x=x, y=y, text="label:N")
-        )
-    return alt.LayerChart(layer=layers, height=CHART_HEIGHT)
+        layers += _labels(nodes, x, y)
+    return alt.LayerChart(layer=layers, height=height)
 
 
 def _remove(ctx: UIContext, key: str, other: str, relation: str) -> None:
     ctx.manager.unlink(key, other, relation)
     bump_data_version()
-    flash("success", f"Removed the link “{relation}”.")
+    flash("success", f"Removed the link “{theme.md(relation)}”.")
 
 
 def _links_of(ctx: UIContext, memory: Memory, everyone: list[Memory]) -> None:
@@ -155,13 +244,13 @@ def _links_of(ctx: UIContext, memory: Memory, everyone: list[Memory]) -> None:
     if not links:
         st.caption("No links yet.")
     for n, link in enumerate(links):
-        text, button = st.columns([10, 2])
+        row = st.container(horizontal=True, vertical_alignment="center")
         way = "→" if link.outgoing else "←"
-        text.html(
+        row.html(
             f'<div class="hg-line">{way} <b>{escape(link.relation)}</b> · '
             f"{escape(link.content or link.key)}</div>"
         )
-        button.button(
+        row.button(
             "Remove",
             key=f"hg_unlink::{memory.id}::{n}::{data_version()}",
             icon=":material/link_off:",
@@ -190,7 +279,7 @@ def _links_of(ctx: UIContext, memory: Memory, everyone: list[Memory]) -> None:
                 st.error(f"Not linked: {exc}")
                 return
             bump_data_version()
-            flash("success", f"Linked with “{made.relation}”.")
+            flash("success", f"Linked with “{theme.md(made.relation)}”.")
             st.rerun()
 
 
@@ -198,8 +287,9 @@ def render(ctx: UIContext) -> None:
     """Draw the graph page for `ctx.user_id`."""
     st.title("Graph")
     st.caption(
-        f"**{ctx.user_id}**'s memories and the links between them: memories naming the same "
-        "person, place or title, relations the model found, and links made by hand."
+        f"**{theme.md(ctx.user_id)}**'s memories and the links between them: memories "
+        "naming the same person, place or title, relations the model found, and links made "
+        "by hand."
     )
     try:
         graph = ctx.manager.graph()
@@ -207,7 +297,7 @@ def render(ctx: UIContext) -> None:
         st.info(f"No memory graph on this backend: {exc}.", icon=":material/hub:")
         return
     if not graph.memories:
-        st.info(f"No memories yet for **{ctx.user_id}**.", icon=":material/inbox:")
+        st.info(f"No memories yet for **{theme.md(ctx.user_id)}**.", icon=":material/inbox:")
         return
     linked = {k for x in graph.links for k in (x.src, x.dst)}
     cols = st.columns(3)

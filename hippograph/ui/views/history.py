@@ -30,6 +30,10 @@ def _value_details(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return details
 
 
+def _source(entry: HistoryEntry) -> str:
+    return escape(theme.describe_source(entry["source"], shown_at=entry["at"]))
+
+
 def link_html(entry: HistoryEntry, texts: dict[str, str]) -> str:
     """A link change as a card: the two memories (their text, when they still exist), the
     relation, and the source."""
@@ -45,7 +49,7 @@ def link_html(entry: HistoryEntry, texts: dict[str, str]) -> str:
         details.append(f"weight {weight:.2f}")
     when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
     return theme.card(
-        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        f"{theme.op_pill(entry['op'])} {when} · {_source(entry)}",
         text,
         " · ".join(details),
     )
@@ -70,7 +74,7 @@ def entry_html(entry: HistoryEntry, texts: dict[str, str] | None = None) -> str:
     category = str(new.get("category") or old.get("category") or "other")
     when = entry["at"].strftime("%Y-%m-%d %H:%M:%S")
     return theme.card(
-        f"{theme.op_pill(entry['op'])} {when} · {escape(theme.describe_source(entry['source']))}",
+        f"{theme.op_pill(entry['op'])} {when} · {_source(entry)}",
         f"{text} {theme.category_pill(category)}",
         " · ".join([*details, f"key {escape(entry['key'])}"]),
     )
@@ -79,7 +83,9 @@ def entry_html(entry: HistoryEntry, texts: dict[str, str] | None = None) -> str:
 def render(ctx: UIContext) -> None:
     """Draw the history page for `ctx.user_id`."""
     st.title("History")
-    st.caption(f"Every change to **{ctx.user_id}**'s memories, newest first, with its source.")
+    st.caption(
+        f"Every change to **{theme.md(ctx.user_id)}**'s memories, newest first, with its source."
+    )
     op_col, text_col, limit_col = st.columns([3, 4, 2])
     ops = op_col.multiselect("Changes", OPS, placeholder="all changes")
     text = text_col.text_input("Text", placeholder="words in the old or new text")
@@ -105,7 +111,10 @@ def render(ctx: UIContext) -> None:
         )
     ]
     if not entries:
-        st.info(f"Nothing has changed in **{ctx.user_id}**'s memory yet.", icon=":material/inbox:")
+        st.info(
+            f"Nothing has changed in **{theme.md(ctx.user_id)}**'s memory yet.",
+            icon=":material/inbox:",
+        )
         return
     if not shown:
         st.info("No changes match these filters.", icon=":material/filter_alt_off:")

@@ -13,7 +13,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hippograph.memories import ImportValidationError, MemoryManager, validated_value
+from hippograph.memories import (
+    DuplicateMemoryError,
+    ImportValidationError,
+    MemoryManager,
+    validated_value,
+)
 from hippograph.store import Memory
 from hippograph.store.memory import CATEGORIES
 from hippograph.ui import theme
@@ -66,7 +71,7 @@ def table(memories: list[Memory]) -> pd.DataFrame:
             "category": [m.category for m in memories],
             "importance": [m.importance for m in memories],
             "stated": [m.timestamp for m in memories],
-            "source": [theme.describe_source(m.source) for m in memories],
+            "source": [theme.describe_source(m.source, shown_at=m.timestamp) for m in memories],
             "key": [m.id for m in memories],
         }
     )
@@ -154,10 +159,9 @@ def _editor(ctx: UIContext, shown: list[Memory]) -> None:
             "category": st.column_config.SelectboxColumn(
                 "Category", options=list(CATEGORIES), required=True, width=120
             ),
+            # No min/max: the grid would clamp 1.7 to 1.00 unseen; `apply_edits` refuses it.
             "importance": st.column_config.NumberColumn(
                 "Importance",
-                min_value=0.0,
-                max_value=1.0,
                 step=0.05,
                 format="%.2f",
                 width=110,
@@ -177,7 +181,7 @@ def _editor(ctx: UIContext, shown: list[Memory]) -> None:
     if st.button(label, type="primary", disabled=not edited, icon=":material/save:"):
         written, errors = apply_edits(ctx.manager, shown, edited)
         if errors:
-            st.error("Nothing was saved:\n\n" + "\n".join(f"- {e}" for e in errors))
+            st.error("Nothing was saved:\n\n" + "\n".join(f"- {theme.md(e)}" for e in errors))
         else:
             bump_data_version()
             flash("success", f"Saved {written} edited memor{'y' if written == 1 else 'ies'}.")
@@ -210,23 +214,40 @@ def _delete(ctx: UIContext, shown: list[Memory]) -> None:
     keys = pending[1]
     with st.container(border=True):
         st.warning(
-            f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'} of **{ctx.user_id}**? "
-            "They disappear from recall at once; the history keeps their text."
+            f"Delete {len(keys)} memor{'y' if len(keys) == 1 else 'ies'} of "
+            f"**{theme.md(ctx.user_id)}**? They disappear from recall at once; the history "
+            "keeps their text."
         )
-        yes, no, _ = st.columns([1, 1, 4])
-        if yes.button("Yes, delete", type="primary", key="hg_confirm_yes"):
+        buttons = st.container(horizontal=True)
+        if buttons.button("Yes, delete", type="primary", key="hg_confirm_yes"):
             deleted = ctx.manager.delete(keys)
             del st.session_state[_CONFIRM_KEY]
             bump_data_version()
             flash("success", f"Deleted {len(deleted)} memor{'y' if len(deleted) == 1 else 'ies'}.")
             st.rerun()
-        if no.button("Cancel", key="hg_confirm_no"):
+        if buttons.button("Cancel", key="hg_confirm_no"):
             del st.session_state[_CONFIRM_KEY]
             st.rerun()
 
 
+def _added(memory: Memory) -> None:
+    bump_data_version()  # a fresh form: the box is empty for the next memory
+    flash("success", f"Added “{theme.md(memory.content)}”.")
+
+
+def _add_anyway(ctx: UIContext, content: str, category: str, importance: float) -> None:
+    _added(ctx.manager.add(content, category=category, importance=importance))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def _add(ctx: UIContext) -> None:
-    with st.form("hg_add_memory"):
+    """The "Add a memory" form. Like chat, it skips what is already remembered
+    (`MemoryManager.duplicate_of`); a near-duplicate in other words can be added anyway,
+    an exact duplicate cannot."""
+    with st.form(f"hg_add_memory::{ctx.user_id}::{data_version()}"):
         content = st.text_area("Memory", placeholder="e.g. Prefers dark mode in every editor")
         left, right = st.columns(2)
         category = left.selectbox("Category", CATEGORIES)
@@ -237,15 +258,33 @@ def _add(ctx: UIContext) -> None:
             format="%.2f",
             help="0 = trivia, 1 = essential to remember",
         )
-        if st.form_submit_button("Add memory", type="primary", icon=":material/add:"):
-            try:
-                memory = ctx.manager.add(content, category=category, importance=importance)
-            except ValueError as exc:
-                st.error(f"Not added: {exc}")
-            else:
-                bump_data_version()
-                flash("success", f"Added “{memory.content}”.")
-                st.rerun()
+        submitted = st.form_submit_button("Add memory", type="primary", icon=":material/add:")
+    if not submitted:
+        return
+    try:
+        memory = ctx.manager.add(
+            content, category=category, importance=importance, allow_duplicate=False
+        )
+    except DuplicateMemoryError as exc:
+        existing = exc.existing
+        same = _same_text(content, existing.memory.content)
+        st.warning(
+            f"Not added: already remembered as “{theme.md(existing.memory.content)}” "
+            f"(similarity {existing.score:.2f})."
+            + ("" if same else " Edit that memory in the table, or add this one anyway.")
+        )
+        if not same:
+            st.button(
+                "Add anyway",
+                icon=":material/add:",
+                on_click=_add_anyway,
+                args=(ctx, content, category, importance),
+            )
+    except ValueError as exc:
+        st.error(f"Not added: {exc}")
+    else:
+        _added(memory)
+        st.rerun()
 
 
 def _export(manager: MemoryManager) -> str:
@@ -282,7 +321,9 @@ def _import(ctx: UIContext) -> None:
 def render(ctx: UIContext) -> None:
     """Draw the memories page for `ctx.user_id`."""
     st.title("Memories")
-    st.caption(f"Everything **{ctx.user_id}** has taught the agent. Edit cells, then save.")
+    st.caption(
+        f"Everything **{theme.md(ctx.user_id)}** has taught the agent. Edit cells, then save."
+    )
     total = ctx.manager.count()
     filters = _filters(total > 0)
     shown = filters.apply(ctx.manager) if total else []
@@ -290,8 +331,8 @@ def render(ctx: UIContext) -> None:
     _profile(ctx)
     if not total:
         st.info(
-            f"No memories yet for **{ctx.user_id}**. Chat on the Chat page, add one below, "
-            "or import a JSONL file.",
+            f"No memories yet for **{theme.md(ctx.user_id)}**. Chat on the Chat page, add one "
+            "below, or import a JSONL file.",
             icon=":material/inbox:",
         )
     elif not shown:

@@ -5,6 +5,7 @@ Core pieces:
     - `Query`: one search text, its weight, and message ids whose memories it should skip.
     - `search_memories`: one batched store round trip for several queries, merged by key
       (best weighted score wins), best first.
+    - `search_each`: one batched round trip, each text's hits kept apart (reconcile).
     - `NoStoreError`, `UnindexedStoreError`: the two ways a store can be unusable here.
 """
 
@@ -15,6 +16,8 @@ from typing import Any, NamedTuple
 
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, SearchItem, SearchOp
+
+from hippograph.memory.similarity import store_embeddings
 
 
 class NoStoreError(RuntimeError):
@@ -61,15 +64,52 @@ def _sourced_from(item: SearchItem, ids: frozenset[str]) -> bool:
     return bool(ids) and isinstance(found, list) and not ids.isdisjoint(found)
 
 
+def _scored(store: BaseStore, items: Sequence[object]) -> list[SearchItem]:
+    """The search hits that carry a similarity score.
+
+    An item stored without a vector (e.g. a profile dict kept with `index=False` in the
+    user's namespace) has none and is no memory to recall: it is skipped. Only a store
+    with no vector index at all is an error.
+
+    Raises:
+        UnindexedStoreError: no hit has a score and the store has no embedder.
+    """
+    hits = [item for item in items if isinstance(item, SearchItem)]
+    scored = [item for item in hits if item.score is not None]
+    if hits and not scored and store_embeddings(store) is None:
+        raise UnindexedStoreError(
+            "the store returned no similarity scores: open it with an index "
+            "(hippograph.backends.memory_index_config(...))"
+        )
+    return scored
+
+
+def search_each(
+    store: BaseStore, namespace: tuple[str, ...], texts: Sequence[str], limit: int
+) -> list[list[tuple[SearchItem, float]]]:
+    """The memories under `namespace` closest to each of `texts` (one store batch), best
+    first; an empty text finds nothing."""
+    wanted = [i for i, text in enumerate(texts) if text.strip()]
+    found: list[list[tuple[SearchItem, float]]] = [[] for _ in texts]
+    if not wanted or limit <= 0:
+        return found
+    results = store.batch([SearchOp(namespace, query=texts[i], limit=limit) for i in wanted])
+    for i, items in zip(wanted, results, strict=True):
+        assert isinstance(items, list)
+        found[i] = [(item, float(item.score or 0.0)) for item in _scored(store, items)]
+    return found
+
+
 def search_memories(
     store: BaseStore, namespace: tuple[str, ...], queries: Sequence[Query], limit: int
 ) -> list[tuple[SearchItem, float]]:
     """The memories under `namespace` closest to any of `queries`, best first.
 
-    A memory found by several queries keeps its best weighted score.
+    All queries go in one store batch. A memory found by several queries keeps its best
+    weighted score. Items without a score (stored unindexed) are skipped.
 
     Raises:
-        UnindexedStoreError: the store returned results without similarity scores.
+        UnindexedStoreError: the store has no vector index.
     """
     queries = [q for q in queries if q.text.strip()]
     if not queries or limit <= 0:
@@ -78,19 +118,10 @@ def search_memories(
     best: dict[tuple[tuple[str, ...], str], tuple[SearchItem, float]] = {}
     for items, query in zip(results, queries, strict=True):
         assert isinstance(items, list)
-        unindexed = getattr(store, "index_config", None) is None
-        if items and unindexed and all(getattr(item, "score", None) is None for item in items):
-            raise UnindexedStoreError(
-                "the store returned no similarity scores: open it with an index "
-                "(hippograph.backends.memory_index_config(...))"
-            )
-        for item in items:
-            assert isinstance(item, SearchItem)
-            if item.score is None:  # stored unindexed (e.g. a profile): no memory to recall
-                continue
+        for item in _scored(store, items):
             if _sourced_from(item, query.skip_ids):
                 continue
-            score = float(item.score) * query.weight
+            score = float(item.score or 0.0) * query.weight
             seen = best.get((item.namespace, item.key))
             if seen is None or score > seen[1]:
                 best[(item.namespace, item.key)] = (item, score)

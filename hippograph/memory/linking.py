@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from langgraph.store.base import BaseStore, SearchItem, SearchOp
 
-from hippograph.nodes.entities import mentions
+from hippograph.memory.entities import mentions
 from hippograph.store.links import LinkOp, UnlinkOp, check_relation
 
 logger = logging.getLogger(__name__)

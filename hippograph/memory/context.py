@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
@@ -22,15 +23,28 @@ class MissingUserError(ValueError):
     """A memory node ran without a `user_id` in its run context."""
 
 
-@dataclass(kw_only=True)
+class UnknownContextKeyError(ValueError):
+    """The run context names a setting the memory agent does not have (likely a typo)."""
+
+
+Granularity = Literal["statement", "message"]
+
+
+@dataclass(kw_only=True, init=False)
 class Context:
     """Per-run settings of the memory agent (LangGraph `context_schema`).
+
+    The defaults are a chat user's; an evaluation or an ingest job passes its own.
+    Unknown keys are refused (`UnknownContextKeyError`) and a missing `user_id` is a
+    `MissingUserError`, both with a message saying what to pass.
 
     Attributes:
         user_id: Whose memories to read and write; the namespace is
             `memory_namespace(user_id)`, so users never see each other's memories.
-        model: A `provider:model` spec overriding the graph's model for this run
-            (`None`: use the model the graph was built with).
+        model: A `provider:model` spec (or `"local"`) overriding the graph's model for
+            this run (`None`: use the model the graph was built with).
+        turn_at: When the turn was said (ISO-8601; default: now). An input of the run,
+            never remembered by the thread: set it to ingest a dated transcript.
         k: How many memories retrieve hands to respond.
         recall_window: Recent messages (besides the latest user message) used as a second
             retrieval query, so "and what about her?" still finds the right memories.
@@ -38,17 +52,23 @@ class Context:
             store's search score: cosine on LangGraph's stores, cosine fused with BM25 on
             `FaissSqliteStore` with hybrid search (where a memory sharing no word with the
             query scores half its cosine), hence a low default.
-        similar_k: Existing memories shown to reconcile for each candidate fact.
-        duplicate_threshold: Offline mode: a candidate this similar (exact cosine, see
-            `nodes.similarity`) to an existing memory is a duplicate (NOOP; its provenance
-            is merged into the existing one). High on purpose: MiniLM puts "I have two
-            cats" and "I have three cats" at 0.94, and a skipped write loses a fact.
+        similar_k: Existing memories looked at for each candidate fact.
+        related_threshold: With a model, existing memories at least this similar (exact
+            cosine) to a candidate are shown to reconcile's model; a candidate with none
+            is added without asking the model.
+        duplicate_threshold: A candidate this similar (exact cosine, see
+            `hippograph.memory.similarity`) to an existing memory is a duplicate (NOOP;
+            its provenance is merged into the existing one), decided without a model.
+            High on purpose: MiniLM puts "I have two cats" and "I have three cats" at
+            0.94, and a skipped write loses a fact.
         forget_threshold: Offline "forget …": memories at least this similar to what
-            follows "forget" are deleted, and below it only a clear best match (see
-            `nodes.reconcile.forget_targets`). Conservative on purpose: "nothing similar
-            enough" beats deleting the wrong memory.
-        store_questions: Offline mode: store turns that are only a question verbatim too
-            (the eval ingests every turn; the CLI chat turns this off).
+            follows "forget" are deleted; nothing else is. Conservative on purpose:
+            "nothing similar enough" beats deleting the wrong memory.
+        store_questions: Offline mode: also store a message that is only a question (as
+            written). Off for chat users; the evaluation stores every turn.
+        granularity: Offline mode: `"statement"` stores each statement of a message as its
+            own memory (chatter left out), so one can be forgotten alone; `"message"`
+            stores the whole message as one memory (the evaluation's verbatim baseline).
         entity_link_limit: On stores that keep links, a new memory is linked to the
             memories naming the same entity (a person, place, title …) — unless more than
             this many already do (a hub, e.g. the user's partner). 0: no entity links.
@@ -56,25 +76,41 @@ class Context:
             decayed scores: `None` uses the store's setting, `False` turns it off, `True`
             turns it on (the store's `LinkExpansion`, or the default one).
         recency_half_life_days: When set, a recalled memory's score halves for every this
-            many days between when it was stated and the turn (`nodes.decay`). Off by
-            default: not measured to help recall.
+            many days between when it was stated and the turn (`hippograph.memory.decay`).
+            Off by default: not measured to help recall.
         importance_weight: 0..1; how much a memory's importance scales its score (0: not
             at all; 1: score × importance). Off by default, like recency.
     """
 
     user_id: str
     model: str | None = None
+    turn_at: str | None = None
     k: int = 5
     recall_window: int = 3
     min_score: float = 0.15
     similar_k: int = 5
+    related_threshold: float = 0.3
     duplicate_threshold: float = 0.95
     forget_threshold: float = 0.45
-    store_questions: bool = True
+    store_questions: bool = False
+    granularity: Granularity = "statement"
     entity_link_limit: int = 5
     expand_links: bool | None = None
     recency_half_life_days: float | None = None
     importance_weight: float = 0.0
+
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(_FIELDS))
+        if unknown:
+            raise UnknownContextKeyError(
+                f"unknown context key(s) {', '.join(map(repr, unknown))}; the memory agent "
+                f"reads: {', '.join(_FIELDS)}"
+            )
+        if "user_id" not in values:
+            raise MissingUserError(_NO_USER)
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, values.get(f.name, f.default))
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_id, str) or not self.user_id.strip():
@@ -89,10 +125,28 @@ class Context:
         weight = self.importance_weight
         if not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
             raise ValueError(f"importance_weight must be in [0, 1], got {weight!r}")
-        for name in ("min_score", "duplicate_threshold", "forget_threshold"):
+        for name in ("min_score", "related_threshold", "duplicate_threshold", "forget_threshold"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not -1.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a similarity in [-1, 1], got {value!r}")
+        if self.granularity not in ("statement", "message"):
+            raise ValueError(
+                f"granularity must be 'statement' or 'message', not {self.granularity!r}"
+            )
+        if self.turn_at is not None:
+            self.turn_at = _iso_moment(self.turn_at)
+
+
+_NO_USER = "memory nodes need a user: invoke with context={'user_id': ...}"
+
+
+def _iso_moment(raw: object) -> str:
+    """`raw` (an ISO-8601 string or a datetime) as an ISO-8601 string; naive means UTC."""
+    try:
+        moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise ValueError(f"turn_at must be an ISO-8601 time, got {raw!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Context))
@@ -108,7 +162,7 @@ def memory_context(runtime: Runtime[Any]) -> Context:
     if isinstance(raw, Context):
         return raw
     if raw is None:
-        raise MissingUserError("memory nodes need a user: invoke with context={'user_id': ...}")
+        raise MissingUserError(_NO_USER)
     if isinstance(raw, Mapping):
         found = {name: raw[name] for name in _FIELDS if name in raw}
     else:

@@ -8,7 +8,9 @@ lift an unrelated memory past them. Those decisions re-score the few search hits
 store's own embedder, so they mean the same on every backend.
 
 Core pieces:
-    - `exact_cosine`: `(item, cosine)` for search hits, best first.
+    - `exact_cosines` / `exact_cosine`: `(item, cosine)` for search hits, best first (all
+      texts of a turn embedded in one call, and cached).
+    - `text_similarity`: the cosine of two texts.
     - `store_embeddings`: the store's embedder, if it exposes one.
 """
 
@@ -74,20 +76,49 @@ def _unit_vectors(embedder: Embeddings, texts: Sequence[str]) -> list[np.ndarray
     return [v if v is not None else np.zeros(1, dtype=np.float32) for v in found]
 
 
-def exact_cosine(
-    store: BaseStore, text: str, hits: Sequence[tuple[SearchItem, float]]
-) -> list[tuple[SearchItem, float]]:
-    """`hits` re-scored by the cosine between `text` and each memory's `content`, best first.
+def exact_cosines(
+    store: BaseStore, requests: Sequence[tuple[str, Sequence[tuple[SearchItem, float]]]]
+) -> list[list[tuple[SearchItem, float]]]:
+    """For each `(text, hits)`: the hits re-scored by the cosine between `text` and each
+    memory's `content`, best first. Every text not cached yet is embedded in one call.
 
     Falls back to the hits' own scores when the store exposes no embedder.
     """
     embedder = store_embeddings(store)
-    if embedder is None or not hits:
-        return list(hits)
-    contents = [str(item.value.get("content", "")) for item, _ in hits]
-    query, *vectors = _unit_vectors(embedder, [text, *contents])
-    scored = [
-        (item, float(np.dot(query, vector)) if vector.shape == query.shape else 0.0)
-        for (item, _), vector in zip(hits, vectors, strict=True)
-    ]
-    return sorted(scored, key=lambda pair: pair[1], reverse=True)
+    if embedder is None:
+        return [list(hits) for _, hits in requests]
+    texts = [t for text, hits in requests if hits for t in (text, *_contents(hits))]
+    vectors = dict(zip(texts, _unit_vectors(embedder, texts), strict=True))
+    scored_all = []
+    for text, hits in requests:
+        query = vectors.get(text)
+        scored = [
+            (item, _dot(query, vectors[content]))
+            for (item, _), content in zip(hits, _contents(hits), strict=True)
+        ]
+        scored_all.append(sorted(scored, key=lambda pair: pair[1], reverse=True))
+    return scored_all
+
+
+def exact_cosine(
+    store: BaseStore, text: str, hits: Sequence[tuple[SearchItem, float]]
+) -> list[tuple[SearchItem, float]]:
+    """`hits` re-scored by the cosine between `text` and each memory's `content`, best first."""
+    return exact_cosines(store, [(text, hits)])[0]
+
+
+def text_similarity(store: BaseStore, a: str, b: str) -> float | None:
+    """Exact cosine of two texts with the store's embedder (`None` without one)."""
+    embedder = store_embeddings(store)
+    if embedder is None:
+        return None
+    first, second = _unit_vectors(embedder, [a, b])
+    return _dot(first, second)
+
+
+def _contents(hits: Sequence[tuple[SearchItem, float]]) -> list[str]:
+    return [str(item.value.get("content", "")) for item, _ in hits]
+
+
+def _dot(a: np.ndarray | None, b: np.ndarray) -> float:
+    return float(np.dot(a, b)) if a is not None and a.shape == b.shape else 0.0

@@ -44,7 +44,7 @@ class Turn:
         message: The last `HumanMessage` in the state.
         text: Its text, speaker-prefixed (`"Caroline: I went to…"`).
         previous: The text of the message just before it, speaker-prefixed, or `None`.
-        at: When it was said (ISO-8601): the state's `turn_at`, else now.
+        at: When it was said (ISO-8601): the run context's `turn_at`, else now.
         thread_id: The conversation thread, from the run config.
     """
 
@@ -73,8 +73,9 @@ def last_human_index(messages: Sequence[AnyMessage]) -> int | None:
     return None
 
 
-def current_turn(state: dict[str, Any] | Any) -> Turn | None:
-    """The latest user turn in `state` (`None` when there is no user message)."""
+def current_turn(state: dict[str, Any] | Any, turn_at: str | None = None) -> Turn | None:
+    """The latest user turn in `state` (`None` when there is no user message), said at
+    `turn_at` (the run context's; default: now)."""
     messages: list[AnyMessage] = list(state.get("messages") or [])
     index = last_human_index(messages)
     if index is None:
@@ -82,6 +83,5 @@ def current_turn(state: dict[str, Any] | Any) -> Turn | None:
     message = messages[index]
     assert isinstance(message, HumanMessage)
     previous = message_text(messages[index - 1])[:CONTEXT_CHARS] if index > 0 else None
-    turn_at = state.get("turn_at")
-    at = str(turn_at) if turn_at else datetime.now(UTC).isoformat()
+    at = turn_at or datetime.now(UTC).isoformat()
     return Turn(message, message_text(message), previous or None, at, _thread_id())

@@ -1,7 +1,7 @@
 """The graph state the memory nodes read and write, and the records they put in it.
 
 Core pieces:
-    - `State`: `messages` (add_messages), `recalled`, `candidates`, `ops`, optional `turn_at`.
+    - `State`: `messages` (add_messages), `recalled`, `candidates`, `ops`, `warnings`.
     - `RecalledMemory`, `Candidate`, `MemoryOp`: the typed records in those lists.
     - `RecallOutput` / `RememberOutput`: what the recall and remember subgraphs hand back.
 """
@@ -70,15 +70,18 @@ class State(TypedDict):
         recalled: Memories retrieved for the latest turn, best first, with scores.
         candidates: Facts extracted from the latest turn.
         ops: What reconcile did with them (ADD / UPDATE / DELETE / NOOP).
-        turn_at: ISO-8601 time the latest turn was said (default: now); used as the
-            memories' `timestamp`, e.g. when ingesting a dated transcript.
+        warnings: What went wrong in this turn's memory steps (a model that failed or
+            answered unusably, a write refused because a memory changed meanwhile). The
+            answer is kept; these say what was not remembered and why. Reset every turn.
+
+    The turn's time is not state: it is `Context.turn_at`, an input of each run.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
     recalled: NotRequired[list[RecalledMemory]]
     candidates: NotRequired[list[Candidate]]
     ops: NotRequired[list[MemoryOp]]
-    turn_at: NotRequired[str | None]
+    warnings: NotRequired[list[str]]
 
 
 class RecallOutput(TypedDict):
@@ -92,3 +95,4 @@ class RememberOutput(TypedDict):
 
     candidates: list[Candidate]
     ops: list[MemoryOp]
+    warnings: list[str]

@@ -1,0 +1,51 @@
+"""A turn embeds each of its texts once: retrieve's queries go in one batch, and reconcile's
+searches, exact cosines and writes reuse the vectors (issue 16 measures the time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from langgraph.checkpoint.memory import InMemorySaver
+
+from hippograph.backends import memory_index_config
+from hippograph.graph import build_agent
+from hippograph.store import FaissSqliteStore, LocalEmbeddings
+from tests.conftest import run_config, user_turn
+
+
+class RecordingEmbeddings(LocalEmbeddings):
+    """The real embedder, recording every text its model runs on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[str] = []
+
+    def _compute(self, texts: Sequence[str]) -> np.ndarray:
+        self.ran += texts
+        return super()._compute(texts)
+
+
+def test_each_text_of_a_turn_is_embedded_once(tmp_path):
+    embedder = RecordingEmbeddings()
+    with FaissSqliteStore.from_conn_string(
+        str(tmp_path / "m.db"), index=memory_index_config(embedder)
+    ) as store:
+        agent = build_agent(store=store, checkpointer=InMemorySaver())
+        context = {"user_id": "alice"}
+        agent.invoke(
+            user_turn("I live in Lisbon and I work at Acme."), run_config(), context=context
+        )
+        assert sorted(embedder.ran) == sorted(
+            [
+                "I live in Lisbon and I work at Acme.",  # retrieve
+                "I live in Lisbon.",  # reconcile: searched, re-scored and stored
+                "I work at Acme.",
+                "Lisbon",  # linking: memories naming the same entities
+                "Acme",
+            ]
+        )
+        embedder.ran.clear()
+        agent.invoke(user_turn("I have a cat named Miso."), run_config(), context=context)
+        assert len(embedder.ran) == len(set(embedder.ran))  # stored memories come cached
+        assert "I live in Lisbon." not in embedder.ran
