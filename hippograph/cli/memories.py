@@ -1,5 +1,6 @@
 """`hippograph memories …`: list, search, add, edit, delete, history, prune, and
-(from `cli/links.py`) links, link, unlink, (from `cli/jsonl.py`) export, import.
+(from `cli/links.py`) links, link, unlink, (from `cli/jsonl.py`) export, import,
+(from `cli/profile.py`) profile.
 
 Read-only commands (`list`, `search`, `history`, `export`) never create a store; destructive
 ones ask at a terminal and need `--yes` otherwise; `export` never overwrites without
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from hippograph.cli import jsonl as jsonl_commands
 from hippograph.cli import links as link_commands
+from hippograph.cli import profile as profile_commands
 from hippograph.cli._common import (
     StoreOption,
     UserOption,
@@ -40,6 +42,7 @@ app.command("link")(link_commands.link)
 app.command("unlink")(link_commands.unlink)
 app.command("export")(jsonl_commands.export_memories)
 app.command("import")(jsonl_commands.import_memories)
+app.command("profile")(profile_commands.show_profile)
 
 CATEGORY_NAMES = "tools, skills, preferences, personal, work, habits, goals, other"
 """`hippograph.store.CATEGORIES` for help texts (a test keeps them equal; importing the
