@@ -14,6 +14,7 @@ from langgraph.store.memory import InMemoryStore
 
 from hippograph.store import FaissSqliteStore, InvalidValueError, LocalEmbeddings, provenance
 from hippograph.store.bulk import BulkItem, BulkReport, bulk_put
+from hippograph.store.ranking import HybridSearch
 
 NS = ("memories", "alice")
 TOPICS = ["chess", "hiking", "python", "gardening", "jazz", "cooking", "astronomy", "sailing"]
@@ -207,6 +208,28 @@ def test_other_writers_take_turns_between_chunks(open_store: Any, vectors: np.nd
     keys = [key for (key,) in conn.execute("SELECT key FROM history ORDER BY id")]
     conn.close()
     assert 50 <= keys.index("b1") < 300  # committed while the load was under way
+
+
+def test_keyword_fields_added_during_a_load_reach_every_chunk(
+    open_store: Any, tmp_path: Path, vectors: np.ndarray
+) -> None:
+    """Chunks are analysed for the keyword index before they are written; when another
+    process adds a keyword field meanwhile, the chunks already analysed are indexed under
+    the database's fields as they are at the write, as `batch` would."""
+    store = open_store(path=str(tmp_path / "bulk.db"), hybrid=True)
+    wider = HybridSearch(fields=("content", "category"))
+
+    def meanwhile(written: int) -> None:
+        if written == 50:  # another store asks for one more field between two chunks
+            open_store(path=store.path, hybrid=wider).close()
+
+    items = (BulkItem(NS, f"m{i}", memory(i), {"content": vectors[i]}) for i in range(300))
+    store.bulk_put(items, chunk_size=50, on_progress=meanwhile)
+    assert store.keyword_fields() == ["content", "category"]
+    batched = open_store(path=str(tmp_path / "batch.db"), hybrid=wider)
+    batched.batch([PutOp(NS, f"m{i}", memory(i)) for i in range(300)])
+    assert dump(store.path) == dump(batched.path)
+    assert store.verify().ok
 
 
 def test_the_helper_loads_any_store_and_the_async_twin_works(
