@@ -478,8 +478,6 @@ class FaissSqliteStore(ExtendedStore):
         plan = _Plan(results=[])
         plan.source = source_for(None, current_source())
         plan.record_history = self.record_history and recording_history()
-        with self._conns.read() as conn:
-            fields = fulltext.recorded_fields(conn)
         given: list[tuple[str, bulk.Vector]] = []
         for n, raw in enumerate(chunk):
             try:
@@ -490,10 +488,6 @@ class FaissSqliteStore(ExtendedStore):
                 if item.vectors and self._index is None:
                     raise InvalidValueError("this store has no vector index to put vectors in")
                 given.extend(bulk.given_vectors(item, put.texts))
-                if fields is not None and put.texts and put.value is not None:
-                    # Analysed here, off the writer; used if the fields are the same then.
-                    texts = fulltext.item_texts(put.value, fields, put.index_paths)
-                    put.keywords = (tuple(fields), fulltext.analyse(texts))
             except (TypeError, ValueError) as exc:
                 where = f"bulk item {first + n:,} (key {getattr(raw, 'key', '?')!r})"
                 known = isinstance(exc, (InvalidValueError, InvalidNamespaceError))

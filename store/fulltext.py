@@ -34,7 +34,6 @@ import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,24 +48,8 @@ KEYWORD_FIELDS_KEY = "keyword_fields"
 
 _LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
 
-
-@dataclass(frozen=True, slots=True)
-class AnalysedText:
-    """An item's slot texts, analysed (`analyse`): what its keyword rows hold, less its id
-    and group. A bulk load analyses in its preparing thread, so the writer, which holds
-    the database, only inserts."""
-
-    lengths: tuple[int, ...]
-    """Terms per slot."""
-    impacts: tuple[tuple[str, float], ...]
-    """`(term, ranking.bm25.impact)` for each distinct term."""
-    forward: str
-    """The `keyword_docs.terms` text."""
-
-
-KeywordRow = tuple[int, str, Sequence[str] | AnalysedText | None]
-"""`(item_id, group, slot texts)`: what `write_rows` indexes for one item (the slot texts
-already analysed, or `None` when `analyse` found no searchable term)."""
+KeywordRow = tuple[int, str, Sequence[str]]
+"""`(item_id, group, slot texts)`: what `write_rows` indexes for one item."""
 
 
 def _marks(n: int) -> str:
@@ -239,29 +222,12 @@ def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> int:
     return len(docs)
 
 
-def analyse(texts: Sequence[str]) -> AnalysedText | None:
-    """Analyse an item's slot texts (`item_texts`); `None` when no slot holds a searchable
-    term (the item then gets no keyword rows). Pure: safe in any thread."""
-    counts: dict[str, list[int]] = {}
-    lengths = [0] * SLOTS
-    for slot, text in enumerate(texts[:SLOTS]):
-        found = analysis.terms(text) if text else []
-        lengths[slot] = len(found)
-        for term in found:
-            counts.setdefault(term, [0] * SLOTS)[slot] += 1
-    if not counts:
-        return None
-    impacts = tuple((term, impact(tf, lengths)) for term, tf in counts.items())
-    return AnalysedText(tuple(lengths), impacts, _forward(counts))
-
-
 def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     """Index many items at once (replacing their previous rows); returns the items indexed
     (an item whose slots hold no searchable term gets no rows).
 
     The batch path: postings are inserted in key order and the statistics updated once per
-    term and group, so bulk ingest pays per row, not per statement. Rows may come already
-    analysed (`analyse`), so a bulk load does the text analysis before taking the database.
+    term and group, so bulk ingest pays per row, not per statement.
     """
     if not rows:
         return 0
@@ -271,17 +237,23 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     postings: list[tuple[str, str, float, int]] = []
     docs: list[tuple[object, ...]] = []
     for item_id, grp, texts in rows:
-        analysed = texts if isinstance(texts, AnalysedText) or texts is None else analyse(texts)
-        if analysed is None:
+        counts: dict[str, list[int]] = {}
+        lengths = [0] * SLOTS
+        for slot, text in enumerate(texts[:SLOTS]):
+            found = analysis.terms(text) if text else []
+            lengths[slot] = len(found)
+            for term in found:
+                counts.setdefault(term, [0] * SLOTS)[slot] += 1
+        if not counts:
             continue
-        for term, weight in analysed.impacts:
-            postings.append((grp, term, weight, item_id))
+        for term, tf in counts.items():
+            postings.append((grp, term, impact(tf, lengths), item_id))
             df[(grp, term)] += 1
         delta = groups[grp]
         delta[0] += 1
         for s in range(SLOTS):
-            delta[1 + s] += analysed.lengths[s]
-        docs.append((item_id, grp, *analysed.lengths, analysed.forward))
+            delta[1 + s] += lengths[s]
+        docs.append((item_id, grp, *lengths, _forward(counts)))
     postings.sort()
     conn.executemany(
         "INSERT INTO keyword_postings (grp, term, impact, item_id) VALUES (?, ?, ?, ?)", postings

@@ -41,9 +41,6 @@ class PreparedPut:
     index_paths: list[str] | None = None
     """A per-put `index=[...]`: the paths its keyword row reads (`None`: the database's
     keyword fields)."""
-    keywords: tuple[tuple[str, ...], fulltext.AnalysedText | None] | None = None
-    """`(keyword fields, analysed slot texts)` when prepared ahead of the write (a bulk
-    load); used if the database still indexes those fields when the item is written."""
     prefix: str = dataclasses.field(init=False)
     """The namespace as the `prefix` column stores it."""
 
@@ -237,10 +234,7 @@ def _write_keywords(
     for put in upserts:
         item_id = item_ids[(put.prefix, put.key)]
         if put.texts and put.value is not None:
-            if put.keywords is not None and put.keywords[0] == tuple(fields):
-                texts: Sequence[str] | fulltext.AnalysedText | None = put.keywords[1]
-            else:
-                texts = fulltext.item_texts(put.value, fields, put.index_paths)
+            texts = fulltext.item_texts(put.value, fields, put.index_paths)
             rows.append((item_id, group_of(put.namespace), texts))
         elif item_id not in fresh:
             unindexed.append(item_id)
