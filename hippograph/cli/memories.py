@@ -185,16 +185,33 @@ def add(
     content: str = typer.Argument(
         ..., help=f"The memory: one fact, at most {CONTENT_LIMIT} characters."
     ),
+    *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
     category: str = typer.Option("other", "--category", "-c", help=_CATEGORY_HELP),
     importance: float = typer.Option(0.5, "--importance", "-i", help="From 0 to 1."),
+    allow_duplicate: bool = typer.Option(
+        False,
+        "--allow-duplicate",
+        help="Store it even if a memory this similar is already stored (as chat and the UI "
+        "refuse, cosine ≥ 0.95).",
+    ),
 ) -> None:
-    """Add a memory by hand."""
+    """Add a memory by hand (a near-duplicate of a stored one is refused, as in chat)."""
+    from hippograph.memories import DuplicateMemoryError
+
     wanted = _category(category) or "other"
     with open_manager(user=user, store=store) as manager:
         try:
-            memory = manager.add(content, category=wanted, importance=importance)
+            memory = manager.add(
+                content, category=wanted, importance=importance, allow_duplicate=allow_duplicate
+            )
+        except DuplicateMemoryError as exc:
+            raise fail(
+                f"not added: {exc} (key {short_key(exc.existing.memory.id)}); add "
+                "--allow-duplicate to store it anyway",
+                ExitCode.REFUSED,
+            ) from exc
         except ValueError as exc:
             raise _invalid(exc) from exc
     console.print(f"[green]added[/] {short_key(memory.id)}: {escape(memory.content)}")
