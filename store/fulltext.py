@@ -175,7 +175,20 @@ def _apply_group_deltas(
     )
 
 
-def _forward(counts: Mapping[str, Sequence[int]]) -> str:
+def analyse(texts: Sequence[str]) -> tuple[list[int], dict[str, list[int]]]:
+    """One document's length (terms) per slot and `{term: count per slot}`, from its slot
+    texts — what every backend stores for it."""
+    counts: dict[str, list[int]] = {}
+    lengths = [0] * SLOTS
+    for slot, text in enumerate(texts[:SLOTS]):
+        found = analysis.terms(text) if text else []
+        lengths[slot] = len(found)
+        for term in found:
+            counts.setdefault(term, [0] * SLOTS)[slot] += 1
+    return lengths, counts
+
+
+def forward_text(counts: Mapping[str, Sequence[int]]) -> str:
     """`{term: per-slot counts}` as the forward index's text (leading and trailing space)."""
     return " " + " ".join(f"{t}/{'/'.join(map(str, tf))}" for t, tf in counts.items()) + " "
 
@@ -237,13 +250,7 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     postings: list[tuple[str, str, float, int]] = []
     docs: list[tuple[object, ...]] = []
     for item_id, grp, texts in rows:
-        counts: dict[str, list[int]] = {}
-        lengths = [0] * SLOTS
-        for slot, text in enumerate(texts[:SLOTS]):
-            found = analysis.terms(text) if text else []
-            lengths[slot] = len(found)
-            for term in found:
-                counts.setdefault(term, [0] * SLOTS)[slot] += 1
+        lengths, counts = analyse(texts)
         if not counts:
             continue
         for term, tf in counts.items():
@@ -253,7 +260,7 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
         delta[0] += 1
         for s in range(SLOTS):
             delta[1 + s] += lengths[s]
-        docs.append((item_id, grp, *lengths, _forward(counts)))
+        docs.append((item_id, grp, *lengths, forward_text(counts)))
     postings.sort()
     conn.executemany(
         "INSERT INTO keyword_postings (grp, term, impact, item_id) VALUES (?, ?, ?, ?)", postings
@@ -339,30 +346,39 @@ class SqliteKeywords:
         return dict(found)
 
     def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
-        """The forward index of the documents `ids`, limited to `terms` (found in each
-        document's text by one regular expression)."""
-        column = {term: n for n, term in enumerate(terms)}
-        pattern = re.compile(
-            " (" + "|".join(re.escape(t) for t in terms) + ")/" + "/".join([r"(\d+)"] * SLOTS)
-        )
-        found: list[int] = []
-        lengths: list[tuple[int, ...]] = []
-        hits: list[tuple[int, int, tuple[str, ...]]] = []
-        for chunk in chunked(sorted(ids)):
-            for item_id, *rest in self.conn.execute(
+        """The forward index of the documents `ids`, limited to `terms`."""
+        rows = (
+            row
+            for chunk in chunked(sorted(ids))
+            for row in self.conn.execute(
                 f"SELECT item_id, {_LENGTHS}, terms FROM keyword_docs "
                 f"WHERE item_id IN ({_marks(len(chunk))})",
                 tuple(chunk),
-            ):
-                row = len(found)
-                found.append(item_id)
-                lengths.append(tuple(rest[:SLOTS]))
-                for match in pattern.finditer(rest[SLOTS]):
-                    hits.append((row, column[match.group(1)], match.groups()[1:]))
-        if not found:
-            return DocumentTerms.empty(len(terms))
-        tf = np.zeros((len(found), len(terms), SLOTS))
-        for row, col, counts in hits:
-            tf[row, col] = [int(c) for c in counts]
-        ids_array = np.asarray(found, dtype=np.int64)
-        return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)
+            )
+        )
+        return document_terms(rows, terms)
+
+
+def document_terms(rows: Iterable[Sequence[Any]], terms: Sequence[str]) -> DocumentTerms:
+    """`DocumentTerms` of forward-index rows `(id, len0..len3, terms text)`, limited to
+    `terms` (found in each document's text by one regular expression)."""
+    column = {term: n for n, term in enumerate(terms)}
+    pattern = re.compile(
+        " (" + "|".join(re.escape(t) for t in terms) + ")/" + "/".join([r"(\d+)"] * SLOTS)
+    )
+    found: list[int] = []
+    lengths: list[tuple[int, ...]] = []
+    hits: list[tuple[int, int, tuple[str, ...]]] = []
+    for item_id, *rest in rows:
+        row = len(found)
+        found.append(int(item_id))
+        lengths.append(tuple(rest[:SLOTS]))
+        for match in pattern.finditer(rest[SLOTS]):
+            hits.append((row, column[match.group(1)], match.groups()[1:]))
+    if not found:
+        return DocumentTerms.empty(len(terms))
+    tf = np.zeros((len(found), len(terms), SLOTS))
+    for row, col, counts in hits:
+        tf[row, col] = [int(c) for c in counts]
+    ids_array = np.asarray(found, dtype=np.int64)
+    return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)

@@ -1,11 +1,13 @@
-"""The read path of `PostgresMemoryStore`: get, and filter-only or vector search, paged and
-expanded through links.
+"""The read path of `PostgresMemoryStore`: get, and filter-only, vector or hybrid search, paged
+and expanded through links.
 
 Core pieces:
     - `get_items(store, cur, ops)`: the items `GetOp`s name, in order (`None` where missing).
     - `search(store, cur, op, query_vector, expansion)`: one `SearchOp`. With a query and a
       vector index, the best items by pgvector distance (scored like LangGraph's
-      `PostgresStore`: cosine similarity by default, best vector per item), then — with
+      `PostgresStore`: cosine similarity by default, best vector per item) — or, when the
+      store has hybrid settings, those fused with the tenant's BM25 by `store.ranking`
+      (`pg_hybrid`, the same ranking as SQLite) — then, with
       `expansion` — the items the best results link to (`store.expansion`), then the page.
       Without a query, matching items, most recently updated first.
     - `PgLinkGraph`: the `LinkGraph` of one search, over `hippograph_links` and `store`.
@@ -26,11 +28,12 @@ from langgraph.store.base import GetOp, Item, SearchItem, SearchOp
 from langgraph.store.postgres.base import get_distance_operator
 from psycopg import Cursor
 
-from hippograph.store import pg_links
+from hippograph.store import pg_keywords, pg_links
 from hippograph.store.codec import ns_to_text, text_to_ns
 from hippograph.store.expansion import ItemRef, expand_ranked
 from hippograph.store.links import Link, LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.pg_filters import search_filter
+from hippograph.store.pg_hybrid import PgSearchScope, rank_hybrid
 from hippograph.store.pg_sql import WANTED, prefix_condition, vector_literal
 
 if TYPE_CHECKING:
@@ -43,8 +46,9 @@ _ITEM = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Scope:
-    """The conditions of one search on `store` rows, and how it measures distance."""
+class SearchConditions:
+    """The conditions of one search on `store` rows, and how it measures distance (shared
+    with `pg_hybrid`)."""
 
     where: str
     params: list[Any]
@@ -58,7 +62,7 @@ class _Scope:
     vectors_params: list[Any]
 
 
-def _scope(store: PostgresMemoryStore, op: SearchOp) -> _Scope:
+def _scope(store: PostgresMemoryStore, op: SearchOp) -> SearchConditions:
     prefix = tuple(op.namespace_prefix)
     ns_sql, ns_params = prefix_condition(prefix, "store.prefix")
     sv_sql, sv_params = prefix_condition(prefix, "sv.prefix")
@@ -80,7 +84,7 @@ def _scope(store: PostgresMemoryStore, op: SearchOp) -> _Scope:
             f"WHERE {sv_sql} AND {ns_sql} AND {filter_sql}"
         )
         vectors_params = [*sv_params, *ns_params, *filter_params]
-    return _Scope(
+    return SearchConditions(
         f"{ns_sql} AND {filter_sql}",
         [*ns_params, *filter_params],
         distance,
@@ -107,21 +111,34 @@ def search(
         wanted = max(wanted, expansion.seeds)
     config = cast(dict[str, Any], store.index_config or {})
     per_item = int(config.get("__estimated_num_vectors", 1))
-    ranked, exhausted = _ranking(cur, scope, vector, wanted, per_item)
+    settings = store.hybrid
+    if settings is not None:
+        pool = max(settings.candidates, 2 * (op.offset + op.limit), wanted)
+        candidates, exhausted = _ranking(cur, scope, vector, pool, per_item)
+        groups = pg_keywords.groups_for_prefix(cur, tuple(op.namespace_prefix), store.group_depth)
+        hybrid = PgSearchScope(
+            cur, scope, vector, candidates=candidates, groups=groups, item_columns=_ITEM
+        )
+        ranked, total = rank_hybrid(hybrid, settings, op.query, pool=pool, head=wanted)
+    else:
+        ranked, exhausted = _ranking(cur, scope, vector, wanted, per_item)
+        total = len(ranked)
     via: dict[ItemRef, Via] = {}
     if expansion is not None:
+        before = len(ranked)
         ranked, via = expand_ranked(ranked, expansion, PgLinkGraph(cur, scope, vector))
+        total += len(ranked) - before
     page: list[tuple[Row, float | None]] = list(ranked[op.offset : op.offset + op.limit])
     if len(page) < op.limit and exhausted:
         # Items stored without vectors (`index=False`) follow, unscored, as in InMemoryStore.
-        skip = max(0, op.offset - len(ranked))
+        skip = max(0, op.offset - total)
         tail = op._replace(limit=op.limit - len(page), offset=skip)
         page += [(row, None) for row in _unscored(cur, scope, tail, without_vectors=True)]
     return _finish(store, cur, op, page, via)
 
 
 def _ranking(
-    cur: Cursor[Any], scope: _Scope, vector: str, wanted: int, per_item: int
+    cur: Cursor[Any], scope: SearchConditions, vector: str, wanted: int, per_item: int
 ) -> tuple[list[tuple[Row, float]], bool]:
     """The `wanted` best items by their best vector, and whether that is every item with
     vectors under the search's conditions."""
@@ -153,7 +170,7 @@ def _ranking(
 
 
 def _unscored(
-    cur: Cursor[Any], scope: _Scope, op: SearchOp, *, without_vectors: bool = False
+    cur: Cursor[Any], scope: SearchConditions, op: SearchOp, *, without_vectors: bool = False
 ) -> list[Row]:
     """Items matching the search, most recently updated first (only those without vectors
     when asked), paged by `op`."""
@@ -242,7 +259,7 @@ def get_items(
 class PgLinkGraph:
     """`LinkGraph` over `hippograph_links` and `store` for one vector search."""
 
-    def __init__(self, cur: Cursor[Any], scope: _Scope, vector: str) -> None:
+    def __init__(self, cur: Cursor[Any], scope: SearchConditions, vector: str) -> None:
         self.cur, self.scope, self.vector = cur, scope, vector
 
     def ref(self, row: Row) -> ItemRef:

@@ -1,0 +1,139 @@
+"""Issue 15.1: hybrid search on PostgreSQL ranks exactly as on SQLite, per tenant.
+
+The same LoCoMo turns (content, the previous turn as context, the session's date and thread)
+go into a `FaissSqliteStore` and a `PostgresMemoryStore`, both opened with the shipped
+`MEMORY_SEARCH`, in the same batches (large ones through PostgreSQL's `COPY` path, small
+ones through plain statements), then are updated and deleted the same way. Every query must
+return the same keys in the same order with the same scores (1e-6) on both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.base import PutOp
+
+from hippograph.store import FaissSqliteStore, LocalEmbeddings
+from hippograph.store.ranking import MEMORY_SEARCH
+from hippograph.store.ranking.policy import MEMORY_FIELDS
+
+LOCOMO = Path("/work/shared/data/locomo/26.json")
+ALICE = ("memories", "alice")
+BOB = ("memories", "bob")
+
+
+def _turns(sessions: range) -> list[tuple[str, dict[str, Any]]]:
+    """`(dia_id, memory value)` of LoCoMo conversation 26's turns in `sessions`."""
+    data = json.loads(LOCOMO.read_text())
+    memories: list[tuple[str, dict[str, Any]]] = []
+    for n in sessions:
+        when = datetime.strptime(data[f"session_{n}_date_time"], "%I:%M %p on %d %B, %Y")
+        previous = ""
+        for turn in data[f"session_{n}"]:
+            value = {
+                "content": f"{turn['speaker']}: {turn['text']}",
+                "context": previous,
+                "timestamp": when.isoformat(),
+                "source": {"thread_id": f"session-{n}"},
+            }
+            memories.append((turn["dia_id"], value))
+            previous = turn["text"]
+    return memories
+
+
+def _questions(count: int) -> list[str]:
+    data = json.loads(LOCOMO.read_text())
+    return [qa["question"] for qa in data["qa"] if qa.get("category") != 5][:count]
+
+
+QUERIES = [
+    *_questions(12),
+    "When did Caroline go to the LGBTQ support group?",
+    "What did Melanie paint on 8 May 2023?",
+    "the the and of",  # stop words only: pure vector ranking
+    "adoption agencies",
+]
+
+
+def _fill(store: Any) -> None:
+    """The same writes, in the same order, on either backend."""
+    alice, bob = _turns(range(1, 4)), _turns(range(4, 6))
+    # Alice in one large batch (PostgreSQL: COPY), Bob in small ones (array statements).
+    store.batch([PutOp(ALICE, dia, value) for dia, value in alice])
+    for start in range(0, len(bob), 10):
+        store.batch([PutOp(BOB, dia, value) for dia, value in bob[start : start + 10]])
+    # Updates keep an item's identity; deletes and stop-word-only texts change statistics.
+    first, value = alice[3]
+    store.put(ALICE, first, {**value, "content": value["content"] + " She adopted a puppy."})
+    store.delete(ALICE, alice[5][0])
+    store.put(ALICE, "empty", {"content": "the and of", "timestamp": alice[0][1]["timestamp"]})
+    store.put(ALICE, "unindexed", {"content": "adoption agencies"}, index=False)
+
+
+def _rankings(store: Any, namespace: tuple[str, ...], **kwargs: Any) -> list[list[Any]]:
+    return [
+        [(hit.key, hit.score) for hit in store.search(namespace, query=q, limit=10, **kwargs)]
+        for q in QUERIES
+    ]
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(
+    tmp_path_factory: pytest.TempPathFactory, local_embeddings: LocalEmbeddings
+) -> Iterator[FaissSqliteStore]:
+    index = {"embed": local_embeddings, "fields": list(MEMORY_FIELDS)}
+    path = tmp_path_factory.mktemp("hybrid") / "m.db"
+    with FaissSqliteStore(str(path), index=index, hybrid=MEMORY_SEARCH) as store:  # type: ignore[arg-type]
+        _fill(store)
+        yield store
+
+
+@pytest.fixture(scope="module")
+def pg_store(pg_server: Any, local_embeddings: LocalEmbeddings) -> Iterator[Any]:
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    index = {"dims": 384, "embed": local_embeddings, "fields": list(MEMORY_FIELDS)}
+    store = PostgresMemoryStore.open(
+        pg_server.create_database(),
+        index=index,  # type: ignore[arg-type]
+        hybrid=MEMORY_SEARCH,
+    )
+    try:
+        _fill(store)
+        yield store
+    finally:
+        store.close()
+
+
+def _assert_same(sqlite: list[list[Any]], postgres: list[list[Any]]) -> None:
+    for query, want, got in zip(QUERIES, sqlite, postgres, strict=True):
+        assert [k for k, _ in got] == [k for k, _ in want], query
+        for (key, a), (_, b) in zip(want, got, strict=True):
+            assert b == pytest.approx(a, abs=1e-6), (query, key)
+
+
+def test_postgres_ranks_exactly_as_sqlite(sqlite_store: Any, pg_store: Any) -> None:
+    sqlite, postgres = _rankings(sqlite_store, ALICE), _rankings(pg_store, ALICE)
+    _assert_same(sqlite, postgres)
+    # The keyword part is really there: vector search alone ranks differently.
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    vector_only = PostgresMemoryStore(pg_store.conn, index=pg_store.index_config)
+    assert _rankings(vector_only, ALICE) != postgres
+    assert pg_store.keyword_fields() == ["content", "context"]
+
+
+def test_the_same_across_tenants_filters_and_pages(sqlite_store: Any, pg_store: Any) -> None:
+    _assert_same(_rankings(sqlite_store, BOB), _rankings(pg_store, BOB))
+    # A search spanning both users' groups sums their statistics the same way.
+    _assert_same(_rankings(sqlite_store, ("memories",)), _rankings(pg_store, ("memories",)))
+    only = {"source": {"thread_id": "session-2"}}
+    _assert_same(
+        _rankings(sqlite_store, ALICE, filter=only), _rankings(pg_store, ALICE, filter=only)
+    )
+    _assert_same(_rankings(sqlite_store, ALICE, offset=5), _rankings(pg_store, ALICE, offset=5))
