@@ -137,3 +137,82 @@ def test_the_same_across_tenants_filters_and_pages(sqlite_store: Any, pg_store: 
         _rankings(sqlite_store, ALICE, filter=only), _rankings(pg_store, ALICE, filter=only)
     )
     _assert_same(_rankings(sqlite_store, ALICE, offset=5), _rankings(pg_store, ALICE, offset=5))
+
+
+# ---------------------------------------------------------------------- per tenant, any delete
+
+NOTES = [
+    "I adopted a golden retriever named Max",
+    "My sister lives in Paris and paints",
+    "I work with NeoVim every day",
+    "We went hiking near Lisbon in May",
+    "The support ticket number is QX-4471",
+    "Max loves the beach",
+]
+OTHER = ["Bob paints golden sunsets", "Bob's retriever chews brushes", "ticket for the golden gate"]
+
+
+def _keyword_state(store: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every keyword table's rows except document ids (sorted)."""
+    queries = {
+        "docs": "SELECT prefix, key, grp, len0, len1, len2, len3, terms "
+        "FROM hippograph_keyword_docs",
+        "postings": "SELECT p.grp, p.term, p.impact, d.key FROM hippograph_keyword_postings p "
+        "JOIN hippograph_keyword_docs d ON d.id = p.doc_id",
+        "terms": "SELECT grp, term, df FROM hippograph_keyword_terms",
+        "groups": "SELECT grp, docs, len0, len1, len2, len3 FROM hippograph_keyword_groups",
+    }
+    with store._batch_cursor(write=False) as cur:
+        return {
+            name: sorted(tuple(row.values()) for row in cur.execute(sql).fetchall())
+            for name, sql in queries.items()
+        }
+
+
+def _rebuilt_state(store: Any) -> dict[str, list[tuple[Any, ...]]]:
+    from hippograph.store import pg_keywords
+
+    with store._batch_cursor(write=True) as cur:
+        fields = pg_keywords.recorded_fields(cur)
+        assert fields is not None
+        pg_keywords.rebuild(cur, fields, store._group_of)
+    return _keyword_state(store)
+
+
+def test_a_users_scores_ignore_other_users_writes(open_pg: Any) -> None:
+    store = open_pg(hybrid=MEMORY_SEARCH)
+    for n, text in enumerate(NOTES):
+        store.put(ALICE, f"a{n}", {"content": text})
+    queries = ["golden retriever", "painting in Paris", "ticket QX-4471", "hiking trip"]
+
+    def ranking() -> list[list[tuple[str, float | None]]]:
+        return [[(h.key, h.score) for h in store.search(ALICE, query=q)] for q in queries]
+
+    before = ranking()
+    store.batch([PutOp(BOB, f"b{n}", {"content": OTHER[n % 3] + f" #{n}"}) for n in range(200)])
+    assert ranking() == before
+    # ...whereas Alice's own write does move her statistics.
+    store.put(ALICE, "a9", {"content": "golden golden golden"})
+    assert ranking() != before
+
+
+def test_statistics_stay_exact_whoever_deletes(open_pg: Any) -> None:
+    """Deletes by our store, by a plain `PostgresStore` client (raw SQL), by the TTL sweep
+    and by erasure leave exactly the rows and statistics a rebuild would compute."""
+    store = open_pg(hybrid=MEMORY_SEARCH)
+    store.batch([PutOp(ALICE, f"a{n}", {"content": t}) for n, t in enumerate(NOTES * 20)])
+    store.batch([PutOp(BOB, f"b{n}", {"content": t}) for n, t in enumerate(OTHER)])
+    store.put(ALICE, "a1", {"content": "My brother lives in Rome"})  # update
+    store.delete(ALICE, "a2")
+    store.put(ALICE, "soon", {"content": "an expiring golden note"}, ttl=0.0001)
+    with store._batch_cursor(write=True) as cur:
+        cur.execute("DELETE FROM store WHERE prefix = 'memories.alice' AND key = 'a3'")
+        cur.execute("UPDATE store SET expires_at = now() - interval '1 minute' WHERE key = 'soon'")
+    assert store.sweep_ttl() == 1
+    assert _keyword_state(store) == _rebuilt_state(store)
+
+    store.purge(BOB, compact=False)
+    state = _keyword_state(store)
+    assert state == _rebuilt_state(store)
+    assert not [row for rows in state.values() for row in rows if "bob" in str(row)]
+    assert store.search(BOB, query="golden sunsets") == []
