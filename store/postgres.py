@@ -250,6 +250,14 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         if count:
             logger.info("built the keyword index (%d items)", count)
 
+    def reindex_keywords(self) -> int:
+        """Rebuild the keyword index from the stored items (after writes by plain
+        `PostgresStore` clients, which cannot tokenise; `verify()` reports them), in one
+        transaction; returns the items indexed (0 when the database keeps no index)."""
+        with self._batch_cursor(write=True) as cur:
+            fields = pg_keywords.recorded_fields(cur)
+            return 0 if fields is None else pg_keywords.rebuild(cur, fields, self._group_of)
+
     def keyword_fields(self) -> list[str] | None:
         """Value fields the database's keyword index holds (`None`: it keeps none)."""
         with self._batch_cursor(write=False) as cur:

@@ -170,12 +170,8 @@ def _keyword_state(store: Any) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _rebuilt_state(store: Any) -> dict[str, list[tuple[Any, ...]]]:
-    from hippograph.store import pg_keywords
-
-    with store._batch_cursor(write=True) as cur:
-        fields = pg_keywords.recorded_fields(cur)
-        assert fields is not None
-        pg_keywords.rebuild(cur, fields, store._group_of)
+    assert store.verify().ok, store.verify().problems
+    store.reindex_keywords()
     return _keyword_state(store)
 
 
@@ -216,3 +212,21 @@ def test_statistics_stay_exact_whoever_deletes(open_pg: Any) -> None:
     assert state == _rebuilt_state(store)
     assert not [row for rows in state.values() for row in rows if "bob" in str(row)]
     assert store.search(BOB, query="golden sunsets") == []
+
+
+def test_verify_finds_items_a_plain_client_wrote_and_reindex_fixes_them(open_pg: Any) -> None:
+    from langgraph.store.postgres import PostgresStore
+
+    store = open_pg(hybrid=MEMORY_SEARCH)
+    store.put(ALICE, "a0", {"content": "I adopted a golden retriever named Max"})
+    plain = PostgresStore(store.conn, index=store.index_config)
+    plain.put(ALICE, "p1", {"content": "Max chews golden slippers"})
+    report = store.verify()
+    assert not report.ok
+    assert any("memories.alice/p1 has no keyword row" in p for p in report.problems)
+    with store._batch_cursor(write=True) as cur:
+        cur.execute("UPDATE hippograph_keyword_terms SET df = df + 1 WHERE term = 'golden'")
+    assert any("'golden'" in p for p in store.verify().problems)
+    assert store.reindex_keywords() == 2
+    assert store.verify().ok
+    assert store.search(ALICE, query="slippers")[0].key == "p1"
