@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from psycopg import Cursor
 
 from hippograph.store import pg_keywords, ranking
-from hippograph.store.pg_sql import WANTED
 from hippograph.store.ranking import HybridSearch
 
 if TYPE_CHECKING:
@@ -52,24 +51,12 @@ class PgSearchScope:
         self.groups = list(groups)
         self.item_columns = item_columns
         self.rows: dict[int, Row] = {}
-        """Item rows by id, of the vector candidates (others are read by `fetch_rows`)."""
+        """Item rows by id: the vector candidates', then those `cosines` reads."""
         self.ranked: list[tuple[int, float]] = []
-        refs = [(row["prefix"], row["key"]) for row, _ in candidates]
-        ids = self._ids(refs)
         for n, (row, score) in enumerate(candidates):
-            item_id = ids.get((row["prefix"], row["key"]), -(n + 1))
-            self.rows[item_id] = row
-            self.ranked.append((item_id, score))
-
-    def _ids(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        if not refs:
-            return {}
-        rows = self.cur.execute(
-            f"SELECT d.prefix, d.key, d.id FROM {WANTED} JOIN hippograph_keyword_docs d "
-            "ON d.prefix = wanted.prefix AND d.key = wanted.key",
-            ([p for p, _ in refs], [k for _, k in refs]),
-        ).fetchall()
-        return {(row["prefix"], row["key"]): int(row["id"]) for row in rows}
+            item_id = row["doc_id"] if row.get("doc_id") is not None else -(n + 1)
+            self.rows[int(item_id)] = row
+            self.ranked.append((int(item_id), score))
 
     def vector_candidates(self, count: int) -> list[tuple[int, float]]:
         return self.ranked[:count]
@@ -99,45 +86,37 @@ class PgSearchScope:
         return {int(row["id"]) for row in rows} | {i for i, _ in self.ranked if i < 0}
 
     def cosines(self, ids: Collection[int]) -> dict[int, float]:
+        """Exact cosines of items found by keywords only; keeps their rows for `values`
+        and the page."""
         if not ids:
             return {}
         rows = self.cur.execute(
             f"""
             WITH scored AS (
-                SELECT d.id, min({self.conditions.distance}) AS neg_score
+                SELECT d.id, d.prefix, d.key, min({self.conditions.distance}) AS neg_score
                 FROM hippograph_keyword_docs d
                 JOIN store_vectors sv ON sv.prefix = d.prefix AND sv.key = d.key
                 WHERE d.id = ANY(%s) GROUP BY d.id
             )
-            SELECT id, {self.conditions.score} AS score FROM scored
+            SELECT scored.id, {self.item_columns}, {self.conditions.score} AS score
+            FROM scored JOIN store ON store.prefix = scored.prefix AND store.key = scored.key
             """,
             (self.vector, sorted(ids)),
         ).fetchall()
+        self.rows.update({int(row["id"]): row for row in rows})
         return {int(row["id"]): float(row["score"]) for row in rows}
 
     def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
         found: dict[str, dict[int, object]] = {path: {} for path in paths}
-        if not paths or not ids:
-            return found
-        columns = ", ".join(f"store.value #> %s::text[] AS v{n}" for n in range(len(paths)))
-        rows = self.cur.execute(
-            f"SELECT d.id, {columns} FROM {_DOCS} WHERE d.id = ANY(%s)",
-            (*[path.split(".") for path in paths], sorted(i for i in ids if i >= 0)),
-        ).fetchall()
-        by_id: dict[int, Sequence[object]] = {
-            int(row["id"]): [row[f"v{n}"] for n in range(len(paths))] for row in rows
-        }
-        for item_id in (i for i in ids if i < 0):
-            value = self.rows[item_id]["value"]
-            by_id[item_id] = [_at(value, path) for path in paths]
-        for item_id, values in by_id.items():
-            for path, value in zip(paths, values, strict=True):
+        for item_id, row in self.fetch_rows(list(ids)).items():
+            for path in paths:
+                value = _at(row["value"], path)
                 if value is not None and not isinstance(value, dict | list):
                     found[path][item_id] = value
         return found
 
     def fetch_rows(self, ids: Sequence[int]) -> dict[int, Row]:
-        """Item rows of `ids` (those of the vector candidates without a query)."""
+        """Item rows of `ids` (read now if neither a vector candidate nor scored by `cosines`)."""
         missing = [i for i in ids if i not in self.rows]
         if missing:
             rows = self.cur.execute(

@@ -114,7 +114,7 @@ def search(
     settings = store.hybrid
     if settings is not None:
         pool = max(settings.candidates, 2 * (op.offset + op.limit), wanted)
-        candidates, exhausted = _ranking(cur, scope, vector, pool, per_item)
+        candidates, exhausted = _ranking(cur, scope, vector, pool, per_item, doc_ids=True)
         groups = pg_keywords.groups_for_prefix(cur, tuple(op.namespace_prefix), store.group_depth)
         hybrid = PgSearchScope(
             cur, scope, vector, candidates=candidates, groups=groups, item_columns=_ITEM
@@ -138,11 +138,24 @@ def search(
 
 
 def _ranking(
-    cur: Cursor[Any], scope: SearchConditions, vector: str, wanted: int, per_item: int
+    cur: Cursor[Any],
+    scope: SearchConditions,
+    vector: str,
+    wanted: int,
+    per_item: int,
+    *,
+    doc_ids: bool = False,
 ) -> tuple[list[tuple[Row, float]], bool]:
     """The `wanted` best items by their best vector, and whether that is every item with
-    vectors under the search's conditions."""
+    vectors under the search's conditions (with `doc_ids`, rows carry their keyword
+    document id as `doc_id`)."""
     limit = wanted * per_item * 2 + 1
+    doc_id = (
+        ", (SELECT d.id FROM hippograph_keyword_docs d "
+        "WHERE d.prefix = store.prefix AND d.key = store.key) AS doc_id"
+        if doc_ids
+        else ""
+    )
     while True:
         rows = cur.execute(
             f"""
@@ -156,7 +169,7 @@ def _ranking(
                 GROUP BY prefix, key
             )
             SELECT {_ITEM}, {scope.score} AS score,
-                (SELECT count(*) FROM candidates) AS candidates
+                (SELECT count(*) FROM candidates) AS candidates{doc_id}
             FROM scored JOIN store ON store.prefix = scored.prefix AND store.key = scored.key
             ORDER BY score DESC, store.prefix, store.key
             LIMIT %s
