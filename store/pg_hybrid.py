@@ -137,10 +137,12 @@ def _at(value: Any, path: str) -> object:
 
 def rank_hybrid(
     scope: PgSearchScope, settings: HybridSearch, query: str, *, pool: int, head: int
-) -> tuple[list[tuple[Row, float]], int]:
-    """The best `head` items of the hybrid ranking of `query` as `(row, score)`, and how
-    many items the whole ranking holds."""
+) -> tuple[list[tuple[Row, float]], int, dict[tuple[str, str], dict[str, float]]]:
+    """The best `head` items of the hybrid ranking of `query` as `(row, score)`, how many
+    items the whole ranking holds, and the parts of each one's score (for explain)."""
     ranked = ranking.rank(settings, scope, query, pool=pool, vector=scope.ranked)
     best = ranked[:head]
     rows = scope.fetch_rows([r.item_id for r in best])
-    return [(rows[r.item_id], r.score) for r in best if r.item_id in rows], len(ranked)
+    kept = [(rows[r.item_id], r) for r in best if r.item_id in rows]
+    parts = {(row["prefix"], row["key"]): dict(r.parts) for row, r in kept}
+    return [(row, r.score) for row, r in kept], len(ranked), parts

@@ -35,6 +35,7 @@ from hippograph.store.links import Link, LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.pg_filters import search_filter
 from hippograph.store.pg_hybrid import PgSearchScope, rank_hybrid
 from hippograph.store.pg_sql import WANTED, prefix_condition, vector_literal
+from hippograph.store.ranking.explain import ExplainedSearchItem
 
 if TYPE_CHECKING:
     from hippograph.store.postgres import PostgresMemoryStore
@@ -100,11 +101,16 @@ def search(
     op: SearchOp,
     query_vector: Sequence[float] | None,
     expansion: LinkExpansion | None,
+    *,
+    explain: bool = False,
 ) -> list[SearchItem]:
-    """The results of `op` (see the module docstring)."""
+    """The results of `op` (see the module docstring); with `explain`, as
+    `ExplainedSearchItem`s carrying the parts of their scores."""
     scope = _scope(store, op)
+    parts: dict[ItemRef, dict[str, Any]] | None = {} if explain else None
     if query_vector is None or not op.query or not scope.distance:
-        return _finish(store, cur, op, [(row, None) for row in _unscored(cur, scope, op)], {})
+        unscored: list[tuple[Row, float | None]] = [(r, None) for r in _unscored(cur, scope, op)]
+        return _finish(store, cur, op, unscored, {}, parts=parts)
     vector = vector_literal(query_vector)
     wanted = op.offset + op.limit
     if expansion is not None:
@@ -119,10 +125,16 @@ def search(
         hybrid = PgSearchScope(
             cur, scope, vector, candidates=candidates, groups=groups, item_columns=_ITEM
         )
-        ranked, total = rank_hybrid(hybrid, settings, op.query, pool=pool, head=wanted)
+        ranked, total, hybrid_parts = rank_hybrid(
+            hybrid, settings, op.query, pool=pool, head=wanted
+        )
+        if parts is not None:
+            parts.update(hybrid_parts)
     else:
         ranked, exhausted = _ranking(cur, scope, vector, wanted, per_item)
         total = len(ranked)
+        if parts is not None:
+            parts.update({(row["prefix"], row["key"]): {"cosine": score} for row, score in ranked})
     via: dict[ItemRef, Via] = {}
     if expansion is not None:
         before = len(ranked)
@@ -134,7 +146,7 @@ def search(
         skip = max(0, op.offset - total)
         tail = op._replace(limit=op.limit - len(page), offset=skip)
         page += [(row, None) for row in _unscored(cur, scope, tail, without_vectors=True)]
-    return _finish(store, cur, op, page, via)
+    return _finish(store, cur, op, page, via, parts=parts)
 
 
 def _ranking(
@@ -206,8 +218,12 @@ def _finish(
     op: SearchOp,
     page: Sequence[tuple[Row, float | None]],
     via: Mapping[ItemRef, Via],
+    *,
+    parts: Mapping[ItemRef, Mapping[str, Any]] | None = None,
 ) -> list[SearchItem]:
-    """`SearchItem`s for `page` (restarting their TTL clocks when `op` asks to)."""
+    """`SearchItem`s for `page` (restarting their TTL clocks when `op` asks to); with
+    `parts` (explain), `ExplainedSearchItem`s: an item's parts, or for a linked result the
+    score it was reached with (`links`) and from where (`via`)."""
     if op.refresh_ttl:
         _refresh(cur, [row for row, _ in page])
     results: list[SearchItem] = []
@@ -220,8 +236,13 @@ def _finish(
             updated_at=row["updated_at"],
             score=score,
         )
-        how = via.get((row["prefix"], row["key"]))
-        results.append(item if how is None else LinkedSearchItem(item, how))
+        ref = (row["prefix"], row["key"])
+        how = via.get(ref)
+        found = item if how is None else LinkedSearchItem(item, how)
+        if parts is not None:
+            explained = parts.get(ref, {}) if how is None else {"links": score, "via": how["key"]}
+            found = ExplainedSearchItem(found, explained)
+        results.append(found)
     return results
 
 

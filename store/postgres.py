@@ -325,7 +325,9 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
                     results[i] = item
             for i, op in plan.searches:
                 vector = plan.queries.get(op.query) if op.query else None
-                results[i] = pg_reads.search(self, cur, op, vector, plan.expansion)
+                results[i] = pg_reads.search(
+                    self, cur, op, vector, plan.expansion, explain=plan.explain
+                )
             if plan.lists:
                 self._batch_list_namespaces_ops(plan.lists, results, cur)
             for i, links_op in plan.link_lists:

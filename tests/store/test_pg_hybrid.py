@@ -230,3 +230,15 @@ def test_verify_finds_items_a_plain_client_wrote_and_reindex_fixes_them(open_pg:
     assert store.reindex_keywords() == 2
     assert store.verify().ok
     assert store.search(ALICE, query="slippers")[0].key == "p1"
+
+
+def test_explain_gives_the_same_parts_on_both(sqlite_store: Any, pg_store: Any) -> None:
+    for query in QUERIES[:6]:
+        want = sqlite_store.search(ALICE, query=query, limit=5, explain=True)
+        got = pg_store.search(ALICE, query=query, limit=5, explain=True)
+        assert [h.key for h in got] == [h.key for h in want]
+        for a, b in zip(want, got, strict=True):
+            assert set(b.explain) == set(a.explain) >= {"score", "cosine", "bm25", "keyword"}
+            for part, value in a.explain.items():
+                assert b.explain[part] == pytest.approx(value, abs=1e-6), (query, part)
+    assert not hasattr(pg_store.search(ALICE, query="Max", limit=1)[0], "explain")
