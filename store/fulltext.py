@@ -33,6 +33,7 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,12 +76,18 @@ def slot_texts(texts: Iterable[tuple[str, str]], fields: Sequence[str]) -> list[
     return ["\n".join(p) for p in parts]
 
 
+@lru_cache(maxsize=1024)
+def _tokens(path: str) -> tuple[str, ...]:
+    """`tokenize_path(path)`, parsed once per path (bulk writes index many items)."""
+    return tuple(tokenize_path(path))
+
+
 def texts_at(value: Mapping[str, Any], paths: Sequence[str]) -> list[tuple[str, str]]:
     """`(field name, text)` for each of `paths` in `value`, named as the vector index names
     them (`"path"`, or `"path.N"` when a path yields several texts)."""
     texts: list[tuple[str, str]] = []
     for path in paths:
-        found = get_text_at_path(value, path if path == "$" else tokenize_path(path))
+        found = get_text_at_path(value, path if path == "$" else list(_tokens(path)))
         for n, text in enumerate(found):
             texts.append((f"{path}.{n}" if len(found) > 1 else path, text))
     return texts
@@ -102,6 +109,14 @@ def recorded_fields(conn: sqlite3.Connection) -> list[str] | None:
     return None if row is None else list(json.loads(row[0]))
 
 
+def grown_fields(current: Sequence[str] | None, wanted: Sequence[str]) -> list[str]:
+    """The fields a keyword index holds once `wanted` is asked of one holding `current`:
+    missing ones appended, none removed (slots keep their meaning; every backend)."""
+    fields = list(current or [])
+    fields.extend(f for f in wanted if f not in fields)
+    return fields
+
+
 def ensure_fields(
     conn: sqlite3.Connection, wanted: Sequence[str], group_of: Callable[[str], str]
 ) -> tuple[list[str], int]:
@@ -113,8 +128,7 @@ def ensure_fields(
     write transaction; `group_of` maps an item's namespace text to its group.
     """
     current = recorded_fields(conn)
-    fields = list(current or [])
-    fields.extend(f for f in wanted if f not in fields)
+    fields = grown_fields(current, wanted)
     if current == fields:
         return fields, 0
     conn.execute(

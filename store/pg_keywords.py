@@ -7,9 +7,9 @@ Core pieces (schema migration 3, see `pg_schema`):
       is re-indexed, so ties between equal scores break the same way as SQLite's item ids.
       The row goes when its item goes (foreign key, any client).
     - `hippograph_keyword_postings (grp, term, impact, doc_id)`: a term's champions are a
-      backwards index range with a LIMIT; they go with their document (foreign key).
+      backwards index range with a LIMIT; they go with their document (its delete trigger).
     - `hippograph_keyword_terms (grp, term, df)`, `hippograph_keyword_groups (grp, docs,
-      len0..len3)`: the group's statistics, kept by a statement trigger on the documents.
+      len0..len3)`: the group's statistics, kept by the same statement triggers.
     - `write_keywords(cur, entries, fields, group_of)`: (re)index items in the writer's
       transaction, through `COPY` for large batches. `PgKeywords`: the read side, the
       `ranking.bm25.KeywordSource` of one search scope.
@@ -91,8 +91,7 @@ def ensure_fields(
     indexed and how many items were (re)indexed — 0 unless the fields grew. Fields are
     only appended, so slots keep their meaning (see `fulltext.ensure_fields`)."""
     current = recorded_fields(cur)
-    fields = list(current or [])
-    fields.extend(f for f in wanted if f not in fields)
+    fields = fulltext.grown_fields(current, wanted)
     if current == fields:
         return fields, 0
     cur.execute(
@@ -198,21 +197,31 @@ def _insert(
     *,
     copy: bool,
 ) -> None:
-    """Insert `rows` into `table`: one binary `COPY` when large, else one statement over
-    array parameters."""
+    """Insert `rows` into `table`: when large, one text-format `COPY` written as one
+    buffer (per-row binary writes cost more in Python than the server's work), else one
+    statement over array parameters."""
     if not rows:
         return
     if copy and len(rows) >= COPY_THRESHOLD:
-        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as stream:
-            stream.set_types(list(types))
-            for row in rows:
-                stream.write_row(row)
+        data = "".join("\t".join(map(_copy_text, row)) + "\n" for row in rows)
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as stream:
+            stream.write(data)
         return
     arrays = ", ".join(f"%s::{kind}[]" for kind in types)
     cur.execute(
         f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",
         [list(column) for column in zip(*rows, strict=True)],
     )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    """`value` in `COPY`'s text format (floats as `repr`, which round-trips exactly)."""
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 # ---------------------------------------------------------------------- reads

@@ -157,6 +157,12 @@ def _check_keywords(conn: Connection[Any], report: VerifyReport) -> None:
                 "hippograph_keyword_docs d WHERE d.prefix = s.prefix AND d.key = s.key) LIMIT 50"
             ).fetchall():
                 report.add(f"item {prefix}/{key} has no keyword row: {stale}")
+        orphans = cur.execute(
+            "SELECT count(*) FROM hippograph_keyword_postings p WHERE NOT EXISTS "
+            "(SELECT 1 FROM hippograph_keyword_docs d WHERE d.id = p.doc_id)"
+        ).fetchone()
+        if orphans and orphans[0]:
+            report.add(f"{orphans[0]} keyword postings belong to no document: {stale}")
         for grp, term in cur.execute(
             f"SELECT coalesce(t.grp, c.grp), coalesce(t.term, c.term) FROM ({_DF_FROM_DOCS}) c "
             "FULL JOIN hippograph_keyword_terms t ON t.grp = c.grp AND t.term = c.term "
