@@ -44,12 +44,18 @@ class PgSearchScope:
         candidates: Sequence[tuple[Row, float]],
         groups: Sequence[str],
         item_columns: str,
+        fields: Sequence[str] | None,
+        whole_groups: bool = False,
     ) -> None:
         self.cur = cur
         self.conditions = conditions
         self.vector = vector
         self.groups = list(groups)
         self.item_columns = item_columns
+        self.fields = None if fields is None else list(fields)
+        self.whole_groups = whole_groups
+        """Every indexed item of the groups is admissible (no filter, no expiry, and the
+        namespace prefix is the groups'): admissibility needs no query."""
         self.rows: dict[int, Row] = {}
         """Item rows by id: the vector candidates', then those `cosines` reads."""
         self.ranked: list[tuple[int, float]] = []
@@ -62,12 +68,13 @@ class PgSearchScope:
         return self.ranked[:count]
 
     def keywords(self) -> tuple[pg_keywords.PgKeywords, list[str]] | None:
-        fields = pg_keywords.recorded_fields(self.cur)
-        if fields is None:
+        if self.fields is None:
             return None
-        return pg_keywords.PgKeywords(self.cur, self.groups), fields
+        return pg_keywords.PgKeywords(self.cur, self.groups), self.fields
 
     def admissible(self, ids: Collection[int]) -> set[int]:
+        if self.whole_groups:
+            return set(ids)
         known = [i for i in ids if i >= 0]
         kept = {i for i in ids if i < 0}  # vector candidates: admissible by construction
         if known:

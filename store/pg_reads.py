@@ -61,6 +61,8 @@ class SearchConditions:
     """The namespace condition on `store_vectors sv`, plus a join to `store` when the
     search also filters items (by value or expiry)."""
     vectors_params: list[Any]
+    filtered: bool = True
+    """Whether the search filters items beyond their namespace (by value or expiry)."""
 
 
 def _scope(store: PostgresMemoryStore, op: SearchOp) -> SearchConditions:
@@ -92,6 +94,7 @@ def _scope(store: PostgresMemoryStore, op: SearchOp) -> SearchConditions:
         score,
         vectors_where,
         vectors_params,
+        filtered=filter_sql != "TRUE",
     )
 
 
@@ -121,9 +124,16 @@ def search(
     if settings is not None:
         pool = max(settings.candidates, 2 * (op.offset + op.limit), wanted)
         candidates, exhausted = _ranking(cur, scope, vector, pool, per_item, doc_ids=True)
-        groups = pg_keywords.groups_for_prefix(cur, tuple(op.namespace_prefix), store.group_depth)
+        prefix = tuple(op.namespace_prefix)
         hybrid = PgSearchScope(
-            cur, scope, vector, candidates=candidates, groups=groups, item_columns=_ITEM
+            cur,
+            scope,
+            vector,
+            candidates=candidates,
+            groups=pg_keywords.groups_for_prefix(cur, prefix, store.group_depth),
+            item_columns=_ITEM,
+            fields=store.searched_keyword_fields(),
+            whole_groups=not scope.filtered and len(prefix) <= store.group_depth,
         )
         ranked, total, hybrid_parts = rank_hybrid(
             hybrid, settings, op.query, pool=pool, head=wanted

@@ -121,6 +121,7 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
 
     backend = "PostgreSQL"
     _hybrid: HybridSearch | None = None
+    _keyword_layout: list[str] | None = None
     group_depth: int = DEFAULT_GROUP_DEPTH
     """Namespace labels that form one keyword-statistics group (one user at 2, as SQLite's
     FAISS groups): BM25 statistics, and so scores, are each group's own."""
@@ -257,6 +258,14 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         with self._batch_cursor(write=True) as cur:
             fields = pg_keywords.recorded_fields(cur)
             return 0 if fields is None else pg_keywords.rebuild(cur, fields, self._group_of)
+
+    def searched_keyword_fields(self) -> list[str] | None:
+        """The keyword index's field layout as this store's searches read it, fetched once:
+        fields only ever grow (appended), and a field appended later by another store is
+        one this store's settings do not weigh, so its searches rank the same without it."""
+        if self._keyword_layout is None:
+            self._keyword_layout = self.keyword_fields()
+        return self._keyword_layout
 
     def keyword_fields(self) -> list[str] | None:
         """Value fields the database's keyword index holds (`None`: it keeps none)."""
