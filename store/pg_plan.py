@@ -43,6 +43,7 @@ from hippograph.store.links import (
     current_expansion,
     validate_link_op,
 )
+from hippograph.store.ranking.explain import explaining
 
 
 @dataclass(slots=True)
@@ -62,6 +63,8 @@ class BatchPlan:
     source: dict[str, Any] | None = None
     record_history: bool = True
     expansion: LinkExpansion | None = None
+    explain: bool = False
+    """Searches return `ExplainedSearchItem`s (`search(..., explain=True)`)."""
 
     @property
     def writes(self) -> bool:
@@ -85,6 +88,7 @@ def plan_batch(
     plan.source = current_source()
     plan.record_history = record_history
     plan.expansion = current_expansion(expand_links)
+    plan.explain = explaining()
     puts: list[PutOp] = []
     for i, op in enumerate(ops):
         if isinstance(op, LINK_OPS):
