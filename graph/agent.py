@@ -34,7 +34,7 @@ from langgraph.store.base import BaseStore
 
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
-from hippograph.memory.state import State
+from hippograph.memory.state import AgentOutput, State, TurnInput
 from hippograph.nodes.extract import extract
 from hippograph.nodes.own_thread import own_thread
 from hippograph.nodes.reconcile import reconcile
@@ -66,8 +66,14 @@ class AgentBuilder(StateGraph[Any, Any, Any, Any]):
 
 
 def build_agent_graph(*, model: BaseChatModel | None = None) -> AgentBuilder:
-    """The memory agent's graph, uncompiled (`model=None`: the offline mode)."""
-    builder = AgentBuilder(State, context_schema=Context)
+    """The memory agent's graph, uncompiled (`model=None`: the offline mode).
+
+    A run takes `TurnInput` (`messages`) and returns `AgentOutput` (`messages`, `recalled`,
+    `ops`, `warnings`); the scratch key `candidates` stays in the checkpoint only.
+    """
+    builder = AgentBuilder(
+        State, context_schema=Context, input_schema=TurnInput, output_schema=AgentOutput
+    )
     builder.add_node("own_thread", own_thread)  # records who the thread belongs to
     builder.add_node("retrieve", retrieve)
     builder.add_node("respond", partial(respond, model=model))

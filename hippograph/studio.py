@@ -3,6 +3,8 @@
 Core pieces:
     - `graph`: the memory agent compiled *without* store or checkpointer — the server
       injects its own checkpointer and our store.
+    - `recall` / `remember`: the memory subgraphs (`build_recall_graph`,
+      `build_remember_graph`), served beside it so Studio can run memory steps alone.
     - `store`: an async context manager yielding our `FaissSqliteStore` on the configured
       database (`HIPPOGRAPH_DB`, or the user data dir); the server opens it once.
 
@@ -21,15 +23,17 @@ from langgraph.store.base import BaseStore
 from hippograph.backends import aopen_store
 from hippograph.config import Settings
 from hippograph.graph.agent import AGENT_NAME, build_agent_graph
+from hippograph.graph.subgraphs import build_recall_graph, build_remember_graph
 from hippograph.memory.chat_models import resolve_chat_model
 from hippograph.tracing import setup_tracing
 
 _settings = Settings.from_env()
 setup_tracing()  # HIPPOGRAPH_TRACING=otlp traces the server's runs (OTEL_EXPORTER_OTLP_*)
 
-graph = build_agent_graph(
-    model=resolve_chat_model(_settings.model, base_url=_settings.base_url)
-).compile(name=AGENT_NAME)
+_model = resolve_chat_model(_settings.model, base_url=_settings.base_url)
+graph = build_agent_graph(model=_model).compile(name=AGENT_NAME)
+recall = build_recall_graph()
+remember = build_remember_graph(model=_model)
 
 
 @asynccontextmanager
