@@ -24,7 +24,7 @@ def _python_path(tmp_path: Path, community: bool) -> str:
     root = tmp_path / ("with-community" if community else "without")
     (root / "langchain_ollama").mkdir(parents=True)
     (root / "langchain_ollama" / "__init__.py").write_text(
-        'raise ImportError("No module named \'langchain_ollama\'")\n'
+        "raise ImportError(\"No module named 'langchain_ollama'\")\n"
     )
     if community:
         (root / "langchain_community" / "chat_models").mkdir(parents=True)
