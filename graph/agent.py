@@ -32,6 +32,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
+from hippograph.graph.thread_check import ThreadCheckedGraph
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
 from hippograph.memory.state import AgentOutput, State, TurnInput
@@ -60,9 +61,17 @@ class _OpenedStorage:
 
 
 class AgentBuilder(StateGraph[Any, Any, Any, Any]):
-    """The agent's `StateGraph`, able to own the storage its compiled graphs use."""
+    """The agent's `StateGraph`, able to own the storage its compiled graphs use; it compiles
+    to a `ThreadCheckedGraph` (another user's thread is refused before anything is saved)."""
 
     owned: _OpenedStorage | None = None
+
+    def compile(self, *args: Any, **kwargs: Any) -> ThreadCheckedGraph:
+        """`StateGraph.compile`, as a `ThreadCheckedGraph` (built the way `Pregel.copy` is)."""
+        compiled = super().compile(*args, **kwargs)
+        return ThreadCheckedGraph(
+            **{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+        )
 
 
 def build_agent_graph(*, model: BaseChatModel | None = None) -> AgentBuilder:

@@ -233,3 +233,14 @@ def test_a_chat_user_question_is_not_a_memory_and_scores_stay_in_0_1(client):
     scores = [m["score"] for m in out["recalled"] + asked["recalled"]]
     assert scores and all(0.0 <= score <= 1.0 for score in scores)
     assert out["recalled"][0]["content"] == "I repair old bikes."
+
+
+def test_another_user_cannot_write_into_a_thread_through_the_server(client):
+    thread = client.threads.create()["thread_id"]
+    _turn(client, thread, "agent", "I live in Lisbon.", {"user_id": "owner-user"})
+    before = client.threads.get_state(thread)["values"]["messages"]
+    with pytest.raises(Exception, match="belongs to another user"):
+        _turn(client, thread, "agent", "zqx-intruder", {"user_id": "other-user"})
+    assert client.threads.get_state(thread)["values"]["messages"] == before
+    history = client.threads.get_history(thread, limit=50)
+    assert "zqx-intruder" not in json.dumps(history)
