@@ -31,7 +31,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
+from hippograph.background.agent import Background, BackgroundOption, deferred, owned_former
 from hippograph.graph.thread_check import ThreadCheckedGraph
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
@@ -41,6 +43,7 @@ from hippograph.nodes.own_thread import own_thread
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.respond import respond
 from hippograph.nodes.retrieve import retrieve
+from hippograph.profile import update_profile
 
 if TYPE_CHECKING:
     from hippograph.config import Settings
@@ -74,8 +77,17 @@ class AgentBuilder(StateGraph[Any, Any, Any, Any]):
         )
 
 
-def build_agent_graph(*, model: BaseChatModel | None = None) -> AgentBuilder:
+def build_agent_graph(
+    *,
+    model: BaseChatModel | None = None,
+    background: Background | None = None,
+    profile: type[BaseModel] | None = None,
+) -> AgentBuilder:
     """The memory agent's graph, uncompiled (`model=None`: the offline mode).
+
+    With `background`, the turn ends after `respond` with `defer`, which queues the turn for
+    extract + reconcile later (a `MemoryFormer` here, or a `ServerFormation` run). With a
+    `profile` schema, `profile` patches the user's profile after reconcile.
 
     A run takes `TurnInput` (`messages`) and returns `AgentOutput` (`messages`, `recalled`,
     `ops`, `warnings`); the scratch key `candidates` stays in the checkpoint only.
@@ -86,14 +98,24 @@ def build_agent_graph(*, model: BaseChatModel | None = None) -> AgentBuilder:
     builder.add_node("own_thread", own_thread)  # records who the thread belongs to
     builder.add_node("retrieve", retrieve)
     builder.add_node("respond", partial(respond, model=model))
-    builder.add_node("extract", partial(extract, model=model))
-    builder.add_node("reconcile", partial(reconcile, model=model))
     builder.add_edge(START, "own_thread")
     builder.add_edge("own_thread", "retrieve")
     builder.add_edge("retrieve", "respond")
+    if background is not None:
+        builder.add_node("defer", deferred(background))  # memory formed after the reply
+        builder.add_edge("respond", "defer")
+        builder.add_edge("defer", END)
+        return builder
+    builder.add_node("extract", partial(extract, model=model))
+    builder.add_node("reconcile", partial(reconcile, model=model))
     builder.add_edge("respond", "extract")
     builder.add_edge("extract", "reconcile")
-    builder.add_edge("reconcile", END)
+    if profile is None:
+        builder.add_edge("reconcile", END)
+        return builder
+    builder.add_node("profile", partial(update_profile, model=model, schema=profile))
+    builder.add_edge("reconcile", "profile")
+    builder.add_edge("profile", END)
     return builder
 
 
@@ -147,6 +169,8 @@ def build_agent(
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
     store_url: str | Path | None = None,
+    background: BackgroundOption = None,
+    profile: type[BaseModel] | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled memory agent.
 
@@ -165,6 +189,12 @@ def build_agent(
             a SQLite file path (our `FaissSqliteStore` + `SqliteSaver`) or a
             `postgresql://` URL (LangGraph's `PostgresStore` with hippograph's history,
             + `PostgresSaver`, both in that database). Many agent processes may share one.
+        background: Form memories after the reply instead of before it returns: seconds of
+            quiet per thread before its turns are formed (`True`: the default 5 s), or a
+            `MemoryFormer` / `ServerFormation` of your own. The turn's `ops` are then
+            empty; pending turns are kept in the store until formed (see the README).
+        profile: A pydantic model of the user profile to keep (one item per user, patched
+            by the model from each turn's memory changes; `hippograph.profile`).
 
     Returns:
         A compiled graph; invoke it with `{"messages": [...]}`,
@@ -194,7 +224,8 @@ def build_agent(
     except BaseException:
         opened.close()
         raise
-    builder = build_agent_graph(model=chat)
+    former = owned_former(opened, background, store, chat, profile)  # stopped before storage
+    builder = build_agent_graph(model=chat, background=former, profile=profile)
     builder.owned = _OpenedStorage(opened)
     return builder.compile(store=store, checkpointer=checkpointer, name=AGENT_NAME)
 
@@ -208,12 +239,24 @@ def open_agent(
     embeddings: Embeddings | str | None = None,
     settings: Settings | None = None,
     store_url: str | Path | None = None,
+    background: BackgroundOption = None,
+    profile: type[BaseModel] | None = None,
 ) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """`build_agent` as a context manager: storage it opened is closed on exit."""
+    """`build_agent` as a context manager: storage it opened (and a background
+    `MemoryFormer` it made, before the storage) is closed on exit."""
     settings = _settings(settings, store_url, (store, checkpointer))
     with ExitStack() as opened:
         store, checkpointer = _open_defaults(opened, store, checkpointer, embeddings, settings)
-        yield build_agent(store=store, checkpointer=checkpointer, model=model, settings=settings)
+        spec = model if model is not None else settings.model
+        former = owned_former(opened, background, store, spec, profile)  # closed before storage
+        yield build_agent(
+            store=store,
+            checkpointer=checkpointer,
+            model=model,
+            settings=settings,
+            background=former,
+            profile=profile,
+        )
 
 
 @asynccontextmanager

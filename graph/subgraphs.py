@@ -17,6 +17,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
@@ -24,6 +25,7 @@ from hippograph.memory.state import RecallOutput, RememberOutput, State, TurnInp
 from hippograph.nodes.extract import extract
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.retrieve import retrieve
+from hippograph.profile import update_profile
 
 
 def build_recall_graph(*, store: BaseStore | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -45,7 +47,10 @@ def build_recall_graph(*, store: BaseStore | None = None) -> CompiledStateGraph[
 
 
 def build_remember_graph(
-    *, store: BaseStore | None = None, model: ModelSpec = None
+    *,
+    store: BaseStore | None = None,
+    model: ModelSpec = None,
+    profile: type[BaseModel] | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Remember the latest user message: extract facts, reconcile them with the store.
 
@@ -54,6 +59,7 @@ def build_remember_graph(
         model: A chat model, a `provider:model` spec or `"local"`; `None` is the offline
             mode (each statement is stored verbatim, near-duplicates are skipped with their
             provenance merged).
+        profile: A profile schema to patch after reconcile (`hippograph.profile`).
 
     Returns:
         A compiled graph: input `messages` (the last `HumanMessage` is the turn); output
@@ -68,5 +74,10 @@ def build_remember_graph(
     builder.add_node("reconcile", partial(reconcile, model=chat))
     builder.add_edge(START, "extract")
     builder.add_edge("extract", "reconcile")
-    builder.add_edge("reconcile", END)
+    if profile is None:
+        builder.add_edge("reconcile", END)
+    else:
+        builder.add_node("profile", partial(update_profile, model=chat, schema=profile))
+        builder.add_edge("reconcile", "profile")
+        builder.add_edge("profile", END)
     return builder.compile(store=store, name="remember")

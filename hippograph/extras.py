@@ -7,7 +7,7 @@ Core pieces:
     - `MissingExtraError`: an `ImportError` whose message is one line: what needs what, and
       the command that installs it.
 
-Core (agent, store, CLI) needs no extra; `ui`, `eval`, `bench`, `postgres` and `local` do.
+Core (agent, store, CLI) needs no extra; `ui`, `eval`, `bench`, `postgres`, `local` and `mcp` do.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "bench": ("matplotlib",),
     "postgres": ("psycopg", "psycopg_pool", "langgraph.store.postgres"),
     "local": ("xllamacpp",),
+    "mcp": ("mcp",),
 }
 """Extra name → importable modules it provides (see `[project.optional-dependencies]`)."""
 

@@ -33,9 +33,17 @@ from typing import IO, Any, Literal
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from hippograph.backends import FeatureUnavailableError, require
+from hippograph.background.pending import forget_pending
 from hippograph.memory.context import Context
 from hippograph.memory.similarity import exact_cosine
 from hippograph.memory_links import MemoryLinks, export_links, parse_links
+from hippograph.profile import (
+    PROFILE_LABEL,
+    parse_profile_line,
+    profile_line,
+    read_profile,
+    restore_profile,
+)
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, links_of
@@ -205,6 +213,10 @@ class MemoryManager(MemoryLinks):
         store: The memory store.
         user_id: Whose memories.
         origin: Recorded as the source of every change made here (`"cli"`, `"ui"`, …).
+        namespace: Where this user's memories live (default: `memory_namespace(user_id)`;
+            the memory tools pass the namespace their template resolves to).
+        source: More provenance for every change made here (e.g. the `thread_id` and
+            `message_ids` of the agent turn whose tool call made it).
 
     Example:
         ```python
@@ -215,11 +227,20 @@ class MemoryManager(MemoryLinks):
         ```
     """
 
-    def __init__(self, store: BaseStore, user_id: str, *, origin: str = "api") -> None:
+    def __init__(
+        self,
+        store: BaseStore,
+        user_id: str,
+        *,
+        origin: str = "api",
+        namespace: tuple[str, ...] | None = None,
+        source: Mapping[str, Any] | None = None,
+    ) -> None:
         self.store = store
         self.user_id = user_id
         self.origin = origin
-        self.namespace = memory_namespace(user_id)
+        self.namespace = memory_namespace(user_id) if namespace is None else tuple(namespace)
+        self.source = dict(source or {})
 
     # ------------------------------------------------------------------ reading
 
@@ -333,10 +354,15 @@ class MemoryManager(MemoryLinks):
             if memory is not None
         ]
 
+    def profile(self) -> dict[str, Any] | None:
+        """The user's structured profile (`hippograph.profile`), or `None`."""
+        return read_profile(self.store, self.user_id)
+
     def count(self) -> int:
         """Number of this user's memories."""
-        if isinstance(self.store, ExtendedStore):
-            return self.store.count(self.namespace)
+        if isinstance(self.store, ExtendedStore):  # a prefix count: less the profile item
+            profile = (*self.namespace, PROFILE_LABEL)
+            return self.store.count(self.namespace) - self.store.count(profile)
         return sum(1 for _ in self._items())
 
     def history(self, key: str | None = None, *, limit: int = 100) -> builtins.list[HistoryEntry]:
@@ -377,6 +403,7 @@ class MemoryManager(MemoryLinks):
             "thread_id": None,
             "message_ids": [],
             "turn_at": datetime.now(UTC).isoformat(),
+            **self.source,
         }
         with provenance(source):
             yield source
@@ -486,12 +513,14 @@ class MemoryManager(MemoryLinks):
     def erase(self, *, compact: bool = True) -> Erasure:
         """Erase every memory of this user and every trace of them (right to erasure).
 
-        On stores with `purge` (`FaissSqliteStore`, `PostgresMemoryStore`) that removes the
+        Turns of the user still waiting for background formation are erased first. On
+        stores with `purge` (`FaissSqliteStore`, `PostgresMemoryStore`) that removes the
         items, vectors, full-text rows and history under the user's namespace and, with
         `compact`, rewrites the storage so the bytes are gone (see `FaissSqliteStore.purge`).
         Other stores (e.g. `InMemoryStore`) keep only items, which are deleted.
         """
         threads = owned_threads(self.store, self.user_id)
+        forget_pending(self.store, self.user_id)  # turns still waiting for background formation
         with self._provenance():
             if isinstance(self.store, ExtendedStore):
                 report = self.store.purge(self.namespace, compact=compact)
@@ -518,6 +547,7 @@ class MemoryManager(MemoryLinks):
 
         Each line is the stored value plus `key`, `created_at` and `updated_at` (and the
         memory's outgoing `links`, on stores that keep them), so `import_jsonl` restores it.
+        The user's profile, if any, is the last line (`{"kind": "profile", ...}`).
         A file is written beside its destination and moved over it once complete, so an
         existing file is never truncated or left half-written.
 
@@ -540,6 +570,9 @@ class MemoryManager(MemoryLinks):
                     line["links"] = links[item.key]
                 out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
                 count += 1
+            profile = profile_line(self.store, self.user_id)
+            if profile is not None:
+                out.write(json.dumps(profile, ensure_ascii=False, default=str) + "\n")
         return count
 
     def import_jsonl(
@@ -569,10 +602,19 @@ class MemoryManager(MemoryLinks):
             _open_text(source, "r") as lines,
             tempfile.TemporaryFile("w+", encoding="utf-8") as spool,
         ):
+            profile: tuple[int, dict[str, Any]] | None = None
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
                 _refuse_binary(line, first=not errors and spool.tell() == 0)
+                try:
+                    found = parse_profile_line(line)
+                except ValueError as exc:
+                    errors.append(LineError(number, str(exc)))
+                    continue
+                if found is not None:
+                    profile = (number, found)
+                    continue
                 try:
                     key, value, links, updated_at = _parse_line(line)
                 except ValueError as exc:
@@ -594,6 +636,10 @@ class MemoryManager(MemoryLinks):
                     for number, key, _, links, _ in entries:
                         wanted += [(number, LinkOp(self.namespace, key, *link)) for link in links]
                 linked = self._restore_links(wanted, errors)
+                if profile is not None:
+                    restore_profile(
+                        self.store, self.user_id, *profile, on_conflict=on_conflict, kept=kept
+                    )
         return ImportReport(imported, errors, linked, kept)
 
     def _resolve_conflicts(

@@ -127,8 +127,8 @@ def verbatim_candidates(turn: Turn, context: Context) -> list[Candidate]:
             )
             continue
         candidate = _candidate(text, VERBATIM_CATEGORY, VERBATIM_IMPORTANCE, "remember")
-        if turn.previous:
-            candidate["context"] = turn.previous
+        if turn.context:
+            candidate["context"] = turn.context
         entities = find_entities(statement)
         if entities:
             candidate["entities"] = entities

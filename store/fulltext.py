@@ -30,7 +30,6 @@ indexes keywords; its slots hold the texts at the database's fields (or at a per
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -339,30 +338,34 @@ class SqliteKeywords:
         return dict(found)
 
     def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
-        """The forward index of the documents `ids`, limited to `terms` (found in each
-        document's text by one regular expression)."""
-        column = {term: n for n, term in enumerate(terms)}
-        pattern = re.compile(
-            " (" + "|".join(re.escape(t) for t in terms) + ")/" + "/".join([r"(\d+)"] * SLOTS)
-        )
+        """The forward index of the documents `ids`, limited to `terms` (each found in a
+        document's text by a plain substring search: ` term/` starts its entry)."""
+        needles = [f" {term}/" for term in terms]
         found: list[int] = []
-        lengths: list[tuple[int, ...]] = []
-        hits: list[tuple[int, int, tuple[str, ...]]] = []
+        lengths: list[Sequence[int]] = []
+        rows: list[int] = []
+        columns: list[int] = []
+        counts: list[list[str]] = []
         for chunk in chunked(sorted(ids)):
             for item_id, *rest in self.conn.execute(
                 f"SELECT item_id, {_LENGTHS}, terms FROM keyword_docs "
                 f"WHERE item_id IN ({_marks(len(chunk))})",
                 tuple(chunk),
             ):
-                row = len(found)
+                text: str = rest[SLOTS]
+                for column, needle in enumerate(needles):
+                    at = text.find(needle)
+                    if at >= 0:
+                        start = at + len(needle)
+                        rows.append(len(found))
+                        columns.append(column)
+                        counts.append(text[start : text.index(" ", start)].split("/"))
                 found.append(item_id)
-                lengths.append(tuple(rest[:SLOTS]))
-                for match in pattern.finditer(rest[SLOTS]):
-                    hits.append((row, column[match.group(1)], match.groups()[1:]))
+                lengths.append(rest[:SLOTS])
         if not found:
             return DocumentTerms.empty(len(terms))
         tf = np.zeros((len(found), len(terms), SLOTS))
-        for row, col, counts in hits:
-            tf[row, col] = [int(c) for c in counts]
+        if rows:
+            tf[rows, columns] = np.asarray(counts, dtype=np.float64)
         ids_array = np.asarray(found, dtype=np.int64)
         return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)

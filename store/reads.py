@@ -230,17 +230,24 @@ class _SqliteSearchScope:
         }
 
     def cosines(self, ids: Collection[int]) -> dict[int, float]:
-        found: dict[int, float] = {}
+        owners: list[int] = []
+        blobs: list[bytes] = []
+        width = len(self.query) * 4  # float32
         for chunk in chunked(sorted(ids)):
             marks = ",".join("?" * len(chunk))
             for item_id, blob in self.scope.conn.execute(
                 f"SELECT item_id, blob FROM vectors WHERE item_id IN ({marks})",
                 tuple(chunk),
             ):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if len(vector) == len(self.query):
-                    score = float(vector @ self.query)
-                    found[item_id] = max(found.get(item_id, score), score)
+                if len(blob) == width:
+                    owners.append(item_id)
+                    blobs.append(blob)
+        if not blobs:
+            return {}
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+        found: dict[int, float] = {}
+        for item_id, score in zip(owners, (vectors @ self.query).tolist(), strict=True):
+            found[item_id] = max(found.get(item_id, score), score)
         return found
 
     def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:

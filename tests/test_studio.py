@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.graph.state import CompiledStateGraph
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
+from hippograph.background import build_formation_graph
+from hippograph.background.server import ServerFormation
 from hippograph.graph import build_agent_graph, build_recall_graph, build_remember_graph
 from tests.servers import free_port, stop_group
 from tests.studio_graphs import ANSWER
@@ -58,8 +61,27 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"langgraph dev did not start:\n{log.read_text()[-4000:]}")
 
 
-STUDIO_GRAPHS = ("agent", "recall", "remember")
-"""The graphs `langgraph.json` ships; the tests add `scripted` (`tests/studio_graphs.py`)."""
+SCHEMA_KEYS: dict[str, tuple[set[str], set[str], bool]] = {
+    "agent": ({"messages"}, {"messages", "recalled", "ops", "warnings"}, True),
+    "agent_background": ({"messages"}, {"messages", "recalled", "ops", "warnings"}, True),
+    "recall": ({"messages"}, {"recalled"}, True),
+    "remember": ({"messages"}, {"candidates", "ops", "warnings"}, True),
+    "memory_formation": ({"user_id", "thread_id"}, {"ops"}, False),
+}
+"""Every graph `langgraph.json` ships: the keys of its input and output JSON schemas, and
+whether it takes the memory `Context` (the tests add `scripted`, `tests/studio_graphs.py`)."""
+
+
+def _shipped_graphs() -> dict[str, CompiledStateGraph[Any, Any, Any, Any]]:
+    """The graphs of `hippograph/studio.py`, built here the same way (importing the module
+    would read the developer's environment at collection time)."""
+    return {
+        "agent": build_agent_graph().compile(),
+        "agent_background": build_agent_graph(background=ServerFormation(delay=5)).compile(),
+        "recall": build_recall_graph(),
+        "remember": build_remember_graph(),
+        "memory_formation": build_formation_graph(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -147,40 +169,38 @@ def test_langgraph_dev_serves_agent_and_store(server, client):
     assert "allow-blocking" not in text  # detection stayed on
 
 
-SCHEMA_KEYS = {
-    "agent": ({"messages"}, {"messages", "recalled", "ops", "warnings"}),
-    "recall": ({"messages"}, {"recalled"}),
-    "remember": ({"messages"}, {"candidates", "ops", "warnings"}),
-}
-"""Per shipped graph: the keys of its input and output JSON schemas."""
-
-
 def _keys(schema: dict[str, Any] | None) -> set[str]:
     assert schema is not None
     return set(schema["properties"])
 
 
-@pytest.mark.parametrize(
-    "graph",
-    [build_agent_graph().compile(), build_recall_graph(), build_remember_graph()],
-    ids=STUDIO_GRAPHS,
-)
-def test_every_graph_has_input_output_and_context_json_schemas(graph):
-    name = {"LangGraph": "agent"}.get(graph.name, graph.name)
-    inputs, outputs = SCHEMA_KEYS[name]
-    assert _keys(graph.get_input_jsonschema()) == inputs
-    assert _keys(graph.get_output_jsonschema()) == outputs
-    context = graph.get_context_jsonschema()
-    assert context["required"] == ["user_id"] and "store_questions" in context["properties"]
+def _check_schemas(name: str, inputs: Any, outputs: Any, context: Any) -> None:
+    expected_in, expected_out, takes_context = SCHEMA_KEYS[name]
+    assert _keys(inputs) == expected_in, name
+    assert _keys(outputs) == expected_out, name
+    if takes_context:
+        assert context["required"] == ["user_id"], name
+        assert "store_questions" in context["properties"], name
+
+
+def test_every_shipped_graph_has_input_output_and_context_json_schemas():
+    shipped = json.loads((REPO / "langgraph.json").read_text())["graphs"]
+    assert set(shipped) == set(SCHEMA_KEYS)
+    for name, graph in _shipped_graphs().items():
+        _check_schemas(
+            name,
+            graph.get_input_jsonschema(),
+            graph.get_output_jsonschema(),
+            graph.get_context_jsonschema(),
+        )
 
 
 def test_studio_gets_the_schemas_of_every_shipped_graph(client):
-    for name in STUDIO_GRAPHS:
+    for name in SCHEMA_KEYS:
         schemas = client.assistants.get_schemas(_assistant(client, name))
-        inputs, outputs = SCHEMA_KEYS[name]
-        assert _keys(schemas["input_schema"]) == inputs, name
-        assert _keys(schemas["output_schema"]) == outputs, name
-        assert schemas["context_schema"]["required"] == ["user_id"], name
+        _check_schemas(
+            name, schemas["input_schema"], schemas["output_schema"], schemas["context_schema"]
+        )
 
 
 def test_a_run_returns_the_answer_and_memory_not_scratch_keys(client):

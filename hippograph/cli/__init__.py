@@ -2,7 +2,8 @@
 
 Core pieces:
     - `app`: the root typer app; `main()`: the console-script entry point.
-    - `chat` (REPL), `memories …` (browse and edit), `doctor` (configuration check).
+    - `chat` (REPL), `memories …` (browse and edit), `doctor` (configuration check),
+      `mcp` (serve the memories to MCP clients).
 
 Other workstreams register their own typer apps here with one `add_typer` line each
 (`hippograph eval …`, `bench`, `ui`, `migrate`). Command modules import heavy libraries
@@ -15,7 +16,7 @@ import typer
 
 from hippograph import migrate
 from hippograph.bench import cli as bench_cli
-from hippograph.cli import chat, doctor, memories
+from hippograph.cli import chat, doctor, mcp_command, memories
 from hippograph.cli.group import HippographGroup
 from hippograph.eval import cli as eval_cli
 from hippograph.ui import cli as ui_cli
@@ -33,6 +34,7 @@ app.command("doctor")(doctor.doctor)
 app.add_typer(memories.app, name="memories")
 app.command("migrate")(migrate.migrate)
 app.command("ui")(ui_cli.ui)
+app.command("mcp")(mcp_command.mcp)
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(bench_cli.app, name="bench")
 

@@ -1,5 +1,6 @@
 """`hippograph memories …`: list, search, add, edit, delete, history, prune, and
-(from `cli/links.py`) links, link, unlink, (from `cli/jsonl.py`) export, import.
+(from `cli/links.py`) links, link, unlink, (from `cli/jsonl.py`) export, import,
+(from `cli/profile.py`) profile.
 
 Read-only commands (`list`, `search`, `history`, `export`) never create a store; destructive
 ones ask at a terminal and need `--yes` otherwise; `export` never overwrites without
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from hippograph.cli import jsonl as jsonl_commands
 from hippograph.cli import links as link_commands
+from hippograph.cli import profile as profile_commands
 from hippograph.cli._common import (
     StoreOption,
     UserOption,
@@ -40,6 +42,7 @@ app.command("link")(link_commands.link)
 app.command("unlink")(link_commands.unlink)
 app.command("export")(jsonl_commands.export_memories)
 app.command("import")(jsonl_commands.import_memories)
+app.command("profile")(profile_commands.show_profile)
 
 CATEGORY_NAMES = "tools, skills, preferences, personal, work, habits, goals, other"
 """`hippograph.store.CATEGORIES` for help texts (a test keeps them equal; importing the
@@ -186,12 +189,28 @@ def add(
     store: str | None = StoreOption,
     category: str = typer.Option("other", "--category", "-c", help=_CATEGORY_HELP),
     importance: float = typer.Option(0.5, "--importance", "-i", help="From 0 to 1."),
+    allow_duplicate: bool = typer.Option(
+        False,
+        "--allow-duplicate",
+        help="Store it even if a memory this similar is already stored (as chat and the UI "
+        "refuse, cosine ≥ 0.95).",
+    ),
 ) -> None:
-    """Add a memory by hand."""
+    """Add a memory by hand (a near-duplicate of a stored one is refused, as in chat)."""
+    from hippograph.memories import DuplicateMemoryError
+
     wanted = _category(category) or "other"
     with open_manager(user=user, store=store) as manager:
         try:
-            memory = manager.add(content, category=wanted, importance=importance)
+            memory = manager.add(
+                content, category=wanted, importance=importance, allow_duplicate=allow_duplicate
+            )
+        except DuplicateMemoryError as exc:
+            raise fail(
+                f"not added: {exc} (key {short_key(exc.existing.memory.id)}); add "
+                "--allow-duplicate to store it anyway",
+                ExitCode.REFUSED,
+            ) from exc
         except ValueError as exc:
             raise _invalid(exc) from exc
     console.print(f"[green]added[/] {short_key(memory.id)}: {escape(memory.content)}")

@@ -51,7 +51,8 @@ class Context:
         min_score: Recalled memories scoring below this are dropped. It is compared with the
             store's search score: cosine on LangGraph's stores, cosine fused with BM25 on
             `FaissSqliteStore` with hybrid search (where a memory sharing no word with the
-            query scores half its cosine), hence a low default.
+            query scores `alpha` × its cosine: 0.3 × with `MEMORY_SEARCH`), hence a low
+            default.
         similar_k: Existing memories looked at for each candidate fact.
         related_threshold: With a model, existing memories at least this similar (exact
             cosine) to a candidate are shown to reconcile's model; a candidate with none

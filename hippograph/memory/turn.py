@@ -43,7 +43,10 @@ class Turn:
     Attributes:
         message: The last `HumanMessage` in the state.
         text: Its text, speaker-prefixed (`"Caroline: I went to…"`).
-        previous: The text of the message just before it, speaker-prefixed, or `None`.
+        previous: The text of the message just before it, speaker-prefixed, or `None`
+            (shown to the extract model, whoever said it).
+        previous_is_human: Whether a person said `previous` (another speaker of a
+            conversation), not the assistant.
         at: When it was said (ISO-8601): the run context's `turn_at`, else now.
         thread_id: The conversation thread, from the run config.
     """
@@ -53,6 +56,15 @@ class Turn:
     previous: str | None
     at: str
     thread_id: str | None
+    previous_is_human: bool = False
+
+    @property
+    def context(self) -> str | None:
+        """What a verbatim memory of this turn keeps as its `context`: the message before
+        it when a person said it (the other side of a conversation), never the assistant's
+        reply — that reply quotes recalled memories, and keyword search over it would make
+        memories match each other's words."""
+        return self.previous if self.previous_is_human else None
 
     @property
     def message_ids(self) -> list[str]:
@@ -82,6 +94,14 @@ def current_turn(state: dict[str, Any] | Any, turn_at: str | None = None) -> Tur
         return None
     message = messages[index]
     assert isinstance(message, HumanMessage)
-    previous = message_text(messages[index - 1])[:CONTEXT_CHARS] if index > 0 else None
+    before = messages[index - 1] if index > 0 else None
+    previous = message_text(before)[:CONTEXT_CHARS] if before is not None else None
     at = turn_at or datetime.now(UTC).isoformat()
-    return Turn(message, message_text(message), previous or None, at, _thread_id())
+    return Turn(
+        message,
+        message_text(message),
+        previous or None,
+        at,
+        _thread_id(),
+        previous_is_human=isinstance(before, HumanMessage),
+    )

@@ -106,3 +106,25 @@ def test_store_overrides_the_environment(pg_url, monkeypatch, tmp_path):
     assert "1 shown, 1 stored" in listed_local and "Lisbon" in listed_local
     listed = runner.invoke(app, ["memories", "list", "--user", "alice"])  # the URL from the env
     assert "Lives in Porto" in listed.output
+
+
+def test_add_refuses_a_near_duplicate_unless_asked(tmp_path):
+    """`memories add` follows chat's and the UI's duplicate rule (exact cosine ≥ 0.95): a
+    near-duplicate is refused with exit 7 and the stored memory named; `--allow-duplicate`
+    stores it; another user's identical memory is not a duplicate."""
+    db = str(tmp_path / "m.db")
+    first = _run(db, "memories", "add", "I live in Lisbon")
+    key = re.search(r"added (\S+):", first.output).group(1)  # type: ignore[union-attr]
+    again = _run(db, "memories", "add", "I live in Lisbon.")
+    assert again.exit_code == 7
+    assert again.output.strip() == (
+        f"error: not added: already remembered as “I live in Lisbon” (similarity 0.98) "
+        f"(key {key}); add --allow-duplicate to store it anyway"
+    )
+    assert _run(db, "memories", "add", "I live in Lisbon.", "--allow-duplicate").exit_code == 0
+    other = runner.invoke(
+        app, ["memories", "add", "I live in Lisbon", "--user", "bob", "--store", db]
+    )
+    assert other.exit_code == 0, other.output
+    listed = _run(db, "memories", "list")
+    assert listed.output.count("I live in Lisbon") == 2

@@ -58,12 +58,6 @@ def test_one_thread_chat_recalls_nothing_unrelated(
     assert unrelated == []  # on main: the thread blend lifted cat and work memories to 0.22
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="offline verbatim memories keep the assistant's previous reply as `context`, and "
-    "that reply lists recalled memories, so BM25 over `context` matches them (nodes/turn.py: "
-    "Turn.previous; the formation workstream owns it)",
-)
 def test_offline_chat_context_does_not_leak_other_memories(tmp_path, settings) -> None:
     with open_store(tmp_path / "offline.db", settings=settings) as opened:
         agent = build_agent(store=opened, checkpointer=InMemorySaver(), settings=settings)

@@ -206,6 +206,24 @@ def test_save_button_writes_valid_inline_edits_only(open_app, seed, read):
     assert table_contents(app) == ["Lives in Porto"]
 
 
+def test_the_users_profile_is_shown_above_the_table(open_app, seed, ui_settings, embeddings):
+    from hippograph.backends import open_store
+    from hippograph.profile import write_profile
+
+    seed("alice", *FACTS)
+    with open_store(ui_settings.db_path, embeddings=embeddings, settings=ui_settings) as store:
+        write_profile(store, "alice", {"name": "Alice", "languages": ["pt", "en"]})
+        write_profile(store, "bob", {"name": "Bob"})
+    app = open_app("memories")
+    (expander,) = [e for e in app.expander if e.label == "Profile"]
+    (frame,) = expander.get("dataframe")
+    assert dict(zip(frame.value["field"], frame.value["value"], strict=True)) == {
+        "name": "Alice",
+        "languages": "pt, en",
+    }
+    assert "Memories: 3" in texts(app)  # the profile is not a memory
+
+
 def test_add_empties_the_box_and_does_not_store_a_duplicate(open_app, seed, read):
     """Issue 20.8: after "Add memory" the box is empty; adding the same text again (the
     second click) stores nothing — chat's duplicate rule; other words can be added anyway."""

@@ -3,6 +3,8 @@ under another."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
@@ -78,6 +80,22 @@ def test_search_sets_weak_matches_apart_and_says_when_nothing_is_relevant(open_a
     relevant, weaker = split_cards(app)
     assert not relevant and weaker.count(CARD) == 3
     assert [e.label for e in app.expander] == ["Show the 3 closest anyway"]
+
+
+def test_explain_scores_shows_what_each_score_is_made_of(open_app, seed):
+    """Issue 17 (search explain) on the Search page: off by default; on, every card says
+    what its score is made of, and the parts are the store's own."""
+    seed("alice", *ALICE)
+    app = open_app("search")
+    labelled(app.text_input, "Query").set_value("Which programming language do I use?").run()
+    relevant, _ = split_cards(app)
+    assert "cosine" not in relevant
+    (toggle,) = [t for t in app.toggle if t.label == "Explain scores"]
+    toggle.set_value(True).run()
+    relevant, weaker = split_cards(app)
+    assert not app.exception
+    assert re.search(r"score \d\.\d\d = cosine \d\.\d\d, keyword \d\.\d\d \(bm25 ", relevant)
+    assert (relevant + weaker).count("= cosine") == 3
 
 
 def test_analytics_charts_and_most_recalled(open_app, seed):

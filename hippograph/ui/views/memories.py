@@ -133,6 +133,19 @@ def _metrics(ctx: UIContext, shown: list[Memory], total: int) -> None:
     cols[3].metric("Newest", newest.strftime("%Y-%m-%d") if newest else "—")
 
 
+def _profile(ctx: UIContext) -> None:
+    """The user's structured profile (`build_agent(profile=...)`), when they have one."""
+    profile = ctx.manager.profile()
+    if not profile:
+        return
+    with st.expander("Profile", expanded=True, icon=":material/badge:"):
+        rows = [
+            {"field": name, "value": ", ".join(map(str, v)) if isinstance(v, list) else str(v)}
+            for name, v in profile.items()
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
 def _editor(ctx: UIContext, shown: list[Memory]) -> None:
     key = f"hg_editor::{ctx.user_id}::{data_version()}"
     st.data_editor(
@@ -315,6 +328,7 @@ def render(ctx: UIContext) -> None:
     filters = _filters(total > 0)
     shown = filters.apply(ctx.manager) if total else []
     _metrics(ctx, shown, total)
+    _profile(ctx)
     if not total:
         st.info(
             f"No memories yet for **{theme.md(ctx.user_id)}**. Chat on the Chat page, add one "

@@ -1,6 +1,7 @@
 """Search page: the user's memories closest in meaning to a query (the store's own search),
 with scores and provenance — which conversation, which messages, when. Results below the
-agent's recall cut-off are set apart, so a query about nothing stored says so."""
+agent's recall cut-off are set apart, so a query about nothing stored says so. "Explain
+scores" shows what each score is made of (cosine, keyword, date, thread, links)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 from hippograph.memories import ScoredMemory
 from hippograph.memory.context import Context
 from hippograph.store.memory import CATEGORIES
+from hippograph.store.ranking.explain import describe
 from hippograph.ui import theme
 from hippograph.ui.session import UIContext, current_context
 
@@ -24,16 +26,20 @@ def recall_cutoff(user_id: str) -> float:
 
 
 def result_html(rank: int, hit: ScoredMemory) -> str:
-    """One search result as a card: rank, score bar, text, category, importance, provenance."""
+    """One search result as a card: rank, score bar, text, category, importance, provenance,
+    and the score's parts when the search was explained."""
     memory = hit.memory
     stated = memory.timestamp.strftime("%Y-%m-%d %H:%M")
-    return theme.card(
-        f"#{rank} · score {theme.score_bar(hit.score)}",
-        escape(memory.content),
+    details = [
         f"{theme.category_pill(memory.category)} importance {memory.importance:.2f} · "
         f"stated {stated}",
         f"from {escape(theme.describe_source(memory.source, shown_at=memory.timestamp))} · "
         f"key {escape(memory.id)}",
+    ]
+    if hit.explain:
+        details.append(escape(describe(hit.explain)))
+    return theme.card(
+        f"#{rank} · score {theme.score_bar(hit.score)}", escape(memory.content), *details
     )
 
 
@@ -45,6 +51,7 @@ def render(ctx: UIContext) -> None:
     query = query_col.text_input("Query", placeholder="e.g. What programming languages do I use?")
     category = category_col.selectbox("Category", [ALL, *CATEGORIES])
     limit = limit_col.slider("Results", 1, 50, 10)
+    explain = st.toggle("Explain scores", help="Show what each score is made of.")
     if not query.strip():
         if ctx.manager.count():
             st.info(
@@ -59,7 +66,10 @@ def render(ctx: UIContext) -> None:
             )
         return
     hits = ctx.manager.search(
-        query.strip(), limit=limit, category=None if category == ALL else category
+        query.strip(),
+        limit=limit,
+        category=None if category == ALL else category,
+        explain=explain,
     )
     if not hits:
         st.info("No memories match.", icon=":material/search_off:")
