@@ -41,6 +41,7 @@ def _config_for(tmp: Path) -> Path:
     config["graphs"] = {name: absolute(spec) for name, spec in config["graphs"].items()}
     config["graphs"]["scripted"] = str(REPO / "tests" / "studio_graphs.py") + ":graph"
     config["store"]["path"] = absolute(config["store"]["path"])
+    config["http"]["app"] = absolute(config["http"]["app"])
     config["dependencies"] = [str(REPO) if d == "." else d for d in config["dependencies"]]
     path = tmp / "langgraph.json"
     path.write_text(json.dumps(config))
@@ -264,3 +265,15 @@ def test_another_user_cannot_write_into_a_thread_through_the_server(client):
     assert client.threads.get_state(thread)["values"]["messages"] == before
     history = client.threads.get_history(thread, limit=50)
     assert "zqx-intruder" not in json.dumps(history)
+
+
+def test_unknown_context_keys_are_refused_before_the_run(client):
+    thread = client.threads.create()["thread_id"]
+    with pytest.raises(
+        Exception, match=r"UnknownContextKeyError: unknown context key\(s\) 'usr_id'"
+    ):
+        _turn(client, thread, "agent", "I live in Lisbon.", {"user_id": "ctx-user", "usr_id": "x"})
+    assert client.threads.get_state(thread)["values"] == {}  # no run was started
+    assert client.store.search_items(["memories", "ctx-user"])["items"] == []
+    good = _turn(client, thread, "agent", "I live in Lisbon.", {"user_id": "ctx-user", "k": 3})
+    assert [op["op"] for op in good["ops"]] == ["ADD"]
