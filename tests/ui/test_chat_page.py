@@ -170,3 +170,40 @@ def test_a_failing_model_turn_shows_an_error_and_writes_nothing():
     assert "provider timed out" in texts(app)
     assert "model error: nothing written" in activity(app)
     assert app.session_state["count"] == 0
+
+
+def _memory_step_failing_page() -> None:
+    import streamlit as st
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from hippograph.backends import memory_index_config
+    from hippograph.config import Settings
+    from hippograph.graph import build_agent
+    from hippograph.memories import MemoryManager
+    from hippograph.scripted import ScriptedChatModel
+    from hippograph.store import FaissSqliteStore
+    from hippograph.ui.session import UIContext
+    from hippograph.ui.views import chat
+
+    @st.cache_resource
+    def world():
+        store = FaissSqliteStore(":memory:", index=memory_index_config("local"))
+        model = ScriptedChatModel(responses=["Oslo, lovely.", TimeoutError("extract timed out")])
+        return store, build_agent(store=store, checkpointer=InMemorySaver(), model=model)
+
+    store, agent = world()
+    manager = MemoryManager(store, "erin", origin="ui")
+    chat.render(UIContext(Settings(model="scripted"), "erin", manager, None, lambda: agent))
+    st.session_state["count"] = manager.count()
+
+
+def test_a_failed_memory_step_is_shown_beside_the_kept_answer():
+    app = AppTest.from_function(_memory_step_failing_page, default_timeout=TIMEOUT).run()
+    send(app, "I live in Oslo.")
+    assert app.chat_message[1].markdown[0].value == "Oslo, lovely."  # the answer is kept
+    (shown,) = [w.value for w in app.warning]
+    assert shown.startswith("Memory: ") and "extract timed out" in shown
+    assert "memory step failed" in activity(app) and "extract timed out" in activity(app)
+    assert app.session_state["count"] == 0
+    app.run()  # a rerun redraws the conversation from the turn log, warning included
+    assert [w.value for w in app.warning] == [shown]
