@@ -185,6 +185,7 @@ def add(
     content: str = typer.Argument(
         ..., help=f"The memory: one fact, at most {CONTENT_LIMIT} characters."
     ),
+    *,
     user: str | None = UserOption,
     store: str | None = StoreOption,
     category: str = typer.Option("other", "--category", "-c", help=_CATEGORY_HELP),
