@@ -33,7 +33,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from langgraph.store.base import BaseStore, GetOp, Item, PutOp
+from langgraph.store.base import BaseStore, Item, PutOp
 
 from hippograph.store.expect import ExpectOp, StaleWriteError
 from hippograph.store.extras import ExtendedStore
@@ -95,15 +95,14 @@ async def aclaim_thread(
     store: BaseStore, user_id: str, thread_id: str, *, now: datetime | None = None
 ) -> None:
     """`claim_thread` for async callers (the same reads and writes, through `abatch`)."""
-    read = [GetOp(THREADS, thread_id, refresh_ttl=False)]
-    owner = _owner((await store.abatch(read))[0])
+    owner = _owner(await store.aget(THREADS, thread_id, refresh_ttl=False))
     if owner == user_id:
         return
     if owner is not None:
         raise ThreadOwnerError(thread_id)
     with history_paused(), suppress(StaleWriteError):
         await store.abatch(_claim_ops(store, user_id, thread_id, now))
-    if _owner((await store.abatch(read))[0]) != user_id:
+    if _owner(await store.aget(THREADS, thread_id, refresh_ttl=False)) != user_id:
         raise ThreadOwnerError(thread_id)
 
 

@@ -15,14 +15,17 @@ from tests.conftest import run_config, user_turn
 
 
 class RecordingEmbeddings(LocalEmbeddings):
-    """The real embedder, recording every text its model runs on."""
+    """The real embedder, recording every text its model runs on (`ran`) and each model
+    run's batch (`runs`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ran: list[str] = []
+        self.runs: list[list[str]] = []
 
     def _compute(self, texts: Sequence[str]) -> np.ndarray:
         self.ran += texts
+        self.runs.append(list(texts))
         return super()._compute(texts)
 
 
@@ -51,20 +54,8 @@ def test_each_text_of_a_turn_is_embedded_once(tmp_path):
         assert "I live in Lisbon." not in embedder.ran
 
 
-class CountingEmbeddings(RecordingEmbeddings):
-    """The real embedder, recording each model run's batch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[list[str]] = []
-
-    def _compute(self, texts: Sequence[str]) -> np.ndarray:
-        self.runs.append(list(texts))
-        return super()._compute(texts)
-
-
 def test_retrieves_two_queries_run_through_the_model_together(tmp_path):
-    embedder = CountingEmbeddings()
+    embedder = RecordingEmbeddings()
     with FaissSqliteStore.from_conn_string(
         str(tmp_path / "m.db"), index=memory_index_config(embedder)
     ) as store:
