@@ -196,6 +196,11 @@ class LocalEmbeddings(Embeddings):
         """Embed one search query."""
         return self.embed_array([text])[0].tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Embed several search queries in one model run (MiniLM embeds queries and
+        documents alike; a store's search batch uses this)."""
+        return self.embed_array(texts).tolist() if texts else []
+
 
 EmbedSpec = Embeddings | Callable[..., Any] | str
 
@@ -208,7 +213,7 @@ def embed_queries(embeddings: Embeddings, texts: Sequence[str]) -> list[list[flo
     (`LocalEmbeddings`: MiniLM is symmetric — a turn's two recall queries cost one ONNX
     call), else one `embed_query` each, as LangChain's contract has it."""
     if isinstance(embeddings, LocalEmbeddings):
-        return embeddings.embed_array(list(texts)).tolist() if texts else []
+        return embeddings.embed_queries(list(texts))
     return [embeddings.embed_query(text) for text in texts]
 
 
