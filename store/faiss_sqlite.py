@@ -56,7 +56,7 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
-from hippograph.store.embeddings import embedder_name, resolve_embeddings
+from hippograph.store.embeddings import embed_queries, embedder_name, resolve_embeddings
 from hippograph.store.errors import (
     EmbeddingError,
     InvalidNamespaceError,
@@ -646,7 +646,7 @@ class FaissSqliteStore(ExtendedStore):
                 if plan.to_embed
                 else []
             )
-            queries = [self.embeddings.embed_query(q) for q in self._missing_queries(plan)]
+            queries = embed_queries(self.embeddings, self._missing_queries(plan))
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)

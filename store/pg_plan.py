@@ -27,6 +27,7 @@ from langgraph.store.base import (
 )
 
 from hippograph.store import pg_writes
+from hippograph.store.embeddings import embed_queries
 from hippograph.store.errors import (
     EmbeddingDimensionError,
     EmbeddingError,
@@ -139,7 +140,7 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
         return
     try:
         documents = embeddings.embed_documents(texts) if texts else []
-        queries = [embeddings.embed_query(query) for query in plan.queries]
+        queries = embed_queries(embeddings, list(plan.queries))
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, queries, index_config)
