@@ -45,6 +45,7 @@ from hippograph.profile import (
     restore_profile,
 )
 from hippograph.store import HistoryEntry, Memory, memory_namespace, provenance
+from hippograph.store.bulk import bulk_put
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.links import Link, LinkOp, links_of
 from hippograph.store.ranking.explain import search_explain
@@ -602,6 +603,7 @@ class MemoryManager(MemoryLinks):
             _open_text(source, "r") as lines,
             tempfile.TemporaryFile("w+", encoding="utf-8") as spool,
         ):
+            last_line: dict[str, int] = {}
             profile: tuple[int, dict[str, Any]] | None = None
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
@@ -622,19 +624,25 @@ class MemoryManager(MemoryLinks):
                     continue
                 entry = [number, key, value, links, updated_at]
                 spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                last_line[key] = number
             if errors and not skip_invalid:
                 raise ImportValidationError(errors)
             spool.seek(0)
-            imported = 0
             wanted: builtins.list[tuple[int, LinkOp]] = []
+
+            def puts() -> Iterator[PutOp]:
+                for chunk in _chunks(spool, PAGE_SIZE // 2):
+                    latest = _last_lines_only(chunk, last_line, kept)
+                    for number, key, value, links, _ in self._resolve_conflicts(
+                        latest, on_conflict, kept
+                    ):
+                        wanted.extend((number, LinkOp(self.namespace, key, *li)) for li in links)
+                        yield PutOp(self.namespace, key, value)
+
+            # Two chunks are in memory at once (one written while the next is prepared):
+            # half pages keep a large import's heap as small as a page-by-page one.
             with self._provenance():
-                for chunk in _chunks(spool, PAGE_SIZE):
-                    entries = self._resolve_conflicts(chunk, on_conflict, kept)
-                    if entries:
-                        self.store.batch([PutOp(self.namespace, e[1], e[2]) for e in entries])
-                        imported += len(entries)
-                    for number, key, _, links, _ in entries:
-                        wanted += [(number, LinkOp(self.namespace, key, *link)) for link in links]
+                imported = bulk_put(self.store, puts(), chunk_size=PAGE_SIZE // 2).items
                 linked = self._restore_links(wanted, errors)
                 if profile is not None:
                     restore_profile(
@@ -693,6 +701,22 @@ class MemoryManager(MemoryLinks):
             if not isinstance(result, Link):
                 errors.append(LineError(number, f"link to {op.dst} skipped: no such memory"))
         return sum(isinstance(result, Link) for result in done)
+
+
+def _last_lines_only(
+    chunk: list[list[Any]], last_line: Mapping[str, int], kept: list[LineError]
+) -> list[list[Any]]:
+    """The entries of `chunk` that are the last line of their key; the others are reported
+    in `kept`. An import writes a repeated key once, from its last line, so what its conflict
+    check reads never depends on which chunks the bulk load has written yet."""
+    latest = []
+    for entry in chunk:
+        number, key = entry[0], entry[1]
+        if last_line[key] == number:
+            latest.append(entry)
+        else:
+            kept.append(LineError(number, f"{key} is repeated on line {last_line[key]}"))
+    return latest
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[list[list[Any]]]:

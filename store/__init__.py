@@ -26,6 +26,7 @@ from hippograph.store.expect import ExpectOp, StaleWriteError
 from hippograph.store.extras import ExtendedStore
 from hippograph.store.faiss_sqlite import FaissSqliteStore
 from hippograph.store.history import HistoryEntry, provenance
+from hippograph.store.index_policy import IndexPolicy
 from hippograph.store.links import (
     Link,
     LinkedSearchItem,
@@ -44,7 +45,6 @@ from hippograph.store.memory import (
     normalize_category,
 )
 from hippograph.store.ranking import HybridSearch
-from hippograph.store.vector_index import IndexPolicy
 
 __all__ = [
     "CATEGORIES",

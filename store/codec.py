@@ -63,7 +63,7 @@ def _check_unicode(text: str, where: str) -> None:
 
 def _check_json_tree(value: Any, path: str, depth: int = 0) -> None:
     """Reject what `json.dumps` would silently change: non-str keys, NaN/inf, odd types."""
-    if depth > 200:
+    if depth > _MAX_DEPTH:
         raise InvalidValueError(f"value is nested too deeply at {path}")
     if isinstance(value, str):
         _check_unicode(value, f"string at {path}")
@@ -89,8 +89,35 @@ def _check_json_tree(value: Any, path: str, depth: int = 0) -> None:
         )
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_MAX_DEPTH = 200
+
+
+def _plain_tree(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is made of plain dicts with str keys and lists only, no deeper than
+    `_MAX_DEPTH` — then the JSON encoder itself rejects whatever else could be wrong."""
+    if depth > _MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) in (dict, list) and not _plain_tree(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return all(type(item) not in (dict, list) or _plain_tree(item, depth + 1) for item in value)
+    return kind not in (tuple,) and not isinstance(value, (Mapping, list))
+
+
 def encode_value(value: object, max_bytes: int | None) -> str:
     """Validate a `PutOp` value and return its JSON text.
+
+    Plain values (dicts with str keys, lists, scalars) take a fast path: the encoder rejects
+    NaN, infinity and unknown types, and encoding the text as UTF-8 rejects lone
+    surrogates. Anything else — or any failure — goes through `_check_json_tree`, which
+    names what is wrong and where.
 
     Raises:
         InvalidValueError: not a mapping with string keys, not JSON-serialisable, contains
@@ -100,15 +127,22 @@ def encode_value(value: object, max_bytes: int | None) -> str:
         raise InvalidValueError(
             f"Item values must be dicts (mappings with string keys), got {type(value).__name__}"
         )
-    _check_json_tree(value, "$")
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    if max_bytes is not None:
+    text: str | None = None
+    if _plain_tree(value):
+        try:
+            text = _ENCODER.encode(value)
+            size = len(text.encode("utf-8"))
+        except (ValueError, TypeError):  # NaN/inf, an odd type, a lone surrogate
+            text = None
+    if text is None:
+        _check_json_tree(value, "$")
+        text = _ENCODER.encode(value)
         size = len(text.encode("utf-8"))
-        if size > max_bytes:
-            raise InvalidValueError(
-                f"value is {size:,} bytes encoded; this store's limit is {max_bytes:,} "
-                "(raise it with FaissSqliteStore(max_value_bytes=...))"
-            )
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidValueError(
+            f"value is {size:,} bytes encoded; this store's limit is {max_bytes:,} "
+            "(raise it with FaissSqliteStore(max_value_bytes=...))"
+        )
     return text
 
 

@@ -14,6 +14,7 @@ Durability is unchanged: a commit is in the (fsynced) WAL before it returns.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -33,6 +34,10 @@ _WRITER_CACHE_KIB = 64 * 1024
 """Page cache of the writer: a 1000-item batch dirties a few MiB, which must not spill."""
 _WAL_BACKSTOP_PAGES = 16_384
 """WAL size (pages) at which the writer checkpoints itself, should the background lag."""
+_PAGE_SIZE = 8_192
+"""Page size of new database files. A stored vector (384 float32 + row) is ~1.6 KiB: 8 KiB
+pages hold five with no slack where 4 KiB pages hold two and waste a fifth, so a bulk load
+writes ~20% fewer bytes (and WAL frames). Files created with another page size keep it."""
 
 
 class _Checkpointer:
@@ -140,6 +145,7 @@ class Connections:
         conn.execute("PRAGMA foreign_keys = ON")
         if not self.in_memory:
             if not readonly:
+                conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")  # a new, empty file only
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     logger.warning("SQLite refused WAL mode (got %s) for %s", mode, self.path)
@@ -175,20 +181,50 @@ class Connections:
                 delay = min(delay * 2, 0.25)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on normal exit, rolled back on any exception."""
+    def write(self, *, sync: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on normal exit, rolled back on any exception.
+
+        With `sync=False` and `durability="full"`, the commit is not fsynced (it survives a
+        crash of the process, not yet a power cut): for a series of transactions that ends
+        with `sync_wal()` — one fsync instead of one per commit (bulk loads).
+        """
+        relaxed = not sync and self.durability == "full" and not self.in_memory
         with self._write_lock:
             self._check_open()
             conn = self._writer
-            self._begin(conn, "IMMEDIATE")
+            if relaxed:
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                self._begin(conn, "IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if relaxed:
+                    conn.execute("PRAGMA synchronous = FULL")
             if self._checkpointer is not None:
                 self._checkpointer.poke()
+
+    def sync_wal(self) -> None:
+        """Make every commit so far durable against power loss (fsync the WAL file): the
+        end of a series of `write(sync=False)` transactions. WAL frames are only appended,
+        and checkpoints sync the database file, so this covers every earlier commit."""
+        if self.in_memory or self.durability != "full":
+            return
+        with self._write_lock:
+            self._check_open()
+            wal = Path(f"{Path(self.path).expanduser()}-wal")
+            try:
+                fd = os.open(wal, os.O_RDONLY)
+            except FileNotFoundError:
+                return  # checkpointed and removed: the database file was synced
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     @contextmanager
     def maintenance(self) -> Iterator[sqlite3.Connection]:

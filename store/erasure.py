@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hippograph.store import fulltext
+from hippograph.store import fulltext, vector_log
 from hippograph.store.codec import ns_to_text, prefix_condition
 from hippograph.store.index_manager import chunked
 
@@ -74,6 +74,7 @@ class PurgeScope:
         vector_ids: `vectors.id` of their vectors.
         whole_groups: SQL on `grp` matching FAISS groups that lie entirely under the
             prefix (`None` when the prefix is deeper than a group).
+        groups: FAISS groups of the erased vectors.
     """
 
     prefix: tuple[str, ...]
@@ -82,6 +83,7 @@ class PurgeScope:
     item_ids: list[int]
     vector_ids: list[int]
     whole_groups: tuple[str, list[str]] | None
+    groups: tuple[str, ...] = ()
 
 
 PurgeStep = Callable[[sqlite3.Connection, PurgeScope], int]
@@ -96,23 +98,21 @@ def _in_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> int:
 
 def _purge_vector_log(conn: sqlite3.Connection, scope: PurgeScope) -> int:
     """Log entries name the group (the user): drop those of the erased vectors, and every
-    entry of groups erased whole. The erased vectors leave no removal entry, so the log
-    floor moves past every sequence number issued so far: every process then reloads its
-    FAISS indexes from SQLite instead of replaying a log with holes."""
+    entry of groups erased whole. The erased vectors leave no removal entry, so the groups
+    they belonged to are fenced (`vector_log.fence_groups`): every process reloads those
+    groups — and only those — from SQLite instead of replaying a log with holes, and
+    writes no snapshot of them stamped before the erasure."""
+    groups = set(scope.groups)
     removed = _in_ids(conn, "DELETE FROM vector_log WHERE vector_id IN ({ids})", scope.vector_ids)
     if scope.whole_groups is not None:
         sql, params = scope.whole_groups
+        groups.update(
+            grp
+            for (grp,) in conn.execute(f"SELECT DISTINCT grp FROM vector_log WHERE {sql}", params)
+        )
         removed += conn.execute(f"DELETE FROM vector_log WHERE {sql}", params).rowcount
     if removed or scope.vector_ids:
-        marker = conn.execute(
-            "INSERT INTO vector_log (grp, vector_id, added) VALUES ('', 0, 0)"
-        ).lastrowid
-        conn.execute("DELETE FROM vector_log WHERE seq = ?", (marker,))
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('log_floor', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(marker),),
-        )
+        vector_log.fence_groups(conn, groups)
     return removed
 
 
@@ -193,7 +193,7 @@ def purge(
             vector_ids.append(vector_id)
             groups.add(group)
     whole = prefix_condition(prefix, "grp") if len(prefix) <= group_depth else None
-    scope = PurgeScope(prefix, template, params, item_ids, vector_ids, whole)
+    scope = PurgeScope(prefix, template, params, item_ids, vector_ids, whole, tuple(groups))
     removed = {name: step(conn, scope) for name, step in PURGE_STEPS}
     key = audit_key(prefix)
     if record:

@@ -22,7 +22,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +44,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import erasure, fulltext, link_sql, reads, writes
+from hippograph.store import bulk, erasure, fulltext, link_sql, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -72,6 +72,7 @@ from hippograph.store.history import (
     source_for,
 )
 from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.index_policy import IndexPolicy
 from hippograph.store.links import (
     LINK_OPS,
     LinkExpansion,
@@ -85,7 +86,6 @@ from hippograph.store.ranking.explain import explaining
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
-from hippograph.store.vector_index import IndexPolicy
 from hippograph.store.verify import VerifyReport, verify_store
 
 logger = logging.getLogger(__name__)
@@ -157,6 +157,17 @@ class _VectorCache:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _texts_at(value: Any, tokens: str | list[str]) -> list[str]:
+    """LangGraph's `get_text_at_path`, answered directly in the common case — a string
+    under one top-level key — which otherwise costs a recursive walk per indexed field."""
+    if type(tokens) is list and len(tokens) == 1 and type(value) is dict:
+        key = tokens[0]
+        text = value.get(key)
+        if type(text) is str and not key.startswith(("[", "{")) and key != "*":
+            return [text]
+    return get_text_at_path(value, tokens)
 
 
 def _scoped(group: str, text: str) -> str:
@@ -304,7 +315,9 @@ class FaissSqliteStore(ExtendedStore):
         self._fields = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
         config.update(dims=dims, fields=list(fields), embed=self.embeddings)
         self.index_config = cast(IndexConfig, config)
-        self._index = IndexManager(dims, policy, SnapshotDir.beside(self.path))
+        self._index = IndexManager(
+            dims, policy, SnapshotDir.beside(self.path), read=self._conns.read
+        )
 
     @property
     def dims(self) -> int | None:
@@ -398,6 +411,105 @@ class FaissSqliteStore(ExtendedStore):
         await self._aembed(plan)
         return await asyncio.to_thread(self._execute, plan)
 
+    # ------------------------------------------------------------------ bulk
+
+    def bulk_put(
+        self,
+        items: Iterable[bulk.BulkItem | PutOp],
+        *,
+        chunk_size: int = bulk.CHUNK_SIZE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> bulk.BulkReport:
+        """Load many items fast, as durably as `put` (see `hippograph.store.bulk`).
+
+        Items are validated, encoded and (where no vector is given and none is stored for
+        the same text) embedded chunk by chunk, while the previous chunk is written; each
+        chunk is one transaction with its vectors, history, keyword rows and vector-log
+        entries, committed before the next starts. Returns once everything is durable
+        (one fsync for the whole load, see `hippograph.store.bulk`). The FAISS indexes catch
+        up on their next search, as after any write.
+
+        Args:
+            items: `BulkItem`s (with vectors when you have them) or `PutOp`s, consumed lazily.
+            chunk_size: Items per transaction.
+            on_progress: Called with the number of items written after each chunk.
+
+        Raises:
+            InvalidValueError, InvalidNamespaceError: a bad item (named by its position and
+                key); the chunks before its chunk are written, nothing of its chunk is.
+
+        Example:
+            ```python
+            from hippograph.store.bulk import BulkItem
+
+            report = store.bulk_put(
+                BulkItem(("memories", "alice"), f"m{i}", {"content": text}, {"content": vector})
+                for i, (text, vector) in enumerate(zip(texts, vectors))
+            )
+            report.per_second  # items written per second
+            ```
+        """
+        try:
+            return bulk.run_chunks(
+                items,
+                self._bulk_prepare,
+                self._bulk_write,
+                chunk_size=chunk_size,
+                on_progress=on_progress,
+            )
+        finally:
+            self._conns.sync_wal()  # chunks commit without an fsync each: one for all
+
+    async def abulk_put(
+        self,
+        items: Iterable[bulk.BulkItem | PutOp],
+        *,
+        chunk_size: int = bulk.CHUNK_SIZE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> bulk.BulkReport:
+        """Async twin of `bulk_put` (runs in a worker thread)."""
+        return await asyncio.to_thread(
+            self.bulk_put, items, chunk_size=chunk_size, on_progress=on_progress
+        )
+
+    def _bulk_prepare(self, chunk: list[bulk.BulkItem | PutOp], first: int) -> _Plan:
+        """Validate, encode and embed one chunk of a bulk load (in the caller's thread)."""
+        plan = _Plan(results=[])
+        plan.source = source_for(None, current_source())
+        plan.record_history = self.record_history and recording_history()
+        given: list[tuple[str, bulk.Vector]] = []
+        for n, raw in enumerate(chunk):
+            try:
+                item = bulk.BulkItem.of(raw)
+                op = item.as_put_op()
+                validate_op_namespace(op)
+                put = self._prepare_put(op, plan.source)
+                if item.vectors and self._index is None:
+                    raise InvalidValueError("this store has no vector index to put vectors in")
+                given.extend(bulk.given_vectors(item, put.texts))
+            except (TypeError, ValueError) as exc:
+                where = f"bulk item {first + n:,} (key {getattr(raw, 'key', '?')!r})"
+                known = isinstance(exc, (InvalidValueError, InvalidNamespaceError))
+                kind = type(exc) if known else InvalidValueError
+                raise kind(f"{where}: {exc}") from exc
+            plan.puts.pop((put.namespace, put.key), None)
+            plan.puts[(put.namespace, put.key)] = put
+        if given:
+            assert self._index is not None
+            try:
+                rows = bulk.unit_rows([vector for _, vector in given], self._index.dims)
+            except ValueError as exc:
+                raise InvalidValueError(f"bulk items {first:,}+: {exc}") from exc
+            plan.vectors.update(zip((digest for digest, _ in given), rows, strict=True))
+        self._find_known_vectors(plan)
+        self._embed(plan)
+        return plan
+
+    def _bulk_write(self, plan: _Plan) -> tuple[int, int]:
+        """Write one prepared chunk (in the bulk writer thread): `(items, texts embedded)`."""
+        self._execute(plan, sync=False)
+        return len(plan.puts), len(plan.to_embed)
+
     def _plan(self, ops: Iterable[Op]) -> _Plan:
         ops = list(ops)
         plan = _Plan(results=[None] * len(ops))
@@ -434,7 +546,7 @@ class FaissSqliteStore(ExtendedStore):
             elif isinstance(op, ListNamespacesOp):
                 plan.lists.append((i, op))
             elif isinstance(op, PutOp):
-                put = self._prepare_put(op, explicit_source)
+                put = self._prepare_put(op, plan.source)
                 plan.puts.pop((put.namespace, put.key), None)
                 plan.puts[(put.namespace, put.key)] = put
             else:
@@ -442,14 +554,15 @@ class FaissSqliteStore(ExtendedStore):
         self._find_known_vectors(plan)
         return plan
 
-    def _prepare_put(self, op: PutOp, explicit_source: dict[str, Any] | None) -> writes.PreparedPut:
+    def _prepare_put(self, op: PutOp, explicit_source: str | None) -> writes.PreparedPut:
+        """Validate and encode one put; `explicit_source` is the JSON of the provenance set
+        with `provenance(...)` (computed once per batch), else each value's own `source`."""
         if not op.namespace:
             # `put()` also reserves the "langgraph" root; raw batches may use it, as in LangGraph.
             raise InvalidNamespaceError("Namespace cannot be empty.")
         key = validate_key(op.key)
         if op.value is None:
-            source = source_for(None, explicit_source)
-            return writes.PreparedPut(op.namespace, key, None, None, None, [], source)
+            return writes.PreparedPut(op.namespace, key, None, None, None, [], explicit_source)
         value_json = encode_value(op.value, self.max_value_bytes)
         ttl = validate_ttl(op.ttl)
         if op.index is not False and op.index is not None and not isinstance(op.index, list):
@@ -460,11 +573,11 @@ class FaissSqliteStore(ExtendedStore):
         if self._index is not None and op.index is not False:
             paths = self._fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
             for path, tokens in paths:
-                found = get_text_at_path(op.value, tokens)
+                found = _texts_at(op.value, tokens)
                 for n, text in enumerate(found):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
-        source = source_for(op.value, explicit_source)
+        source = explicit_source if explicit_source is not None else source_for(op.value, None)
         index_paths = list(op.index) if isinstance(op.index, list) else None
         return writes.PreparedPut(
             op.namespace, key, op.value, value_json, ttl, texts, source, index_paths
@@ -472,11 +585,14 @@ class FaissSqliteStore(ExtendedStore):
 
     def _find_known_vectors(self, plan: _Plan) -> None:
         """Reuse the vectors of texts already embedded *in the same group* (tenant): the
-        cost and timing of a put never depend on what another tenant stored."""
+        cost and timing of a put never depend on what another tenant stored. Texts whose
+        vector came with the item (`bulk_put`) are not looked up."""
         hashes: dict[str, str] = {}
         for put in plan.puts.values():
             group = self._group_of(put.namespace)
             for _, text, digest in put.texts:
+                if digest in plan.vectors:
+                    continue
                 hashes[digest] = text
                 plan.doc_groups.setdefault(digest, set()).add(group)
         for digest in list(hashes):
@@ -551,10 +667,10 @@ class FaissSqliteStore(ExtendedStore):
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
 
-    def _execute(self, plan: _Plan) -> list[Result]:
+    def _execute(self, plan: _Plan, *, sync: bool = True) -> list[Result]:
         now = _now()
         if plan.puts or plan.link_writes or plan.expects:
-            with self._conns.write() as conn:
+            with self._conns.write(sync=sync) as conn:
                 writes.check_expectations(conn, plan.expects, now.timestamp(), self.omit_expired)
                 scope = reads.ReadScope(conn, now.timestamp(), self.omit_expired)
                 self._run_reads(scope, plan)
@@ -706,8 +822,9 @@ class FaissSqliteStore(ExtendedStore):
         return int(row[0])
 
     def save_index_snapshots(self) -> None:
-        """Bring the on-disk index snapshots of large groups up to date now, waiting for
-        any being written in the background (this also happens by itself, and on close)."""
+        """Finish the background index work that is due (building a large group's HNSW
+        graph, merging new vectors into it), then bring the on-disk index snapshots of
+        large groups up to date (all of this also happens by itself; snapshots on close)."""
         if self._index is not None:
             self._index.flush()
 
@@ -738,9 +855,9 @@ class FaissSqliteStore(ExtendedStore):
                 source=source_for(None, current_source()),
                 record=self.record_history,
             )
-        if self._index is not None and report.groups:
+        if self._index is not None:
             with self._conns.read() as conn:
-                self._index.forget(conn, report.groups)
+                self._index.forget(conn, self._groups_under(conn, prefix, report.groups))
         self._doc_cache.clear()
         self._query_cache.clear()
         if compact:
@@ -748,6 +865,21 @@ class FaissSqliteStore(ExtendedStore):
                 done = erasure.compact(conn, in_memory=self._conns.in_memory)
             report = dataclasses.replace(report, compacted=done)
         return report
+
+    def _groups_under(self, conn: Any, prefix: tuple[str, ...], erased: Sequence[str]) -> list[str]:
+        """FAISS groups that may hold vectors under `prefix`: those of the erased vectors,
+        the group `prefix` lies in, and every snapshotted group under `prefix` (a snapshot
+        can outlive the vectors it holds when they were deleted before the erasure)."""
+        assert self._index is not None
+        groups = set(erased)
+        if len(prefix) >= self.group_depth:
+            groups.add(self._group_of(prefix))
+        groups.update(
+            group
+            for group in self._index.snapshot_groups(conn)
+            if text_to_ns(group)[: len(prefix)] == prefix
+        )
+        return sorted(groups)
 
     def verify(self) -> VerifyReport:
         """Check SQLite integrity and that vectors, full-text rows and the FAISS indexes agree

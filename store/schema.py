@@ -17,6 +17,8 @@ Tables:
       index of hybrid search, with BM25 statistics per namespace group (per tenant); see
       `fulltext.py`. Filled by the store (the text analysis is Python), not by the migration:
       a database that had an FTS5 index keeps its fields and is re-indexed on next open.
+    - `group_floors` (5): per-group fences of the vector log, raised by erasures (keyed by a
+      hash of the group, never its name); see `vector_log.py`.
 
 Never edit a shipped migration; append a new one.
 """
@@ -137,6 +139,14 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT 'keyword_reindex', '1' FROM meta WHERE key = 'fulltext_fields'
         ON CONFLICT (key) DO NOTHING;
     DELETE FROM meta WHERE key = 'fulltext_fields';
+    """,
+    # 5: per-group fences of the vector log (an erasure reloads only the erased groups)
+    """
+    CREATE TABLE IF NOT EXISTS group_floors (
+        grp_hash TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS group_floors_seq_idx ON group_floors (seq);
     """,
 )
 

@@ -349,6 +349,23 @@ class SnapshotDir:
             _fsync_dir(self.directory)
         return deleted
 
+    def groups(self) -> list[str]:
+        """The groups of this database that have a snapshot header (unreadable ones are
+        left out: a loader rebuilds them anyway)."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                header = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(header, dict) and header.get("database_id") == self.database_id:
+                group = header.get("group")
+                if isinstance(group, str) and path.name == f"{self._stem(group)}.json":
+                    found.append(group)
+        return found
+
     def _previous_payload(self, group: str) -> str | None:
         try:
             return str(json.loads(self._header_path(group).read_text("utf-8"))["payload"])

@@ -32,8 +32,8 @@ from langgraph.store.base import get_text_at_path, tokenize_path
 
 from hippograph.store import analysis, fulltext
 from hippograph.store.codec import ns_to_text, text_hash, text_to_ns
-from hippograph.store.index_manager import log_head
 from hippograph.store.ranking.bm25 import SLOTS, impact
+from hippograph.store.vector_log import log_head
 
 _LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
 

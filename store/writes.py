@@ -7,6 +7,7 @@ at all. (SQL on the `links` table itself lives in `link_sql.py`.)
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -16,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from hippograph.store import fulltext, link_sql
+from hippograph.store import fulltext, link_sql, vector_log
 from hippograph.store.codec import ns_to_text
 from hippograph.store.expect import ExpectOp, StaleWriteError, conflicts_of
-from hippograph.store.index_manager import chunked, log_floor, log_head
+from hippograph.store.index_manager import chunked
 
 Group = Callable[[tuple[str, ...]], str]
 
@@ -40,6 +41,11 @@ class PreparedPut:
     index_paths: list[str] | None = None
     """A per-put `index=[...]`: the paths its keyword row reads (`None`: the database's
     keyword fields)."""
+    prefix: str = dataclasses.field(init=False)
+    """The namespace as the `prefix` column stores it."""
+
+    def __post_init__(self) -> None:
+        self.prefix = ns_to_text(self.namespace)
 
 
 @dataclass(slots=True)
@@ -57,7 +63,7 @@ def _existing_items(
 ) -> dict[tuple[str, str], _Existing]:
     keys_by_prefix: dict[str, list[str]] = defaultdict(list)
     for put in puts:
-        keys_by_prefix[ns_to_text(put.namespace)].append(put.key)
+        keys_by_prefix[put.prefix].append(put.key)
     found: dict[tuple[str, str], _Existing] = {}
     for prefix, keys in keys_by_prefix.items():
         for chunk in chunked(keys):
@@ -141,6 +147,9 @@ def apply_puts(
     FAISS churn); changed or vanished fields lose their old vector. When the database keeps
     a keyword index (`keyword_fields`, read inside this transaction), each upserted item's
     keyword rows are rewritten from its value (or dropped when it has no vectors).
+
+    New items are inserted under ids assigned here (the writer holds the database, so
+    the next AUTOINCREMENT ids are known): no statement reads back what was just written.
     """
     at = now.isoformat()
     epoch = now.timestamp()
@@ -148,55 +157,64 @@ def apply_puts(
 
     deletions = []
     for put in puts:
-        prefix = ns_to_text(put.namespace)
-        old = existing.get((prefix, put.key))
+        old = existing.get((put.prefix, put.key))
         if put.value_json is None and old is not None:
-            deletions.append((old.item_id, prefix, put.key, old.value_json, put.source))
+            deletions.append((old.item_id, put.prefix, put.key, old.value_json, put.source))
     delete_items(conn, deletions, op="DELETE", at=at, record_history=record_history)
 
     upserts = [p for p in puts if p.value_json is not None]
     if not upserts:
         return
-    conn.executemany(
-        "INSERT INTO items (prefix, key, value, created_at, updated_at, expires_at, ttl_minutes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (prefix, key) DO UPDATE SET "
-        "value = excluded.value, updated_at = excluded.updated_at, "
-        "expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes",
-        [
-            (
-                ns_to_text(p.namespace),
-                p.key,
-                p.value_json,
-                at,
-                at,
-                None if p.ttl is None else epoch + p.ttl * 60.0,
-                p.ttl,
-            )
-            for p in upserts
-        ],
-    )
-    if record_history:
-        history: list[tuple[str, str, str, str | None, str | None, str, str | None]] = []
-        for p in upserts:
-            prefix = ns_to_text(p.namespace)
-            old = existing.get((prefix, p.key))
-            if old is None:
-                history.append((prefix, p.key, "ADD", None, p.value_json, at, p.source))
-            elif old.value_json != p.value_json:
+    item_ids = {key: ex.item_id for key, ex in existing.items()}
+    added: list[tuple[int, str, str, str | None, str, str, float | None, float | None]] = []
+    updated: list[tuple[str | None, str, float | None, float | None, int]] = []
+    history: list[tuple[str, str, str, str | None, str | None, str, str | None]] = []
+    next_id = _next_id(conn, "items")
+    for p in upserts:
+        prefix = p.prefix
+        expires = None if p.ttl is None else epoch + p.ttl * 60.0
+        old = existing.get((prefix, p.key))
+        if old is None:
+            next_id += 1
+            item_ids[(prefix, p.key)] = next_id
+            added.append((next_id, prefix, p.key, p.value_json, at, at, expires, p.ttl))
+            history.append((prefix, p.key, "ADD", None, p.value_json, at, p.source))
+        else:
+            updated.append((p.value_json, at, expires, p.ttl, old.item_id))
+            if old.value_json != p.value_json:
                 history.append(
                     (prefix, p.key, "UPDATE", old.value_json, p.value_json, at, p.source)
                 )
+    conn.executemany(
+        "INSERT INTO items (id, prefix, key, value, created_at, updated_at, expires_at, "
+        "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        added,
+    )
+    conn.executemany(
+        "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, ttl_minutes = ? WHERE id = ?",
+        updated,
+    )
+    if record_history:
         conn.executemany(
             "INSERT INTO history (prefix, key, op, old, new, at, source) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             history,
         )
-    item_ids = {key: ex.item_id for key, ex in existing.items()} | _new_item_ids(
-        conn, [p for p in upserts if (ns_to_text(p.namespace), p.key) not in existing]
-    )
-    _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of)
+    fresh = {row[0] for row in added}
+    _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of, fresh=fresh)
     if keyword_fields is not None:
-        _write_keywords(conn, upserts, item_ids, keyword_fields, group_of)
+        _write_keywords(conn, upserts, item_ids, keyword_fields, group_of, fresh=fresh)
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The id an AUTOINCREMENT `table` gives its next row, minus one (the writer holds the
+    database, so ids from here up are free and never were used)."""
+    row = conn.execute(
+        f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+        f"coalesce((SELECT max(id) FROM {table}), 0))",
+        (table,),
+    ).fetchone()
+    return int(row[0])
 
 
 def _write_keywords(
@@ -205,17 +223,20 @@ def _write_keywords(
     item_ids: Mapping[tuple[str, str], int],
     fields: Sequence[str],
     group_of: Group,
+    *,
+    fresh: set[int],
 ) -> None:
     """Rewrite the upserted items' keyword rows: an item with vectors is indexed under
-    `fields` (or its own `index_paths`); one without loses its rows."""
+    `fields` (or its own `index_paths`); one without loses its rows. Items inserted by
+    this batch (`fresh`) have no rows to drop."""
     rows: list[fulltext.KeywordRow] = []
     unindexed: list[int] = []
     for put in upserts:
-        item_id = item_ids[(ns_to_text(put.namespace), put.key)]
+        item_id = item_ids[(put.prefix, put.key)]
         if put.texts and put.value is not None:
             texts = fulltext.item_texts(put.value, fields, put.index_paths)
             rows.append((item_id, group_of(put.namespace), texts))
-        else:
+        elif item_id not in fresh:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)
     fulltext.write_rows(conn, rows)
@@ -227,18 +248,24 @@ def _swap_vectors(
     item_ids: Mapping[tuple[str, str], int],
     vectors_by_hash: Mapping[str, np.ndarray],
     group_of: Group,
+    *,
+    fresh: set[int],
 ) -> None:
+    """Replace the vectors of upserted items whose text changed (`fresh` items, just
+    inserted, have none yet), logging every removal and addition for the FAISS caches."""
     old_vectors: dict[int, dict[str, tuple[int, str, str]]] = defaultdict(dict)
-    for item_id, vid, grp, field, digest in _vectors_of(
-        conn, [item_ids[(ns_to_text(p.namespace), p.key)] for p in upserts]
-    ):
+    known = [item_ids[(p.prefix, p.key)] for p in upserts]
+    for item_id, vid, grp, field, digest in _vectors_of(conn, [i for i in known if i not in fresh]):
         old_vectors[item_id][field] = (vid, grp, digest)
 
     dropped: list[tuple[int, str]] = []
-    inserted: list[tuple[int, str, str, str, int, bytes]] = []
-    for put in upserts:
-        item_id = item_ids[(ns_to_text(put.namespace), put.key)]
-        group = group_of(put.namespace)
+    inserted: list[tuple[int, int, str, str, str, int, bytes]] = []
+    next_id = _next_id(conn, "vectors")
+    groups: dict[tuple[str, ...], str] = {}
+    for put, item_id in zip(upserts, known, strict=True):
+        group = groups.get(put.namespace)
+        if group is None:
+            group = groups[put.namespace] = group_of(put.namespace)
         current = old_vectors.get(item_id, {})
         wanted = {field: digest for field, _, digest in put.texts}
         for field, (vid, grp, digest) in current.items():
@@ -248,38 +275,20 @@ def _swap_vectors(
             if field in current and current[field][2] == digest:
                 continue
             vector = vectors_by_hash[digest]
-            inserted.append((item_id, group, field, digest, len(vector), vector.tobytes()))
+            next_id += 1
+            inserted.append((next_id, item_id, group, field, digest, len(vector), vector.tobytes()))
     _drop_vectors(conn, dropped)
     if not inserted:
         return
-    before = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'vectors'").fetchone()
     conn.executemany(
-        "INSERT INTO vectors (item_id, grp, field, text_hash, dim, blob) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vectors (id, item_id, grp, field, text_hash, dim, blob) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         inserted,
     )
-    conn.execute(
-        "INSERT INTO vector_log (grp, vector_id, added) "
-        "SELECT grp, id, 1 FROM vectors WHERE id > ? ORDER BY id",
-        (before[0] if before else 0,),
+    conn.executemany(
+        "INSERT INTO vector_log (grp, vector_id, added) VALUES (?, ?, 1)",
+        [(row[2], row[0]) for row in inserted],
     )
-
-
-def _new_item_ids(
-    conn: sqlite3.Connection, puts: Sequence[PreparedPut]
-) -> dict[tuple[str, str], int]:
-    ids: dict[tuple[str, str], int] = {}
-    keys_by_prefix: dict[str, list[str]] = defaultdict(list)
-    for put in puts:
-        keys_by_prefix[ns_to_text(put.namespace)].append(put.key)
-    for prefix, keys in keys_by_prefix.items():
-        for chunk in chunked(keys):
-            for item_id, key in conn.execute(
-                f"SELECT id, key FROM items WHERE prefix = ? AND key IN "
-                f"({_placeholders(len(chunk))})",
-                (prefix, *chunk),
-            ):
-                ids[(prefix, key)] = item_id
-    return ids
 
 
 def refresh_ttl(conn: sqlite3.Connection, item_ids: Sequence[int], now: datetime) -> None:
@@ -294,22 +303,8 @@ def refresh_ttl(conn: sqlite3.Connection, item_ids: Sequence[int], now: datetime
 
 
 def compact_log(conn: sqlite3.Connection, keep: int) -> int:
-    """Drop `vector_log` entries older than the newest `keep`; return how many were dropped.
-
-    Readers whose indexes applied less than the new floor reload those groups from SQLite.
-    """
-    head = log_head(conn)
-    floor = log_floor(conn)
-    if head - floor <= 2 * keep:
-        return 0
-    new_floor = head - keep
-    dropped = conn.execute("DELETE FROM vector_log WHERE seq <= ?", (new_floor,)).rowcount
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('log_floor', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (str(new_floor),),
-    )
-    return int(dropped)
+    """Drop `vector_log` entries older than the newest `keep` (see `vector_log.compact`)."""
+    return vector_log.compact(conn, keep)
 
 
 def check_expectations(

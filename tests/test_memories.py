@@ -184,6 +184,19 @@ def test_import_reports_bad_lines_and_writes_nothing(alice):
     assert [m.content for m in alice.list()] == ["Good line"]
 
 
+def test_a_key_repeated_in_an_import_is_written_once_from_its_last_line(alice):
+    """The import is a pipelined bulk load: a key on lines in two different chunks must not
+    depend on which chunk was written first. Its last line wins, the others are reported."""
+    filler = [json.dumps({"key": f"f{i}", "content": f"Filler fact {i}"}) for i in range(600)]
+    first = json.dumps({"key": "tea", "content": "Likes green tea"})
+    last = json.dumps({"key": "tea", "content": "Likes black tea now"})
+    text = "\n".join([first, *filler, last]) + "\n"
+    report = alice.import_jsonl(io.StringIO(text))
+    assert report.imported == 601 and alice.count() == 601
+    assert alice.get("tea").content == "Likes black tea now"
+    assert [(k.line, k.error) for k in report.kept] == [(1, "tea is repeated on line 602")]
+
+
 def test_stats(alice):
     _seed(alice)
     stats = alice.stats()

@@ -5,13 +5,14 @@ The lead registers `app` as `hippograph bench`; `benchmarks/store_bench.py` runs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hippograph.bench.backends import BACKENDS, resolve_backends
-from hippograph.bench.measure import parse_size, parse_sizes
+from hippograph.bench.measure import check_names, parse_size, parse_sizes
 from hippograph.extras import require_extra
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 # `hippograph --help` stays fast.
 
 app = typer.Typer(
-    help="Benchmarks: the store against its baselines; FAISS index types at scale.",
+    help="Benchmarks: the store against its baselines; FAISS index types at scale; bulk "
+    "ingest; search latency while other users' indexes are rebuilt or snapshotted.",
     no_args_is_help=True,
 )
 
@@ -48,6 +50,22 @@ def _sizes(value: str) -> list[int]:
 
 def _names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _choose(value: str, available: Sequence[str], what: str, hint: str) -> list[str]:
+    """The comma-separated names in `value`, each one of `available` (else a usage error)."""
+    try:
+        return check_names(_names(value), available, what)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def _size(value: str, hint: str) -> int:
+    """A count such as `100k` or `1M` (else a usage error)."""
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
 
 
 @app.command("store")
@@ -139,20 +157,9 @@ def index(
     require_extra("bench", "hippograph bench")
     from hippograph.bench.index_study import CANDIDATES, index_markdown, run_index_study
 
-    try:
-        count = parse_size(size)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--size") from exc
-    names = _names(candidates)
-    unknown = [c for c in names if c not in CANDIDATES]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown candidate(s) {', '.join(unknown)}; available: {', '.join(CANDIDATES)}",
-            param_hint="--candidates",
-        )
     report = run_index_study(
-        count,
-        names,
+        _size(size, "--size"),
+        _choose(candidates, list(CANDIDATES), "candidate", "--candidates"),
         queries=queries,
         vectors=_vector_kind(vectors),
         out_dir=out,
@@ -160,3 +167,72 @@ def index(
         workdir=workdir,
     )
     typer.echo(index_markdown(report))
+
+
+@app.command("ingest")
+def ingest(
+    *,
+    size: Annotated[str, typer.Option(help="Items per load, e.g. 100k.")] = "100k",
+    rounds: Annotated[int, typer.Option(min=1, help="Loads per variant (alternating).")] = 3,
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated, from: inmemory, batch, bulk, bulk-hybrid.")
+    ] = "inmemory,batch,bulk,bulk-hybrid",
+    out: OutDir = Path("benchmarks/results"),
+    name: Annotated[str, typer.Option(help="Report file stem.")] = "bulk_ingest",
+    workdir: WorkDir = None,
+    isolate: Annotated[bool, typer.Option(help="One fresh process per load.")] = True,
+) -> None:
+    """Bulk ingest of pre-embedded items: bulk_put vs batch vs InMemoryStore, same run."""
+    require_extra("bench", "hippograph bench")
+    from hippograph.bench.ingest import VARIANTS, IngestConfig, ingest_markdown, run_ingest_bench
+
+    config = IngestConfig(
+        size=_size(size, "--size"),
+        rounds=rounds,
+        variants=_choose(variants, VARIANTS, "variant", "--variants"),
+        out_dir=out,
+        name=name,
+        workdir=workdir,
+        isolate=isolate,
+    )
+    typer.echo(ingest_markdown(run_ingest_bench(config)))
+
+
+@app.command("contention")
+def contention(
+    *,
+    user_size: Annotated[str, typer.Option(help="Memories of the searching user A.")] = "10k",
+    rebuild_size: Annotated[
+        str, typer.Option(help="Memories of user B, whose HNSW graph is built.")
+    ] = "100k",
+    snapshot_size: Annotated[
+        str, typer.Option(help="Memories of user C, whose snapshot is written.")
+    ] = "1M",
+    idle_seconds: Annotated[float, typer.Option(min=1, help="Length of each idle period.")] = 20,
+    scenarios: Annotated[str, typer.Option(help="Comma-separated: rebuild, snapshot.")] = (
+        "rebuild,snapshot"
+    ),
+    out: OutDir = Path("benchmarks/results"),
+    name: Annotated[str, typer.Option(help="Report file stem.")] = "lock_scope",
+    workdir: WorkDir = None,
+) -> None:
+    """A user's search latency while other users' indexes are rebuilt or snapshotted."""
+    require_extra("bench", "hippograph bench")
+    from hippograph.bench.contention import (
+        SCENARIOS,
+        ContentionConfig,
+        contention_markdown,
+        run_contention_bench,
+    )
+
+    config = ContentionConfig(
+        user_size=_size(user_size, "--user-size"),
+        rebuild_size=_size(rebuild_size, "--rebuild-size"),
+        snapshot_size=_size(snapshot_size, "--snapshot-size"),
+        idle_seconds=idle_seconds,
+        scenarios=_choose(scenarios, SCENARIOS, "scenario", "--scenarios"),
+        out_dir=out,
+        name=name,
+        workdir=workdir,
+    )
+    typer.echo(contention_markdown(run_contention_bench(config)))

@@ -28,7 +28,7 @@ import faiss
 import numpy as np
 
 from hippograph.bench.measure import anon_rss_mb, call, latency_ms, progress, size_label
-from hippograph.bench.report import fmt, markdown_table, write_json
+from hippograph.bench.report import fmt, markdown_table, pyplot, save_figure, write_json
 from hippograph.bench.vectors import VectorKind, make_vectors
 
 
@@ -271,10 +271,7 @@ def index_markdown(report: dict[str, Any]) -> str:
 
 def plot_index_study(report: dict[str, Any], path: Path) -> None:
     """Recall@10 against search p95, one curve per candidate (its knob values as points)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for r in report["results"]:
@@ -292,6 +289,4 @@ def plot_index_study(report: dict[str, Any], path: Path) -> None:
     ax.set_title(f"FAISS index types at {size_label(report['config']['size'])} vectors")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

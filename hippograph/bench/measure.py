@@ -6,18 +6,23 @@ Core pieces:
     - `parse_sizes` / `size_label`: `"1k,10k,1M"` ↔ `[1000, 10000, 1000000]`.
     - `progress`: a rich progress bar for long loops.
     - `call`: run a measurement in a fresh process.
+    - `scratch_dir` / `machine_info`: a temporary directory; what the run ran on.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import platform
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rich.progress import (
     BarColumn,
@@ -88,6 +93,20 @@ def parse_size(text: str) -> int:
     return value
 
 
+def check_names(names: Sequence[str], available: Sequence[str], what: str) -> list[str]:
+    """`names` as a list, if each is one of `available`.
+
+    Raises:
+        ValueError: naming the unknown ones and what is available.
+    """
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(
+            f"unknown {what}(s) {', '.join(unknown)}; available: {', '.join(available)}"
+        )
+    return list(names)
+
+
 def parse_sizes(text: str) -> list[int]:
     """Comma-separated sizes, e.g. `"1k,10k,100k,1M"`."""
     return [parse_size(part) for part in text.split(",") if part.strip()]
@@ -125,3 +144,26 @@ def progress(total: int, description: str) -> Iterator[Advance]:
             bar.advance(task, steps)
 
         yield advance
+
+
+@contextmanager
+def scratch_dir(parent: Path | None, prefix: str) -> Iterator[Path]:
+    """A fresh temporary directory under `parent` (the system's by default), removed after."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPUs, Python, platform, FAISS version and load average, for a report's header."""
+    import faiss
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "faiss": faiss.__version__,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }

@@ -3,14 +3,18 @@
 Core pieces:
     - `summarize(report)`: ratios against the same-run baselines and the targets, met or not.
     - `write_store_report(report, out_dir, name)`: `<name>.json`, `<name>.md`, `<name>.png`.
-    - `markdown_table`, `fmt`, `write_json`: shared with the index-type study.
+    - `markdown_table`, `fmt`, `write_json`, `run_report`, `pyplot`, `save_figure`: shared
+      by every benchmark's report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,51 @@ def write_json(report: dict[str, Any], path: Path) -> None:
         return value
 
     path.write_text(json.dumps(clean(report), indent=2) + "\n")
+
+
+def run_report(
+    benchmark: str,
+    started: datetime,
+    machine: dict[str, Any],
+    config: Any,
+    *,
+    skip: Iterable[str] = ("out_dir", "workdir"),
+    **body: Any,
+) -> dict[str, Any]:
+    """A benchmark's report: what ran, when, for how long, on what (the load average at
+    the end added to `machine`), with which settings (a dataclass, paths as text, `skip`
+    left out), then `body`."""
+    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    left_out = set(skip)
+    return {
+        "benchmark": benchmark,
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "machine": machine,
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in dataclasses.asdict(config).items()
+            if k not in left_out
+        },
+        **body,
+    }
+
+
+def pyplot() -> Any:
+    """`matplotlib.pyplot` on the non-interactive Agg backend (benchmarks run headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Lay out `fig`, write it as a PNG and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
 
 
 def _value(report: dict[str, Any], backend: str, size: int, *path: str) -> float | None:
@@ -199,7 +248,7 @@ def _results_table(report: dict[str, Any]) -> str:
         "p99 ms",
         "get p50 ms",
         "recall@10",
-        "open rebuild s",
+        "open, no snapshot s",
         "open snapshot s",
         "memory MiB",
         "disk MiB",
@@ -287,11 +336,7 @@ def store_markdown(report: dict[str, Any]) -> str:
 
 def plot_store(report: dict[str, Any], path: Path) -> None:
     """Search p95, put throughput, memory and recall against size, one line per backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     panels = [
         ("search p95 (ms)", lambda r: (r.get("search_ms") or {}).get("p95"), True),
         ("put throughput (items/s)", lambda r: r.get("put_per_s"), True),
@@ -319,9 +364,7 @@ def plot_store(report: dict[str, Any], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"hippograph store benchmark — {report['started']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_store_report(report: dict[str, Any], out_dir: Path, name: str) -> None:

@@ -17,9 +17,6 @@ import gc
 import json
 import logging
 import os
-import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,7 +38,9 @@ from hippograph.bench.measure import (
     call,
     disk_mb,
     latency_ms,
+    machine_info,
     progress,
+    scratch_dir,
     size_label,
 )
 from hippograph.bench.vectors import VectorKind, make_vectors
@@ -114,7 +113,8 @@ class RunResult:
     get_ms: dict[str, float] = field(default_factory=dict)
     recall_at_10: float | None = None
     open_rebuild_s: float | None = None
-    """Open + first search on a fresh process with no index snapshot: a full rebuild."""
+    """Open + first search on a fresh process with no index snapshot: the group is read
+    from SQLite and searched exactly (its HNSW graph is then built in the background)."""
     open_snapshot_s: float | None = None
     """Open + first search when the store left an index snapshot on close."""
     memory_mb: float | None = None
@@ -149,15 +149,6 @@ def _save_data(directory: Path, size: int, config: StoreBenchConfig) -> Path:
 def _load_data(path: Path) -> _Data:
     with np.load(path) as data:
         return _Data(data["documents"], data["queries"], data["truth"])
-
-
-@contextmanager
-def _scratch(parent: Path | None, prefix: str) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _fill(store: BaseStore, size: int, batch_size: int, label: str) -> float:
@@ -251,7 +242,7 @@ def measure_backend(backend_name: str, data_path: Path, config: StoreBenchConfig
     warmup = len(data.queries) - 1
     measure = partial(_measure_searches, queries=queries, config=config, base_rss=base_rss)
     with (
-        _scratch(config.workdir, "hippograph-bench-") as directory,
+        scratch_dir(config.workdir, "hippograph-bench-") as directory,
         backend.host(directory, config.postgres_url) as location,
     ):
         with backend.open(location, embed, config.dims) as store:
@@ -315,16 +306,6 @@ def _run(
         return RunResult(name, size, notes=[f"failed: {exc!r}"])
 
 
-def _machine() -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "faiss": faiss.__version__,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
     """Run the store benchmark and write `<name>.json`, `.md` and `.png` into `out_dir`.
 
@@ -332,13 +313,13 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
         The report (as written to JSON).
     """
     from hippograph.bench import real_embedder
-    from hippograph.bench.report import write_store_report
+    from hippograph.bench.report import run_report, write_store_report
 
     backends = resolve_backends(config.backends)
     started = datetime.now(UTC)
-    machine = _machine()
+    machine = machine_info()
     results: list[RunResult] = []
-    with _scratch(config.workdir, "hippograph-bench-data-") as data_dir:
+    with scratch_dir(config.workdir, "hippograph-bench-data-") as data_dir:
         for size in config.sizes:
             data_path = _save_data(data_dir, size, config)
             results.append(_run(measure_floor, FLOOR, size, data_path, config))
@@ -356,22 +337,17 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
             data_path.unlink()
     tenants = run_tenants(config, backends) if config.tenant_sizes else []
     real = real_embedder.run(config, [b.name for b in backends]) if config.real_texts else None
-    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    report = {
-        "benchmark": "store",
-        "started": started.isoformat(timespec="seconds"),
-        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "machine": machine,
-        "config": {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in asdict(config).items()
-            if k not in ("out_dir", "workdir", "locomo_dir")
-        },
-        "results": [asdict(r) for r in results],
-        "tenants": tenants,
-        "projection": tenant_bench.project(tenants, PROJECTED) if tenants else [],
-        "real_embedder": real,
-    }
+    report = run_report(
+        "store",
+        started,
+        machine,
+        config,
+        skip=("out_dir", "workdir", "locomo_dir"),
+        results=[asdict(r) for r in results],
+        tenants=tenants,
+        projection=tenant_bench.project(tenants, PROJECTED) if tenants else [],
+        real_embedder=real,
+    )
     write_store_report(report, config.out_dir, config.name)
     return report
 
@@ -379,7 +355,7 @@ def run_store_bench(config: StoreBenchConfig) -> dict[str, Any]:
 def run_tenants(config: StoreBenchConfig, backends: Sequence[BenchBackend]) -> list[dict[str, Any]]:
     """The many-tenant measurement of every backend at every size that has a layout."""
     found: list[dict[str, Any]] = []
-    with _scratch(config.workdir, "hippograph-bench-data-") as data_dir:
+    with scratch_dir(config.workdir, "hippograph-bench-data-") as data_dir:
         for size in config.sizes:
             try:
                 data_path = tenant_bench.save_tenant_data(

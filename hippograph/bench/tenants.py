@@ -31,7 +31,7 @@ from langgraph.store.base import BaseStore, PutOp
 
 from hippograph.bench.backends import BACKENDS
 from hippograph.bench.embedders import PrecomputedEmbeddings
-from hippograph.bench.measure import disk_mb, latency_ms, progress, size_label
+from hippograph.bench.measure import disk_mb, latency_ms, progress, scratch_dir, size_label
 from hippograph.bench.vectors import make_vectors
 
 if TYPE_CHECKING:
@@ -140,7 +140,6 @@ def _fill(store: BaseStore, layout: dict[int, int], batch_size: int, label: str)
 
 def measure_tenants(backend_name: str, data_path: Path, config: StoreBenchConfig) -> TenantResult:
     """Fill a fresh store of `backend_name` with the layout in `data_path`, then measure it."""
-    from hippograph.bench.store import _scratch  # the scratch-space helper of the store bench
 
     backend = BACKENDS[backend_name]
     with np.load(data_path) as data:
@@ -153,7 +152,7 @@ def measure_tenants(backend_name: str, data_path: Path, config: StoreBenchConfig
     embed = PrecomputedEmbeddings(arrays["documents"], arrays["queries"])
     gc.collect()
     with (
-        _scratch(config.workdir, "hippograph-bench-") as directory,
+        scratch_dir(config.workdir, "hippograph-bench-") as directory,
         backend.host(directory, config.postgres_url) as location,
     ):
         with backend.open(location, embed, config.dims) as store:

@@ -27,6 +27,7 @@ from hippograph.migration.target import PostgresTarget, Progress
 from hippograph.migration.vectors import MissingVectorError, StoredVectors
 from hippograph.migration.verify import Verification, verify
 from hippograph.store import EmbeddingError, resolve_embeddings
+from hippograph.store.bulk import bulk_put
 from hippograph.store.history import history_paused
 from hippograph.store.postgres import PostgresMemoryStore
 
@@ -240,10 +241,11 @@ def _copy_history(run: _Run) -> None:
 
 
 def _write(store: PostgresMemoryStore, ops: list[PutOp]) -> None:
-    """`store.batch(ops)`, surfacing a text without a stored vector as `MissingVectorError`
-    (the store reports any embedder failure as `EmbeddingError`)."""
+    """Write one chunk of items through the bulk path, surfacing a text without a stored
+    vector as `MissingVectorError` (the store reports any embedder failure as
+    `EmbeddingError`)."""
     try:
-        store.batch(ops)
+        bulk_put(store, ops, chunk_size=len(ops))
     except EmbeddingError as exc:
         if isinstance(exc.__cause__, MissingVectorError):
             raise exc.__cause__ from None

@@ -164,6 +164,56 @@ def test_locomo_files_are_read_as_flat_session_dicts() -> None:
                                           "Dave"}  # fmt: skip
 
 
+def test_ingest_bench_end_to_end(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest", "--size", "400", "--rounds", "2", "--out", str(tmp_path), "--name", "tiny",
+            "--workdir", str(tmp_path), "--no-isolate",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "tiny.json").read_text())
+    rows = report["results"]
+    assert [(r["variant"], r["round"]) for r in rows] == [
+        (variant, round_)
+        for round_ in range(2)
+        for variant in ("inmemory", "batch", "bulk", "bulk-hybrid")
+    ]
+    assert all(r["per_s"] > 0 and r["cpu_seconds"] > 0 and not r["notes"] for r in rows)
+    bulk = [r for r in rows if r["variant"].startswith("bulk")]
+    assert all(r["stage_cpu_s"] and min(r["stage_cpu_s"]) > 0 for r in bulk)
+    assert all(r["first_search_s"] > 0 for r in rows if r["variant"] != "inmemory")
+    summary = report["summary"]
+    assert set(summary["medians"]) == {"inmemory", "batch", "bulk", "bulk-hybrid"}
+    assert summary["ratios"]["bulk_vs_inmemory"] > 0 and summary["ratios"]["bulk_vs_batch"] > 0
+    assert summary["target"]["goal_per_s"] == 20_000
+    assert "| bulk |" in (tmp_path / "tiny.md").read_text()
+    assert (tmp_path / "tiny.png").read_bytes().startswith(PNG)
+
+
+def test_contention_bench_end_to_end(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "contention", "--user-size", "300", "--rebuild-size", "500", "--snapshot-size",
+            "500", "--idle-seconds", "1", "--out", str(tmp_path), "--name", "tiny",
+            "--workdir", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "tiny.json").read_text())
+    rebuild, snapshot = report["scenarios"]["rebuild"], report["scenarios"]["snapshot"]
+    assert set(rebuild["periods"]) == {"idle", "B loading", "B graph build"}
+    assert set(snapshot["periods"]) == {"idle", "C loading", "C snapshot write"}
+    for scenario in (rebuild, snapshot):
+        idle = scenario["periods"]["idle"]
+        assert idle["searches"] > 10 and idle["p99_vs_idle"] == 1.0
+        assert scenario["events"]["first_search_other_s"] > 0
+    assert "## A while B's 500-vector group" in (tmp_path / "tiny.md").read_text()
+    assert (tmp_path / "tiny.png").read_bytes().startswith(PNG)
+
+
 def test_many_tenants_per_backend_with_a_projection(tmp_path: Path, pg_server: PgServer) -> None:
     """`--tenant-sizes`: both backends filled with many users at two totals, searches timed
     per user size with exact recall, and the figures carried to 1M on paper."""

@@ -27,7 +27,8 @@ def test_sixty_kills_lose_nothing_and_tear_nothing(tmp_path: Path, corpus_path: 
     summary = result.summary()
     assert result.problems == []
     assert summary["kill_points"] == KILL_POINTS
-    assert set(summary["by_target"]) == {"random", "checkpoint", "reopen", "erase"}
+    assert set(summary["by_target"]) == {"random", "checkpoint", "reopen", "erase", "load"}
+    assert summary["by_phase"].get("loading", 0) > 0
     assert summary["during_checkpoint"] > 0
     assert summary["by_phase"].get("erasing", 0) > 0
     assert summary["acknowledged_steps"] > 5 * KILL_POINTS

@@ -290,16 +290,17 @@ def test_hnsw_groups_stay_correct_through_updates_and_deletes(open_store: Any) -
     exact.batch(
         [PutOp(NS, f"k{i}", {"content": f"fact number {i} about topic {i % 7}"}) for i in range(80)]
     )
-    for query in ("fact number 12", "topic 3", "something unrelated"):
-        assert (
-            store.search(NS, query=query, limit=1)[0].key
-            == exact.search(NS, query=query, limit=1)[0].key
-        )
-    assert store.index_stats()["memories.alice"][0] == "hnsw"
+    queries = ("fact number 12", "topic 3", "something unrelated")
+    expected = [exact.search(NS, query=query, limit=1)[0].key for query in queries]
+    assert [store.search(NS, query=q, limit=1)[0].key for q in queries] == expected
+    store.save_index_snapshots()  # waits for the background build of the HNSW graph
+    assert store.index_stats()["memories.alice"] == ("hnsw", 80)
+    assert [store.search(NS, query=q, limit=1)[0].key for q in queries] == expected
     for i in range(0, 80, 2):
         store.delete(NS, f"k{i}")
     results = store.search(NS, query="fact number", limit=80)
     assert sorted(int(r.key[1:]) for r in results) == list(range(1, 80, 2))
+    store.save_index_snapshots()
     assert store.index_stats()["memories.alice"] == ("flat", 40)  # rebuilt, now small
 
 
@@ -419,3 +420,27 @@ def test_history_values_are_json(open_store: Any, db: str) -> None:
     open_store().put(NS, "k", {"content": "ünïcødé ✓"})
     row = snapshot(db)["history"][0]
     assert json.loads(row[5]) == {"content": "ünïcødé ✓"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"content": "plain text"},
+        {"content": 42},
+        {"content": 1.5},
+        {"content": True},
+        {"content": None},
+        {"content": ["a", "b"]},
+        {"content": {"nested": "x"}},
+        {"other": "no content here"},
+        {"content": ""},
+    ],
+)
+@pytest.mark.parametrize("path", ["content", "[0]", "*", "{content,other}", "$"])
+def test_the_fast_text_lookup_agrees_with_langgraphs(value: dict[str, Any], path: str) -> None:
+    from langgraph.store.base import get_text_at_path, tokenize_path
+
+    from hippograph.store.faiss_sqlite import _texts_at
+
+    tokens = path if path == "$" else tokenize_path(path)
+    assert _texts_at(value, tokens) == get_text_at_path(value, tokens)

@@ -48,10 +48,10 @@ def forbid_rebuild(monkeypatch: pytest.MonkeyPatch) -> Any:
     """`forbid_rebuild()`: from now on, fail if alice's index is rebuilt from SQLite."""
     original = index_manager._group_vectors
 
-    def refuse(conn: sqlite3.Connection, group: str, dims: int) -> Any:
-        if group == GROUP:
+    def refuse(conn: sqlite3.Connection, group: str, dims: int, above: int = 0) -> Any:
+        if group == GROUP and above == 0:
             raise AssertionError("index was rebuilt from SQLite instead of loaded from a snapshot")
-        return original(conn, group, dims)
+        return original(conn, group, dims, above)
 
     return lambda: monkeypatch.setattr(index_manager, "_group_vectors", refuse)
 
@@ -89,6 +89,7 @@ def template(
             with FaissSqliteStore(path, index=index, index_policy=policy) as store:
                 store.batch([PutOp(NS, f"k{i}", fact(i)) for i in range(120)])
                 assert store.search(NS, query="chess")
+                store.save_index_snapshots()  # the HNSW graph is built in the background
             made[policy] = directory
         return made[policy]
 
@@ -119,7 +120,9 @@ def results(store: FaissSqliteStore) -> list[list[tuple[str, float]]]:
 
 def live_vectors(store: FaissSqliteStore) -> tuple[np.ndarray, np.ndarray]:
     assert store._index is not None
-    return store._index._groups[GROUP].live()
+    contents = store._index.contents(GROUP)
+    assert contents is not None
+    return contents[1], contents[2]
 
 
 def sqlite_vectors(db: str) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +197,8 @@ def test_replay_after_writes_from_this_and_another_process_matches_a_rebuild(
     replayed = results(restored)
     ids, vectors = live_vectors(restored)
     assert restored._index is not None
-    assert restored._index._on_disk[GROUP].header == header  # loaded, not rebuilt
+    disk = restored._index._slot(GROUP).disk
+    assert disk is not None and disk.header == header  # loaded, not rebuilt
 
     rebuilt_db = str(tmp_path / "rebuilt.db")
     copy_database(db, rebuilt_db)
@@ -215,16 +219,23 @@ def live_vectors_after_search(store: FaissSqliteStore) -> tuple[np.ndarray, np.n
 
 
 def test_background_snapshot_after_enough_changes(reopen: Any, db: str) -> None:
-    policy = IndexPolicy(hnsw_threshold=60, snapshot_threshold=50, snapshot_every=20)
+    policy = IndexPolicy(
+        hnsw_threshold=60, snapshot_threshold=50, snapshot_every=20, delta_limit=20
+    )
     store = reopen(policy)
     store.batch([PutOp(NS, f"k{i}", fact(i)) for i in range(80)])
-    store.search(NS, query="chess")  # loaded from SQLite: first snapshot in the background
+    store.search(NS, query="chess")  # loaded from SQLite: graph, then snapshot in the background
     assert store._index is not None
     wait_for_worker(store)
     first = snapshots_of(db).read_header(GROUP)
-    assert first is not None and first.index_meta["live"] == 80
+    assert first is not None and first.index_meta == {
+        "kind": "hnsw",
+        "live": 80,
+        "max_id": 80,
+        "hnsw_m": 32,
+    }
     store.batch([PutOp(NS, f"x{i}", fact(200 + i)) for i in range(25)])
-    store.search(NS, query="chess")  # replays 25 changes >= snapshot_every
+    store.search(NS, query="chess")  # 25 new vectors >= delta_limit: merged into the graph
     wait_for_worker(store)
     second = snapshots_of(db).read_header(GROUP)
     assert second is not None and second.index_meta["live"] == 105
@@ -232,22 +243,37 @@ def test_background_snapshot_after_enough_changes(reopen: Any, db: str) -> None:
     assert not (Path(f"{db}-index") / first.payload).exists()  # old payload removed
 
 
-def test_save_index_snapshots_writes_what_is_due_now(reopen: Any, db: str, filled: Any) -> None:
+def test_save_index_snapshots_writes_what_is_due_now(
+    reopen: Any, db: str, filled: Any, forbid_rebuild: Any
+) -> None:
     filled()
     store = reopen()
     store.put(NS, "late", fact(999))
-    store.search(NS, query="chess")  # one change: not enough for a background snapshot
+    store.delete(NS, "k7")
+    store.search(NS, query="chess")  # two changes: not enough for a background snapshot
     store.save_index_snapshots()
     header = snapshots_of(db).read_header(GROUP)
-    assert header is not None and header.index_meta["live"] == 121
+    assert header is not None and header.index_meta["live"] == 119  # the graph, one tombstone
+    assert header.valid_seq == _log_head(db)
+    forbid_rebuild()
+    again = reopen()  # the new vector is read from SQLite above the graph's ids
+    assert again.index_stats() == {} and len(again.search(NS, query="chess", limit=200)) == 120
+    assert again.index_stats()[GROUP] == ("hnsw", 120)
+
+
+def _log_head(db: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(
+            conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'").fetchone()[0]
+        )
+    finally:
+        conn.close()
 
 
 def wait_for_worker(store: FaissSqliteStore) -> None:
     assert store._index is not None
-    worker = store._index._worker
-    if worker is not None:
-        worker.join(60)
-        assert not worker.is_alive()
+    assert store._index._upkeep.wait_idle(60)
 
 
 def test_an_unchanged_group_is_restamped_not_rewritten(
@@ -273,14 +299,14 @@ def test_a_restamp_overtaken_by_changes_writes_the_whole_snapshot(
     store.batch([PutOp(("memories", "bob"), f"b{i}", fact(i)) for i in range(5)])
     store.search(("memories",), query="chess")  # alice unchanged but behind the log head
     assert store._index is not None
-    jobs = store._index._due(closing=True)
-    assert jobs == [(GROUP, "restamp")]
-    store.put(NS, "late", fact(999))
-    store.search(NS, query="chess")  # alice changes after the job was decided
-    store._index._write_snapshots(jobs)
+    jobs = store._index._upkeep._due(closing=True)
+    assert [(slot.name, job) for slot, job in jobs] == [(GROUP, "restamp")]
+    store.delete(NS, "k7")
+    store.search(NS, query="chess")  # alice's graph changes after the job was decided
+    store._index._upkeep._write_snapshots(jobs)
     new = snapshots_of(db).read_header(GROUP)
     assert old is not None and new is not None
-    assert new.payload != old.payload and new.index_meta["live"] == 121
+    assert new.payload != old.payload and new.index_meta["live"] == 119
 
 
 # ----------------------------------------------------------------- untrustworthy snapshots
@@ -403,7 +429,7 @@ def test_missing_snapshot_rebuilds_and_loses_nothing(
     caplog.clear()
     store = reopen()
     assert len(store.search(NS, query="chess", limit=200)) == 120
-    assert "rebuilt from SQLite" in caplog.text
+    assert "loaded from SQLite" in caplog.text
 
 
 def test_memory_store_and_small_groups_have_no_snapshots(
@@ -431,6 +457,7 @@ def test_snapshot_dir_round_trip_and_refusals(tmp_path: Path) -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     index = GroupIndex(16, IndexPolicy(hnsw_threshold=50))
     index.add(np.arange(1, 81), vectors)
+    index.maintain()
     index.remove(np.array([3, 9]))
     snapshots = SnapshotDir(tmp_path / "snaps", "db-1", 16)
     raw, tombstones, meta = index.export()

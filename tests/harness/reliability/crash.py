@@ -41,11 +41,18 @@ from hippograph.store.connections import Durability
 from tests.harness.reliability import processes
 from tests.harness.reliability.corpus import PrecomputedEmbeddings
 from tests.harness.reliability.processes import SLOT_ACKED, SLOT_CHECKPOINTING, SLOT_PHASE, Phase
-from tests.harness.reliability.workload import Model, Workload, model_items
+from tests.harness.reliability.workload import Model, Workload, model_items, partial_models
 
-TARGETS: dict[str, float] = {"random": 0.55, "checkpoint": 0.2, "reopen": 0.15, "erase": 0.1}
+TARGETS: dict[str, float] = {
+    "random": 0.5,
+    "checkpoint": 0.2,
+    "reopen": 0.1,
+    "erase": 0.1,
+    "load": 0.1,
+}
 """Where kills are aimed, and how often: anywhere, during a WAL checkpoint, during a
-close-and-reopen (index snapshots), during an erasure (purge, VACUUM)."""
+close-and-reopen (index snapshots), during an erasure (purge, VACUUM), during a bulk load
+(`bulk_put`, between or inside its chunk transactions)."""
 _AIM_TIMEOUT = 3.0
 _POLL = 0.0002
 
@@ -113,13 +120,18 @@ class CrashResult:
             "by_target": dict(Counter(p.target for p in self.points)),
             "by_phase": dict(Counter(p.phase for p in self.points)),
             "during_checkpoint": sum(p.checkpointing for p in self.points),
-            "in_flight": dict(Counter(p.in_flight for p in self.points)),
+            "in_flight": dict(Counter(_outcome_kind(p.in_flight) for p in self.points)),
             "seconds": round(self.seconds, 1),
             "seconds_per_kill_point": round(self.seconds / max(1, len(self.points)), 3),
             "durability": self.config.durability,
             "seed": self.config.seed,
             "embeddings": "precomputed all-MiniLM-L6-v2 int8 vectors of the corpus",
         }
+
+
+def _outcome_kind(outcome: str) -> str:
+    """`"chunks N"` (a bulk load cut between chunks) counted as one kind of outcome."""
+    return "some chunks committed" if outcome.startswith("chunks ") else outcome
 
 
 def run_crash_test(
@@ -209,8 +221,15 @@ class _Harness:
             step, before = next(steps)
             if step.number != n:
                 problems.append(f"acknowledgement log out of order: {n} after {step.number}")
-        _, after = next(steps)
-        found, outcome, check = check_store(self.database, config, before, after, self.expected)
+        in_flight, after = next(steps)
+        found, outcome, check = check_store(
+            self.database,
+            config,
+            before,
+            after,
+            self.expected,
+            partial=partial_models(before, in_flight),
+        )
         problems += check
         observer.send("verify")
         problems += [f"observer: {p}" for p in observer.recv()]
@@ -225,13 +244,23 @@ class _Harness:
             problems=problems,
             seconds=time.monotonic() - started,
         )
-        return point, (after if outcome == "committed" else before)
+        return point, _model_after(outcome, before, after, partial_models(before, in_flight))
+
+
+def _model_after(outcome: str, before: Model, after: Model, partial: list[Model]) -> Model:
+    """What the store holds after a kill point, by the outcome `check_store` found."""
+    if outcome == "committed":
+        return after
+    if outcome.startswith("chunks "):
+        return partial[int(outcome.split()[1]) - 1]
+    return before
 
 
 def _wait_for(target: str, shared: Any, writer: Any, delay: float) -> None:
     """Return at the moment to kill: `delay` after the writer starts opening the store for a
-    random kill (a kill during interpreter start-up tests nothing), else when the writer
-    enters the aimed phase (or `_AIM_TIMEOUT` passed)."""
+    random kill (a kill during interpreter start-up tests nothing), a fifth of `delay` into
+    a bulk load (so kills land between and inside its chunks), else when the writer enters
+    the aimed phase (or `_AIM_TIMEOUT` passed)."""
     deadline = time.monotonic() + _AIM_TIMEOUT
     if target == "random":
         while (
@@ -246,6 +275,9 @@ def _wait_for(target: str, shared: Any, writer: Any, delay: float) -> None:
     while time.monotonic() < deadline and writer.is_alive():
         phase = shared[SLOT_PHASE]
         opened = opened or phase == Phase.WRITING
+        if target == "load" and phase == Phase.LOADING:
+            time.sleep(delay / 5)
+            return
         if (
             (target == "checkpoint" and shared[SLOT_CHECKPOINTING])
             or (target == "erase" and phase == Phase.ERASING)
@@ -271,13 +303,16 @@ def check_store(
     before: Model,
     after: Model,
     expected: dict[str, np.ndarray],
+    *,
+    partial: list[Model] | None = None,
 ) -> tuple[dict, str, list[str]]:
-    """Reopen the store and compare it with the two allowed models: `before` (the
-    acknowledged steps) and `after` (plus the step in flight).
+    """Reopen the store and compare it with the allowed models: `before` (the acknowledged
+    steps), `after` (plus the step in flight) and, for a bulk load in flight, `partial`
+    (plus its first chunks: each chunk is a transaction of its own).
 
     Returns:
         The items found, the outcome of the step in flight (`"committed"`, `"rolled back"`,
-        `"none"` or `"torn"`) and every problem found.
+        `"chunks N"` (its first N chunks), `"none"` or `"torn"`) and every problem found.
     """
     embeddings = PrecomputedEmbeddings(config.corpus)
     problems: list[str] = []
@@ -290,10 +325,13 @@ def check_store(
             for prefix, key, value in conn.execute("SELECT prefix, key, value FROM items")
         }
         allowed_before, allowed_after = model_items(before), model_items(after)
+        chunks = [n for n, m in enumerate(partial or [], 1) if model_items(m) == found]
         if found == allowed_before:
             outcome, model = ("none" if before == after else "rolled back"), before
         elif found == allowed_after:
             outcome, model = "committed", after
+        elif chunks:
+            outcome, model = f"chunks {chunks[0]}", (partial or [])[chunks[0] - 1]
         else:
             return found, "torn", [*problems, _difference(found, allowed_before, allowed_after)]
         problems += _check_vectors(conn, model, expected)

@@ -29,9 +29,10 @@ from typing import Any
 from langgraph.store.base import PutOp, SearchOp
 
 from hippograph.store import FaissSqliteStore, HybridSearch
+from hippograph.store.bulk import BulkItem
 from hippograph.store.connections import Durability
 from tests.harness.reliability.corpus import PrecomputedEmbeddings
-from tests.harness.reliability.workload import ROOT, USERS, Model, Step, Workload
+from tests.harness.reliability.workload import LOAD_CHUNK, ROOT, USERS, Model, Step, Workload
 
 SLOT_PHASE = 0
 SLOT_CHECKPOINTING = 1
@@ -51,9 +52,10 @@ class Phase(IntEnum):
     ACKING = 3
     ERASING = 4
     CLOSING = 5
+    LOADING = 6
 
 
-PHASE_OF_STEP = {"erase": Phase.ERASING, "reopen": Phase.CLOSING}
+PHASE_OF_STEP = {"erase": Phase.ERASING, "reopen": Phase.CLOSING, "load": Phase.LOADING}
 
 
 def open_crash_store(
@@ -75,11 +77,29 @@ def _ops(step: Step) -> list[PutOp]:
     ]
 
 
+def _load(store: FaissSqliteStore, step: Step, embeddings: PrecomputedEmbeddings) -> None:
+    """A `load` step through `bulk_put`: every other item brings its vector (pre-embedded),
+    the others are embedded by the store."""
+    items = [
+        BulkItem(
+            w.namespace,
+            w.key,
+            w.value,
+            {"content": embeddings.vector(w.value["content"])} if n % 2 and w.indexed else None,
+            index=None if w.indexed else False,
+        )
+        for n, w in enumerate(step.writes)
+        if w.value is not None
+    ]
+    store.bulk_put(items, chunk_size=LOAD_CHUNK)
+
+
 def execute(
     store: FaissSqliteStore,
     step: Step,
     reopen: Any,
     shared: MutableSequence[int],
+    embeddings: PrecomputedEmbeddings,
 ) -> FaissSqliteStore:
     """Carry out `step`; returns the store to use next (a reopened one after `reopen`)."""
     if step.kind == "reopen":
@@ -91,6 +111,8 @@ def execute(
         store.purge(step.prefix)
     elif step.kind == "async":
         asyncio.run(store.abatch(_ops(step)))
+    elif step.kind == "load":
+        _load(store, step, embeddings)
     else:
         store.batch(_ops(step))
     return store
@@ -145,7 +167,7 @@ def writer_main(spec: WriterSpec, shared: MutableSequence[int]) -> None:
         if step.number >= _MAX_STEPS:
             break
         shared[SLOT_PHASE] = PHASE_OF_STEP.get(step.kind, Phase.WRITING)
-        store = execute(store, step, reopen, shared)
+        store = execute(store, step, reopen, shared, embeddings)
         shared[SLOT_PHASE] = Phase.ACKING
         os.write(log, f"{step.number}\n".encode())
         os.fsync(log)

@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 Namespace = tuple[str, ...]
 StepKind = Literal[
-    "put", "update", "delete", "batch", "bulk", "unindexed", "async", "erase", "reopen"
+    "put", "update", "delete", "batch", "bulk", "load", "unindexed", "async", "erase", "reopen"
 ]
 Model = dict[tuple[Namespace, str], tuple[dict[str, Any], bool]]
 """`(namespace, key) -> (value, indexed)`: what the store must hold."""
 
 ROOT = "crash"
+LOAD_CHUNK = 16
+"""Items per transaction of a `load` step (`bulk_put`): small, so kills land between chunks."""
 USERS = ("u0", "u1", "u2", "u3")
 _KEYS_PER_NAMESPACE = 60
 _CATEGORIES = ("tools", "skills", "preferences", "personal", "work", "habits", "goals", "other")
@@ -37,6 +39,7 @@ _WEIGHTS: dict[StepKind, float] = {
     "delete": 12,
     "batch": 16,
     "bulk": 4,
+    "load": 4,
     "unindexed": 4,
     "async": 8,
     "erase": 1.5,
@@ -56,8 +59,9 @@ class Write:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One acknowledged unit of work: a batch of `writes` (one transaction), an erasure of
-    everything under `prefix`, or a close-and-reopen of the store."""
+    """One acknowledged unit of work: a batch of `writes` (one transaction), a bulk load of
+    puts (`load`: one transaction per `LOAD_CHUNK` writes), an erasure of everything under
+    `prefix`, or a close-and-reopen of the store."""
 
     number: int
     kind: StepKind
@@ -68,6 +72,20 @@ class Step:
 def namespaces() -> list[Namespace]:
     """Every namespace the workload writes to: one per user, plus a deeper one for u1."""
     return [*((ROOT, user) for user in USERS), (ROOT, "u1", "work")]
+
+
+def partial_models(model: Model, step: Step) -> list[Model]:
+    """The models a store may hold if `step` was cut short by a crash: `model` plus each
+    prefix of its transactions (for a `load`, every `LOAD_CHUNK` writes; else none but
+    the whole step)."""
+    if step.kind != "load":
+        return []
+    models, current = [], model
+    for start in range(0, len(step.writes) - LOAD_CHUNK, LOAD_CHUNK):
+        chunk = Step(step.number, step.kind, step.writes[start : start + LOAD_CHUNK])
+        current = apply(current, chunk)
+        models.append(current)
+    return models
 
 
 def apply(model: Model, step: Step) -> Model:
@@ -135,16 +153,16 @@ class Workload:
         if kind == "unindexed":
             return Step(number, kind, (self._put(*self._slot(), number, indexed=False),))
         size = {"batch": self._rng.randint(2, 8), "async": self._rng.randint(1, 6)}.get(
-            kind, self._rng.randint(40, 120) if kind == "bulk" else 1
+            kind, self._rng.randint(40, 120) if kind in ("bulk", "load") else 1
         )
-        return Step(number, kind, self._distinct_writes(size, existing, number))
+        return Step(number, kind, self._distinct_writes(size, existing, number, kind != "load"))
 
     def _distinct_writes(
-        self, size: int, existing: list[tuple[Namespace, str]], number: int
+        self, size: int, existing: list[tuple[Namespace, str]], number: int, deletes: bool
     ) -> tuple[Write, ...]:
         writes: dict[tuple[Namespace, str], Write] = {}
         for _ in range(size):
-            if existing and self._rng.random() < 0.2:
+            if deletes and existing and self._rng.random() < 0.2:
                 namespace, key = self._rng.choice(existing)
                 writes[(namespace, key)] = Write(namespace, key, None)
             else:
