@@ -1,16 +1,18 @@
 """LoCoMo on both backends in one run: the same evaluation on SQLite and on PostgreSQL.
 
-Runs `hippograph eval locomo`'s evaluation three times in one process, with one shared
+Runs `hippograph eval locomo`'s evaluation on each backend in one process, with one shared
 embedding cache (same texts, same vectors):
-    - SQLite as shipped (`MEMORY_SEARCH`: hybrid search), a fresh file per conversation;
-    - SQLite with vector search only, the same ranking PostgreSQL has today;
-    - PostgreSQL (`--store URL`, each conversation in its own namespace, erased after).
+    - `sqlite-hybrid`: SQLite as shipped (`MEMORY_SEARCH`), a fresh file per conversation;
+    - `postgres-hybrid`: PostgreSQL as shipped (`--store URL`, each conversation in its own
+      namespace, erased after) — the same ranking code, so it should match SQLite;
+    - `sqlite-vector`, `postgres-vector`: vector search only on each (`--variants` picks).
 Writes each variant's `report.json` (without the per-question rows) / `report.md` under
 `--out/<variant>/` and a comparison
 (`report.md`, `report.json`: R@k and MRR overall and per category, latencies, the gaps).
 Never asserts.
 
     python -m benchmarks.locomo_backends [--store postgresql://…] [--conversations 26,30]
+        [--variants sqlite-hybrid,postgres-hybrid]
 
 Without `--store` it starts a throwaway server (`tests.harness.pgserver`, from a checkout).
 """
@@ -31,6 +33,7 @@ from hippograph.store import LocalEmbeddings
 
 ROOT = Path(__file__).resolve().parent
 METRICS = ("recall_any@1", "recall_any@5", "recall_any@10", "recall_any@20", "mrr")
+VARIANTS = ("sqlite-hybrid", "postgres-hybrid", "sqlite-vector", "postgres-vector")
 CATEGORIES = {"1": "multi-hop", "2": "temporal", "3": "open-domain", "4": "single-hop"}
 
 
@@ -87,21 +90,23 @@ def _markdown(rows: dict[str, dict[str, Any]]) -> str:
             f"{row['search_p50_ms']:.1f} / {row['search_p95_ms']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    names = list(rows)
     lines += ["", "R@10 differences (same run):", ""]
-    for a, b in ((names[2], names[1]), (names[2], names[0])):
-        delta = rows[a]["recall_any@10"] - rows[b]["recall_any@10"]
-        lines.append(f"- {a} − {b}: {delta:+.3f}")
+    for search in ("hybrid", "vector"):
+        a, b = f"postgres-{search}", f"sqlite-{search}"
+        if a in rows and b in rows:
+            delta = rows[a]["recall_any@10"] - rows[b]["recall_any@10"]
+            lines.append(f"- {a} − {b}: {delta:+.3f}")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    """Run the three variants and write the reports."""
+    """Run the variants and write the reports."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT.parent.parent / "shared/data/locomo")
     parser.add_argument("--conversations", default=None)
     parser.add_argument("--store", default=None, help="postgresql:// URL (default: throwaway)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "locomo_backends")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     args = parser.parse_args()
     embeddings = SharedEmbeddings(LocalEmbeddings())
     base = EvalConfig(
@@ -114,10 +119,12 @@ def main() -> None:
     with _server(args.store) as url:
         variants = {
             "sqlite-hybrid": base,
+            "postgres-hybrid": replace(base, store=url),
             "sqlite-vector": replace(base, hybrid=None),
-            "postgres": replace(base, store=url),
+            "postgres-vector": replace(base, store=url, hybrid=None),
         }
-        for name, config in variants.items():
+        for name in args.variants.split(","):
+            config = variants[name]
             report = write_report(run_locomo(config), args.out / name)
             _drop_question_rows(args.out / name / "report.json")
             rows[name] = _row(report)

@@ -34,9 +34,10 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from hippograph.background.agent import Background, BackgroundOption, deferred, owned_former
+from hippograph.graph.thread_check import ThreadCheckedGraph
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
-from hippograph.memory.state import State
+from hippograph.memory.state import AgentOutput, State, TurnInput
 from hippograph.nodes.extract import extract
 from hippograph.nodes.own_thread import own_thread
 from hippograph.nodes.reconcile import reconcile
@@ -63,9 +64,17 @@ class _OpenedStorage:
 
 
 class AgentBuilder(StateGraph[Any, Any, Any, Any]):
-    """The agent's `StateGraph`, able to own the storage its compiled graphs use."""
+    """The agent's `StateGraph`, able to own the storage its compiled graphs use; it compiles
+    to a `ThreadCheckedGraph` (another user's thread is refused before anything is saved)."""
 
     owned: _OpenedStorage | None = None
+
+    def compile(self, *args: Any, **kwargs: Any) -> ThreadCheckedGraph:
+        """`StateGraph.compile`, as a `ThreadCheckedGraph` (built the way `Pregel.copy` is)."""
+        compiled = super().compile(*args, **kwargs)
+        return ThreadCheckedGraph(
+            **{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+        )
 
 
 def build_agent_graph(
@@ -79,8 +88,13 @@ def build_agent_graph(
     With `background`, the turn ends after `respond` with `defer`, which queues the turn for
     extract + reconcile later (a `MemoryFormer` here, or a `ServerFormation` run). With a
     `profile` schema, `profile` patches the user's profile after reconcile.
+
+    A run takes `TurnInput` (`messages`) and returns `AgentOutput` (`messages`, `recalled`,
+    `ops`, `warnings`); the scratch key `candidates` stays in the checkpoint only.
     """
-    builder = AgentBuilder(State, context_schema=Context)
+    builder = AgentBuilder(
+        State, context_schema=Context, input_schema=TurnInput, output_schema=AgentOutput
+    )
     builder.add_node("own_thread", own_thread)  # records who the thread belongs to
     builder.add_node("retrieve", retrieve)
     builder.add_node("respond", partial(respond, model=model))

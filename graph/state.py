@@ -5,6 +5,7 @@ downward) and re-exported here, where the graph is wired.
 """
 
 from hippograph.memory.state import (
+    AgentOutput,
     Candidate,
     MemoryOp,
     OpName,
@@ -12,9 +13,11 @@ from hippograph.memory.state import (
     RecallOutput,
     RememberOutput,
     State,
+    TurnInput,
 )
 
 __all__ = [
+    "AgentOutput",
     "Candidate",
     "MemoryOp",
     "OpName",
@@ -22,4 +25,5 @@ __all__ = [
     "RecalledMemory",
     "RememberOutput",
     "State",
+    "TurnInput",
 ]

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
-from hippograph.memory.state import RecallOutput, RememberOutput, State
+from hippograph.memory.state import RecallOutput, RememberOutput, State, TurnInput
 from hippograph.nodes.extract import extract
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.retrieve import retrieve
@@ -37,7 +37,9 @@ def build_recall_graph(*, store: BaseStore | None = None) -> CompiledStateGraph[
     Returns:
         A compiled graph: input `messages`, output `recalled` (best first, with scores).
     """
-    builder = StateGraph(State, context_schema=Context, output_schema=RecallOutput)
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=TurnInput, output_schema=RecallOutput
+    )
     builder.add_node("retrieve", retrieve)
     builder.add_edge(START, "retrieve")
     builder.add_edge("retrieve", END)
@@ -65,7 +67,9 @@ def build_remember_graph(
         (default: now). No checkpointer is needed.
     """
     chat = resolve_chat_model(model)
-    builder = StateGraph(State, context_schema=Context, output_schema=RememberOutput)
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=TurnInput, output_schema=RememberOutput
+    )
     builder.add_node("extract", partial(extract, model=chat))
     builder.add_node("reconcile", partial(reconcile, model=chat))
     builder.add_edge(START, "extract")

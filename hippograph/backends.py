@@ -41,7 +41,7 @@ POSTGRES_CONNECT_TIMEOUT_S = 5
 """Seconds to wait for a PostgreSQL server before opening fails (no retry loop)."""
 
 POSTGRES_STORE_OPTIONS = frozenset(
-    {"ttl", "max_connections", "setup", "embedder_label", "expand_links"}
+    {"ttl", "max_connections", "setup", "embedder_label", "expand_links", "hybrid", "group_depth"}
 )
 """Keyword arguments `open_store` passes to `PostgresMemoryStore.open` for `postgresql://`."""
 
@@ -138,9 +138,9 @@ def open_store(
         create: With `False`, a SQLite store that does not exist yet is not created
             (no directory, no file): `StoreNotFoundError` is raised instead. Read-only
             commands open stores this way.
-        **store_kwargs: Extra keyword arguments for `FaissSqliteStore` (`hybrid` defaults
-            to `MEMORY_SEARCH`, `expand_links` to `MEMORY_LINKS`), or for PostgreSQL those
-            in `POSTGRES_STORE_OPTIONS` (`ttl`, `max_connections`, ...).
+        **store_kwargs: Extra keyword arguments for `FaissSqliteStore`, or for PostgreSQL
+            those in `POSTGRES_STORE_OPTIONS` (`ttl`, `max_connections`, ...); on both,
+            `hybrid` defaults to `MEMORY_SEARCH` and `expand_links` to `MEMORY_LINKS`.
 
     Yields:
         A ready `BaseStore` (schema created), closed on exit.
@@ -268,11 +268,6 @@ async def aopen_checkpointer(
 @contextmanager
 def _postgres_store(url: str, index: IndexConfig, options: dict[str, Any]) -> Iterator[BaseStore]:
     options = dict(options)
-    if options.pop("hybrid", None) is not None:
-        raise TypeError(
-            "hybrid: PostgreSQL searches by meaning only in this version; pass hybrid=None "
-            "(or use the SQLite backend for hybrid search)"
-        )
     unknown = set(options) - POSTGRES_STORE_OPTIONS
     if unknown:
         raise TypeError(
@@ -281,6 +276,7 @@ def _postgres_store(url: str, index: IndexConfig, options: dict[str, Any]) -> It
         )
     from hippograph.store.postgres import PostgresMemoryStore
 
+    options.setdefault("hybrid", MEMORY_SEARCH)
     options.setdefault("expand_links", MEMORY_LINKS)
     with PostgresMemoryStore.open(url, index=index, **options) as store:
         yield store
@@ -406,12 +402,6 @@ def _why_unavailable(store: BaseStore, feature: str) -> str:
         return _UNAVAILABLE.get(feature, _NOT_OURS) if feature != "index_snapshots" else _NOT_OURS
     if feature == "index_snapshots":
         return _UNAVAILABLE["index_snapshots"]
-    if store.backend == "PostgreSQL":
-        return (
-            "PostgreSQL searches by meaning only in this version (keyword + vector ranking "
-            "is not built for it yet); for hybrid search use the embedded SQLite store "
-            "(unset HIPPOGRAPH_STORE_URL)"
-        )
     return (
         "this store was opened with hybrid=None (vector search only); open it with "
         "hippograph.backends.open_store for hybrid search"

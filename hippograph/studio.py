@@ -3,6 +3,8 @@
 Core pieces:
     - `graph`: the memory agent compiled *without* store or checkpointer — the server
       injects its own checkpointer and our store.
+    - `recall` / `remember`: the memory subgraphs (`build_recall_graph`,
+      `build_remember_graph`), served beside it so Studio can run memory steps alone.
     - `store`: an async context manager yielding our `FaissSqliteStore` on the configured
       database (`HIPPOGRAPH_DB`, or the user data dir); the server opens it once.
     - `background_graph`: the agent forming memories after the reply, as scheduled runs of
@@ -26,6 +28,7 @@ from hippograph.backends import aopen_store
 from hippograph.background import DEFAULT_DELAY, ServerFormation, build_formation_graph
 from hippograph.config import Settings
 from hippograph.graph.agent import AGENT_NAME, build_agent_graph
+from hippograph.graph.subgraphs import build_recall_graph, build_remember_graph
 from hippograph.memory.chat_models import resolve_chat_model
 from hippograph.tracing import setup_tracing
 
@@ -34,6 +37,8 @@ setup_tracing()  # HIPPOGRAPH_TRACING=otlp traces the server's runs (OTEL_EXPORT
 
 _model = resolve_chat_model(_settings.model, base_url=_settings.base_url)
 graph = build_agent_graph(model=_model).compile(name=AGENT_NAME)
+recall = build_recall_graph()
+remember = build_remember_graph(model=_model)
 
 _delay = float(os.environ.get("HIPPOGRAPH_BACKGROUND_DELAY", DEFAULT_DELAY))
 background_graph = build_agent_graph(

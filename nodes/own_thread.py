@@ -4,9 +4,10 @@ A thread belongs to the user whose turns run in it (`hippograph.store.threads`):
 lets `erase_user` delete exactly that user's conversations, and a turn of another user in
 the thread fails here with `ThreadOwnerError` before any memory is read or written.
 
-LangGraph saves a run's input to the thread before the first node runs, so a refused turn
-still leaves its message in that thread's checkpoint history; the chat surfaces (`TurnStream`)
-call `claim_thread` before they invoke the agent, so theirs never reach another's thread.
+LangGraph saves a run's input to the thread before the first node runs, so the compiled
+agent (`hippograph.graph.thread_check.ThreadCheckedGraph`) claims the thread when a run
+starts, before anything is saved; this node is the check that remains when the agent runs
+as a subgraph of another graph (whose runs start elsewhere).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Core pieces:
     - `LocalEmbeddings`: all-MiniLM-L6-v2 (int8 ONNX, 384-d) on onnxruntime; no torch, no network.
     - `resolve_embeddings`: turns an `Embeddings`, a callable, `"local"` or a
       `"provider:model"` string into a LangChain `Embeddings`.
+    - `embed_queries`: a batch of search queries, in one model run where that is the same.
 """
 
 from __future__ import annotations
@@ -195,11 +196,25 @@ class LocalEmbeddings(Embeddings):
         """Embed one search query."""
         return self.embed_array([text])[0].tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Embed several search queries in one model run (MiniLM embeds queries and
+        documents alike; a store's search batch uses this)."""
+        return self.embed_array(texts).tolist() if texts else []
+
 
 EmbedSpec = Embeddings | Callable[..., Any] | str
 
 _SHARED: dict[str, LocalEmbeddings] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+def embed_queries(embeddings: Embeddings, texts: Sequence[str]) -> list[list[float]]:
+    """Embed search queries: in one model run when queries and documents embed alike
+    (`LocalEmbeddings`: MiniLM is symmetric — a turn's two recall queries cost one ONNX
+    call), else one `embed_query` each, as LangChain's contract has it."""
+    if isinstance(embeddings, LocalEmbeddings):
+        return embeddings.embed_queries(list(texts))
+    return [embeddings.embed_query(text) for text in texts]
 
 
 def shared_local_embeddings() -> LocalEmbeddings:

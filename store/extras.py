@@ -4,7 +4,8 @@ Core pieces:
     - `ExtendedStore`: an abstract `BaseStore` with the audit trail (`history`), live counts
       (`count`), right to erasure (`purge`), links between items (`link` / `unlink` /
       `links`, and `LinkOp` / `UnlinkOp` / `ListLinksOp` in `batch`), a consistency check
-      (`verify`) and the search settings (`hybrid`, `expand_links`).
+      (`verify`), the search settings (`hybrid`, `expand_links`) and `search(...,
+      explain=True)`.
 
 Both back ends implement all of it — `FaissSqliteStore` (SQLite + FAISS) and
 `PostgresMemoryStore` (PostgreSQL + pgvector) — so a caller asks `isinstance(store,
@@ -17,14 +18,16 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, SearchItem
 
 from hippograph.store.erasure import ErasureReport
 from hippograph.store.history import HistoryEntry
 from hippograph.store.lifecycle import Closeable
 from hippograph.store.links import LinkExpansion, LinkMethods
+from hippograph.store.ranking.explain import search_explain
 from hippograph.store.verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -47,6 +50,54 @@ class ExtendedStore(Closeable, LinkMethods, BaseStore):
     embeddings: Embeddings | None
     hybrid: HybridSearch | None
     expand_links: LinkExpansion | None
+
+    def search(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        explain: bool = False,
+    ) -> list[SearchItem]:
+        """LangGraph's `search`, plus opt-in `explain` (both back ends): results become
+        `ExplainedSearchItem`s whose `explain` holds the parts of their scores (cosine,
+        BM25, date, thread, links; see `hippograph.store.ranking.explain`)."""
+        with search_explain() if explain else nullcontext():
+            return super().search(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                refresh_ttl=refresh_ttl,
+            )
+
+    async def asearch(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+        explain: bool = False,
+    ) -> list[SearchItem]:
+        """Async twin of `search` (same `explain`)."""
+        with search_explain() if explain else nullcontext():
+            return await super().asearch(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                refresh_ttl=refresh_ttl,
+            )
 
     @abstractmethod
     def history(

@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -37,7 +37,6 @@ from langgraph.store.base import (
     Op,
     PutOp,
     Result,
-    SearchItem,
     SearchOp,
     TTLConfig,
     get_text_at_path,
@@ -57,7 +56,7 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
-from hippograph.store.embeddings import embedder_name, resolve_embeddings
+from hippograph.store.embeddings import embed_queries, embedder_name, resolve_embeddings
 from hippograph.store.errors import (
     EmbeddingError,
     InvalidNamespaceError,
@@ -83,7 +82,7 @@ from hippograph.store.links import (
     validate_link_op,
 )
 from hippograph.store.ranking import HybridSearch
-from hippograph.store.ranking.explain import explaining, search_explain
+from hippograph.store.ranking.explain import explaining
 from hippograph.store.schema import migrate
 from hippograph.store.snapshot import SnapshotDir
 from hippograph.store.sweeper import Sweeper
@@ -647,7 +646,7 @@ class FaissSqliteStore(ExtendedStore):
                 if plan.to_embed
                 else []
             )
-            queries = [self.embeddings.embed_query(q) for q in self._missing_queries(plan)]
+            queries = embed_queries(self.embeddings, self._missing_queries(plan))
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
@@ -747,54 +746,6 @@ class FaissSqliteStore(ExtendedStore):
 
     def _group_of(self, namespace: tuple[str, ...]) -> str:
         return ns_to_text(namespace[: self.group_depth])
-
-    def search(
-        self,
-        namespace_prefix: tuple[str, ...],
-        /,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        refresh_ttl: bool | None = None,
-        explain: bool = False,
-    ) -> list[SearchItem]:
-        """LangGraph's `search`, plus opt-in `explain`: results become
-        `ExplainedSearchItem`s whose `explain` holds the parts of their scores (cosine,
-        BM25, date, thread, links; see `hippograph.store.ranking.explain`)."""
-        with search_explain() if explain else nullcontext():
-            return super().search(
-                namespace_prefix,
-                query=query,
-                filter=filter,
-                limit=limit,
-                offset=offset,
-                refresh_ttl=refresh_ttl,
-            )
-
-    async def asearch(
-        self,
-        namespace_prefix: tuple[str, ...],
-        /,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        refresh_ttl: bool | None = None,
-        explain: bool = False,
-    ) -> list[SearchItem]:
-        """Async twin of `search` (same `explain`)."""
-        with search_explain() if explain else nullcontext():
-            return await super().asearch(
-                namespace_prefix,
-                query=query,
-                filter=filter,
-                limit=limit,
-                offset=offset,
-                refresh_ttl=refresh_ttl,
-            )
 
     # ------------------------------------------------------------------ TTL
 

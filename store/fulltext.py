@@ -33,6 +33,7 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,12 +76,18 @@ def slot_texts(texts: Iterable[tuple[str, str]], fields: Sequence[str]) -> list[
     return ["\n".join(p) for p in parts]
 
 
+@lru_cache(maxsize=1024)
+def _tokens(path: str) -> tuple[str, ...]:
+    """`tokenize_path(path)`, parsed once per path (bulk writes index many items)."""
+    return tuple(tokenize_path(path))
+
+
 def texts_at(value: Mapping[str, Any], paths: Sequence[str]) -> list[tuple[str, str]]:
     """`(field name, text)` for each of `paths` in `value`, named as the vector index names
     them (`"path"`, or `"path.N"` when a path yields several texts)."""
     texts: list[tuple[str, str]] = []
     for path in paths:
-        found = get_text_at_path(value, path if path == "$" else tokenize_path(path))
+        found = get_text_at_path(value, path if path == "$" else list(_tokens(path)))
         for n, text in enumerate(found):
             texts.append((f"{path}.{n}" if len(found) > 1 else path, text))
     return texts
@@ -102,6 +109,14 @@ def recorded_fields(conn: sqlite3.Connection) -> list[str] | None:
     return None if row is None else list(json.loads(row[0]))
 
 
+def grown_fields(current: Sequence[str] | None, wanted: Sequence[str]) -> list[str]:
+    """The fields a keyword index holds once `wanted` is asked of one holding `current`:
+    missing ones appended, none removed (slots keep their meaning; every backend)."""
+    fields = list(current or [])
+    fields.extend(f for f in wanted if f not in fields)
+    return fields
+
+
 def ensure_fields(
     conn: sqlite3.Connection, wanted: Sequence[str], group_of: Callable[[str], str]
 ) -> tuple[list[str], int]:
@@ -113,8 +128,7 @@ def ensure_fields(
     write transaction; `group_of` maps an item's namespace text to its group.
     """
     current = recorded_fields(conn)
-    fields = list(current or [])
-    fields.extend(f for f in wanted if f not in fields)
+    fields = grown_fields(current, wanted)
     if current == fields:
         return fields, 0
     conn.execute(
@@ -174,7 +188,20 @@ def _apply_group_deltas(
     )
 
 
-def _forward(counts: Mapping[str, Sequence[int]]) -> str:
+def analyse(texts: Sequence[str]) -> tuple[list[int], dict[str, list[int]]]:
+    """One document's length (terms) per slot and `{term: count per slot}`, from its slot
+    texts — what every backend stores for it."""
+    counts: dict[str, list[int]] = {}
+    lengths = [0] * SLOTS
+    for slot, text in enumerate(texts[:SLOTS]):
+        found = analysis.terms(text) if text else []
+        lengths[slot] = len(found)
+        for term in found:
+            counts.setdefault(term, [0] * SLOTS)[slot] += 1
+    return lengths, counts
+
+
+def forward_text(counts: Mapping[str, Sequence[int]]) -> str:
     """`{term: per-slot counts}` as the forward index's text (leading and trailing space)."""
     return " " + " ".join(f"{t}/{'/'.join(map(str, tf))}" for t, tf in counts.items()) + " "
 
@@ -236,13 +263,7 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     postings: list[tuple[str, str, float, int]] = []
     docs: list[tuple[object, ...]] = []
     for item_id, grp, texts in rows:
-        counts: dict[str, list[int]] = {}
-        lengths = [0] * SLOTS
-        for slot, text in enumerate(texts[:SLOTS]):
-            found = analysis.terms(text) if text else []
-            lengths[slot] = len(found)
-            for term in found:
-                counts.setdefault(term, [0] * SLOTS)[slot] += 1
+        lengths, counts = analyse(texts)
         if not counts:
             continue
         for term, tf in counts.items():
@@ -252,7 +273,7 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
         delta[0] += 1
         for s in range(SLOTS):
             delta[1 + s] += lengths[s]
-        docs.append((item_id, grp, *lengths, _forward(counts)))
+        docs.append((item_id, grp, *lengths, forward_text(counts)))
     postings.sort()
     conn.executemany(
         "INSERT INTO keyword_postings (grp, term, impact, item_id) VALUES (?, ?, ?, ?)", postings
@@ -338,34 +359,44 @@ class SqliteKeywords:
         return dict(found)
 
     def documents(self, ids: Collection[int], terms: Sequence[str]) -> DocumentTerms:
-        """The forward index of the documents `ids`, limited to `terms` (each found in a
-        document's text by a plain substring search: ` term/` starts its entry)."""
-        needles = [f" {term}/" for term in terms]
-        found: list[int] = []
-        lengths: list[Sequence[int]] = []
-        rows: list[int] = []
-        columns: list[int] = []
-        counts: list[list[str]] = []
-        for chunk in chunked(sorted(ids)):
-            for item_id, *rest in self.conn.execute(
+        """The forward index of the documents `ids`, limited to `terms`."""
+        rows = (
+            row
+            for chunk in chunked(sorted(ids))
+            for row in self.conn.execute(
                 f"SELECT item_id, {_LENGTHS}, terms FROM keyword_docs "
                 f"WHERE item_id IN ({_marks(len(chunk))})",
                 tuple(chunk),
-            ):
-                text: str = rest[SLOTS]
-                for column, needle in enumerate(needles):
-                    at = text.find(needle)
-                    if at >= 0:
-                        start = at + len(needle)
-                        rows.append(len(found))
-                        columns.append(column)
-                        counts.append(text[start : text.index(" ", start)].split("/"))
-                found.append(item_id)
-                lengths.append(rest[:SLOTS])
-        if not found:
-            return DocumentTerms.empty(len(terms))
-        tf = np.zeros((len(found), len(terms), SLOTS))
-        if rows:
-            tf[rows, columns] = np.asarray(counts, dtype=np.float64)
-        ids_array = np.asarray(found, dtype=np.int64)
-        return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)
+            )
+        )
+        return document_terms(rows, terms)
+
+
+def document_terms(rows: Iterable[Sequence[Any]], terms: Sequence[str]) -> DocumentTerms:
+    """`DocumentTerms` of forward-index rows `(id, len0..len3, terms text)`, limited to
+    `terms` (each found in a document's text by a plain substring search: ` term/` starts
+    its entry). Every backend's `KeywordSource.documents` reads its rows through this."""
+    needles = [f" {term}/" for term in terms]
+    found: list[int] = []
+    lengths: list[Sequence[int]] = []
+    hit_rows: list[int] = []
+    columns: list[int] = []
+    counts: list[list[str]] = []
+    for item_id, *rest in rows:
+        text: str = rest[SLOTS]
+        for column, needle in enumerate(needles):
+            at = text.find(needle)
+            if at >= 0:
+                start = at + len(needle)
+                hit_rows.append(len(found))
+                columns.append(column)
+                counts.append(text[start : text.index(" ", start)].split("/"))
+        found.append(int(item_id))
+        lengths.append(rest[:SLOTS])
+    if not found:
+        return DocumentTerms.empty(len(terms))
+    tf = np.zeros((len(found), len(terms), SLOTS))
+    if hit_rows:
+        tf[hit_rows, columns] = np.asarray(counts, dtype=np.float64)
+    ids_array = np.asarray(found, dtype=np.int64)
+    return DocumentTerms(ids_array, np.asarray(lengths, dtype=np.float64), tf)

@@ -1,9 +1,10 @@
 """Right to erasure on PostgreSQL: `PostgresMemoryStore.purge` (see `hippograph.store.erasure`).
 
 One transaction deletes, under a namespace prefix, the links, the vectors, the items and the
-whole history (the triggers are told not to record it), and leaves one `ERASE` audit row with
+whole history (the triggers are told not to record it), and the keyword rows (terms of a
+tenant left by its last document go too), and leaves one `ERASE` audit row with
 a SHA-256 of the namespace and the item count — no content, no user id. `VACUUM FULL` then
-rewrites the four tables so no dead row keeps the old bytes in their files; it locks those
+rewrites those tables so no dead row keeps the old bytes in their files; it locks those
 tables while it runs (every replica waits), and PostgreSQL's WAL archive and backups keep
 the data until your retention policy drops them.
 """
@@ -24,10 +25,16 @@ from hippograph.store.pg_sql import prefix_condition
 PURGED = {
     "hippograph_links": "links",
     "store_vectors": "vectors",
+    "hippograph_keyword_docs": "fulltext",
     "store": "items",
     "hippograph_history": "history",
 }
-"""Tables an erasure deletes from, in order, and the name of each count in its report."""
+"""Tables an erasure deletes from, in order, and the name of each count in its report.
+A keyword document takes its postings with it, and its terms and group totals are
+decremented (deleted at zero) by the statistics trigger (schema migration 3)."""
+
+COMPACTED = ("hippograph_keyword_postings", "hippograph_keyword_terms", "hippograph_keyword_groups")
+"""Further tables `VACUUM FULL` rewrites after an erasure (they held the erased terms)."""
 
 
 def purge_postgres(
@@ -61,6 +68,8 @@ def purge_postgres(
             ),
         )
     if compact:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            tables += [name for name in COMPACTED if _has_table(cur, name)]
         conn.execute(f"VACUUM FULL {', '.join(tables)}")
     return ErasureReport(prefix, removed["items"], removed, at, compact, key)
 

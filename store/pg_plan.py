@@ -27,6 +27,7 @@ from langgraph.store.base import (
 )
 
 from hippograph.store import pg_writes
+from hippograph.store.embeddings import embed_queries
 from hippograph.store.errors import (
     EmbeddingDimensionError,
     EmbeddingError,
@@ -43,6 +44,7 @@ from hippograph.store.links import (
     current_expansion,
     validate_link_op,
 )
+from hippograph.store.ranking.explain import explaining
 
 
 @dataclass(slots=True)
@@ -62,6 +64,8 @@ class BatchPlan:
     source: dict[str, Any] | None = None
     record_history: bool = True
     expansion: LinkExpansion | None = None
+    explain: bool = False
+    """Searches return `ExplainedSearchItem`s (`search(..., explain=True)`)."""
 
     @property
     def writes(self) -> bool:
@@ -85,6 +89,7 @@ def plan_batch(
     plan.source = current_source()
     plan.record_history = record_history
     plan.expansion = current_expansion(expand_links)
+    plan.explain = explaining()
     puts: list[PutOp] = []
     for i, op in enumerate(ops):
         if isinstance(op, LINK_OPS):
@@ -135,7 +140,7 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
         return
     try:
         documents = embeddings.embed_documents(texts) if texts else []
-        queries = [embeddings.embed_query(query) for query in plan.queries]
+        queries = embed_queries(embeddings, list(plan.queries))
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, queries, index_config)

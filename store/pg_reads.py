@@ -1,11 +1,13 @@
-"""The read path of `PostgresMemoryStore`: get, and filter-only or vector search, paged and
-expanded through links.
+"""The read path of `PostgresMemoryStore`: get, and filter-only, vector or hybrid search, paged
+and expanded through links.
 
 Core pieces:
     - `get_items(store, cur, ops)`: the items `GetOp`s name, in order (`None` where missing).
     - `search(store, cur, op, query_vector, expansion)`: one `SearchOp`. With a query and a
       vector index, the best items by pgvector distance (scored like LangGraph's
-      `PostgresStore`: cosine similarity by default, best vector per item), then — with
+      `PostgresStore`: cosine similarity by default, best vector per item) — or, when the
+      store has hybrid settings, those fused with the tenant's BM25 by `store.ranking`
+      (`pg_hybrid`, the same ranking as SQLite) — then, with
       `expansion` — the items the best results link to (`store.expansion`), then the page.
       Without a query, matching items, most recently updated first.
     - `PgLinkGraph`: the `LinkGraph` of one search, over `hippograph_links` and `store`.
@@ -26,12 +28,14 @@ from langgraph.store.base import GetOp, Item, SearchItem, SearchOp
 from langgraph.store.postgres.base import get_distance_operator
 from psycopg import Cursor
 
-from hippograph.store import pg_links
+from hippograph.store import pg_keywords, pg_links
 from hippograph.store.codec import ns_to_text, text_to_ns
 from hippograph.store.expansion import ItemRef, expand_ranked
 from hippograph.store.links import Link, LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.pg_filters import search_filter
+from hippograph.store.pg_hybrid import PgSearchScope, rank_hybrid
 from hippograph.store.pg_sql import WANTED, prefix_condition, vector_literal
+from hippograph.store.ranking.explain import ExplainedSearchItem
 
 if TYPE_CHECKING:
     from hippograph.store.postgres import PostgresMemoryStore
@@ -43,8 +47,9 @@ _ITEM = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Scope:
-    """The conditions of one search on `store` rows, and how it measures distance."""
+class SearchConditions:
+    """The conditions of one search on `store` rows, and how it measures distance (shared
+    with `pg_hybrid`)."""
 
     where: str
     params: list[Any]
@@ -56,9 +61,11 @@ class _Scope:
     """The namespace condition on `store_vectors sv`, plus a join to `store` when the
     search also filters items (by value or expiry)."""
     vectors_params: list[Any]
+    filtered: bool = True
+    """Whether the search filters items beyond their namespace (by value or expiry)."""
 
 
-def _scope(store: PostgresMemoryStore, op: SearchOp) -> _Scope:
+def _scope(store: PostgresMemoryStore, op: SearchOp) -> SearchConditions:
     prefix = tuple(op.namespace_prefix)
     ns_sql, ns_params = prefix_condition(prefix, "store.prefix")
     sv_sql, sv_params = prefix_condition(prefix, "sv.prefix")
@@ -80,13 +87,14 @@ def _scope(store: PostgresMemoryStore, op: SearchOp) -> _Scope:
             f"WHERE {sv_sql} AND {ns_sql} AND {filter_sql}"
         )
         vectors_params = [*sv_params, *ns_params, *filter_params]
-    return _Scope(
+    return SearchConditions(
         f"{ns_sql} AND {filter_sql}",
         [*ns_params, *filter_params],
         distance,
         score,
         vectors_where,
         vectors_params,
+        filtered=filter_sql != "TRUE",
     )
 
 
@@ -96,36 +104,80 @@ def search(
     op: SearchOp,
     query_vector: Sequence[float] | None,
     expansion: LinkExpansion | None,
+    *,
+    explain: bool = False,
 ) -> list[SearchItem]:
-    """The results of `op` (see the module docstring)."""
+    """The results of `op` (see the module docstring); with `explain`, as
+    `ExplainedSearchItem`s carrying the parts of their scores."""
     scope = _scope(store, op)
+    parts: dict[ItemRef, dict[str, Any]] | None = {} if explain else None
     if query_vector is None or not op.query or not scope.distance:
-        return _finish(store, cur, op, [(row, None) for row in _unscored(cur, scope, op)], {})
+        unscored: list[tuple[Row, float | None]] = [(r, None) for r in _unscored(cur, scope, op)]
+        return _finish(store, cur, op, unscored, {}, parts=parts)
     vector = vector_literal(query_vector)
     wanted = op.offset + op.limit
     if expansion is not None:
         wanted = max(wanted, expansion.seeds)
     config = cast(dict[str, Any], store.index_config or {})
     per_item = int(config.get("__estimated_num_vectors", 1))
-    ranked, exhausted = _ranking(cur, scope, vector, wanted, per_item)
+    settings = store.hybrid
+    if settings is not None:
+        pool = max(settings.candidates, 2 * (op.offset + op.limit), wanted)
+        candidates, exhausted = _ranking(cur, scope, vector, pool, per_item, doc_ids=True)
+        prefix = tuple(op.namespace_prefix)
+        hybrid = PgSearchScope(
+            cur,
+            scope,
+            vector,
+            candidates=candidates,
+            groups=pg_keywords.groups_for_prefix(cur, prefix, store.group_depth),
+            item_columns=_ITEM,
+            fields=store.searched_keyword_fields(),
+            whole_groups=not scope.filtered and len(prefix) <= store.group_depth,
+        )
+        ranked, total, hybrid_parts = rank_hybrid(
+            hybrid, settings, op.query, pool=pool, head=wanted
+        )
+        if parts is not None:
+            parts.update(hybrid_parts)
+    else:
+        ranked, exhausted = _ranking(cur, scope, vector, wanted, per_item)
+        total = len(ranked)
+        if parts is not None:
+            parts.update({(row["prefix"], row["key"]): {"cosine": score} for row, score in ranked})
     via: dict[ItemRef, Via] = {}
     if expansion is not None:
+        before = len(ranked)
         ranked, via = expand_ranked(ranked, expansion, PgLinkGraph(cur, scope, vector))
+        total += len(ranked) - before
     page: list[tuple[Row, float | None]] = list(ranked[op.offset : op.offset + op.limit])
     if len(page) < op.limit and exhausted:
         # Items stored without vectors (`index=False`) follow, unscored, as in InMemoryStore.
-        skip = max(0, op.offset - len(ranked))
+        skip = max(0, op.offset - total)
         tail = op._replace(limit=op.limit - len(page), offset=skip)
         page += [(row, None) for row in _unscored(cur, scope, tail, without_vectors=True)]
-    return _finish(store, cur, op, page, via)
+    return _finish(store, cur, op, page, via, parts=parts)
 
 
 def _ranking(
-    cur: Cursor[Any], scope: _Scope, vector: str, wanted: int, per_item: int
+    cur: Cursor[Any],
+    scope: SearchConditions,
+    vector: str,
+    wanted: int,
+    per_item: int,
+    *,
+    doc_ids: bool = False,
 ) -> tuple[list[tuple[Row, float]], bool]:
     """The `wanted` best items by their best vector, and whether that is every item with
-    vectors under the search's conditions."""
+    vectors under the search's conditions (with `doc_ids`, rows carry their keyword
+    document id as `doc_id`)."""
     limit = wanted * per_item * 2 + 1
+    doc_id = (
+        ", (SELECT d.id FROM hippograph_keyword_docs d "
+        "WHERE d.prefix = store.prefix AND d.key = store.key) AS doc_id"
+        if doc_ids
+        else ""
+    )
     while True:
         rows = cur.execute(
             f"""
@@ -139,7 +191,7 @@ def _ranking(
                 GROUP BY prefix, key
             )
             SELECT {_ITEM}, {scope.score} AS score,
-                (SELECT count(*) FROM candidates) AS candidates
+                (SELECT count(*) FROM candidates) AS candidates{doc_id}
             FROM scored JOIN store ON store.prefix = scored.prefix AND store.key = scored.key
             ORDER BY score DESC, store.prefix, store.key
             LIMIT %s
@@ -153,7 +205,7 @@ def _ranking(
 
 
 def _unscored(
-    cur: Cursor[Any], scope: _Scope, op: SearchOp, *, without_vectors: bool = False
+    cur: Cursor[Any], scope: SearchConditions, op: SearchOp, *, without_vectors: bool = False
 ) -> list[Row]:
     """Items matching the search, most recently updated first (only those without vectors
     when asked), paged by `op`."""
@@ -176,8 +228,12 @@ def _finish(
     op: SearchOp,
     page: Sequence[tuple[Row, float | None]],
     via: Mapping[ItemRef, Via],
+    *,
+    parts: Mapping[ItemRef, Mapping[str, Any]] | None = None,
 ) -> list[SearchItem]:
-    """`SearchItem`s for `page` (restarting their TTL clocks when `op` asks to)."""
+    """`SearchItem`s for `page` (restarting their TTL clocks when `op` asks to); with
+    `parts` (explain), `ExplainedSearchItem`s: an item's parts, or for a linked result the
+    score it was reached with (`links`) and from where (`via`)."""
     if op.refresh_ttl:
         _refresh(cur, [row for row, _ in page])
     results: list[SearchItem] = []
@@ -190,8 +246,13 @@ def _finish(
             updated_at=row["updated_at"],
             score=score,
         )
-        how = via.get((row["prefix"], row["key"]))
-        results.append(item if how is None else LinkedSearchItem(item, how))
+        ref = (row["prefix"], row["key"])
+        how = via.get(ref)
+        found = item if how is None else LinkedSearchItem(item, how)
+        if parts is not None:
+            explained = parts.get(ref, {}) if how is None else {"links": score, "via": how["key"]}
+            found = ExplainedSearchItem(found, explained)
+        results.append(found)
     return results
 
 
@@ -242,7 +303,7 @@ def get_items(
 class PgLinkGraph:
     """`LinkGraph` over `hippograph_links` and `store` for one vector search."""
 
-    def __init__(self, cur: Cursor[Any], scope: _Scope, vector: str) -> None:
+    def __init__(self, cur: Cursor[Any], scope: SearchConditions, vector: str) -> None:
         self.cur, self.scope, self.vector = cur, scope, vector
 
     def ref(self, row: Row) -> ItemRef:

@@ -226,6 +226,97 @@ PG_MIGRATIONS: tuple[str, ...] = (
         REFERENCING OLD TABLE AS old_rows
         FOR EACH STATEMENT EXECUTE FUNCTION hippograph_record_deletes();
     """,
+    # 3: the keyword index of hybrid search, per tenant group (`store.pg_keywords`); the
+    # same four tables as SQLite. A document goes with its item (FK cascade); its postings
+    # and the group statistics follow its rows through statement triggers, so a delete by
+    # any client (ours, a plain `PostgresStore`, the TTL sweep, an erasure) keeps them
+    # exact. (Postings have no FK: a per-row check cost a third of a bulk load's time.)
+    """
+    CREATE TABLE IF NOT EXISTS hippograph_keyword_docs (
+        id BIGSERIAL PRIMARY KEY,
+        prefix TEXT NOT NULL,
+        key TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        len0 INTEGER NOT NULL, len1 INTEGER NOT NULL,
+        len2 INTEGER NOT NULL, len3 INTEGER NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (prefix, key),
+        FOREIGN KEY (prefix, key) REFERENCES store (prefix, key) ON DELETE CASCADE
+    );
+    CREATE INDEX IF NOT EXISTS hippograph_keyword_docs_grp_idx
+        ON hippograph_keyword_docs (grp text_pattern_ops);
+    CREATE TABLE IF NOT EXISTS hippograph_keyword_postings (
+        grp TEXT NOT NULL,
+        term TEXT NOT NULL,
+        impact DOUBLE PRECISION NOT NULL,
+        doc_id BIGINT NOT NULL,
+        PRIMARY KEY (grp, term, impact, doc_id)
+    );
+    CREATE INDEX IF NOT EXISTS hippograph_keyword_postings_doc_idx
+        ON hippograph_keyword_postings (doc_id);
+    CREATE TABLE IF NOT EXISTS hippograph_keyword_terms (
+        grp TEXT NOT NULL,
+        term TEXT NOT NULL,
+        df INTEGER NOT NULL,
+        PRIMARY KEY (grp, term)
+    );
+    CREATE TABLE IF NOT EXISTS hippograph_keyword_groups (
+        grp TEXT PRIMARY KEY,
+        docs INTEGER NOT NULL,
+        len0 BIGINT NOT NULL, len1 BIGINT NOT NULL, len2 BIGINT NOT NULL, len3 BIGINT NOT NULL
+    );
+    CREATE OR REPLACE FUNCTION hippograph_keyword_stats() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+        changed TEXT := CASE WHEN TG_OP = 'INSERT' THEN 'new_docs' ELSE 'old_docs' END;
+        sign INTEGER := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+    BEGIN
+        -- Documents without a term (only stop words) are not counted, as on SQLite.
+        EXECUTE format($sql$
+            INSERT INTO hippograph_keyword_groups AS g (grp, docs, len0, len1, len2, len3)
+            SELECT grp, %2$s * count(*), %2$s * sum(len0), %2$s * sum(len1),
+                   %2$s * sum(len2), %2$s * sum(len3)
+            FROM %1$I WHERE terms <> ' ' GROUP BY grp ORDER BY grp
+            ON CONFLICT (grp) DO UPDATE SET docs = g.docs + EXCLUDED.docs,
+                len0 = g.len0 + EXCLUDED.len0, len1 = g.len1 + EXCLUDED.len1,
+                len2 = g.len2 + EXCLUDED.len2, len3 = g.len3 + EXCLUDED.len3
+        $sql$, changed, sign);
+        EXECUTE format($sql$
+            INSERT INTO hippograph_keyword_terms AS t (grp, term, df)
+            SELECT d.grp, split_part(token, '/', 1), %2$s * count(*)
+            FROM %1$I d CROSS JOIN LATERAL string_to_table(btrim(d.terms), ' ') AS token
+            WHERE d.terms <> ' ' GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (grp, term) DO UPDATE SET df = t.df + EXCLUDED.df
+        $sql$, changed, sign);
+        IF sign < 0 THEN
+            EXECUTE format($sql$
+                DELETE FROM hippograph_keyword_postings p USING %1$I d WHERE p.doc_id = d.id
+            $sql$, changed);
+            EXECUTE format($sql$
+                DELETE FROM hippograph_keyword_groups g USING (SELECT DISTINCT grp FROM %1$I) d
+                WHERE g.grp = d.grp AND g.docs <= 0
+            $sql$, changed);
+            EXECUTE format($sql$
+                DELETE FROM hippograph_keyword_terms t USING (
+                    SELECT DISTINCT d.grp, split_part(token, '/', 1) AS term
+                    FROM %1$I d CROSS JOIN LATERAL string_to_table(btrim(d.terms), ' ') AS token
+                    WHERE d.terms <> ' '
+                ) gone
+                WHERE t.grp = gone.grp AND t.term = gone.term AND t.df <= 0
+            $sql$, changed);
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    DROP TRIGGER IF EXISTS hippograph_keyword_docs_insert ON hippograph_keyword_docs;
+    CREATE TRIGGER hippograph_keyword_docs_insert AFTER INSERT ON hippograph_keyword_docs
+        REFERENCING NEW TABLE AS new_docs
+        FOR EACH STATEMENT EXECUTE FUNCTION hippograph_keyword_stats();
+    DROP TRIGGER IF EXISTS hippograph_keyword_docs_delete ON hippograph_keyword_docs;
+    CREATE TRIGGER hippograph_keyword_docs_delete AFTER DELETE ON hippograph_keyword_docs
+        REFERENCING OLD TABLE AS old_docs
+        FOR EACH STATEMENT EXECUTE FUNCTION hippograph_keyword_stats();
+    """,
 )
 
 

@@ -35,6 +35,7 @@ from psycopg.types.json import Jsonb
 from hippograph.store.codec import encode_value, ns_to_text
 from hippograph.store.errors import InvalidValueError
 from hippograph.store.expect import Conflict, ExpectOp, StaleWriteError, conflicts_of
+from hippograph.store.pg_keywords import KeywordEntry
 from hippograph.store.pg_sql import WANTED, vector_literal
 
 COPY_THRESHOLD = 64
@@ -77,6 +78,8 @@ class PutPlan:
     texts: list[tuple[str, str, str, str]] = field(default_factory=list)
     """`(namespace text, key, field name, text)` to embed and store as vectors."""
     vectors: list[Sequence[float]] = field(default_factory=list)
+    keywords: list[KeywordEntry] = field(default_factory=list)
+    """Every upserted item, for the keyword index (empty when the store has no vector index)."""
 
     @property
     def size(self) -> int:
@@ -99,14 +102,19 @@ def plan_puts(put_ops: Sequence[PutOp], fields: TokenizedFields | None) -> PutPl
             continue
         ttl = None if op.ttl is None else float(op.ttl)
         plan.rows.append((prefix, op.key, encode_jsonb(op.value), ttl))
-        if fields is None or op.index is False:
+        if fields is None:
             continue
-        paths = fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
-        for path, tokens in paths:
-            texts = get_text_at_path(op.value, tokens)
-            for n, text in enumerate(texts):
-                name = f"{path}.{n}" if len(texts) > 1 else path
-                plan.texts.append((prefix, op.key, name, text))
+        before = len(plan.texts)
+        if op.index is not False:
+            paths = fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
+            for path, tokens in paths:
+                texts = get_text_at_path(op.value, tokens)
+                for n, text in enumerate(texts):
+                    name = f"{path}.{n}" if len(texts) > 1 else path
+                    plan.texts.append((prefix, op.key, name, text))
+        own = list(op.index) if isinstance(op.index, list) else None
+        indexed = len(plan.texts) > before
+        plan.keywords.append(KeywordEntry(prefix, op.key, op.value, own, indexed))
     return plan
 
 

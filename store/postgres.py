@@ -22,6 +22,7 @@ Needs the `postgres` extra: `pip install 'hippograph[postgres]'`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -42,8 +43,8 @@ from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
-from hippograph.store import pg_links, pg_reads, pg_writes
-from hippograph.store.codec import text_to_ns
+from hippograph.store import pg_keywords, pg_links, pg_reads, pg_writes
+from hippograph.store.codec import ns_to_text, text_to_ns
 from hippograph.store.embeddings import embedder_name
 from hippograph.store.erasure import ErasureReport
 from hippograph.store.errors import (
@@ -69,9 +70,13 @@ from hippograph.store.pg_schema import (
 )
 from hippograph.store.pg_sql import prefix_condition
 from hippograph.store.pg_verify import verify_postgres
+from hippograph.store.ranking import HybridSearch
 from hippograph.store.verify import VerifyReport
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_GROUP_DEPTH = 2
+"""Namespace labels per keyword-statistics group: `("memories", user_id)` is one tenant."""
 
 DEFAULT_MAX_CONNECTIONS = 8
 """Pool size of `PostgresMemoryStore.open`: concurrent batches per process."""
@@ -115,7 +120,11 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
     """
 
     backend = "PostgreSQL"
-    hybrid = None
+    _hybrid: HybridSearch | None = None
+    _keyword_layout: list[str] | None = None
+    group_depth: int = DEFAULT_GROUP_DEPTH
+    """Namespace labels that form one keyword-statistics group (one user at 2, as SQLite's
+    FAISS groups): BM25 statistics, and so scores, are each group's own."""
     expand_links: LinkExpansion | None = None
     _owns_pool: bool = False
     embedder_label: str | None = None
@@ -132,6 +141,8 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         setup: bool = True,
         embedder_label: str | None = None,
         expand_links: LinkExpansion | None = None,
+        hybrid: HybridSearch | bool | None = None,
+        group_depth: int = DEFAULT_GROUP_DEPTH,
     ) -> PostgresMemoryStore:
         """Connect a pool to `conn_string`, run `setup()` and return the store; `close()` it.
 
@@ -146,7 +157,14 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
                 so a later open with another model is warned about.
             expand_links: Natural-language searches also return the items their best
                 results link to (see `LinkExpansion`); `None` (default): off.
+            hybrid: Hybrid search (vector + per-tenant BM25, ranked by `store.ranking`
+                exactly as on SQLite; `True` for the defaults, `MEMORY_SEARCH` for memory
+                search). Like SQLite's, the keyword index is the database's: once a hybrid
+                store has asked for it, every `PostgresMemoryStore` keeps it current.
+            group_depth: Namespace labels per keyword-statistics group (2: one per user).
         """
+        if group_depth < 1:
+            raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
         config = with_exact_search(index) if index else None
         vector_type = (config or {}).get("ann_index_config", {}).get("vector_type", "vector")
         if vector_type not in ("vector", "halfvec"):
@@ -173,6 +191,8 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
             store._owns_pool = True
             store.embedder_label = embedder_label
             store.expand_links = expand_links
+            store.group_depth = group_depth
+            store.hybrid = HybridSearch() if hybrid is True else (hybrid or None)
             if setup:
                 store.setup()
         except BaseException:
@@ -200,6 +220,57 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
             apply_migrations(conn)
             index_vector_prefixes(conn)
             self._check_embedder(conn)
+            self._setup_keywords(conn)
+
+    @property
+    def hybrid(self) -> HybridSearch | None:
+        """This store's hybrid search settings, `fields` resolved (default: the index
+        fields); `None` for pure vector search. Assignable."""
+        settings = self._hybrid
+        if settings is not None and settings.fields is None and self.index_config:
+            tokenized = cast(dict[str, Any], self.index_config)["__tokenized_fields"]
+            fields = tuple(path for path, _ in tokenized)
+            self._hybrid = settings = dataclasses.replace(settings, fields=fields)
+        return settings
+
+    @hybrid.setter
+    def hybrid(self, settings: HybridSearch | None) -> None:
+        self._hybrid = settings
+
+    def _group_of(self, prefix: str) -> str:
+        return ns_to_text(text_to_ns(prefix)[: self.group_depth])
+
+    def _setup_keywords(self, conn: Connection[Any]) -> None:
+        """Bring the database's keyword index up to this store's hybrid fields (indexing
+        what is stored when the fields grow); never drops one."""
+        settings = self.hybrid
+        if settings is None or not self.index_config:
+            return
+        with conn.transaction(), conn.cursor() as cur:
+            _, count = pg_keywords.ensure_fields(cur, settings.fields or (), self._group_of)
+        if count:
+            logger.info("built the keyword index (%d items)", count)
+
+    def reindex_keywords(self) -> int:
+        """Rebuild the keyword index from the stored items (after writes by plain
+        `PostgresStore` clients, which cannot tokenise; `verify()` reports them), in one
+        transaction; returns the items indexed (0 when the database keeps no index)."""
+        with self._batch_cursor(write=True) as cur:
+            fields = pg_keywords.recorded_fields(cur)
+            return 0 if fields is None else pg_keywords.rebuild(cur, fields, self._group_of)
+
+    def searched_keyword_fields(self) -> list[str] | None:
+        """The keyword index's field layout as this store's searches read it, fetched once:
+        fields only ever grow (appended), and a field appended later by another store is
+        one this store's settings do not weigh, so its searches rank the same without it."""
+        if self._keyword_layout is None:
+            self._keyword_layout = self.keyword_fields()
+        return self._keyword_layout
+
+    def keyword_fields(self) -> list[str] | None:
+        """Value fields the database's keyword index holds (`None`: it keeps none)."""
+        with self._batch_cursor(write=False) as cur:
+            return pg_keywords.recorded_fields(cur)
 
     @contextmanager
     def _lock_connection(self) -> Iterator[Connection[Any]]:
@@ -263,21 +334,34 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
                     results[i] = item
             for i, op in plan.searches:
                 vector = plan.queries.get(op.query) if op.query else None
-                results[i] = pg_reads.search(self, cur, op, vector, plan.expansion)
+                results[i] = pg_reads.search(
+                    self, cur, op, vector, plan.expansion, explain=plan.explain
+                )
             if plan.lists:
                 self._batch_list_namespaces_ops(plan.lists, results, cur)
             for i, links_op in plan.link_lists:
                 results[i] = cast(Result, pg_links.list_links(cur, links_op))
             if plan.puts is not None:
-                pg_writes.write_puts(
-                    cur, plan.puts, vector_type=self.vector_type, copy=self.pipe is None
-                )
+                copy = self.pipe is None
+                pg_writes.write_puts(cur, plan.puts, vector_type=self.vector_type, copy=copy)
+                self._write_keywords(cur, plan.puts.keywords, copy=copy)
             if plan.link_writes:
                 done = pg_links.apply_link_writes(cur, [op for _, op in plan.link_writes])
                 for (i, _), result in zip(plan.link_writes, done, strict=True):
                     results[i] = cast(Result, result)
             pg_writes.check_absent(cur, plan.expects)
         return results
+
+    def _write_keywords(
+        self, cur: Cursor[Any], entries: list[pg_keywords.KeywordEntry], *, copy: bool
+    ) -> None:
+        """Keep the database's keyword index (if it keeps one) current for upserted items,
+        in the write's transaction."""
+        if not entries:
+            return
+        fields = pg_keywords.recorded_fields(cur)
+        if fields is not None:
+            pg_keywords.write_keywords(cur, entries, fields, self._group_of, copy=copy)
 
     def _set_write_settings(self, cur: Cursor[Any], plan: BatchPlan) -> None:
         """Hand the transaction's provenance and history switch to the history triggers."""

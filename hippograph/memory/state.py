@@ -3,15 +3,21 @@
 Core pieces:
     - `State`: `messages` (add_messages), `recalled`, `candidates`, `ops`, `warnings`.
     - `RecalledMemory`, `Candidate`, `MemoryOp`: the typed records in those lists.
+    - `TurnInput`: what a run takes (`messages`); `AgentOutput`: what the agent returns
+      (`messages`, `recalled`, `ops`, `warnings` — not the scratch key `candidates`).
     - `RecallOutput` / `RememberOutput`: what the recall and remember subgraphs hand back.
+
+The `TypedDict`s come from `typing_extensions`: on Python < 3.12 pydantic can only build
+JSON schemas (LangGraph Studio's input, output and context forms) from those.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired, TypedDict
+from typing import Annotated, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 OpName = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
 
@@ -82,6 +88,29 @@ class State(TypedDict):
     candidates: NotRequired[list[Candidate]]
     ops: NotRequired[list[MemoryOp]]
     warnings: NotRequired[list[str]]
+
+
+class TurnInput(TypedDict):
+    """What a run of the agent or a memory subgraph takes: the conversation's new messages
+    (the last `HumanMessage` is the turn)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class AgentOutput(TypedDict):
+    """What a run of the memory agent returns (its `output_schema`).
+
+    Attributes:
+        messages: The conversation, ending with the answer.
+        recalled: The memories retrieved for this turn, best first, scores in [0, 1].
+        ops: What the turn did to memory (ADD / UPDATE / DELETE / NOOP).
+        warnings: What the memory steps could not do this turn (the answer is kept).
+    """
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    recalled: list[RecalledMemory]
+    ops: list[MemoryOp]
+    warnings: list[str]
 
 
 class RecallOutput(TypedDict):

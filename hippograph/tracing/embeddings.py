@@ -36,7 +36,7 @@ EMBEDDING_COUNT = "hippograph.embedding.count"
 MAX_TEXTS_ON_SPAN = 32
 """Texts beyond this many are counted, not attached (a bulk import embeds thousands)."""
 
-_SYNC = ("embed_documents", "embed_query")
+_SYNC = ("embed_documents", "embed_query", "embed_queries")  # the last: LocalEmbeddings
 _ASYNC = ("aembed_documents", "aembed_query")
 _inside = ContextVar("hippograph_tracing_inside_embedding", default=False)
 

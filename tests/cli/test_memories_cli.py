@@ -90,9 +90,8 @@ def test_doctor_on_postgres_names_the_backend_and_its_extras(pg_url, monkeypatch
     assert re.search(r"backend\s+PostgreSQL \(PostgresMemoryStore\)", out)
     assert re.search(r"checkpoints\s+PostgresSaver, in the store's database", out)
     assert re.search(r"memories of alice\s+1", out)
-    for extra in ("history", "count", "erasure", "links", "verify"):
+    for extra in ("history", "count", "erasure", "links", "verify", "hybrid search"):
         assert re.search(rf"{extra}\s+yes", out), extra
-    assert re.search(r"hybrid search\s+no: hybrid search is unavailable on the PostgreSQL", out)
     assert re.search(r"index snapshots\s+no: .*vectors live in the database", out)
     assert not (tmp_path / "never-opened.db").exists()
 

@@ -71,9 +71,13 @@ def test_locomo_on_a_postgres_url_writes_the_same_report(
     )
     assert reports[0]["overall"]["questions"] == reports[1]["overall"]["questions"] > 0
     assert [r["config"]["backend"] for r in reports] == ["SQLite", "PostgreSQL"]
-    assert reports[1]["config"]["hybrid"] is None  # PostgreSQL searches by meaning only
-    assert reports[1]["overall"]["recall_any@20"] > 0
-    assert "store PostgreSQL (vector search)" in (tmp_path / "pg" / "report.md").read_text()
+    # Hybrid search on both (issue 15.1), ranked by the same code: the same figures.
+    assert reports[1]["config"]["hybrid"] == reports[0]["config"]["hybrid"] is not None
+    metrics = [m for m in reports[0]["overall"] if m.startswith(("recall", "mrr"))]
+    assert metrics and reports[1]["overall"]["recall_any@20"] > 0
+    for metric in metrics:
+        assert reports[1]["overall"][metric] == pytest.approx(reports[0]["overall"][metric])
+    assert "store PostgreSQL (hybrid search)" in (tmp_path / "pg" / "report.md").read_text()
     with open_store(pg_url) as store:
         assert isinstance(store, ExtendedStore)
         assert store.count() == 0 and store.links(()) == []

@@ -47,3 +47,9 @@ def facts(*items: tuple[str, str, float] | tuple[str, str, float, str]) -> dict[
 
 
 ADD = {"actions": [{"op": "ADD"}]}
+
+
+def turn_candidates(agent: Any, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts extract pulled from the thread's latest turn: scratch state, kept in the
+    checkpoint but not in what a run returns (the agent's `output_schema`)."""
+    return list(agent.get_state(config).values.get("candidates") or [])

@@ -13,7 +13,7 @@ from hippograph.memory.chat_models import ModelCallError
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import FaissSqliteStore, memory_namespace
 from tests.conftest import run_config, user_turn
-from tests.graph.helpers import ADD, act_on, facts, handle_of, prompt_text
+from tests.graph.helpers import ADD, act_on, facts, handle_of, prompt_text, turn_candidates
 
 NS = memory_namespace("alice")
 
@@ -40,7 +40,9 @@ def test_extracts_facts_with_categories_and_importance(memory_store, checkpointe
     )
     out = _turn(agent, "I'm a Python developer living in Berlin.")
     assert out["messages"][-1].content == "Nice to meet you!"
-    assert [(c["content"], c["category"], c["importance"]) for c in out["candidates"]] == [
+    assert [
+        (c["content"], c["category"], c["importance"]) for c in turn_candidates(agent, run_config())
+    ] == [
         ("Codes primarily in Python", "tools", 0.8),
         ("Lives in Berlin", "personal", 0.7),
     ]
@@ -131,7 +133,7 @@ def test_unusable_extraction_is_retried_once_then_skipped(memory_store, checkpoi
     agent, model = _agent(memory_store, checkpointer, "Hi!", bad, bad)
     out = _turn(agent, "I love hiking.")
     assert out["messages"][-1].content == "Hi!"  # the turn still completes
-    assert out["candidates"] == [] and out["ops"] == []
+    assert turn_candidates(agent, run_config()) == [] and out["ops"] == []
     assert model.remaining == 0  # exactly one retry
     assert "unusable" in prompt_text(model.calls[-1])  # the retry says what was wrong
     assert "skipped after two unusable answers" in caplog.text

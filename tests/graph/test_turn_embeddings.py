@@ -9,20 +9,23 @@ import numpy as np
 from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph.backends import memory_index_config
-from hippograph.graph import build_agent
+from hippograph.graph import build_agent, build_recall_graph
 from hippograph.store import FaissSqliteStore, LocalEmbeddings
 from tests.conftest import run_config, user_turn
 
 
 class RecordingEmbeddings(LocalEmbeddings):
-    """The real embedder, recording every text its model runs on."""
+    """The real embedder, recording every text its model runs on (`ran`) and each model
+    run's batch (`runs`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ran: list[str] = []
+        self.runs: list[list[str]] = []
 
     def _compute(self, texts: Sequence[str]) -> np.ndarray:
         self.ran += texts
+        self.runs.append(list(texts))
         return super()._compute(texts)
 
 
@@ -49,3 +52,15 @@ def test_each_text_of_a_turn_is_embedded_once(tmp_path):
         agent.invoke(user_turn("I have a cat named Miso."), run_config(), context=context)
         assert len(embedder.ran) == len(set(embedder.ran))  # stored memories come cached
         assert "I live in Lisbon." not in embedder.ran
+
+
+def test_retrieves_two_queries_run_through_the_model_together(tmp_path):
+    embedder = RecordingEmbeddings()
+    with FaissSqliteStore.from_conn_string(
+        str(tmp_path / "m.db"), index=memory_index_config(embedder)
+    ) as store:
+        recall = build_recall_graph(store=store)
+        earlier, latest = "I adopted a cat named Miso.", "What does she eat?"
+        messages = [user_turn(earlier)["messages"][0], user_turn(latest)["messages"][0]]
+        recall.invoke({"messages": messages}, context={"user_id": "alice"})
+        assert embedder.runs == [[latest, f"{earlier}\n{latest}"]]  # one run, both queries

@@ -13,7 +13,7 @@ from hippograph.memories import MemoryManager
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import FaissSqliteStore, memory_namespace
 from tests.conftest import run_config, user_turn
-from tests.graph.helpers import act_on, facts, handle_of, prompt_text
+from tests.graph.helpers import act_on, facts, handle_of, prompt_text, turn_candidates
 
 NS = memory_namespace("alice")
 
@@ -195,7 +195,7 @@ def test_an_explicit_forget_the_model_missed_is_still_a_forget(memory_store, che
         memory_store, checkpointer, "Ok.", {"facts": []}, act_on("DELETE", "I live in Lisbon.")
     )
     out = _turn(agent, "Please forget where I live.")
-    assert out["candidates"] == [
+    assert turn_candidates(agent, run_config()) == [
         {"content": "where I live", "category": "other", "importance": 0.5, "intent": "forget"}
     ]
     assert [op["op"] for op in out["ops"]] == ["DELETE"]

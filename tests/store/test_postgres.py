@@ -23,6 +23,7 @@ from hippograph.store import (
     provenance,
 )
 from hippograph.store.history import history_paused
+from hippograph.store.pg_schema import PG_MIGRATIONS
 from hippograph.store.postgres import PostgresMemoryStore
 
 NS = ("memories", "alice")
@@ -130,7 +131,8 @@ def test_concurrent_setup_on_a_new_database_migrates_once(pg_url: str) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
-    assert rows(pg_url, "SELECT v FROM hippograph_migrations ORDER BY v") == [(0,), (1,), (2,)]
+    versions = rows(pg_url, "SELECT v FROM hippograph_migrations ORDER BY v")
+    assert versions == [(v,) for v in range(len(PG_MIGRATIONS))]
     versions = rows(pg_url, "SELECT v, count(*) FROM store_migrations GROUP BY v")
     assert versions and all(n == 1 for _, n in versions)
     assert rows(pg_url, "SELECT count(*) FROM checkpoint_migrations")[0][0] > 0
@@ -150,7 +152,7 @@ def test_setup_is_idempotent(open_pg: Any, pg_url: str) -> None:
     store.setup()
     open_pg().setup()
     assert store.count() == 1
-    assert rows(pg_url, "SELECT count(*) FROM hippograph_migrations")[0][0] == 3
+    assert rows(pg_url, "SELECT count(*) FROM hippograph_migrations")[0][0] == len(PG_MIGRATIONS)
 
 
 # ----------------------------------------------------------------- concurrency

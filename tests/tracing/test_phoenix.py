@@ -275,7 +275,7 @@ def test_trace_in_phoenix_ui(
             lambda: all(n in driver.page_source for n in NODES) and driver.page_source,
             what="the trace tree",
         )
-        assert "embed_query" in tree and "ScriptedChatModel" in tree
+        assert "embed_quer" in tree and "ScriptedChatModel" in tree  # embed_query/_queries
         _fold_structured_output(driver)
         retrieve = wait_for(
             lambda: driver.find_elements("xpath", "//*[text()='retrieve']"), what="retrieve"

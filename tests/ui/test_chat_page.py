@@ -138,7 +138,9 @@ def test_an_unusable_model_is_explained_and_chat_is_off(open_app, monkeypatch):
     assert app.chat_input[0].proto.disabled
 
 
-def _failing_model_page() -> None:
+def _model_page(user: str, responses: list[object]) -> None:
+    """A chat page for `user` whose agent runs a scripted model answering `responses` (one
+    world per user, cached across reruns); `count` is how many memories they have."""
     import streamlit as st
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -152,21 +154,38 @@ def _failing_model_page() -> None:
     from hippograph.ui.views import chat
 
     @st.cache_resource
-    def world():
+    def world(user: str):
         store = FaissSqliteStore(":memory:", index=memory_index_config("local"))
-        model = ScriptedChatModel(responses=[TimeoutError("provider timed out")])
+        model = ScriptedChatModel(responses=responses)
         return store, build_agent(store=store, checkpointer=InMemorySaver(), model=model)
 
-    store, agent = world()
-    manager = MemoryManager(store, "dora", origin="ui")
-    chat.render(UIContext(Settings(model="scripted"), "dora", manager, None, lambda: agent))
+    store, agent = world(user)
+    manager = MemoryManager(store, user, origin="ui")
+    chat.render(UIContext(Settings(model="scripted"), user, manager, None, lambda: agent))
     st.session_state["count"] = manager.count()
 
 
 def test_a_failing_model_turn_shows_an_error_and_writes_nothing():
-    app = AppTest.from_function(_failing_model_page, default_timeout=TIMEOUT).run()
+    app = AppTest.from_function(
+        _model_page, args=("dora", [TimeoutError("provider timed out")]), default_timeout=TIMEOUT
+    ).run()
     send(app, "I live in Oslo.")
     assert "The model failed, so nothing was written to memory this turn" in texts(app)
     assert "provider timed out" in texts(app)
     assert "model error: nothing written" in activity(app)
     assert app.session_state["count"] == 0
+
+
+def test_a_failed_memory_step_is_shown_beside_the_kept_answer():
+    responses = ["Oslo, lovely.", TimeoutError("extract timed out")]
+    app = AppTest.from_function(
+        _model_page, args=("erin", responses), default_timeout=TIMEOUT
+    ).run()
+    send(app, "I live in Oslo.")
+    assert app.chat_message[1].markdown[0].value == "Oslo, lovely."  # the answer is kept
+    (shown,) = [w.value for w in app.warning]
+    assert shown.startswith("Memory: ") and "extract timed out" in shown
+    assert "memory step failed" in activity(app) and "extract timed out" in activity(app)
+    assert app.session_state["count"] == 0
+    app.run()  # a rerun redraws the conversation from the turn log, warning included
+    assert [w.value for w in app.warning] == [shown]

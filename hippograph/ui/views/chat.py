@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import streamlit as st
 
@@ -25,6 +25,8 @@ class Turn(TypedDict):
     ops: list[dict[str, Any]]
     at: str
     error: str | None
+    warnings: NotRequired[list[str]]
+    """What the memory steps could not do this turn (the answer was kept)."""
 
 
 def thread_id(user_id: str) -> str:
@@ -79,6 +81,13 @@ def _show_exchange(turn: Turn) -> None:
             st.error(turn["error"])
         else:
             st.markdown(_markdown_text(turn["answer"]))
+            _show_warnings(turn.get("warnings") or [])
+
+
+def _show_warnings(warnings: list[str]) -> None:
+    """A memory step that failed while the answer was kept (the CLI's `! memory:` lines)."""
+    for warning in warnings:
+        st.warning(f"Memory: {warning}", icon=":material/warning:")
 
 
 def run_turn(ctx: UIContext, agent: Any, text: str, thread: str) -> Turn:
@@ -97,13 +106,23 @@ def run_turn(ctx: UIContext, agent: Any, text: str, thread: str) -> Turn:
             message = f"The model failed, so nothing was written to memory this turn: {exc}"
             st.error(message)
             return Turn(user=text, answer="", recalled=[], ops=[], at=at, error=message)
+        warnings = [str(w) for w in stream.state.get("warnings") or []]
+        _show_warnings(warnings)
     recalled = [dict(m) for m in stream.state.get("recalled") or []]
     if ctx.recall_log is not None:
         ctx.recall_log.record(ctx.user_id, recalled)
     ops = [dict(op) for op in stream.state.get("ops") or []]
     if any(op["op"] != "NOOP" for op in ops):
         bump_data_version()
-    return Turn(user=text, answer=stream.answer, recalled=recalled, ops=ops, at=at, error=None)
+    return Turn(
+        user=text,
+        answer=stream.answer,
+        recalled=recalled,
+        ops=ops,
+        at=at,
+        error=None,
+        warnings=warnings,
+    )
 
 
 def activity_html(turns: list[Turn]) -> str:
@@ -117,8 +136,12 @@ def activity_html(turns: list[Turn]) -> str:
             lines.append('<div class="hg-line hg-muted">model error: nothing written</div>')
         elif turn["ops"]:
             lines += [theme.op_line(op) for op in turn["ops"]]
-        else:
+        elif not turn.get("warnings"):
             lines.append('<div class="hg-line hg-muted">no change to memory</div>')
+        lines += [
+            f'<div class="hg-line hg-muted">memory step failed: {theme.escape(w)}</div>'
+            for w in turn.get("warnings") or []
+        ]
         if turn["recalled"]:
             lines.append('<div class="hg-muted">recalled</div>')
             lines += [theme.recalled_line(m) for m in turn["recalled"]]
