@@ -36,11 +36,13 @@ def test_the_checker_finds_inconsistent_reads() -> None:
         ("get", 2.5, 2.6, [("k", 1)]),
         ("get", 3.5, 3.6, [("k", 2)]),
         ("get", 6, 7, [("t", None)]),
+        ("get", 3.9, 4.5, [("t", None)]),  # the delete (invoked at 4.0) may commit first
     ]
     assert check(_events(writes, fine)).violations == []
     cases = {
         "stale": ("get", 3.5, 3.6, [("k", 1)]),
         "lost": ("get", 3.5, 3.6, [("k", None)]),
+        "lost before the delete": ("get", 3.5, 3.9, [("t", None)]),
         "deleted": ("search", 6.0, 6.1, [("t", 1)]),
         "phantom": ("get", 0.5, 0.6, [("k", 2)]),
         "torn": ("pair", 3.5, 3.6, [("k", 2), ("t", 1)]),
