@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from langgraph.store.base import GetOp, validate_op_namespace
+
 from hippograph.store.codec import validate_key
 from hippograph.store.errors import InvalidNamespaceError, InvalidValueError
 
@@ -85,6 +87,7 @@ def validate_expect_op(op: ExpectOp) -> ExpectOp:
         raise InvalidValueError(
             f"ExpectOp.updated_at must be a timezone-aware datetime or None, got {stamp!r}"
         )
+    validate_op_namespace(GetOp(op.namespace, op.key))  # LangGraph's own namespace rules
     return op._replace(key=validate_key(op.key))
 
 

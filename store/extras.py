@@ -19,14 +19,22 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from langgraph.store.base import BaseStore, SearchItem
 
 from hippograph.store.erasure import ErasureReport
+from hippograph.store.expect import ExpectOp, validate_expect_op
 from hippograph.store.history import HistoryEntry
 from hippograph.store.lifecycle import Closeable
-from hippograph.store.links import LinkExpansion, LinkMethods
+from hippograph.store.links import (
+    LINK_OPS,
+    LinkExpansion,
+    LinkMethods,
+    LinkWrite,
+    ListLinksOp,
+    validate_link_op,
+)
 from hippograph.store.ranking.explain import search_explain
 from hippograph.store.verify import VerifyReport
 
@@ -34,6 +42,35 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from hippograph.store.ranking import HybridSearch
+
+
+class ExtraOpsPlan(Protocol):
+    """Where a back end's batch plan keeps the extra operations of a batch."""
+
+    link_lists: list[tuple[int, ListLinksOp]]
+    link_writes: list[tuple[int, LinkWrite]]
+    expects: list[ExpectOp]
+
+
+def plan_extra_op(plan: ExtraOpsPlan, index: int, op: object) -> bool:
+    """Validate a batch's link or expectation operation `op` (at `index`) into `plan`, the
+    same way on every back end; `False` for any other operation (LangGraph's own, which the
+    back end plans itself).
+
+    Raises:
+        InvalidValueError / InvalidNamespaceError: `op` is malformed (nothing runs).
+    """
+    if isinstance(op, LINK_OPS):
+        checked = validate_link_op(op)
+        if isinstance(checked, ListLinksOp):
+            plan.link_lists.append((index, checked))
+        else:
+            plan.link_writes.append((index, checked))
+        return True
+    if isinstance(op, ExpectOp):
+        plan.expects.append(validate_expect_op(op))
+        return True
+    return False
 
 
 class ExtendedStore(Closeable, LinkMethods, BaseStore):

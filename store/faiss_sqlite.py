@@ -63,8 +63,8 @@ from hippograph.store.errors import (
     InvalidValueError,
     StoreConfigError,
 )
-from hippograph.store.expect import ExpectOp, validate_expect_op
-from hippograph.store.extras import ExtendedStore
+from hippograph.store.expect import ExpectOp
+from hippograph.store.extras import ExtendedStore, plan_extra_op
 from hippograph.store.history import (
     HistoryEntry,
     current_source,
@@ -74,12 +74,10 @@ from hippograph.store.history import (
 from hippograph.store.index_manager import IndexManager, chunked
 from hippograph.store.index_policy import IndexPolicy
 from hippograph.store.links import (
-    LINK_OPS,
     LinkExpansion,
     LinkWrite,
     ListLinksOp,
     current_expansion,
-    validate_link_op,
 )
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import explaining
@@ -519,16 +517,7 @@ class FaissSqliteStore(ExtendedStore):
         plan.explain = explaining()
         plan.record_history = self.record_history and recording_history()
         for i, op in enumerate(ops):
-            if isinstance(op, LINK_OPS):
-                checked = validate_link_op(op)
-                if isinstance(checked, ListLinksOp):
-                    plan.link_lists.append((i, checked))
-                else:
-                    plan.link_writes.append((i, checked))
-                continue
-            if isinstance(op, ExpectOp):
-                validate_op_namespace(GetOp(op.namespace, op.key))
-                plan.expects.append(validate_expect_op(op))
+            if plan_extra_op(plan, i, op):
                 continue
             validate_op_namespace(op)
             if isinstance(op, GetOp):

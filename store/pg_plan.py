@@ -34,15 +34,14 @@ from hippograph.store.errors import (
     InvalidNamespaceError,
     InvalidValueError,
 )
-from hippograph.store.expect import ExpectOp, validate_expect_op
+from hippograph.store.expect import ExpectOp
+from hippograph.store.extras import plan_extra_op
 from hippograph.store.history import current_source
 from hippograph.store.links import (
-    LINK_OPS,
     LinkExpansion,
     LinkWrite,
     ListLinksOp,
     current_expansion,
-    validate_link_op,
 )
 from hippograph.store.ranking.explain import explaining
 
@@ -92,15 +91,7 @@ def plan_batch(
     plan.explain = explaining()
     puts: list[PutOp] = []
     for i, op in enumerate(ops):
-        if isinstance(op, LINK_OPS):
-            checked = validate_link_op(op)
-            if isinstance(checked, ListLinksOp):
-                plan.link_lists.append((i, checked))
-            else:
-                plan.link_writes.append((i, checked))
-            continue
-        if isinstance(op, ExpectOp):
-            plan.expects.append(validate_expect_op(op))
+        if plan_extra_op(plan, i, op):
             continue
         if not isinstance(op, (GetOp, SearchOp, ListNamespacesOp, PutOp)):
             raise InvalidValueError(f"Unknown operation type: {type(op).__name__}")

@@ -133,6 +133,7 @@ def test_other_users_items_never_satisfy_an_expectation(store: PostgresMemorySto
         (ExpectOp(NS, "k", datetime(2024, 1, 1)), InvalidValueError),  # naive: which instant?
         (ExpectOp(NS, "k", "2024-01-01"), InvalidValueError),  # type: ignore[arg-type]
         (ExpectOp((), "k", None), InvalidNamespaceError),
+        (ExpectOp(("memories", "al.ice"), "k", None), InvalidNamespaceError),  # LangGraph's rule
         (ExpectOp(NS, 7, None), InvalidValueError),  # type: ignore[arg-type]
     ],
 )
