@@ -19,7 +19,8 @@ echo "== lowest versions: install the floors into $VENV"
 
 echo "== lowest versions: core tests"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not postgres" \
-  --ignore=tests/store/test_postgres.py --ignore=tests/cli/test_bad_input.py \
+  --ignore=tests/store/test_postgres.py --ignore=tests/store/test_expect.py \
+  --ignore=tests/cli/test_bad_input.py \
   tests/store tests/graph tests/nodes tests/cli \
   tests/test_api.py tests/test_config.py tests/test_memories.py tests/test_memory_links.py \
   tests/test_recalls.py tests/test_scripted.py tests/test_turns.py

@@ -179,16 +179,17 @@ def _init(spec: str, base_url: str | None) -> BaseChatModel:
         kwargs["timeout"] = REQUEST_TIMEOUT_S
     try:
         chat_model = init_chat_model(spec, **kwargs)
-    except (ImportError, AttributeError) as exc:
-        # ImportError: the provider package is missing. AttributeError: it is missing and
-        # init_chat_model fell back to an installed langchain-community that no longer
-        # has the class (ollama) — the same fix either way.
-        package = provider_package(provider) if provider else None
-        hint = f"pip install {package}" if package else "install the provider's package"
-        raise ModelUnavailableError(
-            f"Model {spec!r} needs a provider package that is not installed: {hint}"
-        ) from exc
     except Exception as exc:
+        if isinstance(exc, ImportError | AttributeError | NameError):
+            # ImportError: the provider package is missing. AttributeError: it is missing
+            # and init_chat_model fell back to an installed langchain-community that no
+            # longer has the class (ollama). NameError: langchain 1.0.0's fallback for a
+            # missing package ends in an UnboundLocalError. The fix is the same.
+            package = provider_package(provider) if provider else None
+            hint = f"pip install {package}" if package else "install the provider's package"
+            raise ModelUnavailableError(
+                f"Model {spec!r} needs a provider package that is not installed: {hint}"
+            ) from exc
         lines = str(exc).strip().splitlines()
         reason = (lines[0].strip() if lines else "").rstrip(". ") or type(exc).__name__
         raise ModelUnavailableError(

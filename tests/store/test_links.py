@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import psycopg
 import pytest
 from langgraph.store.base import InvalidNamespaceError, PutOp, SearchItem
 
@@ -49,6 +48,8 @@ class Raw:
 
     def execute(self, sql: str) -> None:
         if self.postgres:
+            import psycopg  # the postgres extra: not installed for the lowest-versions job
+
             with psycopg.connect(self.where, autocommit=True) as conn:
                 conn.execute(sql)  # type: ignore[arg-type]
             return
@@ -62,7 +63,11 @@ class Raw:
 
     @property
     def integrity_error(self) -> type[Exception]:
-        return psycopg.errors.ForeignKeyViolation if self.postgres else sqlite3.IntegrityError
+        if self.postgres:
+            import psycopg
+
+            return psycopg.errors.ForeignKeyViolation
+        return sqlite3.IntegrityError
 
     def items_table(self) -> str:
         return "store" if self.postgres else "items"
