@@ -18,7 +18,7 @@ from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, 
 from hippograph.store import fulltext, link_sql, ranking
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
-from hippograph.store.index_manager import IndexManager, chunked
+from hippograph.store.index_manager import IndexManager, chunked, vectors_from_rows
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import ExplainedSearchItem
@@ -230,23 +230,23 @@ class _SqliteSearchScope:
         }
 
     def cosines(self, ids: Collection[int]) -> dict[int, float]:
-        owners: list[int] = []
-        blobs: list[bytes] = []
+        rows: list[tuple[int, bytes]] = []
         width = len(self.query) * 4  # float32
         for chunk in chunked(sorted(ids)):
             marks = ",".join("?" * len(chunk))
-            for item_id, blob in self.scope.conn.execute(
-                f"SELECT item_id, blob FROM vectors WHERE item_id IN ({marks})",
-                tuple(chunk),
-            ):
-                if len(blob) == width:
-                    owners.append(item_id)
-                    blobs.append(blob)
-        if not blobs:
+            rows.extend(
+                row
+                for row in self.scope.conn.execute(
+                    f"SELECT item_id, blob FROM vectors WHERE item_id IN ({marks})",
+                    tuple(chunk),
+                )
+                if len(row[1]) == width
+            )
+        if not rows:
             return {}
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+        owners, vectors = vectors_from_rows(rows, len(self.query))
         found: dict[int, float] = {}
-        for item_id, score in zip(owners, (vectors @ self.query).tolist(), strict=True):
+        for item_id, score in zip(owners.tolist(), (vectors @ self.query).tolist(), strict=True):
             found[item_id] = max(found.get(item_id, score), score)
         return found
 
