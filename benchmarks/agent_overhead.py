@@ -52,7 +52,7 @@ from hippograph.store import FaissSqliteStore, LocalEmbeddings, Memory, memory_n
 from hippograph.turns import CHAT_DURABILITY
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NODES = ("own_thread", "retrieve", "respond", "extract", "reconcile")
+NODES = ("retrieve", "respond", "extract", "reconcile")
 AGENT_MODES = ("llm", "offline", "chat")
 TURNS_PER_THREAD = 5
 WARMUP = 5

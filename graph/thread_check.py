@@ -1,12 +1,13 @@
 """The compiled agent refuses another user's thread before LangGraph writes anything to it.
 
 LangGraph saves a run's input to the thread's checkpoint before the first node runs, so the
-`own_thread` node alone would refuse user B's turn on user A's thread only after B's message
-is in A's conversation. `ThreadCheckedGraph` checks (and, for a new thread, claims) the
-thread when a run starts — in `stream` / `astream`, which `invoke`, `ainvoke`,
-`astream_events` and the LangGraph server all go through — so a refused run writes nothing.
-The `own_thread` node still checks, for the agent embedded as a subgraph of another graph
-(whose runs do not start here).
+check in the first node (`hippograph.nodes.own_thread`) alone would refuse user B's turn on
+user A's thread only after B's message is in A's conversation. `ThreadCheckedGraph` checks
+(and, for a new thread, claims) the thread when a run starts — in `stream` / `astream`,
+which `invoke`, `ainvoke`, `astream_events` and the LangGraph server all go through — so a
+refused run writes nothing.
+The first node still checks, for the agent embedded as a subgraph of another graph (whose
+runs do not start here).
 
 Core pieces:
     - `ThreadCheckedGraph`: the agent's compiled graph class (`AgentBuilder.compile`).
