@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -30,7 +30,7 @@ from hippograph.memory.search import require_store
 from hippograph.memory.state import State
 from hippograph.store.threads import claim_thread
 
-Node = Callable[[State, Runtime[Context]], dict[str, Any]]
+NodeT = TypeVar("NodeT", bound=Callable[..., dict[str, Any]])
 
 
 def claim_run_thread(runtime: Runtime[Context]) -> None:
@@ -45,7 +45,7 @@ def claim_run_thread(runtime: Runtime[Context]) -> None:
         claim_thread(require_store(runtime), user_id, str(thread_id))
 
 
-def owning_thread(node: Node) -> Node:
+def owning_thread(node: NodeT) -> NodeT:
     """`node`, run after `claim_run_thread` (the agent's first node: `retrieve`)."""
 
     @wraps(node)
@@ -53,4 +53,4 @@ def owning_thread(node: Node) -> Node:
         claim_run_thread(runtime)
         return node(state, runtime)
 
-    return run
+    return cast(NodeT, run)
