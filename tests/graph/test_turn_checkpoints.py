@@ -8,12 +8,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
-
-from hippograph.backends import memory_index_config, open_checkpointer
+from hippograph.backends import open_checkpointer
 from hippograph.graph import build_agent
 from hippograph.graph.checkpoints import TurnSqliteSaver
-from hippograph.store import FaissSqliteStore
 from tests.conftest import run_config, user_turn
 
 NORMAL, FULL = 1, 2
@@ -39,18 +36,10 @@ class RecordingSaver(TurnSqliteSaver):
         super().sync()
 
 
-@pytest.fixture
-def store(tmp_path):
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config("local")
-    ) as opened:
-        yield opened
-
-
-def test_a_turn_commits_without_fsyncs_and_syncs_once_when_it_returns(store, tmp_path):
+def test_a_turn_commits_without_fsyncs_and_syncs_once_when_it_returns(memory_store, tmp_path):
     path = tmp_path / "checkpoints.db"
     with RecordingSaver.from_conn_string(str(path)) as saver:
-        agent = build_agent(store=store, checkpointer=saver)
+        agent = build_agent(store=memory_store, checkpointer=saver)
         agent.invoke(user_turn("I live in Lisbon."), run_config("t1"), context={"user_id": "al"})
         assert len(saver.commits) >= 8 and set(saver.commits) == {NORMAL}
         assert saver.syncs == 1
@@ -62,9 +51,9 @@ def test_a_turn_commits_without_fsyncs_and_syncs_once_when_it_returns(store, tmp
         assert saver.commits == [FULL]
 
 
-def test_an_abandoned_stream_still_syncs_what_it_wrote(store, tmp_path):
+def test_an_abandoned_stream_still_syncs_what_it_wrote(memory_store, tmp_path):
     with RecordingSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
-        agent = build_agent(store=store, checkpointer=saver)
+        agent = build_agent(store=memory_store, checkpointer=saver)
         chunks = agent.stream(
             user_turn("I live in Lisbon."), run_config("t1"), context={"user_id": "al"}
         )
