@@ -76,7 +76,7 @@ def reply_lift(weight: float) -> Extension:
     def extend(study: StudyConversation, _: int, ranking: Ranking) -> tuple[np.ndarray, np.ndarray]:
         if weight == 0:
             return ranking.order, ranking.scores
-        _, following = _adjacent(study)
+        following = _adjacent(study)[1]
         best = dict(zip(ranking.order.tolist(), ranking.scores.tolist(), strict=True))
         for item, score in zip(ranking.order.tolist(), ranking.scores.tolist(), strict=True):
             after = int(following[item])

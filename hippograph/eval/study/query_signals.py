@@ -115,15 +115,16 @@ def keyword_feedback(gamma: float) -> Extension:
         terms = _content_terms(study)
         asked = set(analysis.query_terms(study.questions[question].question))
         documents = study.keywords.collection().documents
-        weight: Counter[str] = Counter()
+        weight: dict[str, float] = {}
         for item, score in zip(ranking.order[:FEEDBACK_DOCS], ranking.scores, strict=False):
             counts = Counter(t for t in terms[item] if t not in asked)
             total = max(len(terms[item]), 1)
             df = study.keywords.document_frequencies(list(counts))
             for term, n in counts.items():
                 idf = math.log(1.0 + documents / max(df.get(term, 1), 1))
-                weight[term] += n / total * max(float(score), 0.0) * idf
-        added = [t for t, _ in weight.most_common(FEEDBACK_TERMS)]
+                share = n / total * max(float(score), 0.0) * idf
+                weight[term] = weight.get(term, 0.0) + share
+        added = sorted(weight, key=lambda t: (-weight[t], t))[:FEEDBACK_TERMS]
         if not added:
             return ranking.order, ranking.scores
         scorer = QueryScorer(bm25_params(ranking.settings, KEYWORD_FIELDS), study.keywords, added)
