@@ -85,6 +85,10 @@ def test_the_report_is_written(data: Path, tmp_path: Path) -> None:
     write_study(report, tmp_path)
     markdown = (tmp_path / "study.md").read_text()
     assert "| hippograph (shipped) |" in markdown and (tmp_path / "study.png").is_file()
+    # Every extra signal is judged against fold-to-fold noise, per held-out conversation.
+    for row in report["extensions"].values():
+        assert set(row["gain"]) == {"R@1", "R@5", "R@10"}
+    assert "| name match (names in the question) | " in markdown and "ΔR@10" in markdown
 
 
 def test_query_signals_rescore_the_same_pool_and_do_nothing_at_weight_zero(corpus: list) -> None:
