@@ -4,6 +4,8 @@ Core pieces:
     - `neighbourhood(w)`: the memories written just before and after a hit in the same
       thread get `w` times its score (returned even when they were not candidates) — "the
       turns around a hit". Assumes memories of a thread are written in conversation order.
+    - `neighbourhood_tail(w)`: the same, but the first ranking's `HEAD` best keep their
+      places; the turns around the hits only compete for the places after them.
     - `reply_lift(w)`: only the memory written right after a hit that asks something (its
       text holds a "?") gets `w` times the hit's score — the answer follows the question.
       Assumes the same, and that replies are stored as their own memories.
@@ -65,6 +67,30 @@ def neighbourhood(weight: float) -> Extension:
                     best[int(near)] = max(best.get(int(near), float("-inf")), weight * score)
         items = np.fromiter(best, np.int64, len(best))
         return items, np.asarray([best[i] for i in items.tolist()])
+
+    return extend
+
+
+HEAD = 5
+"""Places `neighbourhood_tail` leaves as the first ranking had them."""
+
+
+def neighbourhood_tail(weight: float) -> Extension:
+    """`neighbourhood(weight)` below the first ranking's `HEAD` best (see the module)."""
+    around = neighbourhood(weight)
+
+    def extend(
+        study: StudyConversation, question: int, ranking: Ranking
+    ) -> tuple[np.ndarray, np.ndarray]:
+        items, scores = around(study, question, ranking)
+        head = ranking.order[:HEAD].tolist()
+        kept = set(head)
+        rest = sorted(
+            (i for i in zip(items.tolist(), scores.tolist(), strict=True) if i[0] not in kept),
+            key=lambda pair: (-pair[1], pair[0]),
+        )
+        order = np.asarray(head + [i for i, _ in rest], dtype=np.int64)
+        return order, -np.arange(len(order), dtype=np.float64)
 
     return extend
 
@@ -178,6 +204,7 @@ def learned_reranker(scorer: Scorer, result: CVResult) -> CVResult:
 
 STUDIED: dict[str, tuple[Callable[[float], Extension], tuple[float, ...]]] = {
     "neighbourhood (turns around a hit)": (neighbourhood, (0.0, 0.5, 0.7, 0.8, 0.9)),
+    "neighbourhood below the top 5": (neighbourhood_tail, (0.0, 0.5, 0.7, 0.8, 0.9)),
     "reply lift (the turn after a question)": (reply_lift, (0.0, 0.7, 0.8, 0.9, 0.95)),
     "session centroid": (session_centroid, (0.0, 0.1, 0.2, 0.4)),
     "name match (names in the question)": (name_match, (0.0, 0.1, 0.2, 0.3, 0.5)),
