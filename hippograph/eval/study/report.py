@@ -110,7 +110,7 @@ def write_study(report: dict[str, Any], out: Path) -> None:
         "",
         "Gain over the shipped ranking, cross-validated: mean over the 7 held-out "
         "conversations of the difference, ± its standard error (fold-to-fold noise; a gain "
-        "within about two standard errors of 0 is not shipped):",
+        "within about two standard errors of 0 is noise):",
         "",
         "| variant | ΔR@1 | ΔR@5 | ΔR@10 |",
         "|---|---|---|---|",
