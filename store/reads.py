@@ -19,6 +19,7 @@ from hippograph.store import fulltext, link_sql, ranking
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked, vectors_from_rows
+from hippograph.store.keyword_cache import KeywordCache
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import ExplainedSearchItem
@@ -157,12 +158,14 @@ def search_hybrid(
     settings: HybridSearch,
     expansion: LinkExpansion | None = None,
     explain: bool = False,
+    keywords: KeywordCache | None = None,
 ) -> list[SearchItem]:
     """Hybrid search: the store's primitives (`_SqliteSearchScope`) ranked by
     `ranking.rank` — cosine fused with the searched tenant's own BM25, and whatever else
     `settings` asks for. Unscored items follow as in `search_by_vector`, and `expansion`
     follows links from the best results as there. With `explain`, results carry the parts
-    of their scores (`ranking.explain`).
+    of their scores (`ranking.explain`). With `keywords`, a search within one group reads
+    its keyword index from that in-process copy instead of the tables (same results).
     """
     assert op.query is not None
     wanted = op.offset + op.limit
@@ -171,7 +174,9 @@ def search_hybrid(
     candidates = _VectorCandidates.find(
         scope, op, query, manager, group_depth, wanted=pool, light=True, spare=1
     )
-    search = _SqliteSearchScope(scope, candidates, query, group_depth, op.namespace_prefix)
+    search = _SqliteSearchScope(
+        scope, candidates, query, group_depth, op.namespace_prefix, keywords
+    )
     vector = [(row[0], score) for row, score in candidates.ranked]
     ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
     head = ranked[: max(wanted, seeds)]
@@ -192,8 +197,10 @@ class _SqliteSearchScope:
         query: np.ndarray,
         group_depth: int,
         prefix: tuple[str, ...],
+        cache: KeywordCache | None = None,
     ) -> None:
         self.scope = scope
+        self.cache = cache
         self.candidates = candidates
         self.query = query
         self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
@@ -202,10 +209,14 @@ class _SqliteSearchScope:
     def vector_candidates(self, count: int) -> list[tuple[int, float]]:
         return [(row[0], score) for row, score in self.candidates.ranked[:count]]
 
-    def keywords(self) -> tuple[fulltext.SqliteKeywords, list[str]] | None:
+    def keywords(self) -> tuple[ranking.KeywordSource, list[str]] | None:
         fields = fulltext.recorded_fields(self.scope.conn)
         if fields is None:
             return None
+        if self.cache is not None and len(self.groups) == 1:
+            cached = self.cache.source(self.scope.conn, self.groups[0])
+            if cached is not None:
+                return cached, fields
         return fulltext.SqliteKeywords(self.scope.conn, self.groups), fields
 
     def admissible(self, ids: Collection[int]) -> set[int]:
