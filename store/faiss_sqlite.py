@@ -819,6 +819,11 @@ class FaissSqliteStore(ExtendedStore):
             ).fetchone()
         return int(row[0])
 
+    def keyword_cache_bytes(self) -> dict[str, int]:
+        """`{group: bytes}` of the tenants' keyword indexes this process holds in memory for
+        hybrid search (`keyword_cache.py`; empty when the cache is off)."""
+        return self._keywords.cached_groups() if self._keywords is not None else {}
+
     def save_index_snapshots(self) -> None:
         """Finish the background index work that is due (building a large group's HNSW
         graph, merging new vectors into it), then bring the on-disk index snapshots of

@@ -15,8 +15,8 @@ A group is a FAISS group (`group_depth` labels of the namespace: one per user fo
 `("memories", user_id)`), so statistics, and therefore scores and cost, are per tenant.
 Rows are written by `write_rows` / `delete_rows` inside the writer's transaction: they
 commit with the item or not at all, and so do their `keyword_log` entries, from which
-`keyword_cache` keeps in-memory copies of groups exact in every process. `SqliteKeywords` is the read side, the
-`ranking.bm25.KeywordSource` of one search scope.
+`keyword_cache` keeps in-memory copies of groups exact in every process. `SqliteKeywords`
+is the read side, the `ranking.bm25.KeywordSource` of one search scope.
 
 Which value fields are indexed is a property of the database (`meta.keyword_fields`), not
 of whoever opens it: every store maintains them on write, whatever its own settings, and a

@@ -25,10 +25,11 @@ from hippograph.store.keyword_cache import KeywordCache
 
 ALICE = ("memories", "alice")
 BOB = ("memories", "bob")
-WORDS = (
-    "tea coffee paris lisbon max dog cat bread hiking paint ticket golden retriever sister "
-    "neovim beach sunday garden piano violin market river"
-).split()
+WORDS = [
+    "tea", "coffee", "paris", "lisbon", "max", "dog", "cat", "bread", "hiking", "paint",
+    "ticket", "golden", "retriever", "sister", "neovim", "beach", "sunday", "garden", "piano",
+    "violin", "market", "river",
+]  # fmt: skip
 QUERIES = [
     "tea in paris",
     "golden retriever max",
@@ -77,11 +78,6 @@ def stores(tmp_path: Path, local_embeddings: LocalEmbeddings) -> Iterator[tuple[
         yield cached, plain
 
 
-def _cache(store: FaissSqliteStore) -> KeywordCache:
-    assert store._keywords is not None
-    return store._keywords
-
-
 def test_cached_ranking_equals_sqlite_through_writes_updates_and_deletes(
     stores: tuple[FaissSqliteStore, FaissSqliteStore],
 ) -> None:
@@ -90,7 +86,7 @@ def test_cached_ranking_equals_sqlite_through_writes_updates_and_deletes(
     _put(cached, ALICE, _memories(rng, 300))
     _put(cached, BOB, _memories(rng, 100))
     assert ranking(cached) == ranking(plain)
-    assert "memories.alice" in _cache(cached).cached_groups()
+    assert "memories.alice" in cached.keyword_cache_bytes()
     for round_ in range(4):
         writer = cached if round_ % 2 else plain  # this store, then another store on the file
         _put(writer, ALICE, _memories(rng, 20, start=1000 + 20 * round_))  # new
@@ -115,7 +111,8 @@ def test_cached_source_answers_exactly_as_the_tables(
     _put(plain, ALICE, _memories(rng, 30, start=150))  # 50 updated, 30 new: replayed, not reloaded
     for n in range(0, 40, 3):
         plain.delete(ALICE, f"m{n}")
-    cache = _cache(cached)
+    cache = cached._keywords
+    assert isinstance(cache, KeywordCache)
     with cached._conns.read() as conn:
         source = cache.source(conn, "memories.alice")
         assert source is not None and source.group.added and len(source.group.removed)
@@ -128,7 +125,7 @@ def test_cached_source_answers_exactly_as_the_tables(
             assert list(frequencies.items()) == list(table.document_frequencies(terms).items())
             for limit in (1, 3, 25, None):
                 assert source.champions(terms, limit) == table.champions(terms, limit)
-            wanted = rng.sample(ids, 60) + [10**9]
+            wanted = [*rng.sample(ids, 60), 10**9]
             mine, theirs = source.documents(wanted, terms), table.documents(wanted, terms)
             for a, b in zip(mine, theirs, strict=True):
                 assert a.dtype == b.dtype and np.array_equal(a, b)
@@ -147,7 +144,9 @@ def _other_process(path: str, erase: bool) -> None:
 
 
 def _run_other(path: str, *, erase: bool) -> None:
-    process = multiprocessing.get_context("spawn").Process(target=_other_process, args=(path, erase))
+    process = multiprocessing.get_context("spawn").Process(
+        target=_other_process, args=(path, erase)
+    )
     process.start()
     process.join(120)
     assert process.exitcode == 0
@@ -162,7 +161,7 @@ def test_another_process_writes_deletes_and_erasure_are_seen(
     _put(cached, BOB, _memories(rng, 40))
     ranking(cached)
     ranking(cached, BOB)
-    assert {"memories.alice", "memories.bob"} <= set(_cache(cached).cached_groups())
+    assert {"memories.alice", "memories.bob"} <= set(cached.keyword_cache_bytes())
 
     _run_other(cached.path, erase=False)
     hits = [h.key for h in cached.search(ALICE, query="zeppelin", limit=5)]
@@ -171,7 +170,7 @@ def test_another_process_writes_deletes_and_erasure_are_seen(
 
     _run_other(cached.path, erase=True)
     ranking(cached)  # any search notices the fence and drops the erased group
-    assert "memories.bob" not in _cache(cached).cached_groups()
+    assert "memories.bob" not in cached.keyword_cache_bytes()
     assert cached.search(BOB, query="tea") == []
     assert ranking(cached) == ranking(plain)
 
@@ -182,9 +181,9 @@ def test_erasure_in_this_process_drops_the_group(
     cached, _ = stores
     _put(cached, BOB, _memories(random.Random(1), 30))
     cached.search(BOB, query="tea")
-    assert "memories.bob" in _cache(cached).cached_groups()
+    assert "memories.bob" in cached.keyword_cache_bytes()
     cached.purge(BOB, compact=False)
-    assert "memories.bob" not in _cache(cached).cached_groups()
+    assert "memories.bob" not in cached.keyword_cache_bytes()
 
 
 def test_cold_groups_are_evicted_past_the_memory_bound(
@@ -198,16 +197,19 @@ def test_cold_groups_are_evicted_past_the_memory_bound(
         for user in users:
             _put(writer, user, _memories(rng, 60))
         writer.search(users[0], query="tea")
-        one_group = _cache(writer).cached_groups()["memories.u0"]
+        one_group = writer.keyword_cache_bytes()["memories.u0"]
+    bound = 2 * one_group + 1
     with (
-        FaissSqliteStore(path, index=index, hybrid=HybridSearch(), keyword_cache_bytes=2 * one_group + 1) as small,  # type: ignore[arg-type]
+        FaissSqliteStore(
+            path, index=index, hybrid=HybridSearch(), keyword_cache_bytes=bound
+        ) as small,  # type: ignore[arg-type]
         FaissSqliteStore(path, index=index, hybrid=HybridSearch(), keyword_cache_bytes=0) as plain,  # type: ignore[arg-type]
     ):
         for user in [*users, *users]:
             assert ranking(small, user) == ranking(plain, user)
-            held = _cache(small).cached_groups()
-            assert len(held) <= 2 and sum(held.values()) <= small._keywords.max_bytes  # type: ignore[union-attr]
-        assert list(_cache(small).cached_groups()) == ["memories.u2", "memories.u3"]
+            held = small.keyword_cache_bytes()
+            assert len(held) <= 2 and sum(held.values()) <= bound
+        assert list(small.keyword_cache_bytes()) == ["memories.u2", "memories.u3"]
 
 
 def test_a_rebuilt_index_is_reloaded(stores: tuple[FaissSqliteStore, FaissSqliteStore]) -> None:
