@@ -258,7 +258,11 @@ class FaissSqliteStore(ExtendedStore):
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
         self._keywords = (
-            keyword_cache.KeywordCache(keyword_cache_bytes) if keyword_cache_bytes > 0 else None
+            keyword_cache.KeywordCache(
+                keyword_cache_bytes, read=None if self._conns.in_memory else self._conns.read
+            )
+            if keyword_cache_bytes > 0
+            else None
         )
         self._hybrid: HybridSearch | None = None
         if index is not None:
@@ -301,6 +305,8 @@ class FaissSqliteStore(ExtendedStore):
         self.stop_ttl_sweeper()
         if self._index is not None:
             self._index.close()
+        if self._keywords is not None:
+            self._keywords.close()
         self._conns.close()
 
     def _configure_index(self, index: IndexConfig, policy: IndexPolicy) -> None:

@@ -8,9 +8,12 @@ answers from the tables (same ids, same order, same floats; tests compare both).
 
 Keeping it exact, like `index_manager` keeps FAISS groups exact:
 
-    - A group is loaded lazily, inside the searching read transaction, from `keyword_docs`
-      (the forward index); the copy is stamped with that snapshot's vector- and keyword-log
-      heads (`keyword_log.heads`, one statement per search).
+    - A group is loaded lazily from `keyword_docs` (the forward index) on its first search,
+      in a background thread with its own read transaction (with no `read`, e.g. for
+      `:memory:`, inside the searching one): searches read SQLite until it is ready, so a
+      cold tenant's first search — or a one-shot CLI process — never waits for a load. The
+      copy is stamped with its snapshot's vector- and keyword-log heads (`keyword_log.heads`,
+      one statement per search).
     - A later snapshot with other heads first checks the floors (keyword log compacted or
       rebuilt; the group fenced by an erasure in the vector log) — then the group reloads —
       and otherwise re-reads the forward rows of only the items `keyword_log` names for the
@@ -32,10 +35,12 @@ Least recently searched groups are evicted past `max_bytes`, so many tenants nev
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -53,6 +58,11 @@ _REFOLD = 0.02
 _REFOLD_MIN = 500
 _ADDED_BYTES = 400
 """Rough bytes of one changed item held as Python objects (for the memory bound)."""
+
+logger = logging.getLogger(__name__)
+
+Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
+"""Opens a read transaction on the store's database (for background loads)."""
 
 _Doc = tuple[tuple[int, ...], dict[str, tuple[int, ...]]]
 """A changed item: its length per slot and `{term: count per slot}`."""
@@ -371,20 +381,27 @@ class KeywordCache:
     Args:
         max_bytes: Memory bound; least recently searched groups are evicted past it (a
             group larger than the bound on its own is still cached, alone).
+        read: Opens a read transaction, for loading groups in the background (`None`:
+            load inside the searching transaction).
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, read: Reader | None = None) -> None:
         self.max_bytes = max_bytes
+        self._read = read
         self._groups: OrderedDict[str, _Group] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._loaders: dict[str, threading.Thread] = {}
+        self._epoch = 0
+        """Bumped whenever groups are dropped: a background load begun before is discarded."""
+        self._closed = False
         self._fences_seen = 0
         self._fences_head = 0
 
     def source(self, conn: sqlite3.Connection, group: str) -> CachedKeywords | None:
-        """`group`'s keyword index at the snapshot of `conn`'s read transaction, loading or
-        catching it up as needed; `None` when this snapshot is older than the cached copy
-        (the caller reads SQLite)."""
+        """`group`'s keyword index at the snapshot of `conn`'s read transaction, catching it
+        up as needed; `None` when the caller must read SQLite: the group is being loaded in
+        the background (its first search), or this snapshot is older than the cached copy."""
         heads = keyword_log.heads(conn)
         self._drop_fenced(conn, heads[0])
         with self._lock:
@@ -394,6 +411,9 @@ class KeywordCache:
             loading = self._loading.setdefault(group, threading.Lock())
         if cached is not None and (cached.vector_seq, cached.keyword_seq) == heads:
             return CachedKeywords(cached)
+        if cached is None and self._read is not None:
+            self._load_later(group)
+            return None
         with loading:
             with self._lock:
                 cached = self._groups.get(group)
@@ -407,6 +427,53 @@ class KeywordCache:
                 fresh = _advance(conn, cached, heads)
             self._keep(fresh)
         return CachedKeywords(fresh)
+
+    def _load_later(self, group: str) -> None:
+        """Start loading `group` in a background thread (unless one is at it)."""
+        with self._lock:
+            if self._closed or group in self._loaders:
+                return
+            thread = threading.Thread(
+                target=self._background_load,
+                args=(group, self._epoch),
+                name="hippograph-keyword-load",
+                daemon=True,
+            )
+            self._loaders[group] = thread
+        thread.start()
+
+    def _background_load(self, name: str, epoch: int) -> None:
+        assert self._read is not None
+        try:
+            with self._loading.setdefault(name, threading.Lock()), self._read() as conn:
+                if self._closed or name in self._groups:
+                    return
+                group = _load(conn, name, keyword_log.heads(conn))
+            with self._lock:
+                if self._epoch != epoch or self._closed:
+                    return  # dropped (erased, fenced, cleared) while it loaded
+            self._keep(group)
+        except Exception as exc:  # searches keep reading SQLite; the next one retries
+            logger.warning("keyword index of %s not cached: %r", name, exc)
+        finally:
+            with self._lock:
+                self._loaders.pop(name, None)
+
+    def settle(self) -> None:
+        """Wait for the background loads under way (tests, benchmarks, `close`)."""
+        while True:
+            with self._lock:
+                pending = list(self._loaders.values())
+            if not pending:
+                return
+            for thread in pending:
+                thread.join()
+
+    def close(self) -> None:
+        """Stop starting loads and wait for those under way (before the connections close)."""
+        with self._lock:
+            self._closed = True
+        self.settle()
 
     def _keep(self, group: _Group) -> None:
         with self._lock:
@@ -429,6 +496,7 @@ class KeywordCache:
                 return
             fenced = dict(fences)
             self._fences_seen = max(self._fences_seen, *fenced.values())
+            self._epoch += 1
             for name, group in list(self._groups.items()):
                 if fenced.get(group.key, 0) > group.vector_seq:
                     del self._groups[name]
@@ -436,12 +504,14 @@ class KeywordCache:
     def forget(self, groups: Iterable[str]) -> None:
         """Drop `groups` (this process erased them)."""
         with self._lock:
+            self._epoch += 1
             for name in groups:
                 self._groups.pop(name, None)
 
     def clear(self) -> None:
         """Drop every cached group."""
         with self._lock:
+            self._epoch += 1
             self._groups.clear()
 
     def cached_groups(self) -> dict[str, int]:

@@ -66,6 +66,15 @@ def ranking(store: FaissSqliteStore, namespace: tuple[str, ...] = ALICE) -> list
     return found
 
 
+def warm(store: FaissSqliteStore, namespace: tuple[str, ...] = ALICE) -> list[Any]:
+    """`ranking(store, namespace)`, then wait for the keyword cache's background load (a
+    tenant's first search reads SQLite while its copy loads)."""
+    found = ranking(store, namespace)
+    assert isinstance(store._keywords, KeywordCache)
+    store._keywords.settle()
+    return found
+
+
 @pytest.fixture
 def stores(tmp_path: Path, local_embeddings: LocalEmbeddings) -> Iterator[tuple[Any, Any]]:
     """Two stores on one file: one with the keyword cache, one reading SQLite only."""
@@ -85,8 +94,9 @@ def test_cached_ranking_equals_sqlite_through_writes_updates_and_deletes(
     rng = random.Random(16)
     _put(cached, ALICE, _memories(rng, 300))
     _put(cached, BOB, _memories(rng, 100))
-    assert ranking(cached) == ranking(plain)
+    assert warm(cached) == ranking(plain)  # read from SQLite while the copy loads
     assert "memories.alice" in cached.keyword_cache_bytes()
+    assert ranking(cached) == ranking(plain)
     for round_ in range(4):
         writer = cached if round_ % 2 else plain  # this store, then another store on the file
         _put(writer, ALICE, _memories(rng, 20, start=1000 + 20 * round_))  # new
@@ -107,7 +117,7 @@ def test_cached_source_answers_exactly_as_the_tables(
     cached, plain = stores
     rng = random.Random(7)
     _put(cached, ALICE, _memories(rng, 200))
-    cached.search(ALICE, query="tea")  # load
+    warm(cached)
     _put(plain, ALICE, _memories(rng, 30, start=150))  # 50 updated, 30 new: replayed, not reloaded
     for n in range(0, 40, 3):
         plain.delete(ALICE, f"m{n}")
@@ -159,8 +169,8 @@ def test_another_process_writes_deletes_and_erasure_are_seen(
     rng = random.Random(3)
     _put(cached, ALICE, _memories(rng, 120))
     _put(cached, BOB, _memories(rng, 40))
-    ranking(cached)
-    ranking(cached, BOB)
+    warm(cached)
+    warm(cached, BOB)
     assert {"memories.alice", "memories.bob"} <= set(cached.keyword_cache_bytes())
 
     _run_other(cached.path, erase=False)
@@ -180,7 +190,7 @@ def test_erasure_in_this_process_drops_the_group(
 ) -> None:
     cached, _ = stores
     _put(cached, BOB, _memories(random.Random(1), 30))
-    cached.search(BOB, query="tea")
+    warm(cached, BOB)
     assert "memories.bob" in cached.keyword_cache_bytes()
     cached.purge(BOB, compact=False)
     assert "memories.bob" not in cached.keyword_cache_bytes()
@@ -196,7 +206,7 @@ def test_cold_groups_are_evicted_past_the_memory_bound(
     with FaissSqliteStore(path, index=index, hybrid=HybridSearch()) as writer:  # type: ignore[arg-type]
         for user in users:
             _put(writer, user, _memories(rng, 60))
-        writer.search(users[0], query="tea")
+        warm(writer, users[0])
         one_group = writer.keyword_cache_bytes()["memories.u0"]
     bound = 2 * one_group + 1
     with (
@@ -206,7 +216,7 @@ def test_cold_groups_are_evicted_past_the_memory_bound(
         FaissSqliteStore(path, index=index, hybrid=HybridSearch(), keyword_cache_bytes=0) as plain,  # type: ignore[arg-type]
     ):
         for user in [*users, *users]:
-            assert ranking(small, user) == ranking(plain, user)
+            assert warm(small, user) == ranking(plain, user)
             held = small.keyword_cache_bytes()
             assert len(held) <= 2 and sum(held.values()) <= bound
         assert list(small.keyword_cache_bytes()) == ["memories.u2", "memories.u3"]
@@ -216,7 +226,7 @@ def test_a_rebuilt_index_is_reloaded(stores: tuple[FaissSqliteStore, FaissSqlite
     """A store asking for another field rebuilds the keyword index: slots change meaning."""
     cached, plain = stores
     _put(cached, ALICE, _memories(random.Random(9), 80))
-    ranking(cached)
+    warm(cached)
     index = {"embed": cached.embeddings, "fields": ["content", "kind"]}
     with FaissSqliteStore(cached.path, index=index, hybrid=HybridSearch()):  # type: ignore[arg-type]
         pass
@@ -254,7 +264,7 @@ def test_a_warm_tenants_search_reads_no_keyword_rows(
     """Failed before the cache: every hybrid search read postings, terms and documents."""
     cached, _ = stores
     _put(cached, ALICE, _memories(random.Random(2), 100))
-    ranking(cached)
+    warm(cached)
     with keyword_statements(cached) as seen:
         ranking(cached)
     assert seen == []
