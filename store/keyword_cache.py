@@ -47,6 +47,7 @@ from typing import Any, cast
 import numpy as np
 
 from hippograph.store import keyword_log, vector_log
+from hippograph.store.fulltext import parse_forward
 from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
 
@@ -66,14 +67,6 @@ Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
 _Doc = tuple[tuple[int, ...], dict[str, tuple[int, ...]]]
 """A changed item: its length per slot and `{term: count per slot}`."""
-
-
-def _parse(text: str) -> dict[str, tuple[int, ...]]:
-    found = {}
-    for token in text.split():
-        term, *counts = token.split("/")
-        found[term] = tuple(int(c) for c in counts)
-    return found
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
@@ -265,7 +258,7 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
             (group.name, *chunk),
         ):
             doc_lengths = tuple(int(n) for n in rest[:SLOTS])
-            counts = _parse(rest[SLOTS])
+            counts = parse_forward(rest[SLOTS])
             added[int(item_id)] = (doc_lengths, counts)
             documents += 1
             for s, n in enumerate(doc_lengths):
