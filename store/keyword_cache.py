@@ -27,10 +27,10 @@ Keeping it exact, like `index_manager` keeps FAISS groups exact:
       their next search of any group (`vector_log.fences_since`), so no process keeps
       erased terms in memory.
 
-Memory: about 16-40 bytes per posting (item id, per-slot counts, impact, champion order;
-narrow dtypes when ids and counts allow), i.e. roughly 23 postings per LoCoMo memory —
-see `benchmarks/results/hybrid_search.md` for the measured figure per 100k memories.
-Least recently searched groups are evicted past `max_bytes`, so many tenants never pin RAM.
+Memory: about 24 bytes per posting (item id, per-slot counts, impact, champion order;
+narrow dtypes when ids and counts allow) — 55 MB per 100k LoCoMo memories, about 23
+postings each (`benchmarks/results/hybrid_search.md`). Least recently searched groups are
+evicted past `max_bytes`, so many tenants never pin RAM.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-"""Default memory bound of one store's keyword cache (about 1.5M LoCoMo-sized memories)."""
+"""Default memory bound of one store's keyword cache (about 0.9M LoCoMo-sized memories)."""
 
 _REFOLD = 0.02
 """A group reloads once the items changed since its load exceed this share of it."""
