@@ -21,8 +21,9 @@ Keeping it exact, like `index_manager` keeps FAISS groups exact:
       seen; nothing on the write path touches the cache.
     - A copy is never changed in place: catching up builds a new `_Group` holding the loaded
       arrays (`_Main`) plus the items changed since (`added`, `removed`); once those grow
-      past `_REFOLD` of the group, the group is reloaded. A search at a snapshot older
-      than the copy reads SQLite instead.
+      past `_REFOLD` of the group (or a floor was raised), the copy is dropped and
+      reloaded like a first load — in the background, searches reading SQLite meanwhile. A
+      search at a snapshot older than the copy reads SQLite too.
     - Erasure: the erasing process calls `forget`; other processes drop a fenced group at
       their next search of any group (`vector_log.fences_since`), so no process keeps
       erased terms in memory.
@@ -216,13 +217,14 @@ def _load(conn: sqlite3.Connection, name: str, heads: tuple[int, int]) -> _Group
     )
 
 
-def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) -> _Group:
-    """`group` brought to the snapshot at `heads` (newer than its stamp)."""
+def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) -> _Group | None:
+    """`group` brought to the snapshot at `heads` (newer than its stamp); `None` when it
+    must be reloaded instead (a floor was raised, or too much changed since its load)."""
     if (
         keyword_log.floor(conn) > group.keyword_seq
         or vector_log.group_floor(conn, group.name) > group.vector_seq
     ):
-        return _load(conn, group.name, heads)
+        return None
     changed = keyword_log.changed_items(conn, group.name, group.keyword_seq, heads[1])
     if not changed:
         return replace(group, vector_seq=heads[0], keyword_seq=heads[1])
@@ -266,7 +268,7 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
             for term in counts:
                 added_terms.setdefault(term, set()).add(int(item_id))
     if len(added) > max(_REFOLD_MIN, _REFOLD * len(main.doc_ids)):
-        return _load(conn, group.name, heads)
+        return None
     return replace(
         group,
         added=added,
@@ -417,7 +419,12 @@ class KeywordCache:
             elif cached.vector_seq > heads[0] or cached.keyword_seq > heads[1]:
                 return None
             else:
-                fresh = _advance(conn, cached, heads)
+                advanced = _advance(conn, cached, heads)
+                if advanced is None and self._read is not None:
+                    self.forget([group])  # stale: reload in the background, read SQLite
+                    self._load_later(group)
+                    return None
+                fresh = advanced or _load(conn, group, heads)
             self._keep(fresh)
         return CachedKeywords(fresh)
 

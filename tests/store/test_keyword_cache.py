@@ -268,3 +268,19 @@ def test_a_warm_tenants_search_reads_no_keyword_rows(
     with keyword_statements(cached) as seen:
         ranking(cached)
     assert seen == []
+
+
+def test_a_copy_that_fell_far_behind_reloads_in_the_background(
+    stores: tuple[FaissSqliteStore, FaissSqliteStore],
+) -> None:
+    """Past 500 changed items (2 % of a large group) the copy reloads instead of replaying."""
+    cached, plain = stores
+    rng = random.Random(11)
+    _put(cached, ALICE, _memories(rng, 50))
+    warm(cached)
+    before = cached.keyword_cache_bytes()["memories.alice"]
+    _put(plain, ALICE, _memories(rng, 600, start=50))
+    assert ranking(cached) == ranking(plain)  # read from SQLite while the copy reloads
+    assert warm(cached) == ranking(plain)
+    assert cached.keyword_cache_bytes()["memories.alice"] > before
+    assert ranking(cached) == ranking(plain)
