@@ -28,6 +28,10 @@ Keeping it exact, like `index_manager` keeps FAISS groups exact:
       their next search of any group (`vector_log.fences_since`), so no process keeps
       erased terms in memory.
 
+Each copy also holds its items' value fields that ranking reads (date, thread) and whether
+each carries a TTL (`cached_values.ItemValues`, kept exact through the same log), so a warm
+search reads no candidate's value from SQLite.
+
 Memory: about 24 bytes per posting (item id, per-slot counts, impact, champion order;
 narrow dtypes when ids and counts allow) — 55 MB per 100k LoCoMo memories, about 23
 postings each (`benchmarks/results/hybrid_search.md`). Least recently searched groups are
@@ -48,6 +52,7 @@ from typing import Any, cast
 import numpy as np
 
 from hippograph.store import keyword_log, vector_log
+from hippograph.store.cached_values import ItemValues
 from hippograph.store.fulltext import parse_forward
 from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
@@ -182,11 +187,14 @@ class _Group:
     lengths: tuple[int, ...]
     vector_seq: int
     keyword_seq: int
+    values: ItemValues
+    """The value fields ranking reads, of the group's items (`cached_values`)."""
 
     @property
     def nbytes(self) -> int:
         """Bytes held, roughly."""
-        return self.main.nbytes + self.removed.nbytes + _ADDED_BYTES * len(self.added)
+        changed = _ADDED_BYTES * len(self.added)
+        return self.main.nbytes + self.removed.nbytes + changed + self.values.nbytes
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:
         """Which of `ids` (loaded documents) still hold their loaded postings."""
@@ -195,7 +203,9 @@ class _Group:
         return ~np.isin(ids, self.removed)
 
 
-def _load(conn: sqlite3.Connection, name: str, heads: tuple[int, int]) -> _Group:
+def _load(
+    conn: sqlite3.Connection, name: str, heads: tuple[int, int], paths: Sequence[str]
+) -> _Group:
     rows = conn.execute(
         f"SELECT item_id, {', '.join(f'len{s}' for s in range(SLOTS))}, terms "
         "FROM keyword_docs WHERE grp = ? ORDER BY item_id",
@@ -214,6 +224,7 @@ def _load(conn: sqlite3.Connection, name: str, heads: tuple[int, int]) -> _Group
         lengths=tuple(int(v) for v in totals),
         vector_seq=heads[0],
         keyword_seq=heads[1],
+        values=ItemValues.load(conn, name, paths),
     )
 
 
@@ -239,6 +250,7 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
         for s, n in enumerate(doc_lengths):
             lengths[s] -= int(n)
 
+    values = group.values.advance(conn, changed)
     changed_ids = np.asarray(sorted(changed), dtype=np.int64)
     loaded, rows = main.find_docs(changed_ids)
     live = group.is_live(changed_ids)
@@ -278,6 +290,7 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
         lengths=tuple(lengths),
         vector_seq=heads[0],
         keyword_seq=heads[1],
+        values=values,
     )
 
 
@@ -287,6 +300,11 @@ class CachedKeywords:
 
     def __init__(self, group: _Group) -> None:
         self.group = group
+
+    @property
+    def item_values(self) -> ItemValues:
+        """The group's value fields and TTL flags at this snapshot (`cached_values`)."""
+        return self.group.values
 
     def collection(self) -> CollectionStats:
         """Documents in the group and their total length per slot."""
@@ -390,13 +408,20 @@ class KeywordCache:
         self._epoch = 0
         """Bumped whenever groups are dropped: a background load begun before is discarded."""
         self._closed = False
+        self._paths: tuple[str, ...] = ()
+        """The value fields loads hold (the last searching settings')."""
         self._fences_seen = 0
         self._fences_head = 0
 
-    def source(self, conn: sqlite3.Connection, group: str) -> CachedKeywords | None:
+    def source(
+        self, conn: sqlite3.Connection, group: str, paths: Sequence[str] = ()
+    ) -> CachedKeywords | None:
         """`group`'s keyword index at the snapshot of `conn`'s read transaction, catching it
         up as needed; `None` when the caller must read SQLite: the group is being loaded in
-        the background (its first search), or this snapshot is older than the cached copy."""
+        the background (its first search), or this snapshot is older than the cached copy.
+        Groups loaded from now on also hold the value fields `paths` of their items."""
+        if paths:
+            self._paths = tuple(paths)
         heads = keyword_log.heads(conn)
         self._drop_fenced(conn, heads[0])
         with self._lock:
@@ -413,7 +438,7 @@ class KeywordCache:
             with self._lock:
                 cached = self._groups.get(group)
             if cached is None:
-                fresh = _load(conn, group, heads)
+                fresh = _load(conn, group, heads, self._paths)
             elif (cached.vector_seq, cached.keyword_seq) == heads:
                 return CachedKeywords(cached)
             elif cached.vector_seq > heads[0] or cached.keyword_seq > heads[1]:
@@ -424,7 +449,7 @@ class KeywordCache:
                     self.forget([group])  # stale: reload in the background, read SQLite
                     self._load_later(group)
                     return None
-                fresh = advanced or _load(conn, group, heads)
+                fresh = advanced or _load(conn, group, heads, self._paths)
             self._keep(fresh)
         return CachedKeywords(fresh)
 
@@ -448,7 +473,7 @@ class KeywordCache:
             with self._loading.setdefault(name, threading.Lock()), self._read() as conn:
                 if self._closed or name in self._groups:
                     return
-                group = _load(conn, name, keyword_log.heads(conn))
+                group = _load(conn, name, keyword_log.heads(conn), self._paths)
             with self._lock:
                 if self._epoch != epoch or self._closed:
                     return  # dropped (erased, fenced, cleared) while it loaded

@@ -16,10 +16,11 @@ import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
 
 from hippograph.store import fulltext, link_sql, ranking
+from hippograph.store.cached_values import scalars, value_sql
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked, vectors_from_rows
-from hippograph.store.keyword_cache import KeywordCache
+from hippograph.store.keyword_cache import CachedKeywords, KeywordCache
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import ExplainedSearchItem
@@ -175,8 +176,16 @@ def search_hybrid(
         scope, op, query, manager, group_depth, wanted=pool, light=True, spare=1
     )
     paths = [p for p in (settings.time_field, settings.group_field) if p]
+    plain = not op.filter and len(op.namespace_prefix) == group_depth
     search = _SqliteSearchScope(
-        scope, candidates, query, group_depth, op.namespace_prefix, cache=keywords, paths=paths
+        scope,
+        candidates,
+        query,
+        group_depth,
+        op.namespace_prefix,
+        cache=keywords,
+        paths=paths,
+        plain=plain,
     )
     vector = [(row[0], score) for row, score in candidates.ranked]
     ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
@@ -201,6 +210,7 @@ class _SqliteSearchScope:
         *,
         cache: KeywordCache | None = None,
         paths: Sequence[str] = (),
+        plain: bool = False,
     ) -> None:
         self.scope = scope
         self.cache = cache
@@ -211,6 +221,9 @@ class _SqliteSearchScope:
         self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
         self._values: dict[str, dict[int, object]] = {}
         self._values_of: set[int] = set()
+        self._cached: CachedKeywords | None = None
+        self.plain = plain
+        """No filter and no narrower prefix than the group: only expiry can exclude an item."""
 
     def vector_candidates(self, count: int) -> list[tuple[int, float]]:
         return [(row[0], score) for row, score in self.candidates.ranked[:count]]
@@ -220,19 +233,42 @@ class _SqliteSearchScope:
         if fields is None:
             return None
         if self.cache is not None and len(self.groups) == 1:
-            cached = self.cache.source(self.scope.conn, self.groups[0])
-            if cached is not None:
-                return cached, fields
+            self._cached = self.cache.source(self.scope.conn, self.groups[0], self.paths)
+            if self._cached is not None:
+                return self._cached, fields
         return fulltext.SqliteKeywords(self.scope.conn, self.groups), fields
 
     def admissible(self, ids: Collection[int]) -> set[int]:
         """The admissible ids among `ids` — read together with the value fields ranking
-        will ask for, of these and of the vector candidates (one statement, not two)."""
-        asked = sorted(set(ids) | {row[0] for row, _ in self.candidates.ranked})
+        will ask for, of these and of the vector candidates (one statement, not two).
+
+        With the group's cached values (`cached_values`), only what the copy cannot answer
+        is read: admissibility of the ids that are not vector candidates (those were found
+        under the search's conditions) unless the search has no filter, spans the whole
+        group and the copy knows the item has no TTL, and values of items it does not hold."""
+        vector_ids = {row[0] for row, _ in self.candidates.ranked}
+        asked = sorted(set(ids) | vector_ids)
         check = (self.candidates.where, self.candidates.params)
-        self._values, kept = _value_texts(self.scope, asked, self.paths, check=check)
         self._values_of = set(asked)
-        return kept & set(ids)
+        held = self._cached.item_values if self._cached is not None else None
+        if held is None or not set(self.paths) <= set(held.paths):
+            self._values, kept = _value_texts(self.scope, asked, self.paths, check=check)
+            return kept & set(ids)
+        self._values, missing = held.lookup(asked, self.paths)
+        unsure = set(ids) - vector_ids
+        settled: set[int] = set()
+        if self.plain:  # no filter, the whole group: admissible unless expired
+            settled = held.without_ttl(sorted(unsure)) if self.scope.omit_expired else unsure
+        unsure -= settled
+        read, kept = _value_texts(
+            self.scope,
+            sorted(unsure | set(missing)),
+            self.paths if missing else [],
+            check=check,
+        )
+        for path, found in read.items():
+            self._values[path].update(found)
+        return (kept & unsure) | settled | (set(ids) & vector_ids)
 
     def admissible_ids(self) -> set[int]:
         return {
@@ -293,9 +329,7 @@ def _value_texts(
     found: dict[str, dict[int, object]] = {path: {} for path in paths}
     if not item_ids or (not paths and check is None):
         return found, set(item_ids)
-    json_paths = ["$" + "".join(f'."{part}"' for part in path.split(".")) for path in paths]
-    columns = "".join(", json_extract(i.value, ?), json_type(i.value, ?)" for _ in paths)
-    params = [p for json_path in json_paths for p in (json_path, json_path)]
+    columns, params = value_sql(paths)
     condition, condition_params = check or ("1", [])
     meeting: set[int] = set()
     for chunk in chunked(item_ids):
@@ -306,9 +340,8 @@ def _value_texts(
         ):
             if ok:
                 meeting.add(item_id)
-            for n, path in enumerate(paths):
-                value, kind = values[2 * n], values[2 * n + 1]
-                if value is not None and kind not in ("object", "array"):
+            for path, value in zip(paths, scalars(values, len(paths)), strict=True):
+                if value is not None:
                     found[path][item_id] = value
     return found, meeting
 

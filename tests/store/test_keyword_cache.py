@@ -10,6 +10,7 @@ import multiprocessing
 import random
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from langgraph.store.base import PutOp
 from hippograph.store import FaissSqliteStore, HybridSearch, LocalEmbeddings
 from hippograph.store.fulltext import SqliteKeywords
 from hippograph.store.keyword_cache import KeywordCache
+from hippograph.store.ranking import MEMORY_SEARCH
 
 ALICE = ("memories", "alice")
 BOB = ("memories", "bob")
@@ -237,15 +239,18 @@ TABLES = re.compile(r"keyword_(postings|docs|terms|groups)\b")
 
 
 @contextmanager
-def keyword_statements(store: FaissSqliteStore) -> Iterator[list[str]]:
-    """The SQL statements of the reads made inside that touch the keyword tables."""
+def keyword_statements(
+    store: FaissSqliteStore, pattern: re.Pattern[str] = TABLES
+) -> Iterator[list[str]]:
+    """The SQL statements of the reads made inside that match `pattern` (by default: that
+    touch the keyword tables)."""
     seen: list[str] = []
     original = store._conns.read
 
     @contextmanager
     def read() -> Iterator[sqlite3.Connection]:
         with original() as conn:
-            conn.set_trace_callback(lambda sql: seen.append(sql) if TABLES.search(sql) else None)
+            conn.set_trace_callback(lambda sql: seen.append(sql) if pattern.search(sql) else None)
             try:
                 yield conn
             finally:
@@ -284,3 +289,99 @@ def test_a_copy_that_fell_far_behind_reloads_in_the_background(
     assert warm(cached) == ranking(plain)
     assert cached.keyword_cache_bytes()["memories.alice"] > before
     assert ranking(cached) == ranking(plain)
+
+
+DATED_QUERIES = [
+    "tea in paris on 8 May 2023",
+    "what did my sister paint on May 20, 2023",
+    "hiking near the river",
+    "golden retriever max in 2023-05-14",
+]
+
+
+def _dated(rng: random.Random, count: int, start: int = 0) -> list[tuple[str, dict]]:
+    return [
+        (
+            f"d{n}",
+            {
+                "content": _text(rng),
+                "context": _text(rng),
+                "timestamp": f"2023-05-{rng.randint(1, 28):02d}T10:00:00",
+                "source": {"thread_id": rng.choice(["t1", "t2", "t3", "t4"])},
+                "kind": rng.choice("ab"),
+            },
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def dated_ranking(store: FaissSqliteStore) -> list[Any]:
+    """Every dated query's top 10 with scores, plain and filtered."""
+    return [
+        [(hit.key, hit.score) for hit in store.search(ALICE, query=q, filter=f, limit=10)]
+        for q in DATED_QUERIES
+        for f in (None, {"kind": "a"})
+    ]
+
+
+@pytest.fixture
+def memory_stores(tmp_path: Path, local_embeddings: LocalEmbeddings) -> Iterator[tuple[Any, Any]]:
+    """`stores` ranking as memory search does: by date (`timestamp`) and thread too."""
+    index = {"embed": local_embeddings, "fields": ["content"]}
+    path = str(tmp_path / "m.db")
+    with (
+        FaissSqliteStore(path, index=index, hybrid=MEMORY_SEARCH) as cached,  # type: ignore[arg-type]
+        FaissSqliteStore(path, index=index, hybrid=MEMORY_SEARCH, keyword_cache_bytes=0) as plain,  # type: ignore[arg-type]
+    ):
+        yield cached, plain
+
+
+def test_dates_threads_and_expiry_rank_as_the_tables_through_value_edits(
+    memory_stores: tuple[FaissSqliteStore, FaissSqliteStore],
+) -> None:
+    """The copy holds each item's date, thread and whether it has a TTL; edits that leave
+    the keyword text alone (a new timestamp, another thread, a TTL) must reach it, and an
+    expired item must drop out, exactly as when SQLite is read."""
+    cached, plain = memory_stores
+    rng = random.Random(11)
+    _put(cached, ALICE, _dated(rng, 200))
+    expiring = [PutOp(ALICE, f"x{n}", v, ttl=0.002) for n, (_, v) in enumerate(_dated(rng, 30))]
+    cached.batch(expiring)  # in the copy as loaded, expired by the time it is searched
+    warm(cached)
+    time.sleep(0.3)
+    assert dated_ranking(cached) == dated_ranking(plain)
+    assert not any(key.startswith("x") for hits in dated_ranking(cached) for key, _ in hits)
+    for round_ in range(3):
+        writer = cached if round_ % 2 else plain
+        items = dict(_dated(random.Random(11), 200))
+        edited = []
+        for key in rng.sample(sorted(items), 40):
+            value = dict(items[key])
+            value["timestamp"] = f"2023-05-{rng.choice([8, 14, 20]):02d}T09:00:00"
+            value["source"] = {"thread_id": rng.choice(["t1", "t5"])}
+            edited.append(PutOp(ALICE, key, value))
+        writer.batch(edited)
+        assert dated_ranking(cached) == dated_ranking(plain), f"round {round_}"
+    short = [PutOp(ALICE, f"e{n}", v, ttl=0.002) for n, (_, v) in enumerate(_dated(rng, 30))]
+    cached.batch(short)
+    before = dated_ranking(cached)
+    assert before == dated_ranking(plain)
+    assert any(key.startswith("e") for hits in before for key, _ in hits)
+    time.sleep(0.3)  # the TTL (0.12 s) passes; nothing sweeps, searches must omit them
+    after = dated_ranking(cached)
+    assert after == dated_ranking(plain)
+    assert not any(key.startswith("e") for hits in after for key, _ in hits)
+
+
+def test_a_warm_search_reads_no_values_of_its_candidates(
+    memory_stores: tuple[FaissSqliteStore, FaissSqliteStore],
+) -> None:
+    """Failed before the cached values: every hybrid search read each candidate's date and
+    thread with `json_extract` (and its admissibility) in SQL."""
+    cached, _ = memory_stores
+    _put(cached, ALICE, _dated(random.Random(3), 150))
+    warm(cached)
+    with keyword_statements(cached, re.compile("json_extract|json_type")) as seen:
+        for query in DATED_QUERIES:
+            assert cached.search(ALICE, query=query, limit=10)
+    assert seen == []
