@@ -33,9 +33,9 @@ each carries a TTL (`cached_values.ItemValues`, kept exact through the same log)
 search reads no candidate's value from SQLite.
 
 Memory: about 24 bytes per posting (item id, per-slot counts, impact, champion order;
-narrow dtypes when ids and counts allow) — 55 MB per 100k LoCoMo memories, about 23
-postings each (`benchmarks/results/hybrid_search.md`). Least recently searched groups are
-evicted past `max_bytes`, so many tenants never pin RAM.
+narrow dtypes when ids and counts allow) plus about 24 bytes per item of values — 57 MB
+per 100k LoCoMo memories, about 23 postings each (`benchmarks/results/hybrid_search.md`).
+Least recently searched groups are evicted past `max_bytes`, so many tenants never pin RAM.
 """
 
 from __future__ import annotations
