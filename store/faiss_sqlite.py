@@ -39,7 +39,6 @@ from langgraph.store.base import (
     Result,
     SearchOp,
     TTLConfig,
-    get_text_at_path,
     tokenize_path,
     validate_op_namespace,
 )
@@ -51,6 +50,7 @@ from hippograph.store.codec import (
     prefix_condition,
     text_hash,
     text_to_ns,
+    texts_at_path,
     to_unit_vectors,
     validate_key,
     validate_ttl,
@@ -155,17 +155,6 @@ class _VectorCache:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _texts_at(value: Any, tokens: str | list[str]) -> list[str]:
-    """LangGraph's `get_text_at_path`, answered directly in the common case — a string
-    under one top-level key — which otherwise costs a recursive walk per indexed field."""
-    if type(tokens) is list and len(tokens) == 1 and type(value) is dict:
-        key = tokens[0]
-        text = value.get(key)
-        if type(text) is str and not key.startswith(("[", "{")) and key != "*":
-            return [text]
-    return get_text_at_path(value, tokens)
 
 
 def _scoped(group: str, text: str) -> str:
@@ -562,7 +551,7 @@ class FaissSqliteStore(ExtendedStore):
         if self._index is not None and op.index is not False:
             paths = self._fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
             for path, tokens in paths:
-                found = _texts_at(op.value, tokens)
+                found = texts_at_path(op.value, tokens)
                 for n, text in enumerate(found):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))
