@@ -157,6 +157,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _validate_once(item: bulk.BulkItem, checked: set[tuple[str, ...]]) -> None:
+    """Validate the labels of `item`'s namespace unless `checked` holds it (a bulk chunk
+    mostly repeats one namespace); add it once valid."""
+    try:
+        if item.namespace in checked:
+            return
+    except TypeError:  # an unhashable label: LangGraph's check names it
+        pass
+    validate_op_namespace(item.as_put_op())
+    checked.add(item.namespace)
+
+
 def _scoped(group: str, text: str) -> str:
     """Cache key of a text's vector within one group: caches never cross tenants."""
     return text_hash(f"{group}\x00{text}")
@@ -465,12 +477,12 @@ class FaissSqliteStore(ExtendedStore):
         plan.source = source_for(None, current_source())
         plan.record_history = self.record_history and recording_history()
         given: list[tuple[str, bulk.Vector]] = []
+        checked: set[tuple[str, ...]] = set()  # namespaces whose labels were validated
         for n, raw in enumerate(chunk):
             try:
                 item = bulk.BulkItem.of(raw)
-                op = item.as_put_op()
-                validate_op_namespace(op)
-                put = self._prepare_put(op, plan.source)
+                _validate_once(item, checked)
+                put = self._prepare_put(item, plan.source)
                 if item.vectors and self._index is None:
                     raise InvalidValueError("this store has no vector index to put vectors in")
                 given.extend(bulk.given_vectors(item, put.texts))
@@ -532,7 +544,9 @@ class FaissSqliteStore(ExtendedStore):
         self._find_known_vectors(plan)
         return plan
 
-    def _prepare_put(self, op: PutOp, explicit_source: str | None) -> writes.PreparedPut:
+    def _prepare_put(
+        self, op: PutOp | bulk.BulkItem, explicit_source: str | None
+    ) -> writes.PreparedPut:
         """Validate and encode one put; `explicit_source` is the JSON of the provenance set
         with `provenance(...)` (computed once per batch), else each value's own `source`."""
         if not op.namespace:

@@ -83,7 +83,7 @@ def insert(
         values = [v if v != "j.value ->> 0" else "j.value" for v in values]
         data = list(varying[0])
     else:
-        data = [list(row) for row in zip(*varying, strict=True)] or [0] * len(rows)
+        data = list(zip(*varying, strict=True)) or [0] * len(rows)
     if blob_column:
         values.append("substr(?2, j.key * ?3 + 1, ?3)")
     sql = (
