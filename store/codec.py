@@ -136,7 +136,7 @@ def encode_value(value: object, max_bytes: int | None) -> str:
         InvalidValueError: not a mapping with string keys, not JSON-serialisable, contains
             NaN/inf or invalid Unicode, or larger than `max_bytes` once encoded.
     """
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # dict: skip the ABC check
         raise InvalidValueError(
             f"Item values must be dicts (mappings with string keys), got {type(value).__name__}"
         )
