@@ -31,6 +31,7 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel, ValidationError, create_model
 
 from hippograph.store import memory_namespace, provenance
+from hippograph.store.memory import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +106,6 @@ def clear_profile(store: BaseStore, user_id: str) -> bool:
     return True
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def profile_line(store: BaseStore, user_id: str) -> dict[str, Any] | None:
     """The user's profile as an export line (`{"kind": "profile", "profile": {...}, ...}`)."""
     item = store.get(profile_namespace(user_id), PROFILE_KEY)
@@ -147,12 +144,12 @@ def restore_profile(
 ) -> bool:
     """Write an imported profile line unless the stored profile wins under `on_conflict`
     (then it is reported in `kept`, like a memory line); returns whether it was written."""
-    from hippograph.memories import LineError
+    from hippograph.memory_jsonl import LineError
 
     stored = store.get(profile_namespace(user_id), PROFILE_KEY)
     if stored is not None and on_conflict != "overwrite":
         at = line.get("updated_at")
-        newer = at is not None and _aware(datetime.fromisoformat(str(at))) > _aware(
+        newer = at is not None and as_utc(datetime.fromisoformat(str(at))) > as_utc(
             stored.updated_at
         )
         if on_conflict == "skip" or not newer:

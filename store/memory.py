@@ -148,15 +148,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` with a time zone: a naive datetime is taken to be UTC (as the store writes)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _parse_time(value: object, fallback: datetime) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return fallback
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return as_utc(parsed)
     return fallback
 
 
@@ -287,3 +292,25 @@ def decode_label(label: str) -> str:
 def memory_namespace(user_id: str, *rest: str) -> tuple[str, ...]:
     """The namespace holding `user_id`'s memories: `("memories", <encoded user_id>, *rest)`."""
     return (MEMORY_NAMESPACE_ROOT, encode_label(user_id), *(encode_label(r) for r in rest))
+
+
+_STORE_FIELDS = ("key", "created_at", "updated_at", "score")
+
+
+def validated_value(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` as a stored memory value, checked and normalised through `Memory`.
+
+    Unknown fields (e.g. `context`) are kept; store fields (`key`, `created_at`, …) dropped.
+
+    Raises:
+        ValueError: content, importance or another field is invalid.
+    """
+    memory = Memory.from_value(key, raw)
+    value = {k: v for k, v in raw.items() if k not in _STORE_FIELDS}
+    value.update(
+        content=memory.content,
+        category=memory.category,
+        importance=memory.importance,
+        timestamp=memory.timestamp.isoformat(),
+    )
+    return value

@@ -16,7 +16,7 @@ as its thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -26,6 +26,7 @@ from langgraph.store.base import BaseStore
 from hippograph.eval.dataset import Turn
 from hippograph.graph import build_remember_graph
 from hippograph.graph.context import Context
+from hippograph.store.memory import as_utc
 
 DEFAULT_DEDUPE_THRESHOLD = Context.duplicate_threshold
 """Exact cosine at or above which a verbatim turn merges into a stored memory (the agent's
@@ -97,7 +98,7 @@ class TurnIngestor:
             turn_at: When the turn was said (the session date; naive times are UTC).
             thread_id: The chat the turn belongs to (one session), kept as provenance.
         """
-        turn_at = turn_at if turn_at.tzinfo else turn_at.replace(tzinfo=UTC)
+        turn_at = as_utc(turn_at)
         messages = [_message(t) for t in (previous, turn) if t is not None]
         out = self.graph.invoke(
             {"messages": messages},

@@ -20,9 +20,17 @@ from hippograph.eval.runner import ingest_conversation
 from hippograph.eval.study import run_study
 from hippograph.eval.study.corpus import load_corpus
 from hippograph.eval.study.cv import cross_validate
+from hippograph.eval.study.extensions import reply_lift
+from hippograph.eval.study.query_signals import (
+    keyword_feedback,
+    name_match,
+    query_names,
+    vector_feedback,
+)
 from hippograph.eval.study.report import write_study
 from hippograph.eval.study.scoring import Scorer, StudyParams
 from hippograph.store import LocalEmbeddings, memory_namespace
+from hippograph.store.ranking.fusion import fuse
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "locomo" / "tiny.json"
 
@@ -77,3 +85,34 @@ def test_the_report_is_written(data: Path, tmp_path: Path) -> None:
     write_study(report, tmp_path)
     markdown = (tmp_path / "study.md").read_text()
     assert "| hippograph (shipped) |" in markdown and (tmp_path / "study.png").is_file()
+    # Every extra signal is judged against fold-to-fold noise, per held-out conversation.
+    for row in report["extensions"].values():
+        assert set(row["gain"]) == {"R@1", "R@5", "R@10"}
+    assert "| name match (names in the question) | " in markdown and "ΔR@10" in markdown
+
+
+def test_query_signals_rescore_the_same_pool_and_do_nothing_at_weight_zero(corpus: list) -> None:
+    scorer = Scorer(corpus, candidates=50)
+    params = StudyParams()
+    study = corpus[0]
+    for n in range(len(study.questions)):
+        ranking = scorer.rank(0, n, params)
+        # Re-fusing the ranking's own signals gives back its scores: feedback is exact.
+        assert fuse(ranking.settings, ranking.signals)[0] == pytest.approx(ranking.scores)
+        for make in (name_match, vector_feedback, keyword_feedback, reply_lift):
+            order, scores = make(0.0)(study, n, ranking)
+            assert np.array_equal(order, ranking.order)
+            assert np.array_equal(scores, ranking.scores)
+        order, _ = keyword_feedback(0.5)(study, n, ranking)
+        assert sorted(order.tolist()) == sorted(ranking.order.tolist())
+
+
+def test_name_match_puts_the_memory_naming_the_person_first(corpus: list) -> None:
+    assert query_names("Where did Bob go kayaking on Lake Tahoe?") == ["bob", "lake", "taho"]
+    assert query_names("What is the name of Alice's dog?") == ["alic"]
+    study = corpus[0]
+    n = next(i for i, q in enumerate(study.questions) if q.question.startswith("What is the name"))
+    ranking = Scorer(corpus, candidates=50).rank(0, n, StudyParams())
+    order, scores = name_match(0.5)(study, n, ranking)
+    best = order[np.argsort(-scores, kind="stable")][:3]
+    assert all("Alice" in study.memories[i].content for i in best)

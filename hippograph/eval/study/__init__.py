@@ -5,8 +5,9 @@ Core pieces:
       remember graph (cached), with vectors and keyword indexes in memory.
     - `scoring.Scorer`: ranks questions with the store's own ranking code for any
       `StudyParams`; `cv.cross_validate` tunes them per fold.
-    - `extensions`: neighbourhood, session-level and learned-reranker signals, measured the
-      same way.
+    - `extensions`, `query_signals`: neighbourhood, reply, session-level, name-match,
+      pseudo-relevance-feedback and learned-reranker signals, measured the same way; `gain`
+      judges each against fold-to-fold noise.
     - `run_study` (here): all of it, as one JSON-able report (`report.write_study`).
 
 `benchmarks/locomo_study.py` runs it and writes `benchmarks/results/locomo/study.*`.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,22 @@ def _breakdown(corpus: list[StudyConversation], result: CVResult) -> dict[str, A
             "cross_validated": summary(result.cross_validated[mask]),
         }
     return row
+
+
+def gain(corpus: list[StudyConversation], base: CVResult, other: CVResult) -> dict[str, Any]:
+    """How much `other` beats `base` cross-validated, judged against fold-to-fold noise:
+    per metric, the mean over conversations of the held-out difference and its standard
+    error (a gain within about two standard errors of 0 is noise)."""
+    sizes = np.cumsum([0] + [len(c.questions) for c in corpus])
+    out: dict[str, Any] = {}
+    for k in (1, 5, 10):
+        deltas = [
+            float((other.cross_validated[a:b] < k).mean() - (base.cross_validated[a:b] < k).mean())
+            for a, b in pairwise(sizes)
+        ]
+        error = float(np.std(deltas, ddof=1) / np.sqrt(len(deltas))) if len(deltas) > 1 else 0.0
+        out[f"R@{k}"] = {"mean": round(float(np.mean(deltas)), 4), "se": round(error, 4)}
+    return out
 
 
 def _ablations(scorer: Scorer, result: CVResult) -> dict[str, Any]:
@@ -145,11 +163,17 @@ def run_study(
     for name, (make, weights) in STUDIED.items():
         say(f"extension: {name}")
         studied = extension_study(scorer, result, make, weights)
-        report["extensions"][name] = {**_breakdown(corpus, studied), "weights": studied.extra}
+        report["extensions"][name] = {
+            **_breakdown(corpus, studied),
+            "weights": studied.extra,
+            "gain": gain(corpus, result, studied),
+        }
     say("extension: learned reranker")
-    report["extensions"]["learned reranker (logistic, per fold)"] = _breakdown(
-        corpus, learned_reranker(scorer, result)
-    )
+    learned = learned_reranker(scorer, result)
+    report["extensions"]["learned reranker (logistic, per fold)"] = {
+        **_breakdown(corpus, learned),
+        "gain": gain(corpus, result, learned),
+    }
     say("pool sizes")
     report["pool_sizes"] = _pool_sizes(corpus, result)
     report["seconds"] = round(time.perf_counter() - started, 1)

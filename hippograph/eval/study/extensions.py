@@ -4,11 +4,18 @@ Core pieces:
     - `neighbourhood(w)`: the memories written just before and after a hit in the same
       thread get `w` times its score (returned even when they were not candidates) — "the
       turns around a hit". Assumes memories of a thread are written in conversation order.
+    - `neighbourhood_tail(w)`: the same, but the first ranking's `HEAD` best keep their
+      places; the turns around the hits only compete for the places after them.
+    - `reply_lift(w)`: only the memory written right after a hit that asks something (its
+      text holds a "?") gets `w` times the hit's score — the answer follows the question.
+      Assumes the same, and that replies are stored as their own memories.
     - `session_centroid(w)`: a candidate gains `w` times how much better its thread's mean
       vector matches the query than the average thread's — a session-level view. Assumes
       threads are topical sessions.
     - `learned_reranker`: a logistic regression over the candidates' signals, trained on
       the training conversations of each fold (the feature-based reranker).
+    - `STUDIED`: these with one weight, and the query signals of `query_signals` (name
+      match, vector and keyword pseudo-relevance feedback).
 
 Measured in `benchmarks/results/locomo/`; none ships unless it helps cross-validated.
 """
@@ -22,6 +29,7 @@ import numpy as np
 
 from hippograph.eval.study.corpus import StudyConversation
 from hippograph.eval.study.cv import CVResult
+from hippograph.eval.study.query_signals import keyword_feedback, name_match, vector_feedback
 from hippograph.eval.study.scoring import Extension, Ranking, Scorer, StudyParams
 
 _ADJACENT: dict[int, tuple[StudyConversation, tuple[np.ndarray, np.ndarray]]] = {}
@@ -57,6 +65,49 @@ def neighbourhood(weight: float) -> Extension:
             for near in (previous[item], following[item]):
                 if near >= 0:
                     best[int(near)] = max(best.get(int(near), float("-inf")), weight * score)
+        items = np.fromiter(best, np.int64, len(best))
+        return items, np.asarray([best[i] for i in items.tolist()])
+
+    return extend
+
+
+HEAD = 5
+"""Places `neighbourhood_tail` leaves as the first ranking had them."""
+
+
+def neighbourhood_tail(weight: float) -> Extension:
+    """`neighbourhood(weight)` below the first ranking's `HEAD` best (see the module)."""
+    around = neighbourhood(weight)
+
+    def extend(
+        study: StudyConversation, question: int, ranking: Ranking
+    ) -> tuple[np.ndarray, np.ndarray]:
+        items, scores = around(study, question, ranking)
+        head = ranking.order[:HEAD].tolist()
+        kept = set(head)
+        rest = sorted(
+            (i for i in zip(items.tolist(), scores.tolist(), strict=True) if i[0] not in kept),
+            key=lambda pair: (-pair[1], pair[0]),
+        )
+        order = np.asarray(head + [i for i, _ in rest], dtype=np.int64)
+        return order, -np.arange(len(order), dtype=np.float64)
+
+    return extend
+
+
+def reply_lift(weight: float) -> Extension:
+    """The memory after a hit that asks something gets `weight` of its score (see the
+    module)."""
+
+    def extend(study: StudyConversation, _: int, ranking: Ranking) -> tuple[np.ndarray, np.ndarray]:
+        if weight == 0:
+            return ranking.order, ranking.scores
+        following = _adjacent(study)[1]
+        best = dict(zip(ranking.order.tolist(), ranking.scores.tolist(), strict=True))
+        for item, score in zip(ranking.order.tolist(), ranking.scores.tolist(), strict=True):
+            after = int(following[item])
+            if after >= 0 and "?" in study.memories[item].content:
+                best[after] = max(best.get(after, float("-inf")), weight * score)
         items = np.fromiter(best, np.int64, len(best))
         return items, np.asarray([best[i] for i in items.tolist()])
 
@@ -153,6 +204,11 @@ def learned_reranker(scorer: Scorer, result: CVResult) -> CVResult:
 
 STUDIED: dict[str, tuple[Callable[[float], Extension], tuple[float, ...]]] = {
     "neighbourhood (turns around a hit)": (neighbourhood, (0.0, 0.5, 0.7, 0.8, 0.9)),
+    "neighbourhood below the top 5": (neighbourhood_tail, (0.0, 0.5, 0.7, 0.8, 0.9)),
+    "reply lift (the turn after a question)": (reply_lift, (0.0, 0.7, 0.8, 0.9, 0.95)),
     "session centroid": (session_centroid, (0.0, 0.1, 0.2, 0.4)),
+    "name match (names in the question)": (name_match, (0.0, 0.1, 0.2, 0.3, 0.5)),
+    "vector feedback (Rocchio, 5 best)": (vector_feedback, (0.0, 0.15, 0.3, 0.6)),
+    "keyword feedback (RM3-like, 5 best, 10 terms)": (keyword_feedback, (0.0, 0.1, 0.2, 0.5)),
 }
 """Extensions with one weight, and the weights tried (0: off)."""

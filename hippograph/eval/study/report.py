@@ -84,7 +84,7 @@ def write_study(report: dict[str, Any], out: Path) -> None:
         "",
         *_table(report["ablations"], "variant", ("R@5", "R@10", "MRR")),
         "",
-        "## Neighbourhood, session and reranker signals (weight chosen per fold)",
+        "## Neighbourhood, session, query and reranker signals (weight chosen per fold)",
         "",
     ]
     extensions = {
@@ -106,6 +106,22 @@ def write_study(report: dict[str, Any], out: Path) -> None:
     for name, row in report["extensions"].items():
         cells = " | ".join(_pair(row["by_category"][c], "R@10") for c in categories)
         lines.append(f"| {name} | {cells} |")
+    lines += [
+        "",
+        "Gain over the shipped ranking, cross-validated: mean over the 7 held-out "
+        "conversations of the difference, ± its standard error (fold-to-fold noise; a gain "
+        "within about two standard errors of 0 is noise):",
+        "",
+        "| variant | ΔR@1 | ΔR@5 | ΔR@10 |",
+        "|---|---|---|---|",
+    ]
+    for name, row in report["extensions"].items():
+        if "gain" in row:
+            cells = " | ".join(
+                f"{row['gain'][m]['mean']:+.3f} ± {row['gain'][m]['se']:.3f}"
+                for m in ("R@1", "R@5", "R@10")
+            )
+            lines.append(f"| {name} | {cells} |")
     for name, row in report["extensions"].items():
         if row.get("weights"):
             lines.append(f"\n{name}: weight chosen {row['weights']}")

@@ -94,12 +94,16 @@ GRID: dict[str, tuple[float, ...]] = {
 
 @dataclass(slots=True)
 class Ranking:
-    """One question's ranked pool: memory indices best first, with their scores and parts."""
+    """One question's ranked pool: memory indices best first, with their scores and parts,
+    and what they were fused from (so an extension can re-fuse changed signals exactly)."""
 
     order: np.ndarray
     scores: np.ndarray
     parts: dict[str, np.ndarray]
     pool: np.ndarray
+    settings: HybridSearch
+    signals: Signals
+    """The pool's raw signals, in `order`."""
 
 
 Extension = Callable[[StudyConversation, int, Ranking], tuple[np.ndarray, np.ndarray]]
@@ -178,7 +182,15 @@ class Scorer:
             signals.groups = [study.memories[i].thread for i in pool]
         scores, parts = fuse(settings, signals)
         order = np.lexsort((pool, -scores))
-        return Ranking(pool[order], scores[order], {k: v[order] for k, v in parts.items()}, pool)
+        ordered = Signals(
+            signals.cosine[order],
+            signals.bm25[order],
+            signals.attainable,
+            None if signals.date is None else signals.date[order],
+            None if signals.groups is None else [signals.groups[i] for i in order],
+        )
+        parts = {k: v[order] for k, v in parts.items()}
+        return Ranking(pool[order], scores[order], parts, pool, settings, ordered)
 
     def questions(self, convs: list[int]) -> Iterator[tuple[int, int]]:
         """`(conversation, question)` index pairs of `convs`."""
