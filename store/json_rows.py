@@ -24,9 +24,13 @@ from typing import Any
 
 Row = Sequence[str | int | None]
 
-MAX_JSON_CHARS = 32 * 1024 * 1024
-"""Largest JSON text sent in one statement (far below SQLite's 1 GB limit on a value), so a
-chunk of large values is split, never refused."""
+MAX_JSON_CHARS = 64 * 1024
+"""About the most JSON text (plus BLOB bytes) sent in one statement: a chunk of large
+values is split, never refused, and the heap holds one such text at a time (an import of
+large memories stays in bounded memory)."""
+MAX_BLOB_BYTES = 8 * 1024 * 1024
+"""About the most BLOB bytes (vectors) sent in one statement: a 5,000-item chunk of
+384-dimensional vectors in one."""
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
@@ -92,7 +96,12 @@ def insert(
         f"SELECT {', '.join(values)} FROM json_each(?1) AS j"
     )
     statement = _Statement(sql, fixed, table, names, rows, blobs if blob_column else None)
-    statement.run(conn, data, 0)
+    text = sum(len(v) if type(v) is str else 8 for column in varying for v in column)
+    blob = len(blobs[0]) * len(rows) if blob_column and blobs else 0
+    parts = max(-(-text // MAX_JSON_CHARS), -(-blob // MAX_BLOB_BYTES), 1)
+    step = -(-len(rows) // parts)
+    for lo in range(0, len(rows), step):  # parts of about MAX_JSON_CHARS, never encoded whole
+        statement.run(conn, data[lo : lo + step], lo)
 
 
 def _counts_up(column: Sequence[object]) -> bool:
@@ -124,7 +133,8 @@ class _Statement:
         hi = lo + len(data)
         text = _ENCODER.encode(data)
         width = len(self.blobs[0]) if self.blobs else 0
-        if len(text) + width * len(data) > MAX_JSON_CHARS and len(data) > 1:
+        too_big = len(text) > 2 * MAX_JSON_CHARS or width * len(data) > 2 * MAX_BLOB_BYTES
+        if too_big and len(data) > 1:  # rows far larger than estimated
             half = len(data) // 2
             self.run(conn, data[:half], lo)
             self.run(conn, data[half:], lo + half)
