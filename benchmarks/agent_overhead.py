@@ -7,17 +7,24 @@ parsing, checkpointing. The store is a real `FaissSqliteStore` on a temp file se
 
 Modes, interleaved turn by turn so machine noise hits them alike:
     - llm / offline: the agent invoked directly (LangGraph's default durability: a
-      checkpoint after every node).
+      checkpoint after every node) on the checkpointer `build_agent` opens by default
+      (`open_checkpointer`: a `TurnSqliteSaver`, one fsync per turn).
     - chat: the offline agent as `hippograph chat` and the UI run it (`TurnStream`'s
       `durability="exit"`: one checkpoint per turn).
-    - bare graph: START → respond → END with the same model and checkpointer — an agent
-      without memory; the memory overhead of a turn is the difference.
+    - offline_sqlitesaver: the offline agent on LangGraph's own `SqliteSaver` (an fsync
+      per checkpoint write), as when a user passes one.
+    - offline_no_window: the offline agent with `recall_window=0` (no second recall
+      query) — not a product setting, the measure of what that query costs (the floor).
+    - bare graph: START → respond → END with the same model on LangGraph's `SqliteSaver` —
+      a graph without memory; the memory overhead of a turn is the difference.
     - bare store: one `store.search` + one `store.put` of the turn — the least any memory
       layer must do per turn (issue 16's baseline: a turn's p95 ≤ 1.5x its p95).
 
 Writes `benchmarks/results/agent_overhead.json`, `.md` and `.png`; never asserts on time.
+With `--before JSON` (this script's JSON from a run of earlier code, just before), the
+Markdown also sets that run's same-run ratios beside this run's.
 
-    python benchmarks/agent_overhead.py [--turns 60] [--seed 500]
+    python benchmarks/agent_overhead.py [--turns 60] [--seed 500] [--before old.json]
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from hippograph.backends import memory_index_config
+from hippograph.backends import memory_index_config, open_checkpointer
 from hippograph.graph import build_agent
 from hippograph.graph.agent import build_agent_graph
 from hippograph.graph.state import State
@@ -52,8 +59,8 @@ from hippograph.store import FaissSqliteStore, LocalEmbeddings, Memory, memory_n
 from hippograph.turns import CHAT_DURABILITY
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NODES = ("own_thread", "retrieve", "respond", "extract", "reconcile")
-AGENT_MODES = ("llm", "offline", "chat")
+NODES = ("retrieve", "respond", "extract", "reconcile")
+AGENT_MODES = ("llm", "offline", "chat", "offline_sqlitesaver", "offline_no_window")
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -117,9 +124,11 @@ class _Mode:
         graph: Any = None,
         store: FaissSqliteStore | None = None,
         durability: Durability | None = None,
+        context: dict[str, Any] | None = None,
     ):
         self.name, self.graph, self.store = name, graph, store
         self.durability = durability
+        self.context = context or {}
         self.user = f"user-{name}"
         self.timer = NodeTimer()
         self.turns: list[float] = []
@@ -138,7 +147,7 @@ class _Mode:
             self.graph.invoke(
                 {"messages": [{"role": "user", "content": text}]},
                 config={"configurable": {"thread_id": self.thread}, "callbacks": [self.timer]},
-                context={"user_id": self.user},
+                context={"user_id": self.user, **self.context},
                 durability=self.durability,
             )
         if n >= WARMUP:
@@ -176,14 +185,20 @@ def run(turns: int, seed: int) -> dict[str, Any]:
     embeddings = LocalEmbeddings()
     with tempfile.TemporaryDirectory() as tmp:
         store = FaissSqliteStore(f"{tmp}/store.db", index=memory_index_config(embeddings))
-        with SqliteSaver.from_conn_string(f"{tmp}/checkpoints.db") as saver:
+        with (
+            open_checkpointer(f"{tmp}/store.db") as saver,
+            SqliteSaver.from_conn_string(f"{tmp}/plain-checkpoints.db") as plain,
+        ):
             model = ScriptedChatModel(default=_instant_answer)
             offline = build_agent_graph(model=None).compile(store=store, checkpointer=saver)
+            on_plain = build_agent_graph(model=None).compile(store=store, checkpointer=plain)
             modes = [
                 _Mode("llm", build_agent(store=store, checkpointer=saver, model=model)),
                 _Mode("offline", offline),
                 _Mode("chat", offline, durability=CHAT_DURABILITY),
-                _Mode("bare_graph", _bare_graph(model).compile(checkpointer=saver)),
+                _Mode("offline_sqlitesaver", on_plain),
+                _Mode("offline_no_window", offline, context={"recall_window": 0}),
+                _Mode("bare_graph", _bare_graph(model).compile(checkpointer=plain)),
                 _Mode("bare_store", store=store),
             ]
             _seed(store, [mode.user for mode in modes], seed)
@@ -210,7 +225,8 @@ def _markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         f"{meta['turns']} measured turns per mode after {WARMUP} warm-up turns; store seeded "
         f"with {meta['seed']} memories per user; real FaissSqliteStore + local MiniLM; "
-        f"scripted instant chat model; SqliteSaver checkpoints. Machine: {meta['machine']}.",
+        f"scripted instant chat model; SQLite checkpoints (`open_checkpointer`'s, and "
+        f"LangGraph's `SqliteSaver` where named). Machine: {meta['machine']}.",
         "",
         "| mode | node | p50 ms | p95 ms |",
         "|---|---|---:|---:|",
@@ -233,7 +249,54 @@ def _markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
             f"| {mode} | {data['overhead_vs_bare_graph_p50_ms']} ms | "
             f"{data['ratio_vs_bare_store_p50']}x | {data['ratio_vs_bare_store_p95']}x |"
         )
+    lines += ["", *_floor(results)]
+    before = meta.get("before")
+    if before:
+        lines += [
+            "",
+            f"Before ({before['label']}; its own same-run ratios, run just before this one):",
+            "",
+            "| mode | turn p50 / p95 ms before | now | turn / bare store p50 / p95 before | now |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for mode in AGENT_MODES:
+            old, new = before["results"].get(mode), results[mode]
+            if old is None:
+                continue
+            lines.append(
+                f"| {mode} | {old['turn']['p50_ms']} / {old['turn']['p95_ms']} | "
+                f"{new['turn']['p50_ms']} / {new['turn']['p95_ms']} | "
+                f"{old['ratio_vs_bare_store_p50']}x / {old['ratio_vs_bare_store_p95']}x | "
+                f"{new['ratio_vs_bare_store_p50']}x / {new['ratio_vs_bare_store_p95']}x |"
+            )
+        lines.append(
+            f"| bare_store | {before['results']['bare_store']['turn']['p50_ms']} / "
+            f"{before['results']['bare_store']['turn']['p95_ms']} | "
+            f"{results['bare_store']['turn']['p50_ms']} / "
+            f"{results['bare_store']['turn']['p95_ms']} | | |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _floor(results: dict[str, Any]) -> list[str]:
+    """Where the offline turn's time goes beyond the store work, from this run's figures."""
+    nodes = results["offline"]["nodes"]
+    window = (
+        nodes["retrieve"]["p50_ms"] - results["offline_no_window"]["nodes"]["retrieve"]["p50_ms"]
+    )
+    own = sum(stats["p50_ms"] for stats in nodes.values())
+    rest = results["offline"]["turn"]["p50_ms"] - own
+    store = results["bare_store"]["turn"]["p50_ms"]
+    return [
+        f"Floor (p50, this run): retrieve's second query (the recent-turns window) costs "
+        f"{window:.1f} ms, {window / store:.2f}x the whole bare store work ({store} ms); "
+        f"LangGraph's loop with its checkpoints and the thread check cost {rest:.1f} ms "
+        f"beside the nodes (a memoryless one-node graph: "
+        f"{results['bare_graph']['turn']['p50_ms']} ms). Without the window query the turn "
+        f"is {results['offline_no_window']['ratio_vs_bare_store_p50']}x / "
+        f"{results['offline_no_window']['ratio_vs_bare_store_p95']}x the bare store at "
+        f"p50 / p95.",
+    ]
 
 
 def _plot(results: dict[str, Any], path: Path) -> None:
@@ -271,7 +334,7 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{i}") for i in range(len(NODES))]
     handles.append(plt.Rectangle((0, 0), 1, 1, color="lightgrey"))
     ax.legend(handles, [*NODES, "rest: graph + checkpoints (bare store: its ops)"], fontsize=8)
-    ax.set_xticks(range(len(modes)), modes)
+    ax.set_xticks(range(len(modes)), [mode.replace("_", "\n") for mode in modes], fontsize=8)
     ax.set_ylabel("ms per turn (bars: p50 by node; black tick: p95)")
     ax.set_title("Offline memory turn vs its store work (same run)")
     fig.tight_layout()
@@ -284,6 +347,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=60)
     parser.add_argument("--seed", type=int, default=500, help="memories per user beforehand")
+    parser.add_argument("--before", type=Path, help="this script's JSON from earlier code")
+    parser.add_argument("--before-label", default="the previous code", help="what --before ran")
     args = parser.parse_args()
     import faiss
 
@@ -294,6 +359,10 @@ def main() -> None:
         "seed": args.seed,
         "machine": f"{platform.machine()}, {platform.python_version()}",
     }
+    if args.before is not None:
+        earlier = json.loads(args.before.read_text())
+        earlier.pop("meta", None)
+        meta["before"] = {"label": args.before_label, "results": earlier}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "agent_overhead.json").write_text(json.dumps({"meta": meta, **results}, indent=2))
     markdown = _markdown(results, meta)

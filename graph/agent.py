@@ -1,4 +1,6 @@
-"""The memory agent: START → own_thread → retrieve → respond → extract → reconcile → END.
+"""The memory agent: START → retrieve → respond → extract → reconcile → END.
+
+`retrieve` first claims the run's thread for its user (`hippograph.nodes.own_thread`).
 
 Core pieces:
     - `build_agent_graph`: the wiring (an uncompiled `StateGraph`), readable in one screen.
@@ -39,7 +41,7 @@ from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
 from hippograph.memory.context import Context
 from hippograph.memory.state import AgentOutput, State, TurnInput
 from hippograph.nodes.extract import extract
-from hippograph.nodes.own_thread import own_thread
+from hippograph.nodes.own_thread import owning_thread
 from hippograph.nodes.reconcile import reconcile
 from hippograph.nodes.respond import respond
 from hippograph.nodes.retrieve import retrieve
@@ -95,11 +97,9 @@ def build_agent_graph(
     builder = AgentBuilder(
         State, context_schema=Context, input_schema=TurnInput, output_schema=AgentOutput
     )
-    builder.add_node("own_thread", own_thread)  # records who the thread belongs to
-    builder.add_node("retrieve", retrieve)
+    builder.add_node("retrieve", owning_thread(retrieve))  # checks the thread's owner first
     builder.add_node("respond", partial(respond, model=model))
-    builder.add_edge(START, "own_thread")
-    builder.add_edge("own_thread", "retrieve")
+    builder.add_edge(START, "retrieve")
     builder.add_edge("retrieve", "respond")
     if background is not None:
         builder.add_node("defer", deferred(background))  # memory formed after the reply

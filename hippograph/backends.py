@@ -216,7 +216,8 @@ def open_checkpointer(
 ) -> Iterator[BaseCheckpointSaver[Any]]:
     """Open the short-term checkpointer that goes with the store at `target`.
 
-    SQLite stores get a `SqliteSaver` on a sibling file (`<name>-checkpoints.db`);
+    SQLite stores get a `SqliteSaver` on a sibling file (`<name>-checkpoints.db`) — a
+    `TurnSqliteSaver`, whose agent turns fsync once at their end (`hippograph.graph.checkpoints`);
     PostgreSQL gets a `PostgresSaver` on a connection pool to the same database.
     """
     settings = settings or Settings.from_env()
@@ -230,9 +231,9 @@ def open_checkpointer(
         with ConnectionPool(url, **_pool_options()) as pool:
             yield PostgresSaver(pool)
         return
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from hippograph.graph.checkpoints import TurnSqliteSaver
 
-    with SqliteSaver.from_conn_string(_checkpoint_path(url)) as saver:
+    with TurnSqliteSaver.from_conn_string(_checkpoint_path(url)) as saver:
         saver.setup()
         yield saver
 

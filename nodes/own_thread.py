@@ -1,18 +1,26 @@
-"""own_thread: record the run's user as the owner of its conversation thread (the first node).
+"""The thread check of the agent's first node: the run's user owns its conversation thread.
 
 A thread belongs to the user whose turns run in it (`hippograph.store.threads`): the record
 lets `erase_user` delete exactly that user's conversations, and a turn of another user in
-the thread fails here with `ThreadOwnerError` before any memory is read or written.
+the thread fails with `ThreadOwnerError` before any memory is read or written.
 
 LangGraph saves a run's input to the thread before the first node runs, so the compiled
 agent (`hippograph.graph.thread_check.ThreadCheckedGraph`) claims the thread when a run
-starts, before anything is saved; this node is the check that remains when the agent runs
-as a subgraph of another graph (whose runs start elsewhere).
+starts, before anything is saved; the check in the first node is what remains when the
+agent runs as a subgraph of another graph (whose runs start elsewhere). It is part of the
+first node's work, not a node of its own: a node costs the turn a superstep (a checkpoint
+write and a task) for one store read.
+
+Core pieces:
+    - `claim_run_thread`: claim the run's thread for the run's user.
+    - `owning_thread`: a node that runs `claim_run_thread` before its own work.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -22,11 +30,27 @@ from hippograph.memory.search import require_store
 from hippograph.memory.state import State
 from hippograph.store.threads import claim_thread
 
+NodeT = TypeVar("NodeT", bound=Callable[..., dict[str, Any]])
 
-def own_thread(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Claim the run's thread for the run's user; runs without a thread id claim nothing."""
+
+def claim_run_thread(runtime: Runtime[Context]) -> None:
+    """Claim the run's thread for the run's user; runs without a thread id claim nothing.
+
+    Raises:
+        ThreadOwnerError: the thread is another user's.
+    """
     thread_id = (get_config().get("configurable") or {}).get("thread_id")
     user_id = memory_context(runtime).user_id
     if thread_id is not None:
         claim_thread(require_store(runtime), user_id, str(thread_id))
-    return {}
+
+
+def owning_thread(node: NodeT) -> NodeT:
+    """`node`, run after `claim_run_thread` (the agent's first node: `retrieve`)."""
+
+    @wraps(node)
+    def run(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        claim_run_thread(runtime)
+        return node(state, runtime)
+
+    return cast(NodeT, run)

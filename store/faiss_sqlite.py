@@ -43,7 +43,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from hippograph.store import bulk, erasure, fulltext, link_sql, reads, writes
+from hippograph.store import bulk, erasure, fulltext, keyword_cache, link_sql, reads, writes
 from hippograph.store.codec import (
     encode_value,
     ns_to_text,
@@ -209,6 +209,10 @@ class FaissSqliteStore(ExtendedStore):
         expand_links: Natural-language searches also return the items their best results
             link to, with decayed scores (see `LinkExpansion`); `None` (default): off.
             `link_expansion(...)` overrides it for the searches made inside it.
+        keyword_cache_bytes: Memory bound of the in-process copy of searched tenants'
+            keyword indexes (`keyword_cache.py`: hybrid search then reads no keyword rows
+            from SQLite, results unchanged); least recently searched tenants are evicted
+            past it. `0` turns the copy off.
 
     Example:
         ```python
@@ -236,6 +240,7 @@ class FaissSqliteStore(ExtendedStore):
         history: bool = True,
         hybrid: HybridSearch | bool | None = None,
         expand_links: LinkExpansion | None = None,
+        keyword_cache_bytes: int = keyword_cache.DEFAULT_MAX_BYTES,
     ) -> None:
         if group_depth < 1:
             raise StoreConfigError(f"group_depth must be >= 1, got {group_depth}")
@@ -253,6 +258,13 @@ class FaissSqliteStore(ExtendedStore):
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
         self._index: IndexManager | None = None
+        self._keywords = (
+            keyword_cache.KeywordCache(
+                keyword_cache_bytes, read=None if self._conns.in_memory else self._conns.read
+            )
+            if keyword_cache_bytes > 0
+            else None
+        )
         self._hybrid: HybridSearch | None = None
         if index is not None:
             self._hybrid = HybridSearch() if hybrid is True else (hybrid or None)
@@ -294,6 +306,8 @@ class FaissSqliteStore(ExtendedStore):
         self.stop_ttl_sweeper()
         if self._index is not None:
             self._index.close()
+        if self._keywords is not None:
+            self._keywords.close()
         self._conns.close()
 
     def _configure_index(self, index: IndexConfig, policy: IndexPolicy) -> None:
@@ -718,6 +732,7 @@ class FaissSqliteStore(ExtendedStore):
                     settings=self.hybrid,
                     expansion=plan.expansion,
                     explain=plan.explain,
+                    keywords=self._keywords,
                 )
             elif query is not None and self._index is not None:
                 plan.results[i] = reads.search_by_vector(
@@ -813,6 +828,11 @@ class FaissSqliteStore(ExtendedStore):
             ).fetchone()
         return int(row[0])
 
+    def keyword_cache_bytes(self) -> dict[str, int]:
+        """`{group: bytes}` of the tenants' keyword indexes this process holds in memory for
+        hybrid search (`keyword_cache.py`; empty when the cache is off)."""
+        return self._keywords.cached_groups() if self._keywords is not None else {}
+
     def save_index_snapshots(self) -> None:
         """Finish the background index work that is due (building a large group's HNSW
         graph, merging new vectors into it), then bring the on-disk index snapshots of
@@ -849,7 +869,10 @@ class FaissSqliteStore(ExtendedStore):
             )
         if self._index is not None:
             with self._conns.read() as conn:
-                self._index.forget(conn, self._groups_under(conn, prefix, report.groups))
+                groups = self._groups_under(conn, prefix, report.groups)
+                self._index.forget(conn, groups)
+                if self._keywords is not None:
+                    self._keywords.forget(groups)
         self._doc_cache.clear()
         self._query_cache.clear()
         if compact:

@@ -14,8 +14,9 @@ Core pieces (schema migration 4; PostgreSQL keeps the same four tables):
 A group is a FAISS group (`group_depth` labels of the namespace: one per user for
 `("memories", user_id)`), so statistics, and therefore scores and cost, are per tenant.
 Rows are written by `write_rows` / `delete_rows` inside the writer's transaction: they
-commit with the item or not at all. `SqliteKeywords` is the read side, the
-`ranking.bm25.KeywordSource` of one search scope.
+commit with the item or not at all, and so do their `keyword_log` entries, from which
+`keyword_cache` keeps in-memory copies of groups exact in every process. `SqliteKeywords`
+is the read side, the `ranking.bm25.KeywordSource` of one search scope.
 
 Which value fields are indexed is a property of the database (`meta.keyword_fields`), not
 of whoever opens it: every store maintains them on write, whatever its own settings, and a
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 from langgraph.store.base import tokenize_path
 
-from hippograph.store import analysis, json_rows
+from hippograph.store import analysis, json_rows, keyword_log
 from hippograph.store.codec import texts_at_path
 from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
@@ -146,6 +147,7 @@ def rebuild(conn: sqlite3.Connection, fields: Sequence[str], group_of: Callable[
     """Re-index every item that has vectors from its value; returns the items indexed."""
     for table in ("keyword_postings", "keyword_docs", "keyword_terms", "keyword_groups"):
         conn.execute(f"DELETE FROM {table}")
+    keyword_log.reset(conn)
     indexed = 0
     cursor = conn.execute(
         "SELECT i.id, i.prefix, i.value FROM items i WHERE EXISTS "
@@ -226,9 +228,9 @@ def parse_forward(text: str) -> dict[str, tuple[int, ...]]:
     return found
 
 
-def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> int:
+def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int], *, log: bool = True) -> int:
     """Remove the keyword rows of `item_ids` (items without any are ignored); returns the
-    items whose rows were removed."""
+    items whose rows were removed. `log=False` is for a caller that logs them itself."""
     docs: list[tuple[int, str, list[int], str]] = []
     for chunk in chunked(item_ids):
         for row in conn.execute(
@@ -256,6 +258,8 @@ def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int]) -> int:
     )
     conn.executemany("DELETE FROM keyword_docs WHERE item_id = ?", [(d[0],) for d in docs])
     _apply_group_deltas(conn, df, groups)
+    if log:
+        keyword_log.record(conn, [(d[1], d[0]) for d in docs])
     return len(docs)
 
 
@@ -269,7 +273,8 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     """
     if not rows:
         return 0
-    delete_rows(conn, [item_id for item_id, _, _ in rows])
+    delete_rows(conn, [item_id for item_id, _, _ in rows], log=False)
+    keyword_log.record(conn, [(grp, item_id) for item_id, grp, _ in rows])
     df: Counter[tuple[str, str]] = Counter()
     groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))
     postings: list[tuple[str, str, float, int]] = []
@@ -297,9 +302,11 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
 
 def purge_groups(conn: sqlite3.Connection, where: str, params: Sequence[object]) -> int:
     """Drop every keyword row of the groups matching `where` (SQL on `grp`), for erasing
-    whole tenants; returns the items whose rows were removed."""
+    whole tenants, with their `keyword_log` entries (they name the group; caches of the
+    groups are dropped through the erasure's vector-log fence); returns the items whose
+    rows were removed."""
     removed = conn.execute(f"DELETE FROM keyword_docs WHERE {where}", params).rowcount
-    for table in ("keyword_postings", "keyword_terms", "keyword_groups"):
+    for table in ("keyword_postings", "keyword_terms", "keyword_groups", "keyword_log"):
         conn.execute(f"DELETE FROM {table} WHERE {where}", params)
     return int(removed)
 

@@ -19,6 +19,7 @@ from hippograph.store import fulltext, link_sql, ranking
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
 from hippograph.store.index_manager import IndexManager, chunked, vectors_from_rows
+from hippograph.store.keyword_cache import KeywordCache
 from hippograph.store.links import LinkedSearchItem, LinkExpansion, Via
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import ExplainedSearchItem
@@ -157,12 +158,14 @@ def search_hybrid(
     settings: HybridSearch,
     expansion: LinkExpansion | None = None,
     explain: bool = False,
+    keywords: KeywordCache | None = None,
 ) -> list[SearchItem]:
     """Hybrid search: the store's primitives (`_SqliteSearchScope`) ranked by
     `ranking.rank` — cosine fused with the searched tenant's own BM25, and whatever else
     `settings` asks for. Unscored items follow as in `search_by_vector`, and `expansion`
     follows links from the best results as there. With `explain`, results carry the parts
-    of their scores (`ranking.explain`).
+    of their scores (`ranking.explain`). With `keywords`, a search within one group reads
+    its keyword index from that in-process copy instead of the tables (same results).
     """
     assert op.query is not None
     wanted = op.offset + op.limit
@@ -171,7 +174,10 @@ def search_hybrid(
     candidates = _VectorCandidates.find(
         scope, op, query, manager, group_depth, wanted=pool, light=True, spare=1
     )
-    search = _SqliteSearchScope(scope, candidates, query, group_depth, op.namespace_prefix)
+    paths = [p for p in (settings.time_field, settings.group_field) if p]
+    search = _SqliteSearchScope(
+        scope, candidates, query, group_depth, op.namespace_prefix, cache=keywords, paths=paths
+    )
     vector = [(row[0], score) for row, score in candidates.ranked]
     ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
     head = ranked[: max(wanted, seeds)]
@@ -192,34 +198,41 @@ class _SqliteSearchScope:
         query: np.ndarray,
         group_depth: int,
         prefix: tuple[str, ...],
+        *,
+        cache: KeywordCache | None = None,
+        paths: Sequence[str] = (),
     ) -> None:
         self.scope = scope
+        self.cache = cache
+        self.paths = list(paths)
+        """Value fields ranking may ask for (read ahead with admissibility)."""
         self.candidates = candidates
         self.query = query
         self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
-        self._values: dict[tuple[int, str], object] = {}
+        self._values: dict[str, dict[int, object]] = {}
+        self._values_of: set[int] = set()
 
     def vector_candidates(self, count: int) -> list[tuple[int, float]]:
         return [(row[0], score) for row, score in self.candidates.ranked[:count]]
 
-    def keywords(self) -> tuple[fulltext.SqliteKeywords, list[str]] | None:
+    def keywords(self) -> tuple[ranking.KeywordSource, list[str]] | None:
         fields = fulltext.recorded_fields(self.scope.conn)
         if fields is None:
             return None
+        if self.cache is not None and len(self.groups) == 1:
+            cached = self.cache.source(self.scope.conn, self.groups[0])
+            if cached is not None:
+                return cached, fields
         return fulltext.SqliteKeywords(self.scope.conn, self.groups), fields
 
     def admissible(self, ids: Collection[int]) -> set[int]:
-        kept: set[int] = set()
-        for chunk in chunked(sorted(ids)):
-            kept.update(
-                row[0]
-                for row in self.scope.conn.execute(
-                    f"SELECT i.id FROM items i WHERE i.id IN ({','.join('?' * len(chunk))}) "
-                    f"AND {self.candidates.where}",
-                    (*chunk, *self.candidates.params),
-                )
-            )
-        return kept
+        """The admissible ids among `ids` — read together with the value fields ranking
+        will ask for, of these and of the vector candidates (one statement, not two)."""
+        asked = sorted(set(ids) | {row[0] for row, _ in self.candidates.ranked})
+        check = (self.candidates.where, self.candidates.params)
+        self._values, kept = _value_texts(self.scope, asked, self.paths, check=check)
+        self._values_of = set(asked)
+        return kept & set(ids)
 
     def admissible_ids(self) -> set[int]:
         return {
@@ -251,7 +264,9 @@ class _SqliteSearchScope:
         return found
 
     def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
-        return _value_texts(self.scope, sorted(ids), paths)
+        if set(paths) <= set(self._values) and self._values_of.issuperset(ids):
+            return {path: self._values[path] for path in paths}
+        return _value_texts(self.scope, sorted(ids), paths)[0]
 
     def rows(self, ids: Sequence[int]) -> dict[int, tuple]:
         """Full item rows of `ids`."""
@@ -266,26 +281,36 @@ class _SqliteSearchScope:
 
 
 def _value_texts(
-    scope: ReadScope, item_ids: list[int], paths: Sequence[str]
-) -> dict[str, dict[int, object]]:
+    scope: ReadScope,
+    item_ids: list[int],
+    paths: Sequence[str],
+    *,
+    check: tuple[str, Sequence[object]] | None = None,
+) -> tuple[dict[str, dict[int, object]], set[int]]:
     """`{path: {item_id: scalar at the dotted value path}}`, one query for every path
-    (JSON objects and arrays are left out)."""
+    (JSON objects and arrays are left out), and, in the same query, the ids meeting
+    `check` (an SQL condition on `items i` and its parameters; all ids without one)."""
     found: dict[str, dict[int, object]] = {path: {} for path in paths}
-    if not paths or not item_ids:
-        return found
+    if not item_ids or (not paths and check is None):
+        return found, set(item_ids)
     json_paths = ["$" + "".join(f'."{part}"' for part in path.split(".")) for path in paths]
-    columns = ", ".join("json_extract(value, ?), json_type(value, ?)" for _ in paths)
+    columns = "".join(", json_extract(i.value, ?), json_type(i.value, ?)" for _ in paths)
     params = [p for json_path in json_paths for p in (json_path, json_path)]
+    condition, condition_params = check or ("1", [])
+    meeting: set[int] = set()
     for chunk in chunked(item_ids):
-        for item_id, *values in scope.conn.execute(
-            f"SELECT id, {columns} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-            (*params, *chunk),
+        for item_id, ok, *values in scope.conn.execute(
+            f"SELECT i.id, {condition}{columns} FROM items i "
+            f"WHERE i.id IN ({','.join('?' * len(chunk))})",
+            (*condition_params, *params, *chunk),
         ):
+            if ok:
+                meeting.add(item_id)
             for n, path in enumerate(paths):
                 value, kind = values[2 * n], values[2 * n + 1]
                 if value is not None and kind not in ("object", "array"):
                     found[path][item_id] = value
-    return found
+    return found, meeting
 
 
 @dataclass(slots=True)

@@ -148,6 +148,15 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS group_floors_seq_idx ON group_floors (seq);
     """,
+    # 6: the keyword log (which items' keyword rows changed, per group: keyword_cache.py)
+    """
+    CREATE TABLE IF NOT EXISTS keyword_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT NOT NULL,
+        item_id INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS keyword_log_grp_idx ON keyword_log (grp, seq);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hippograph.store import fulltext, json_rows, link_sql, vector_log
+from hippograph.store import fulltext, json_rows, keyword_log, link_sql, vector_log
 from hippograph.store.codec import ns_to_text
 from hippograph.store.expect import ExpectOp, StaleWriteError, conflicts_of
 from hippograph.store.index_manager import chunked
@@ -308,7 +308,9 @@ def refresh_ttl(conn: sqlite3.Connection, item_ids: Sequence[int], now: datetime
 
 
 def compact_log(conn: sqlite3.Connection, keep: int) -> int:
-    """Drop `vector_log` entries older than the newest `keep` (see `vector_log.compact`)."""
+    """Drop `vector_log` and `keyword_log` entries older than the newest `keep` (see
+    `vector_log.compact`); returns the vector log entries dropped."""
+    keyword_log.compact(conn, keep)
     return vector_log.compact(conn, keep)
 
 

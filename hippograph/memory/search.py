@@ -5,7 +5,8 @@ Core pieces:
     - `Query`: one search text, its weight, and message ids whose memories it should skip.
     - `search_memories`: one batched store round trip for several queries, merged by key
       (best weighted score wins), best first.
-    - `search_each`: one batched round trip, each text's hits kept apart (reconcile).
+    - `search_each`: one batched round trip, each text's hits kept apart (reconcile), with
+      the cosine of each hit when the store can explain its scores.
     - `NoStoreError`, `UnindexedStoreError`: the two ways a store can be unusable here.
 """
 
@@ -18,6 +19,7 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, SearchItem, SearchOp
 
 from hippograph.memory.similarity import store_embeddings
+from hippograph.store.ranking.explain import search_explain
 
 
 class NoStoreError(RuntimeError):
@@ -88,12 +90,18 @@ def search_each(
     store: BaseStore, namespace: tuple[str, ...], texts: Sequence[str], limit: int
 ) -> list[list[tuple[SearchItem, float]]]:
     """The memories under `namespace` closest to each of `texts` (one store batch), best
-    first; an empty text finds nothing."""
+    first; an empty text finds nothing.
+
+    The searches are explained (`search_explain`), so on our stores each hit carries its
+    cosine with the text (`explain["cosine"]`) and `exact_cosines` need not embed the
+    memory again; other stores ignore the request.
+    """
     wanted = [i for i, text in enumerate(texts) if text.strip()]
     found: list[list[tuple[SearchItem, float]]] = [[] for _ in texts]
     if not wanted or limit <= 0:
         return found
-    results = store.batch([SearchOp(namespace, query=texts[i], limit=limit) for i in wanted])
+    with search_explain():
+        results = store.batch([SearchOp(namespace, query=texts[i], limit=limit) for i in wanted])
     for i, items in zip(wanted, results, strict=True):
         assert isinstance(items, list)
         found[i] = [(item, float(item.score or 0.0)) for item in _scored(store, items)]

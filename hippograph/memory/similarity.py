@@ -7,9 +7,16 @@ duplicate?") or to delete ("is this what the user asked to forget?"): a keyword 
 lift an unrelated memory past them. Those decisions re-score the few search hits with the
 store's own embedder, so they mean the same on every backend.
 
+The cosine of a hit is already known when the search that found it was explained
+(`hippograph.store.ranking.explain`): its `cosine` part is the query's cosine with the
+memory's stored vector. That is the same number when the store embeds a memory's `content`
+alone, with an embedder that embeds queries and documents alike (`LocalEmbeddings`); then
+the memory's text is not run through the model again (`search_each` asks for explained
+hits). Otherwise the text is embedded.
+
 Core pieces:
     - `exact_cosines` / `exact_cosine`: `(item, cosine)` for search hits, best first (all
-      texts of a turn embedded in one call, and cached).
+      texts of a turn embedded in one call, and cached; known cosines reused).
     - `text_similarity`: the cosine of two texts.
     - `store_embeddings`: the store's embedder, if it exposes one.
 """
@@ -23,6 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, SearchItem
+
+from hippograph.store.embeddings import LocalEmbeddings
 
 _CACHE_SIZE = 4096
 
@@ -65,6 +74,24 @@ def store_embeddings(store: BaseStore) -> Embeddings | None:
     return embedder if isinstance(embedder, Embeddings) else None
 
 
+def stored_cosines_exact(store: BaseStore) -> bool:
+    """Whether a search's `cosine` part on `store` is the exact cosine `exact_cosines` would
+    compute: the store embeds each memory's `content` and nothing else, and its embedder
+    embeds a query as it embeds a document (the local MiniLM; other embedders may not)."""
+    config = getattr(store, "index_config", None)
+    fields = config.get("fields") if isinstance(config, dict) else None
+    return fields == ["content"] and isinstance(store_embeddings(store), LocalEmbeddings)
+
+
+def _known_cosine(item: SearchItem) -> float | None:
+    """The cosine an explained search reported for `item`; `None` when it reported none (a
+    result reached through a link) or 0.0, which a hybrid search also reports for a
+    keyword match stored without a vector."""
+    explain = getattr(item, "explain", None)
+    cosine = explain.get("cosine") if isinstance(explain, dict) else None
+    return float(cosine) if isinstance(cosine, int | float) and cosine != 0.0 else None
+
+
 def _unit_vectors(embedder: Embeddings, texts: Sequence[str]) -> list[np.ndarray]:
     missing = list(dict.fromkeys(t for t in texts if _CACHE.get(embedder, t) is None))
     if missing:
@@ -80,21 +107,30 @@ def exact_cosines(
     store: BaseStore, requests: Sequence[tuple[str, Sequence[tuple[SearchItem, float]]]]
 ) -> list[list[tuple[SearchItem, float]]]:
     """For each `(text, hits)`: the hits re-scored by the cosine between `text` and each
-    memory's `content`, best first. Every text not cached yet is embedded in one call.
+    memory's `content`, best first. A cosine an explained search already reported is used
+    when it is the same number (`stored_cosines_exact`); every other text not cached yet is
+    embedded, all in one call.
 
     Falls back to the hits' own scores when the store exposes no embedder.
     """
     embedder = store_embeddings(store)
     if embedder is None:
         return [list(hits) for _, hits in requests]
-    texts = [t for text, hits in requests if hits for t in (text, *_contents(hits))]
+    reuse = stored_cosines_exact(store)
+    known = [[_known_cosine(item) if reuse else None for item, _ in hits] for _, hits in requests]
+    texts = [
+        t
+        for (text, hits), cosines in zip(requests, known, strict=True)
+        if None in cosines
+        for t in (text, *(c for c, k in zip(_contents(hits), cosines, strict=True) if k is None))
+    ]
     vectors = dict(zip(texts, _unit_vectors(embedder, texts), strict=True))
     scored_all = []
-    for text, hits in requests:
+    for (text, hits), cosines in zip(requests, known, strict=True):
         query = vectors.get(text)
         scored = [
-            (item, _dot(query, vectors[content]))
-            for (item, _), content in zip(hits, _contents(hits), strict=True)
+            (item, cosine if cosine is not None else _dot(query, vectors[content]))
+            for (item, _), content, cosine in zip(hits, _contents(hits), cosines, strict=True)
         ]
         scored_all.append(sorted(scored, key=lambda pair: pair[1], reverse=True))
     return scored_all

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph.backends import memory_index_config
@@ -64,3 +65,29 @@ def test_retrieves_two_queries_run_through_the_model_together(tmp_path):
         messages = [user_turn(earlier)["messages"][0], user_turn(latest)["messages"][0]]
         recall.invoke({"messages": messages}, context={"user_id": "alice"})
         assert embedder.runs == [[latest, f"{earlier}\n{latest}"]]  # one run, both queries
+
+
+@pytest.mark.parametrize("hybrid", [False, True], ids=["vector", "hybrid"])
+def test_memories_a_turn_finds_are_not_embedded_again(tmp_path, hybrid):
+    """Reconcile compares each fact with the memories it found by their stored vectors:
+    with an embedder that has never seen them (a new process, or a cache other users
+    filled), the memories' texts do not run through the model."""
+    path = str(tmp_path / "m.db")
+    stored = ["I live in Lisbon.", "I work at Acme.", "I have a cat named Miso."]
+    with FaissSqliteStore.from_conn_string(
+        path, index=memory_index_config(LocalEmbeddings()), hybrid=hybrid
+    ) as store:
+        agent = build_agent(store=store, checkpointer=InMemorySaver())
+        agent.invoke(user_turn(" ".join(stored)), run_config(), context={"user_id": "alice"})
+        assert len(store.search(("memories", "alice"), limit=10)) == 3
+    embedder = RecordingEmbeddings()
+    with FaissSqliteStore.from_conn_string(
+        path, index=memory_index_config(embedder), hybrid=hybrid
+    ) as store:
+        agent = build_agent(store=store, checkpointer=InMemorySaver())
+        out = agent.invoke(
+            user_turn("I live in Lisbon."), run_config("t2"), context={"user_id": "alice"}
+        )
+        assert [op["op"] for op in out["ops"]] == ["NOOP"]  # the duplicate is still seen
+        assert out["ops"][0]["score"] == pytest.approx(1.0, abs=1e-5)
+        assert embedder.ran == ["I live in Lisbon."]  # retrieve's query; nothing stored
