@@ -4,7 +4,7 @@
 that per-row round trip costs about as much as SQLite's own B-tree work. Handing SQLite the
 rows of a whole chunk as one JSON text (one C-speed encoding, one statement) leaves
 mostly the B-tree work: a bulk load's items, history, vectors and log rows cost about a
-quarter less writer CPU (≈ 18 → 14 µs per item at 100k, same run).
+quarter less writer CPU (≈ 18 → 14-15 µs per item at 100k, same run).
 
 Only exact types travel this way: text, integers and NULL (JSON numbers with a fraction are
 parsed by SQLite's own text-to-float conversion, which need not round as Python does, so
