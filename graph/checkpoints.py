@@ -21,7 +21,6 @@ Core pieces:
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections import Counter
@@ -34,6 +33,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlite import SqliteSaver
+
+from hippograph.store.connections import fsync_path
 
 
 class TurnSqliteSaver(SqliteSaver):
@@ -82,9 +83,9 @@ class TurnSqliteSaver(SqliteSaver):
             wal = self._wal_path()
             if wal is None or not wal.exists():
                 return
-            _fsync(wal)
+            fsync_path(wal)
             if not self._directory_synced:
-                _fsync(wal.parent)
+                fsync_path(wal.parent)
                 self._directory_synced = True
 
     def put(
@@ -136,11 +137,3 @@ class TurnSqliteSaver(SqliteSaver):
             if name == "main":
                 return Path(f"{file}-wal") if file else None
         return None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

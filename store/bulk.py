@@ -137,6 +137,11 @@ def given_vectors(
     """
     if not item.vectors:
         return []
+    if len(texts) == 1 and len(item.vectors) == 1:  # the common case: one field, its vector
+        field, _, digest = texts[0]
+        vector = item.vectors.get(field)
+        if vector is not None:
+            return [(digest, vector)]
     by_field = {field: digest for field, _, digest in texts}
     unknown = sorted(set(item.vectors) - set(by_field))
     if unknown:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from langgraph.store.base import get_text_at_path
 
 from hippograph.store.errors import EmbeddingDimensionError, InvalidValueError
 
@@ -90,6 +91,18 @@ def _check_json_tree(value: Any, path: str, depth: int = 0) -> None:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None without the C speedups
+_C_ENCODER = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+)
+"""`_ENCODER`'s own C encoder, built once: `JSONEncoder.encode` builds it again on every
+call, which costs as much as encoding a small value. Used for plain trees only (no cycles,
+bounded depth: `_plain_tree`); same output, by construction (these are the arguments
+`JSONEncoder.iterencode` passes it)."""
 _MAX_DEPTH = 200
 
 
@@ -123,15 +136,15 @@ def encode_value(value: object, max_bytes: int | None) -> str:
         InvalidValueError: not a mapping with string keys, not JSON-serialisable, contains
             NaN/inf or invalid Unicode, or larger than `max_bytes` once encoded.
     """
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # dict: skip the ABC check
         raise InvalidValueError(
             f"Item values must be dicts (mappings with string keys), got {type(value).__name__}"
         )
     text: str | None = None
     if _plain_tree(value):
         try:
-            text = _ENCODER.encode(value)
-            size = len(text.encode("utf-8"))
+            text = "".join(_C_ENCODER(value, 0)) if _C_ENCODER else _ENCODER.encode(value)
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
         except (ValueError, TypeError):  # NaN/inf, an odd type, a lone surrogate
             text = None
     if text is None:
@@ -144,6 +157,17 @@ def encode_value(value: object, max_bytes: int | None) -> str:
             "(raise it with FaissSqliteStore(max_value_bytes=...))"
         )
     return text
+
+
+def texts_at_path(value: Any, tokens: str | list[str]) -> list[str]:
+    """LangGraph's `get_text_at_path`, answered directly in the common case — a string
+    under one top-level key — which otherwise costs a recursive walk per indexed field."""
+    if type(tokens) is list and len(tokens) == 1 and type(value) is dict:
+        key = tokens[0]
+        text = value.get(key)
+        if type(text) is str and not key.startswith(("[", "{")) and key != "*":
+            return [text]
+    return get_text_at_path(value, tokens)
 
 
 def decode_value(text: str) -> dict[str, Any]:

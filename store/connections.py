@@ -218,13 +218,9 @@ class Connections:
             self._check_open()
             wal = Path(f"{Path(self.path).expanduser()}-wal")
             try:
-                fd = os.open(wal, os.O_RDONLY)
+                fsync_path(wal)
             except FileNotFoundError:
                 return  # checkpointed and removed: the database file was synced
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     @contextmanager
     def maintenance(self) -> Iterator[sqlite3.Connection]:
@@ -292,3 +288,18 @@ class Connections:
                 except queue.Empty:
                     break
             self._writer.close()
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a directory's) data to disk: what makes a write before it survive
+    a power loss. One home for the WAL syncs of bulk loads and agent turns and the snapshot
+    writes.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -39,7 +39,6 @@ from langgraph.store.base import (
     Result,
     SearchOp,
     TTLConfig,
-    get_text_at_path,
     tokenize_path,
     validate_op_namespace,
 )
@@ -51,6 +50,7 @@ from hippograph.store.codec import (
     prefix_condition,
     text_hash,
     text_to_ns,
+    texts_at_path,
     to_unit_vectors,
     validate_key,
     validate_ttl,
@@ -157,15 +157,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _texts_at(value: Any, tokens: str | list[str]) -> list[str]:
-    """LangGraph's `get_text_at_path`, answered directly in the common case — a string
-    under one top-level key — which otherwise costs a recursive walk per indexed field."""
-    if type(tokens) is list and len(tokens) == 1 and type(value) is dict:
-        key = tokens[0]
-        text = value.get(key)
-        if type(text) is str and not key.startswith(("[", "{")) and key != "*":
-            return [text]
-    return get_text_at_path(value, tokens)
+def _validate_once(item: bulk.BulkItem, checked: set[tuple[str, ...]]) -> None:
+    """Validate the labels of `item`'s namespace unless `checked` holds it (a bulk chunk
+    mostly repeats one namespace); add it once valid."""
+    try:
+        if item.namespace in checked:
+            return
+    except TypeError:  # an unhashable label: LangGraph's check names it
+        pass
+    validate_op_namespace(item.as_put_op())
+    checked.add(item.namespace)
 
 
 def _scoped(group: str, text: str) -> str:
@@ -490,12 +491,12 @@ class FaissSqliteStore(ExtendedStore):
         plan.source = source_for(None, current_source())
         plan.record_history = self.record_history and recording_history()
         given: list[tuple[str, bulk.Vector]] = []
+        checked: set[tuple[str, ...]] = set()  # namespaces whose labels were validated
         for n, raw in enumerate(chunk):
             try:
                 item = bulk.BulkItem.of(raw)
-                op = item.as_put_op()
-                validate_op_namespace(op)
-                put = self._prepare_put(op, plan.source)
+                _validate_once(item, checked)
+                put = self._prepare_put(item, plan.source)
                 if item.vectors and self._index is None:
                     raise InvalidValueError("this store has no vector index to put vectors in")
                 given.extend(bulk.given_vectors(item, put.texts))
@@ -557,7 +558,9 @@ class FaissSqliteStore(ExtendedStore):
         self._find_known_vectors(plan)
         return plan
 
-    def _prepare_put(self, op: PutOp, explicit_source: str | None) -> writes.PreparedPut:
+    def _prepare_put(
+        self, op: PutOp | bulk.BulkItem, explicit_source: str | None
+    ) -> writes.PreparedPut:
         """Validate and encode one put; `explicit_source` is the JSON of the provenance set
         with `provenance(...)` (computed once per batch), else each value's own `source`."""
         if not op.namespace:
@@ -576,7 +579,7 @@ class FaissSqliteStore(ExtendedStore):
         if self._index is not None and op.index is not False:
             paths = self._fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
             for path, tokens in paths:
-                found = _texts_at(op.value, tokens)
+                found = texts_at_path(op.value, tokens)
                 for n, text in enumerate(found):
                     field_name = f"{path}.{n}" if len(found) > 1 else path
                     texts.append((field_name, text, text_hash(text)))

@@ -38,16 +38,19 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from langgraph.store.base import get_text_at_path, tokenize_path
+from langgraph.store.base import tokenize_path
 
-from hippograph.store import analysis, keyword_log
+from hippograph.store import analysis, json_rows, keyword_log
+from hippograph.store.codec import texts_at_path
 from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
 
 KEYWORD_FIELDS_KEY = "keyword_fields"
 """`meta` key holding the JSON list of indexed value fields (absent: no keyword index)."""
 
-_LENGTHS = ", ".join(f"len{s}" for s in range(SLOTS))
+_LENGTH_COLUMNS = tuple(f"len{s}" for s in range(SLOTS))
+_LENGTHS = ", ".join(_LENGTH_COLUMNS)
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 KeywordRow = tuple[int, str, Sequence[str]]
 """`(item_id, group, slot texts)`: what `write_rows` indexes for one item."""
@@ -88,7 +91,7 @@ def texts_at(value: Mapping[str, Any], paths: Sequence[str]) -> list[tuple[str, 
     them (`"path"`, or `"path.N"` when a path yields several texts)."""
     texts: list[tuple[str, str]] = []
     for path in paths:
-        found = get_text_at_path(value, path if path == "$" else list(_tokens(path)))
+        found = texts_at_path(value, path if path == "$" else list(_tokens(path)))
         for n, text in enumerate(found):
             texts.append((f"{path}.{n}" if len(found) > 1 else path, text))
     return texts
@@ -168,11 +171,17 @@ def _apply_group_deltas(
     groups: Mapping[str, list[int]],
 ) -> None:
     """Add `df` changes per `(group, term)` and `[docs, len0..]` changes per group."""
-    conn.executemany(
-        "INSERT INTO keyword_terms (grp, term, df) VALUES (?, ?, ?) "
-        "ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df",
-        [(grp, term, n) for (grp, term), n in sorted(df.items()) if n],
-    )
+    by_group: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (grp, term), n in sorted(df.items()):
+        if n:
+            by_group[grp].append((term, n))
+    for grp, changes in by_group.items():  # one statement per group: rows travel as JSON
+        conn.execute(
+            "INSERT INTO keyword_terms (grp, term, df) "
+            "SELECT ?1, j.value ->> 0, j.value ->> 1 FROM json_each(?2) AS j WHERE true "
+            "ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df",
+            (grp, _JSON.encode(changes)),
+        )
     if any(n < 0 for n in df.values()):
         conn.executemany(
             "DELETE FROM keyword_terms WHERE grp = ? AND term = ? AND df <= 0",
@@ -205,6 +214,8 @@ def analyse(texts: Sequence[str]) -> tuple[list[int], dict[str, list[int]]]:
 
 def forward_text(counts: Mapping[str, Sequence[int]]) -> str:
     """`{term: per-slot counts}` as the forward index's text (leading and trailing space)."""
+    if SLOTS == 4:  # the layout in use, without a join per term
+        return " " + " ".join(f"{t}/{a}/{b}/{c}/{d}" for t, (a, b, c, d) in counts.items()) + " "
     return " " + " ".join(f"{t}/{'/'.join(map(str, tf))}" for t, tf in counts.items()) + " "
 
 
@@ -256,8 +267,9 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     """Index many items at once (replacing their previous rows); returns the items indexed
     (an item whose slots hold no searchable term gets no rows).
 
-    The batch path: postings are inserted in key order and the statistics updated once per
-    term and group, so bulk ingest pays per row, not per statement.
+    The batch path: postings are inserted in key order, documents and statistics as one
+    statement each (`json_rows`), statistics updated once per term and group, so bulk
+    ingest pays per row, not per statement.
     """
     if not rows:
         return 0
@@ -266,28 +278,24 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
     df: Counter[tuple[str, str]] = Counter()
     groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))
     postings: list[tuple[str, str, float, int]] = []
-    docs: list[tuple[object, ...]] = []
+    docs: list[tuple[int, str, int, int, int, int, str]] = []
     for item_id, grp, texts in rows:
         lengths, counts = analyse(texts)
         if not counts:
             continue
         for term, tf in counts.items():
             postings.append((grp, term, impact(tf, lengths), item_id))
-            df[(grp, term)] += 1
+        df.update((grp, term) for term in counts)
         delta = groups[grp]
         delta[0] += 1
         for s in range(SLOTS):
             delta[1 + s] += lengths[s]
-        docs.append((item_id, grp, *lengths, forward_text(counts)))
+        docs.append((item_id, grp, *lengths, forward_text(counts)))  # type: ignore[arg-type]
     postings.sort()
-    conn.executemany(
+    conn.executemany(  # impacts are floats: bound, never sent as JSON text (see json_rows)
         "INSERT INTO keyword_postings (grp, term, impact, item_id) VALUES (?, ?, ?, ?)", postings
     )
-    conn.executemany(
-        f"INSERT INTO keyword_docs (item_id, grp, {_LENGTHS}, terms) "
-        f"VALUES (?, ?, {_marks(SLOTS)}, ?)",
-        docs,
-    )
+    json_rows.insert(conn, "keyword_docs", ("item_id", "grp", *_LENGTH_COLUMNS, "terms"), docs)
     _apply_group_deltas(conn, df, groups)
     return len(docs)
 

@@ -41,6 +41,8 @@ from typing import IO, Any
 import faiss
 import numpy as np
 
+from hippograph.store.connections import fsync_path
+
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -108,14 +110,6 @@ def _well_typed(header: SnapshotHeader) -> bool:
     )
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     temp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -127,7 +121,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 class _CrcWriter:
@@ -346,7 +340,7 @@ class SnapshotDir:
                 path.unlink()
                 deleted += 1
         if deleted:
-            _fsync_dir(self.directory)
+            fsync_path(self.directory)
         return deleted
 
     def groups(self) -> list[str]:

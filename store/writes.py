@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hippograph.store import fulltext, keyword_log, link_sql, vector_log
+from hippograph.store import fulltext, json_rows, keyword_log, link_sql, vector_log
 from hippograph.store.codec import ns_to_text
 from hippograph.store.expect import ExpectOp, StaleWriteError, conflicts_of
 from hippograph.store.index_manager import chunked
@@ -166,7 +166,8 @@ def apply_puts(
     if not upserts:
         return
     item_ids = {key: ex.item_id for key, ex in existing.items()}
-    added: list[tuple[int, str, str, str | None, str, str, float | None, float | None]] = []
+    added: list[tuple[int, str, str, str | None, str, str]] = []
+    added_ttl: list[tuple[int, float | None, float | None]] = []
     updated: list[tuple[str | None, str, float | None, float | None, int]] = []
     history: list[tuple[str, str, str, str | None, str | None, str, str | None]] = []
     next_id = _next_id(conn, "items")
@@ -177,7 +178,9 @@ def apply_puts(
         if old is None:
             next_id += 1
             item_ids[(prefix, p.key)] = next_id
-            added.append((next_id, prefix, p.key, p.value_json, at, at, expires, p.ttl))
+            added.append((next_id, prefix, p.key, p.value_json, at, at))
+            if p.ttl is not None:
+                added_ttl.append((next_id, expires, p.ttl))
             history.append((prefix, p.key, "ADD", None, p.value_json, at, p.source))
         else:
             updated.append((p.value_json, at, expires, p.ttl, old.item_id))
@@ -185,20 +188,20 @@ def apply_puts(
                 history.append(
                     (prefix, p.key, "UPDATE", old.value_json, p.value_json, at, p.source)
                 )
-    conn.executemany(
-        "INSERT INTO items (id, prefix, key, value, created_at, updated_at, expires_at, "
-        "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        added,
+    json_rows.insert(
+        conn, "items", ("id", "prefix", "key", "value", "created_at", "updated_at"), added
+    )
+    conn.executemany(  # floats are bound, never sent as JSON text (see json_rows)
+        "UPDATE items SET expires_at = ?, ttl_minutes = ? WHERE id = ?",
+        [(expires, ttl, item_id) for item_id, expires, ttl in added_ttl],
     )
     conn.executemany(
         "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, ttl_minutes = ? WHERE id = ?",
         updated,
     )
     if record_history:
-        conn.executemany(
-            "INSERT INTO history (prefix, key, op, old, new, at, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            history,
+        json_rows.insert(
+            conn, "history", ("prefix", "key", "op", "old", "new", "at", "source"), history
         )
     fresh = {row[0] for row in added}
     _swap_vectors(conn, upserts, item_ids, vectors_by_hash, group_of, fresh=fresh)
@@ -259,7 +262,8 @@ def _swap_vectors(
         old_vectors[item_id][field] = (vid, grp, digest)
 
     dropped: list[tuple[int, str]] = []
-    inserted: list[tuple[int, int, str, str, str, int, bytes]] = []
+    inserted: list[tuple[int, int, str, str, str, int]] = []
+    blobs: list[bytes] = []
     next_id = _next_id(conn, "vectors")
     groups: dict[tuple[str, ...], str] = {}
     for put, item_id in zip(upserts, known, strict=True):
@@ -276,18 +280,19 @@ def _swap_vectors(
                 continue
             vector = vectors_by_hash[digest]
             next_id += 1
-            inserted.append((next_id, item_id, group, field, digest, len(vector), vector.tobytes()))
+            inserted.append((next_id, item_id, group, field, digest, len(vector)))
+            blobs.append(vector.tobytes())
     _drop_vectors(conn, dropped)
-    if not inserted:
-        return
-    conn.executemany(
-        "INSERT INTO vectors (id, item_id, grp, field, text_hash, dim, blob) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    json_rows.insert(
+        conn,
+        "vectors",
+        ("id", "item_id", "grp", "field", "text_hash", "dim"),
         inserted,
+        blob_column="blob",
+        blobs=blobs,
     )
-    conn.executemany(
-        "INSERT INTO vector_log (grp, vector_id, added) VALUES (?, ?, 1)",
-        [(row[2], row[0]) for row in inserted],
+    json_rows.insert(
+        conn, "vector_log", ("grp", "vector_id", "added"), [(r[2], r[0], 1) for r in inserted]
     )
 
 

@@ -440,7 +440,7 @@ def test_history_values_are_json(open_store: Any, db: str) -> None:
 def test_the_fast_text_lookup_agrees_with_langgraphs(value: dict[str, Any], path: str) -> None:
     from langgraph.store.base import get_text_at_path, tokenize_path
 
-    from hippograph.store.faiss_sqlite import _texts_at
+    from hippograph.store.codec import texts_at_path
 
     tokens = path if path == "$" else tokenize_path(path)
-    assert _texts_at(value, tokens) == get_text_at_path(value, tokens)
+    assert texts_at_path(value, tokens) == get_text_at_path(value, tokens)
