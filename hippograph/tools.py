@@ -160,16 +160,21 @@ class _Call:
         """The key `memory` names: a handle shown in this conversation, a key, or a unique
         start of one — always inside this user's namespace."""
         text = str(memory).strip()
+        not_found = MemoryToolError(
+            f"no memory {memory!r} in this conversation: search first, then use a handle "
+            "from the results"
+        )
         match = _HANDLE.match(text)
         if match and int(match.group(1)) in self.handles.known:
             text = self.handles.known[int(match.group(1))]
+        elif match and self.manager.store.get(self.manager.namespace, text) is None:
+            # A handle this conversation never showed names only a memory with exactly that
+            # key, never one whose key happens to start with those digits.
+            raise not_found
         try:
             return self.manager.resolve_key(text)
         except MemoryNotFoundError:
-            raise MemoryToolError(
-                f"no memory {memory!r} in this conversation: search first, then use a handle "
-                "from the results"
-            ) from None
+            raise not_found from None
         except AmbiguousKeyError:
             raise MemoryToolError(f"{memory!r} names several memories: give the handle") from None
 

@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.store.memory import InMemoryStore
 
 from hippograph import MemoryManager, ScriptedChatModel, build_agent
-from hippograph.store import FaissSqliteStore, memory_namespace
+from hippograph.store import FaissSqliteStore, Memory, memory_namespace
 from hippograph.tools import MissingUserError, create_memory_tools
 from tests.conftest import run_config, user_turn
 
@@ -119,7 +119,10 @@ def _only_key(store: Any, user: str) -> str:
 
 
 def test_handles_belong_to_the_conversation(memory_store, checkpointer):
-    MemoryManager(memory_store, "alice").add("Has a cat named Tom", category="personal")
+    # The key starts with "1", so "1" is also a unique start of a key: a handle the
+    # conversation never showed must not fall through to key-prefix lookup.
+    cat = Memory(content="Has a cat named Tom", category="personal", id=f"1{uuid.uuid4().hex}")
+    memory_store.put(memory_namespace("alice"), cat.id, cat.to_value())
     agent = _agent(
         memory_store,
         checkpointer,
