@@ -12,7 +12,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from hippograph.store import fulltext, json_rows, keyword_log, link_sql, vector_
 from hippograph.store.codec import ns_to_text
 from hippograph.store.expect import ExpectOp, StaleWriteError, conflicts_of
 from hippograph.store.index_manager import chunked
+from hippograph.store.memory import as_utc
 
 Group = Callable[[tuple[str, ...]], str]
 
@@ -332,7 +333,7 @@ def check_expectations(
         if row is None or (omit_expired and row[1] is not None and row[1] <= now):
             continue
         stamp = datetime.fromisoformat(row[0])
-        found[(op.namespace, op.key)] = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        found[(op.namespace, op.key)] = as_utc(stamp)
     conflicts = conflicts_of(expects, found)
     if conflicts:
         raise StaleWriteError(conflicts)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+
+from hippograph.store.memory import as_utc
 
 
 class MissingUserError(ValueError):
@@ -147,7 +149,7 @@ def _iso_moment(raw: object) -> str:
         moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
     except ValueError:
         raise ValueError(f"turn_at must be an ISO-8601 time, got {raw!r}") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return as_utc(moment).isoformat()
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Context))

@@ -16,9 +16,11 @@ turn them on per run through the agent's context (`recency_half_life_days`,
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from langgraph.store.base import SearchItem
+
+from hippograph.store.memory import as_utc
 
 _DAY_SECONDS = 86_400.0
 
@@ -29,7 +31,7 @@ def as_moment(raw: object, fallback: datetime) -> datetime:
     if isinstance(raw, str) and raw:
         with contextlib.suppress(ValueError):
             moment = datetime.fromisoformat(raw)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 def stated_at(item: SearchItem) -> datetime:
