@@ -167,10 +167,12 @@ class _Call:
         match = _HANDLE.match(text)
         if match and int(match.group(1)) in self.handles.known:
             text = self.handles.known[int(match.group(1))]
-        elif match and self.manager.store.get(self.manager.namespace, text) is None:
+        elif match:
             # A handle this conversation never showed names only a memory with exactly that
             # key, never one whose key happens to start with those digits.
-            raise not_found
+            if self.manager.store.get(self.manager.namespace, text) is None:
+                raise not_found
+            return text
         try:
             return self.manager.resolve_key(text)
         except MemoryNotFoundError:
