@@ -10,7 +10,7 @@ Core pieces:
       using them — the agent or any graph derived from it (`with_config`, `copy`) — is
       collected, or at interpreter exit.
     - `open_agent` / `aopen_agent`: the same as context managers that close what they
-      opened; `aopen_agent` gives an async-capable agent (`AsyncSqliteSaver` /
+      opened; `aopen_agent` gives an async-capable agent (`AsyncTurnSqliteSaver` /
       `AsyncPostgresSaver`).
 
 Storage and settings come from `hippograph.backends` / `hippograph.config`, imported when
@@ -269,7 +269,7 @@ async def aopen_agent(
     settings: Settings | None = None,
     store_url: str | Path | None = None,
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """An async-capable agent (`ainvoke` / `astream`): defaults open an `AsyncSqliteSaver`
+    """An async-capable agent (`ainvoke` / `astream`): defaults open an `AsyncTurnSqliteSaver`
     (`AsyncPostgresSaver` for a `postgresql://` `store_url`).
 
     Example:

@@ -5,10 +5,16 @@ check in the first node (`hippograph.nodes.own_thread`) alone would refuse user 
 user A's thread only after B's message is in A's conversation. `ThreadCheckedGraph` checks
 (and, for a new thread, claims) the thread when a run starts — in `stream` / `astream`,
 which `invoke`, `ainvoke`, `astream_events` and the LangGraph server all go through — so a
-refused run writes nothing.
-The first node still checks, for the agent embedded as a subgraph of another graph (whose
-runs do not start here). On a `TurnSqliteSaver` (the default SQLite checkpointer) a run's
-checkpoints are made durable once, when it ends (`hippograph.graph.checkpoints`).
+refused run writes nothing. It hands the claim to the first node (`ClaimedThread` in the
+run's config), which then skips its own check; the check in the node is what remains when
+the agent runs as a subgraph of another graph (whose runs do not start here).
+
+On a `TurnSqliteSaver` / `AsyncTurnSqliteSaver` (the default SQLite checkpointers) a run's
+checkpoints are made durable once, when it ends (`hippograph.graph.checkpoints`), and a
+sync run that names no `durability` saves each step's checkpoint before the next step
+starts (`"sync"`): such a save is a local commit without an fsync, so waiting for it costs
+less than LangGraph's default of handing it to a new background thread (`"async"`), and
+it is the stronger guarantee (issue 16, `benchmarks/results/agent_overhead.md`).
 
 Core pieces:
     - `ThreadCheckedGraph`: the agent's compiled graph class (`AgentBuilder.compile`).
@@ -24,8 +30,11 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
 from langgraph.graph.state import CompiledStateGraph
 
-from hippograph.graph.checkpoints import TurnSqliteSaver
+from hippograph.graph.checkpoints import AsyncTurnSqliteSaver, TurnSqliteSaver
+from hippograph.nodes.own_thread import CLAIMED_THREAD_KEY, ClaimedThread
 from hippograph.store.threads import aclaim_thread, claim_thread
+
+_DURABILITY_KEY = "__pregel_durability"  # where a parent graph's runs pass their durability
 
 
 class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
@@ -33,28 +42,67 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
     written (`ThreadOwnerError` when it is someone else's)."""
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`, its
-        checkpoints fsynced once when the run ends."""
+        """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`,
+        checkpoints saved step by step and fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
-        if target is not None and self.store is not None:
+        if target is None:
+            return super().stream(*args, **kwargs)
+        if self.store is not None:
             claim_thread(self.store, *target)
-        chunks = super().stream(*args, **kwargs)
-        if target is None or not isinstance(self.checkpointer, TurnSqliteSaver):
-            return chunks
-        return _synced_once(chunks, self.checkpointer, target[1])
+            args, kwargs = _with_claim(args, kwargs, ClaimedThread(*target))
+        if not isinstance(self.checkpointer, TurnSqliteSaver):
+            return super().stream(*args, **kwargs)
+        if _durability_unchosen(self.config, args, kwargs):
+            kwargs["durability"] = "sync"
+        return _synced_once(super().stream(*args, **kwargs), self.checkpointer, target[1])
 
     async def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        """`CompiledStateGraph.astream`, after the thread check."""
+        """`CompiledStateGraph.astream`, after the thread check; on an
+        `AsyncTurnSqliteSaver`, its checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
         if target is not None and self.store is not None:
             await aclaim_thread(self.store, *target)
-        async for chunk in super().astream(*args, **kwargs):
-            yield chunk
+            args, kwargs = _with_claim(args, kwargs, ClaimedThread(*target))
+        chunks = super().astream(*args, **kwargs)
+        if target is None or not isinstance(self.checkpointer, AsyncTurnSqliteSaver):
+            async for chunk in chunks:
+                yield chunk
+            return
+        async with self.checkpointer.syncing_once(target[1]):
+            async for chunk in chunks:
+                yield chunk
 
 
 def _synced_once(chunks: Iterator[Any], saver: TurnSqliteSaver, thread_id: str) -> Iterator[Any]:
     with saver.syncing_once(thread_id):
         yield from chunks
+
+
+def _given_config(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> RunnableConfig | None:
+    return args[1] if len(args) > 1 else kwargs.get("config")
+
+
+def _with_claim(
+    args: tuple[Any, ...], kwargs: dict[str, Any], claimed: ClaimedThread
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The run's arguments with `claimed` in its config, for the first node to find."""
+    config = merge_configs(
+        _given_config(args, kwargs), {"configurable": {CLAIMED_THREAD_KEY: claimed}}
+    )
+    if len(args) > 1:
+        return (args[0], config, *args[2:]), kwargs
+    return args, {**kwargs, "config": config}
+
+
+def _durability_unchosen(
+    bound: RunnableConfig | None, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> bool:
+    """Whether nobody chose this run's durability: not its caller (`durability=`, or the
+    deprecated `checkpoint_during=`) and not a parent graph it runs in as a subgraph."""
+    if kwargs.get("durability") is not None or "checkpoint_during" in kwargs:
+        return False
+    configurable = merge_configs(bound, _given_config(args, kwargs)).get("configurable") or {}
+    return _DURABILITY_KEY not in configurable and not configurable.get("checkpoint_ns")
 
 
 def run_owner(
@@ -64,8 +112,7 @@ def run_owner(
     graph bound to config `bound`; `None` when either is missing (a run without a user
     fails in the graph with `MissingUserError`; one without a thread has nothing to guard).
     """
-    given: RunnableConfig | None = args[1] if len(args) > 1 else kwargs.get("config")
-    config = merge_configs(bound, given)
+    config = merge_configs(bound, _given_config(args, kwargs))
     thread_id = (config.get("configurable") or {}).get("thread_id")
     context = kwargs.get("context")
     user_id = (

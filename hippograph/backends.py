@@ -3,8 +3,8 @@
 Core pieces:
     - `open_store` / `aopen_store`: our `FaissSqliteStore` for a path or `sqlite:///…`;
       LangGraph's `PostgresStore` for `postgresql://…` (the scale-out path).
-    - `open_checkpointer` / `aopen_checkpointer`: `SqliteSaver` / `AsyncSqliteSaver` beside
-      the store file, or `PostgresSaver` / `AsyncPostgresSaver` on the same database.
+    - `open_checkpointer` / `aopen_checkpointer`: `TurnSqliteSaver` / `AsyncTurnSqliteSaver`
+      (LangGraph's SQLite savers, a turn fsynced once) beside the store file, or `PostgresSaver` / `AsyncPostgresSaver` on the same database.
     - `memory_index_config`: the `IndexConfig` every backend uses for memories.
     - `supports` / `require`: which of hippograph's extras (history, count, erasure, links,
       verify, hybrid search, index snapshots) a store has — an `ExtendedStore` type check;
@@ -242,7 +242,8 @@ def open_checkpointer(
 async def aopen_checkpointer(
     target: str | Path | None = None, *, settings: Settings | None = None
 ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Async twin of `open_checkpointer` (`AsyncSqliteSaver` / `AsyncPostgresSaver`)."""
+    """Async twin of `open_checkpointer`: an `AsyncTurnSqliteSaver` (an `AsyncSqliteSaver`
+    whose agent turns fsync once at their end) / `AsyncPostgresSaver`."""
     settings = settings or Settings.from_env()
     url = _target(target, settings)
     if is_postgres_url(url):
@@ -256,9 +257,9 @@ async def aopen_checkpointer(
         async with AsyncConnectionPool(url, **_pool_options()) as apool:
             yield AsyncPostgresSaver(apool)
         return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from hippograph.graph.checkpoints import AsyncTurnSqliteSaver
 
-    async with AsyncSqliteSaver.from_conn_string(_checkpoint_path(url)) as saver:
+    async with AsyncTurnSqliteSaver.from_conn_string(_checkpoint_path(url)) as saver:
         await saver.setup()
         yield saver
 

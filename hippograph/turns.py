@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.messages import AIMessageChunk
 from langgraph.types import Durability
 
+from hippograph.graph.thread_check import ThreadCheckedGraph
 from hippograph.store.threads import claim_thread
 
 
@@ -54,7 +55,8 @@ class TurnStream:
 
     def __iter__(self) -> Iterator[str]:
         store = getattr(self.agent, "store", None)
-        if store is not None:  # refuse another user's thread before the run touches it
+        if store is not None and not isinstance(self.agent, ThreadCheckedGraph):
+            # refuse another user's thread before the run touches it (our agent's runs do)
             claim_thread(store, self.context["user_id"], self.config["configurable"]["thread_id"])
         streamed = False
         for mode, payload in self.agent.stream(
