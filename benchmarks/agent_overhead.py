@@ -6,9 +6,11 @@ parsing, checkpointing. The store is a real `FaissSqliteStore` on a temp file se
 `--seed` memories, the embedder the real local MiniLM.
 
 Modes, interleaved turn by turn so machine noise hits them alike:
-    - llm / offline: the agent invoked directly (LangGraph's default durability: a
-      checkpoint after every node) on the checkpointer `build_agent` opens by default
-      (`open_checkpointer`: a `TurnSqliteSaver`, one fsync per turn).
+    - llm / offline: the agent invoked directly (a checkpoint after every node) on the
+      checkpointer `build_agent` opens by default (`open_checkpointer`: a
+      `TurnSqliteSaver`, one fsync per turn; each step saved before the next, `"sync"`).
+    - offline_async: the same with LangGraph's default durability (`"async"`: each save
+      handed to a background thread), passed explicitly — the same-run A/B of that setting.
     - chat: the offline agent as `hippograph chat` and the UI run it (`TurnStream`'s
       `durability="exit"`: one checkpoint per turn).
     - offline_sqlitesaver: the offline agent on LangGraph's own `SqliteSaver` (an fsync
@@ -21,6 +23,7 @@ Modes, interleaved turn by turn so machine noise hits them alike:
       compiled like the agent (`AgentBuilder`: thread check, the default checkpointer, its
       sync and durability) — and noop chain bare: the same four nodes in a plain
       `StateGraph` with no checkpointer or store. What LangGraph's loop itself costs.
+      noop chain async: the noop chain with `durability="async"`.
     - bare store: one `store.search` + one `store.put` of the turn — the least any memory
       layer must do per turn (issue 16's baseline: a turn's p95 ≤ 1.5x its p95).
 
@@ -69,7 +72,15 @@ from hippograph.turns import CHAT_DURABILITY
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NODES = ("retrieve", "respond", "extract", "reconcile")
-AGENT_MODES = ("llm", "offline", "chat", "offline_sqlitesaver", "offline_no_window")
+AGENT_MODES = (
+    "llm",
+    "offline",
+    "offline_async",
+    "chat",
+    "offline_sqlitesaver",
+    "offline_no_window",
+)
+UNINSTRUMENTED = ("offline_async", "noop_chain_async")  # same-run A/B of a setting only
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -223,7 +234,7 @@ def _seed(store: FaissSqliteStore, users: list[str], count: int) -> None:
             )
 
 
-BASELINES = ("bare_graph", "noop_chain", "noop_chain_bare", "bare_store")
+BASELINES = ("bare_graph", "noop_chain", "noop_chain_async", "noop_chain_bare", "bare_store")
 
 
 def run(turns: int, seed: int) -> dict[str, Any]:
@@ -243,6 +254,7 @@ def run(turns: int, seed: int) -> dict[str, Any]:
             modes = [
                 _Mode("llm", llm, instrumented=True),
                 _Mode("offline", offline, instrumented=True),
+                _Mode("offline_async", offline, durability="async"),
                 _Mode("chat", offline, durability=CHAT_DURABILITY, instrumented=True),
                 _Mode("offline_sqlitesaver", on_plain, instrumented=True),
                 _Mode(
@@ -250,10 +262,15 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                 ),
                 _Mode("bare_graph", _bare_graph(model).compile(checkpointer=plain)),
                 _Mode("noop_chain", noop.compile(store=store, checkpointer=saver)),
+                _Mode(
+                    "noop_chain_async",
+                    noop.compile(store=store, checkpointer=saver),
+                    durability="async",
+                ),
                 _Mode("noop_chain_bare", _noop_chain(StateGraph(State)).compile()),
                 _Mode("bare_store", store=store),
             ]
-            _seed(store, [mode.user for mode in modes if mode.name not in BASELINES[:3]], seed)
+            _seed(store, [mode.user for mode in modes if mode.name not in BASELINES[:4]], seed)
             for n in tqdm(range(turns + WARMUP), desc="turns (all modes)"):
                 for offset, mode in enumerate(modes):
                     mode.turn(n, _sentence(10_000 * (offset + 1) + n))
@@ -308,7 +325,7 @@ def _markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "|---|---|---:|---:|",
     ]
     for mode in AGENT_MODES:
-        nodes = results[mode].get("nodes", {})
+        nodes = results[mode].get("nodes", {})  # none for UNINSTRUMENTED modes
         for node, stats in sorted(nodes.items(), key=lambda kv: NODES.index(kv[0])):
             lines.append(f"| {mode} | {node} | {stats['p50_ms']} | {stats['p95_ms']} |")
     lines += ["", *_floor(results)]
@@ -373,7 +390,7 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modes = [*AGENT_MODES, *BASELINES]
+    modes = [mode for mode in (*AGENT_MODES, *BASELINES) if mode not in UNINSTRUMENTED]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for x, mode in enumerate(modes):
         bottom = 0.0
