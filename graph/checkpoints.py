@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
@@ -184,7 +184,7 @@ class _ModeLock(asyncio.Lock):
         self._conn = conn
         self._mode: str | None = None
 
-    async def acquire(self) -> bool:
+    async def acquire(self) -> Literal[True]:
         """Take the lock, then set `PRAGMA synchronous` if this holder needs another mode."""
         await super().acquire()
         mode = TurnRuns.mode()
@@ -229,7 +229,7 @@ class AsyncTurnSqliteSaver(AsyncSqliteSaver):
         """`TurnSqliteSaver.sync`, the fsync run off the event loop."""
         async with self.lock:
             rows = await self.conn.execute_fetchall("PRAGMA database_list")
-            await asyncio.to_thread(self.runs.fsync, _wal_path(list(rows)))
+            await asyncio.to_thread(self.runs.fsync, _wal_path([tuple(row) for row in rows]))
 
     async def aput(
         self,

@@ -4,7 +4,8 @@ Core pieces:
     - `open_store` / `aopen_store`: our `FaissSqliteStore` for a path or `sqlite:///…`;
       LangGraph's `PostgresStore` for `postgresql://…` (the scale-out path).
     - `open_checkpointer` / `aopen_checkpointer`: `TurnSqliteSaver` / `AsyncTurnSqliteSaver`
-      (LangGraph's SQLite savers, a turn fsynced once) beside the store file, or `PostgresSaver` / `AsyncPostgresSaver` on the same database.
+      (LangGraph's SQLite savers, a turn fsynced once) beside the store file, or
+      `PostgresSaver` / `AsyncPostgresSaver` on the same database.
     - `memory_index_config`: the `IndexConfig` every backend uses for memories.
     - `supports` / `require`: which of hippograph's extras (history, count, erasure, links,
       verify, hybrid search, index snapshots) a store has — an `ExtendedStore` type check;

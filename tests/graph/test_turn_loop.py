@@ -7,7 +7,6 @@ the caller chose a durability; and the run's claim cannot be forged by a caller.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any
