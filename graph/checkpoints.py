@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -141,27 +140,15 @@ class TurnSqliteSaver(SqliteSaver):
         with self.lock:
             self.runs.fsync(_wal_path(self.conn.execute("PRAGMA database_list").fetchall()))
 
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
+    def put(self, config: RunnableConfig, *args: Any, **kwargs: Any) -> RunnableConfig:
         """`SqliteSaver.put`, without its own fsync inside `syncing_once`."""
         with self.runs.writing(config):
-            return super().put(config, checkpoint, metadata, new_versions)
+            return super().put(config, *args, **kwargs)
 
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
+    def put_writes(self, config: RunnableConfig, *args: Any, **kwargs: Any) -> None:
         """`SqliteSaver.put_writes`, without its own fsync inside `syncing_once`."""
         with self.runs.writing(config):
-            super().put_writes(config, writes, task_id, task_path)
+            super().put_writes(config, *args, **kwargs)
 
     @contextmanager
     def cursor(self, transaction: bool = True) -> Iterator[sqlite3.Cursor]:
@@ -231,24 +218,12 @@ class AsyncTurnSqliteSaver(AsyncSqliteSaver):
             rows = await self.conn.execute_fetchall("PRAGMA database_list")
             await asyncio.to_thread(self.runs.fsync, _wal_path([tuple(row) for row in rows]))
 
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
+    async def aput(self, config: RunnableConfig, *args: Any, **kwargs: Any) -> RunnableConfig:
         """`AsyncSqliteSaver.aput`, without its own fsync inside `syncing_once`."""
         with self.runs.writing(config):
-            return await super().aput(config, checkpoint, metadata, new_versions)
+            return await super().aput(config, *args, **kwargs)
 
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
+    async def aput_writes(self, config: RunnableConfig, *args: Any, **kwargs: Any) -> None:
         """`AsyncSqliteSaver.aput_writes`, without its own fsync inside `syncing_once`."""
         with self.runs.writing(config):
-            await super().aput_writes(config, writes, task_id, task_path)
+            await super().aput_writes(config, *args, **kwargs)
