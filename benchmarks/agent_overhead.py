@@ -5,7 +5,8 @@ work: embedding, FAISS + SQLite search and writes, prompt building, structured-o
 parsing, checkpointing. The store is a real `FaissSqliteStore` on a temp file seeded with
 `--seed` memories, the embedder the real local MiniLM.
 
-Modes, interleaved turn by turn so machine noise hits them alike:
+Modes, interleaved turn by turn in a shuffled order so machine noise (and the disk work
+one mode leaves for the next) hits them alike:
     - llm / offline: the agent invoked directly (a checkpoint after every node) on the
       checkpointer `build_agent` opens by default (`open_checkpointer`: a
       `TurnSqliteSaver`, one fsync per turn; each step saved before the next, `"sync"`).
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import statistics
 import tempfile
 import time
@@ -238,7 +240,8 @@ BASELINES = ("bare_graph", "noop_chain", "noop_chain_async", "noop_chain_bare", 
 
 
 def run(turns: int, seed: int) -> dict[str, Any]:
-    """Run all configurations turn by turn, interleaved, so machine noise hits them alike."""
+    """Run all configurations turn by turn, interleaved in a shuffled order each round, so
+    machine noise hits them alike."""
     embeddings = LocalEmbeddings()
     with tempfile.TemporaryDirectory() as tmp:
         store = FaissSqliteStore(f"{tmp}/store.db", index=memory_index_config(embeddings))
@@ -271,8 +274,9 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                 _Mode("bare_store", store=store),
             ]
             _seed(store, [mode.user for mode in modes if mode.name not in BASELINES[:4]], seed)
+            order = random.Random(0)  # modes in a new order each round: no position effects
             for n in tqdm(range(turns + WARMUP), desc="turns (all modes)"):
-                for offset, mode in enumerate(modes):
+                for offset, mode in order.sample(list(enumerate(modes)), len(modes)):
                     mode.turn(n, _sentence(10_000 * (offset + 1) + n))
         store.close()
     results = {mode.name: mode.results() for mode in modes}
