@@ -79,7 +79,10 @@ def window_vectors(
     if not queries or embedder is None or not takes_query_vectors(store):
         return {}, None
     latest, window = queries[0], (queries[1] if len(queries) > 1 else None)
-    texts = [*(window.parts if window is not None else ()), latest.text]
+    parts = window.parts if window is not None else ()
+    texts = [text for text in (*parts, latest.text) if text.strip()]
+    if not texts:
+        return {}, None
     name = embedder_name(embedder)
     known = _decoded(saved, name)
     known.pop(_digest(latest.text), None)  # the latest is searched with its exact vector
@@ -87,15 +90,14 @@ def window_vectors(
     if missing:
         try:
             fresh = embed_queries(embedder, missing)
+            for text, raw in zip(missing, fresh, strict=True):
+                known[_digest(text)] = _unit(raw)
         except Exception as exc:
             raise EmbeddingError(f"embedding the turn failed: {exc!r}") from exc
-        for text, raw in zip(missing, fresh, strict=True):
-            known[_digest(text)] = _unit(raw)
     by_text = {text: known[_digest(text)] for text in texts}
-    dims = len(by_text[latest.text])
-    if any(len(vector) != dims for vector in by_text.values()):
+    if len({len(vector) for vector in by_text.values()}) > 1:
         raise EmbeddingError("the embedder returned vectors of different sizes")
-    vectors = {latest.text: by_text[latest.text]}
+    vectors = {latest.text: by_text[latest.text]} if latest.text in by_text else {}
     if window is not None:
         vectors[window.text] = pooled([by_text[text] for text in texts])
     kept = list(dict.fromkeys(texts))[-keep:] if keep else []

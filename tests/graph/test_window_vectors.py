@@ -159,3 +159,15 @@ def test_saved_vectors_of_another_embedder_or_unreadable_are_embedded_again(tmp_
         embedder.ran.clear()
         window_vectors(store, queries, saved, 3)
         assert embedder.ran == ["hi"]  # the latest only: the earlier one was saved
+
+
+def test_a_blank_latest_message_embeds_nothing_blank(tmp_path):
+    embedder = RecordingEmbeddings()
+    with _seeded(tmp_path / "m.db", embedder, hybrid=True) as store:
+        embedder.ran.clear()
+        messages = [HumanMessage(CONVERSATION[0]), HumanMessage("  ")]
+        out = build_recall_graph(store=store).invoke(
+            {"messages": messages}, context={"user_id": "alice"}
+        )
+    assert embedder.ran == [CONVERSATION[0]]  # the window's only message; nothing blank
+    assert out["recalled"]

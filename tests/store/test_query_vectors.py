@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hippograph.store import InvalidValueError
-from hippograph.store.query_vectors import query_vectors, takes_query_vectors
+from hippograph.store import InvalidValueError, query_vectors
+from hippograph.store.query_vectors import takes_query_vectors
 
 NS = ("docs",)
 CAT, TEA = "Where does my cat sleep?", "Which tea do I drink?"
