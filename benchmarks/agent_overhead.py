@@ -9,9 +9,10 @@ Modes, interleaved turn by turn in a shuffled order so machine noise (and the di
 one mode leaves for the next) hits them alike:
     - llm / offline: the agent invoked directly (a checkpoint after every node) on the
       checkpointer `build_agent` opens by default (`open_checkpointer`: a
-      `TurnSqliteSaver`, one fsync per turn; each step saved before the next, `"sync"`).
-    - offline_async: the same with LangGraph's default durability (`"async"`: each save
-      handed to a background thread), passed explicitly — the same-run A/B of that setting.
+      `TurnSqliteSaver`, one fsync per turn; LangGraph's default durability, `"async"`:
+      each save handed to a background thread while the next node runs).
+    - offline_sync: the same with `durability="sync"` (each step's save waited for before
+      the next starts) — the same-run A/B of that setting.
     - chat: the offline agent as `hippograph chat` and the UI run it (`TurnStream`'s
       `durability="exit"`: one checkpoint per turn).
     - offline_sqlitesaver: the offline agent on LangGraph's own `SqliteSaver` (an fsync
@@ -21,10 +22,10 @@ one mode leaves for the next) hits them alike:
     - bare graph: START → respond → END with the same model on LangGraph's `SqliteSaver` —
       a graph without memory; the memory overhead of a turn is the difference.
     - noop chain: the agent's loop with no work in it — four nodes that return nothing,
-      compiled like the agent (`AgentBuilder`: thread check, the default checkpointer, its
-      sync and durability) — and noop chain bare: the same four nodes in a plain
+      compiled like the agent (`AgentBuilder`: thread check, the default checkpointer and
+      its one fsync) — and noop chain bare: the same four nodes in a plain
       `StateGraph` with no checkpointer or store. What LangGraph's loop itself costs.
-      noop chain async: the noop chain with `durability="async"`.
+      noop chain sync: the noop chain with `durability="sync"`.
     - bare store: one `store.search` + one `store.put` of the turn — the least any memory
       layer must do per turn (issue 16's baseline: a turn's p95 ≤ 1.5x its p95).
 
@@ -77,12 +78,12 @@ NODES = ("retrieve", "respond", "extract", "reconcile")
 AGENT_MODES = (
     "llm",
     "offline",
-    "offline_async",
+    "offline_sync",
     "chat",
     "offline_sqlitesaver",
     "offline_no_window",
 )
-UNINSTRUMENTED = ("offline_async", "noop_chain_async")  # same-run A/B of a setting only
+UNINSTRUMENTED = ("offline_sync", "noop_chain_sync")  # same-run A/B of a setting only
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -236,7 +237,7 @@ def _seed(store: FaissSqliteStore, users: list[str], count: int) -> None:
             )
 
 
-BASELINES = ("bare_graph", "noop_chain", "noop_chain_async", "noop_chain_bare", "bare_store")
+BASELINES = ("bare_graph", "noop_chain", "noop_chain_sync", "noop_chain_bare", "bare_store")
 
 
 def run(turns: int, seed: int) -> dict[str, Any]:
@@ -257,7 +258,7 @@ def run(turns: int, seed: int) -> dict[str, Any]:
             modes = [
                 _Mode("llm", llm, instrumented=True),
                 _Mode("offline", offline, instrumented=True),
-                _Mode("offline_async", offline, durability="async"),
+                _Mode("offline_sync", offline, durability="sync"),
                 _Mode("chat", offline, durability=CHAT_DURABILITY, instrumented=True),
                 _Mode("offline_sqlitesaver", on_plain, instrumented=True),
                 _Mode(
@@ -266,9 +267,9 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                 _Mode("bare_graph", _bare_graph(model).compile(checkpointer=plain)),
                 _Mode("noop_chain", noop.compile(store=store, checkpointer=saver)),
                 _Mode(
-                    "noop_chain_async",
+                    "noop_chain_sync",
                     noop.compile(store=store, checkpointer=saver),
-                    durability="async",
+                    durability="sync",
                 ),
                 _Mode("noop_chain_bare", _noop_chain(StateGraph(State)).compile()),
                 _Mode("bare_store", store=store),
@@ -378,7 +379,7 @@ def _floor(results: dict[str, Any]) -> list[str]:
         f"`NodeTimer` callbacks, which alone add {callbacks:.1f} ms to a turn (instrumented "
         f"minus uninstrumented turn). "
         f"The same loop with no work in its four nodes (noop chain: thread check, default "
-        f"checkpointer, its sync) takes {loop['p50_ms']} / {loop['p95_ms']} ms p50 / p95, "
+        f"checkpointer, its fsync) takes {loop['p50_ms']} / {loop['p95_ms']} ms p50 / p95, "
         f"{loop['p50_ms'] / store:.2f}x / "
         f"{loop['p95_ms'] / results['bare_store']['turn']['p95_ms']:.2f}x the bare store; "
         f"LangGraph's loop alone (no checkpointer, no store) {bare_loop['p50_ms']} / "

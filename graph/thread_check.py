@@ -10,11 +10,10 @@ run's config), which then skips its own check; the check in the node is what rem
 the agent runs as a subgraph of another graph (whose runs do not start here).
 
 On a `TurnSqliteSaver` / `AsyncTurnSqliteSaver` (the default SQLite checkpointers) a run's
-checkpoints are made durable once, when it ends (`hippograph.graph.checkpoints`), and a
-sync run that names no `durability` saves each step's checkpoint before the next step
-starts (`"sync"`): such a save is a local commit without an fsync, so waiting for it costs
-less than LangGraph's default of handing it to a new background thread (`"async"`), and
-it is the stronger guarantee (issue 16, `benchmarks/results/agent_overhead.md`).
+checkpoints are made durable once, when it ends (`hippograph.graph.checkpoints`). Runs keep
+LangGraph's durability (`"async"` unless chosen): waiting for each step's save (`"sync"`)
+was measured cheaper at p50 but not at p95, where `"async"` hides the save behind the next
+node's work (issue 16, `benchmarks/results/agent_overhead.md`).
 
 Core pieces:
     - `ThreadCheckedGraph`: the agent's compiled graph class (`AgentBuilder.compile`).
@@ -34,16 +33,14 @@ from hippograph.graph.checkpoints import AsyncTurnSqliteSaver, TurnSqliteSaver
 from hippograph.nodes.own_thread import CLAIMED_THREAD_KEY, ClaimedThread
 from hippograph.store.threads import aclaim_thread, claim_thread
 
-_DURABILITY_KEY = "__pregel_durability"  # where a parent graph's runs pass their durability
-
 
 class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
     """A compiled agent whose runs claim their thread for their user before anything is
     written (`ThreadOwnerError` when it is someone else's)."""
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`,
-        checkpoints saved step by step and fsynced once when the run ends."""
+        """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`, its
+        checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
         if target is None:
             return super().stream(*args, **kwargs)
@@ -52,8 +49,6 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
             args, kwargs = _with_claim(args, kwargs, ClaimedThread(*target))
         if not isinstance(self.checkpointer, TurnSqliteSaver):
             return super().stream(*args, **kwargs)
-        if _durability_unchosen(self.config, args, kwargs):
-            kwargs["durability"] = "sync"
         return _synced_once(super().stream(*args, **kwargs), self.checkpointer, target[1])
 
     async def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
@@ -92,17 +87,6 @@ def _with_claim(
     if len(args) > 1:
         return (args[0], config, *args[2:]), kwargs
     return args, {**kwargs, "config": config}
-
-
-def _durability_unchosen(
-    bound: RunnableConfig | None, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> bool:
-    """Whether nobody chose this run's durability: not its caller (`durability=`, or the
-    deprecated `checkpoint_during=`) and not a parent graph it runs in as a subgraph."""
-    if kwargs.get("durability") is not None or "checkpoint_during" in kwargs:
-        return False
-    configurable = merge_configs(bound, _given_config(args, kwargs)).get("configurable") or {}
-    return _DURABILITY_KEY not in configurable and not configurable.get("checkpoint_ns")
 
 
 def run_owner(

@@ -1,18 +1,14 @@
 """What a turn costs beyond its nodes (issue 16), held where it was cut: the thread record
 is read once per turn, not once by the run and again by its first node (nor a third time
-by the chat surfaces); a sync turn on the default SQLite checkpointer saves each step
-before the next starts instead of handing every save to a new background thread — unless
-the caller chose a durability; and the run's claim cannot be forged by a caller."""
+by the chat surfaces), and the run's claim that lets the node skip its read cannot be
+forged by a caller."""
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.store.base import GetOp
@@ -20,7 +16,6 @@ from langgraph.store.base import GetOp
 from hippograph.backends import memory_index_config
 from hippograph.graph import build_agent
 from hippograph.graph.agent import build_agent_graph
-from hippograph.graph.checkpoints import TurnSqliteSaver
 from hippograph.memory.context import Context
 from hippograph.memory.state import State
 from hippograph.nodes.own_thread import CLAIMED_THREAD_KEY
@@ -79,57 +74,3 @@ def test_a_claim_named_in_the_config_does_not_skip_the_check(memory_store):
     forged = {"configurable": {"thread_id": "t1", CLAIMED_THREAD_KEY: ["bob", "t1"]}}
     with pytest.raises(ThreadOwnerError):
         graph.invoke(user_turn("I live in Porto."), forged, context={"user_id": "bob"})
-
-
-class SlowSaver(TurnSqliteSaver):
-    """The real saver on a slow disk: each checkpoint takes 30 ms to save."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(conn)
-        self.events: list[str] = []
-
-    def put(self, *args: Any, **kwargs: Any) -> Any:
-        self.events.append("save")
-        time.sleep(0.03)
-        saved = super().put(*args, **kwargs)
-        self.events.append("saved")
-        return saved
-
-
-class NodeStarts(BaseCallbackHandler):
-    """Records when each of the agent's nodes starts, into the saver's event list."""
-
-    def __init__(self, events: list[str]) -> None:
-        self.events = events
-
-    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
-        name = kwargs.get("name")
-        if name and (kwargs.get("metadata") or {}).get("langgraph_node") == name:
-            self.events.append(name)
-
-
-def _events(saver: SlowSaver, **run: Any) -> list[str]:
-    agent = build_agent(store=run.pop("store"), checkpointer=saver)
-    config = {**run_config("t1"), "callbacks": [NodeStarts(saver.events)]}
-    agent.invoke(user_turn("I live in Lisbon."), config, context={"user_id": "al"}, **run)
-    return saver.events
-
-
-def test_a_turn_saves_each_step_before_the_next_starts(memory_store, tmp_path):
-    with SlowSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
-        events = _events(saver, store=memory_store)
-    assert [e for e in events if e not in ("save", "saved")] == [
-        "retrieve",
-        "respond",
-        "extract",
-        "reconcile",
-    ]
-    assert "".join("(" if e == "save" else ")" if e == "saved" else "n" for e in events) == (
-        "()()n()n()n()n()"
-    )
-
-
-def test_a_durability_the_caller_chose_is_kept(memory_store, tmp_path):
-    with SlowSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
-        events = _events(saver, store=memory_store, durability="exit")
-    assert events.count("save") == 1
