@@ -158,7 +158,7 @@ def rebuild(conn: sqlite3.Connection, fields: Sequence[str], group_of: Callable[
             (item_id, group_of(prefix), item_texts(json.loads(value), fields))
             for item_id, prefix, value in batch
         ]
-        indexed += write_rows(conn, rows)
+        indexed += write_rows(conn, rows, fresh=True)
     return indexed
 
 
@@ -263,17 +263,20 @@ def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int], *, log: bool 
     return len(docs)
 
 
-def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
+def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow], *, fresh: bool = False) -> int:
     """Index many items at once (replacing their previous rows); returns the items indexed
     (an item whose slots hold no searchable term gets no rows).
 
     The batch path: postings are inserted in key order, documents and statistics as one
     statement each (`json_rows`), statistics updated once per term and group, so bulk
-    ingest pays per row, not per statement.
+    ingest pays per row, not per statement. `fresh`: every item was inserted by this transaction
+    (it has no rows to replace), so nothing is looked up to delete; the keyword log records
+    the items either way.
     """
     if not rows:
         return 0
-    delete_rows(conn, [item_id for item_id, _, _ in rows], log=False)
+    if not fresh:
+        delete_rows(conn, [item_id for item_id, _, _ in rows], log=False)
     keyword_log.record(conn, [(grp, item_id) for item_id, grp, _ in rows])
     df: Counter[tuple[str, str]] = Counter()
     groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))

@@ -234,16 +234,20 @@ def _write_keywords(
     `fields` (or its own `index_paths`); one without loses its rows. Items inserted by
     this batch (`fresh`) have no rows to drop."""
     rows: list[fulltext.KeywordRow] = []
+    new_rows: list[fulltext.KeywordRow] = []
     unindexed: list[int] = []
     for put in upserts:
         item_id = item_ids[(put.prefix, put.key)]
         if put.texts and put.value is not None:
             texts = fulltext.item_texts(put.value, fields, put.index_paths)
-            rows.append((item_id, group_of(put.namespace), texts))
+            (new_rows if item_id in fresh else rows).append(
+                (item_id, group_of(put.namespace), texts)
+            )
         elif item_id not in fresh:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)
     fulltext.write_rows(conn, rows)
+    fulltext.write_rows(conn, new_rows, fresh=True)
 
 
 def _swap_vectors(
