@@ -72,8 +72,13 @@ def slot_of(field_name: str, fields: Sequence[str]) -> int:
     return SLOTS - 1
 
 
-def slot_texts(texts: Iterable[tuple[str, str]], fields: Sequence[str]) -> list[str]:
+def slot_texts(texts: Sequence[tuple[str, str]], fields: Sequence[str]) -> list[str]:
     """`(field name, text)` pairs laid out as the `SLOTS` texts of one item."""
+    if len(texts) == 1:  # the common case (one field): its slot holds the text as it is
+        slots = [""] * SLOTS
+        field_name, text = texts[0]
+        slots[slot_of(field_name, fields)] = text
+        return slots
     parts: list[list[str]] = [[] for _ in range(SLOTS)]
     for field_name, text in texts:
         parts[slot_of(field_name, fields)].append(text)

@@ -42,6 +42,9 @@ class PreparedPut:
     index_paths: list[str] | None = None
     """A per-put `index=[...]`: the paths its keyword row reads (`None`: the database's
     keyword fields)."""
+    text_paths: tuple[str, ...] | None = None
+    """The paths `texts` were read from, in order (`None`: not known): when they are the
+    paths the keyword row reads, it is laid out from `texts` without reading the value again."""
     prefix: str = dataclasses.field(init=False)
     """The namespace as the `prefix` column stores it."""
 
@@ -236,10 +239,15 @@ def _write_keywords(
     rows: list[fulltext.KeywordRow] = []
     new_rows: list[fulltext.KeywordRow] = []
     unindexed: list[int] = []
+    field_paths = tuple(fields)
     for put in upserts:
         item_id = item_ids[(put.prefix, put.key)]
         if put.texts and put.value is not None:
-            texts = fulltext.item_texts(put.value, fields, put.index_paths)
+            if put.index_paths is None and put.text_paths == field_paths:
+                # the texts the put was embedded from are the ones its keyword row reads
+                texts = fulltext.slot_texts([(f, text) for f, text, _ in put.texts], fields)
+            else:
+                texts = fulltext.item_texts(put.value, fields, put.index_paths)
             (new_rows if item_id in fresh else rows).append(
                 (item_id, group_of(put.namespace), texts)
             )
