@@ -283,7 +283,15 @@ def _swap_vectors(
         group = groups.get(put.namespace)
         if group is None:
             group = groups[put.namespace] = group_of(put.namespace)
-        current = old_vectors.get(item_id, {})
+        current = old_vectors.get(item_id)
+        if current is None and len(put.texts) == 1:  # the common case: one text, no vector yet
+            field, _, digest = put.texts[0]
+            vector = vectors_by_hash[digest]
+            next_id += 1
+            inserted.append((next_id, item_id, group, field, digest, len(vector)))
+            blobs.append(vector.tobytes())
+            continue
+        current = current or {}
         wanted = {field: digest for field, _, digest in put.texts}
         for field, (vid, grp, digest) in current.items():
             if wanted.get(field) != digest:
