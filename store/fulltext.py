@@ -180,13 +180,17 @@ def _apply_group_deltas(
     for (grp, term), n in sorted(df.items()):
         if n:
             by_group[grp].append((term, n))
-    for grp, changes in by_group.items():  # one statement per group: rows travel as JSON
-        conn.execute(
-            "INSERT INTO keyword_terms (grp, term, df) "
-            "SELECT ?1, j.value ->> 0, j.value ->> 1 FROM json_each(?2) AS j WHERE true "
-            "ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df",
-            (grp, _JSON.encode(changes)),
-        )
+    upsert = (
+        "INSERT INTO keyword_terms (grp, term, df) SELECT ?1, {} FROM json_each(?2) AS j "
+        "WHERE true ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df"
+    )
+    for grp, changes in by_group.items():  # a statement or two per group: rows travel as JSON
+        ones = [term for term, n in changes if n == 1]  # most, in a load: a flat array of terms
+        if ones:
+            conn.execute(upsert.format("j.value, 1"), (grp, _JSON.encode(ones)))
+        if len(ones) < len(changes):
+            others = [change for change in changes if change[1] != 1]
+            conn.execute(upsert.format("j.value ->> 0, j.value ->> 1"), (grp, _JSON.encode(others)))
     if any(n < 0 for n in df.values()):
         conn.executemany(
             "DELETE FROM keyword_terms WHERE grp = ? AND term = ? AND df <= 0",
