@@ -278,9 +278,9 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow], *, fresh: b
 
     The batch path: postings are inserted in key order, documents and statistics as one
     statement each (`json_rows`), statistics updated once per term and group, so bulk
-    ingest pays per row, not per statement. `fresh`: every item was inserted by this transaction
-    (it has no rows to replace), so nothing is looked up to delete; the keyword log records
-    the items either way.
+    ingest pays per row, not per statement. `fresh`: every item was inserted by this
+    transaction (it has no rows to replace), so nothing is looked up to delete; the keyword
+    log records the items either way.
     """
     if not rows:
         return 0
