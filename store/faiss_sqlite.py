@@ -79,6 +79,7 @@ from hippograph.store.links import (
     ListLinksOp,
     current_expansion,
 )
+from hippograph.store.query_vectors import given_query_vector
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import explaining
 from hippograph.store.schema import migrate
@@ -546,8 +547,11 @@ class FaissSqliteStore(ExtendedStore):
                 if op.query and self._index is not None:
                     group = self._group_of(op.namespace_prefix)
                     plan.query_groups.setdefault(op.query, set()).add(group)
+                    given = given_query_vector(op.query, self._index.dims)
                     cached = self._query_cache.get(_scoped(group, op.query))
-                    if plan.queries.get(op.query) is None:
+                    if given is not None:
+                        plan.queries[op.query] = given
+                    elif plan.queries.get(op.query) is None:
                         plan.queries[op.query] = cached
             elif isinstance(op, ListNamespacesOp):
                 plan.lists.append((i, op))
