@@ -53,6 +53,7 @@ import numpy as np
 
 from hippograph.store import keyword_log, vector_log
 from hippograph.store.cached_values import ItemValues
+from hippograph.store.cached_vectors import VectorOwners
 from hippograph.store.fulltext import parse_forward
 from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
@@ -82,6 +83,18 @@ def _narrow(values: np.ndarray) -> np.ndarray:
         if top <= np.iinfo(dtype).max:
             return values.astype(dtype)
     return values.astype(np.int64)
+
+
+def _locate(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For int64 `wanted`: whether each is in `values` (ascending, a narrow dtype from
+    `_narrow`), and where. The probes are cast to `values`' dtype (clipped to its range, so
+    none matches wrongly): a search with wider probes would convert all of `values` first."""
+    info = np.iinfo(values.dtype)
+    probes = np.clip(wanted, info.min, info.max).astype(values.dtype)
+    positions = np.searchsorted(values, probes)
+    found = positions < len(values)
+    found[found] = values[positions[found]] == wanted[found]
+    return found, positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +176,7 @@ class _Main:
 
     def find_docs(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For `ids`: whether each is a loaded document, and its row in `doc_lengths`."""
-        rows = np.searchsorted(self.doc_ids, ids)
-        found = rows < len(self.doc_ids)
-        found[found] = self.doc_ids[rows[found]] == ids[found]
-        return found, rows
+        return _locate(self.doc_ids, ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +199,15 @@ class _Group:
     keyword_seq: int
     values: ItemValues
     """The value fields ranking reads, of the group's items (`cached_values`)."""
+    vectors: VectorOwners
+    """Which item owns each of the group's vectors (`cached_vectors`)."""
 
     @property
     def nbytes(self) -> int:
         """Bytes held, roughly."""
         changed = _ADDED_BYTES * len(self.added)
-        return self.main.nbytes + self.removed.nbytes + changed + self.values.nbytes
+        held = self.values.nbytes + self.vectors.nbytes
+        return self.main.nbytes + self.removed.nbytes + changed + held
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:
         """Which of `ids` (loaded documents) still hold their loaded postings."""
@@ -225,6 +238,7 @@ def _load(
         vector_seq=heads[0],
         keyword_seq=heads[1],
         values=ItemValues.load(conn, name, paths),
+        vectors=VectorOwners.load(conn, name),
     )
 
 
@@ -236,9 +250,10 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
         or vector_log.group_floor(conn, group.name) > group.vector_seq
     ):
         return None
+    vectors = group.vectors.advance(conn, group.name, group.vector_seq, heads[0])
     changed = keyword_log.changed_items(conn, group.name, group.keyword_seq, heads[1])
     if not changed:
-        return replace(group, vector_seq=heads[0], keyword_seq=heads[1])
+        return replace(group, vector_seq=heads[0], keyword_seq=heads[1], vectors=vectors)
     main = group.main
     added = dict(group.added)
     added_terms = {t: set(ids) for t, ids in group.added_terms.items()}
@@ -291,6 +306,7 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
         vector_seq=heads[0],
         keyword_seq=heads[1],
         values=values,
+        vectors=vectors,
     )
 
 
@@ -305,6 +321,11 @@ class CachedKeywords:
     def item_values(self) -> ItemValues:
         """The group's value fields and TTL flags at this snapshot (`cached_values`)."""
         return self.group.values
+
+    @property
+    def vector_owners(self) -> VectorOwners:
+        """The group's `vector id → item id` map at this snapshot (`cached_vectors`)."""
+        return self.group.vectors
 
     def collection(self) -> CollectionStats:
         """Documents in the group and their total length per slot."""
@@ -375,9 +396,7 @@ class CachedKeywords:
                 start, end = main.span(term)
                 if start == end:
                     continue
-                posting = np.searchsorted(main.ids[start:end], targets)
-                hit = posting < end - start
-                hit[hit] = main.ids[start + posting[hit]] == targets[hit]
+                hit, posting = _locate(main.ids[start:end], targets)
                 tf[at_main[hit], column] = main.tf[start + posting[hit]]
         for row in np.flatnonzero(fresh[keep]).tolist():
             doc_lengths, counts = group.added[int(found[row])]
