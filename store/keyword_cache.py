@@ -377,8 +377,10 @@ class CachedKeywords:
         """The forward index of the documents `ids` (those indexed), limited to `terms`,
         ascending ids."""
         group, main = self.group, self.group.main
-        wanted = np.asarray(sorted(set(ids)), dtype=np.int64)
-        fresh = np.asarray([i in group.added for i in wanted.tolist()], dtype=bool)
+        wanted = np.unique(np.fromiter(ids, dtype=np.int64, count=len(ids)))
+        fresh = np.zeros(len(wanted), dtype=bool)
+        if group.added:
+            fresh[:] = [i in group.added for i in wanted.tolist()]
         loaded, rows = main.find_docs(wanted)
         loaded &= ~fresh
         loaded[loaded] = group.is_live(wanted[loaded])
