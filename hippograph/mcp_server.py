@@ -108,7 +108,7 @@ class _UserMemories:
                 f"no memory {exc.args[0]!r}: find its key with search_memories or list_memories"
             ) from None
         except AmbiguousKeyError as exc:
-            raise ToolError(f"{exc.args[0]!r} is the start of several keys: give more") from None
+            raise ToolError(f"{exc.args[0]!r} {exc.problem}: give more") from None
         except ValueError as exc:
             raise ToolError(f"nothing changed: {exc}") from None
 

@@ -87,8 +87,22 @@ class MemoryNotFoundError(KeyError):
     """No memory with this key in the user's namespace."""
 
 
+MIN_KEY_PREFIX = 4
+"""Fewest characters of a shortened key: one or two characters that happen to start a
+single key are a typo or a guess (a model calling `delete_memory` with "a"), not a choice."""
+
+
 class AmbiguousKeyError(KeyError):
-    """A key prefix matches more than one of the user's memories."""
+    """A shortened key does not name one memory: several of the user's keys start with it."""
+
+    problem = "is the start of several keys"
+    """What is wrong with the key, as error messages finish the sentence "'<key>' …"."""
+
+
+class KeyPrefixTooShortError(AmbiguousKeyError):
+    """A shortened key under `MIN_KEY_PREFIX` characters (whole keys of any length work)."""
+
+    problem = f"is not a whole key, and a shortened key needs at least {MIN_KEY_PREFIX} characters"
 
 
 class DuplicateMemoryError(ValueError):
@@ -243,10 +257,13 @@ class MemoryManager(MemoryLinks, MemoryJsonl):
 
         Raises:
             MemoryNotFoundError: no memory has this key or a key starting with it.
+            KeyPrefixTooShortError: not a whole key, and shorter than `MIN_KEY_PREFIX`.
             AmbiguousKeyError: several memories' keys start with it.
         """
         if self.store.get(self.namespace, key) is not None:
             return key
+        if 0 < len(key) < MIN_KEY_PREFIX:
+            raise KeyPrefixTooShortError(key)
         found = [item.key for item in self._items() if item.key.startswith(key)] if key else []
         if not found:
             raise MemoryNotFoundError(key)

@@ -177,8 +177,8 @@ class _Call:
             return self.manager.resolve_key(text)
         except MemoryNotFoundError:
             raise not_found from None
-        except AmbiguousKeyError:
-            raise MemoryToolError(f"{memory!r} names several memories: give the handle") from None
+        except AmbiguousKeyError as exc:
+            raise MemoryToolError(f"{memory!r} {exc.problem}: give the handle") from None
 
     def line(self, memory: Memory, score: float | None = None) -> str:
         """One memory as the model sees it."""

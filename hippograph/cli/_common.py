@@ -79,9 +79,7 @@ def resolve_key(manager: MemoryManager, key: str) -> str:
             ExitCode.NOT_FOUND,
         ) from exc
     except AmbiguousKeyError as exc:
-        raise fail(
-            f"{key!r} is the start of several keys: give more characters", ExitCode.USAGE
-        ) from exc
+        raise fail(f"{key!r} {exc.problem}: give more characters", ExitCode.USAGE) from exc
 
 
 def fail(message: str, code: ExitCode = ExitCode.FAILED) -> CliError:

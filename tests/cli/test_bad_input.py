@@ -279,6 +279,18 @@ def test_a_missing_key_deletes_nothing(db: Path) -> None:
     assert items(db) == before
 
 
+def test_a_key_too_short_to_be_deliberate_deletes_nothing(db: Path) -> None:
+    """One or two characters that happen to start only one key are a typo or a guess, not
+    a choice: deleting needs at least `MIN_KEY_PREFIX` characters (or the whole key)."""
+    key = key_of(db)
+    before = items(db)
+    one_error(
+        run("memories", "delete", key[:1], "--yes", db=db), ExitCode.USAGE, "at least 4 characters"
+    )
+    assert items(db) == before
+    assert run("memories", "delete", key[:4], "--yes", db=db).returncode == 0
+
+
 # ---------------------------------------------------------------- import
 
 

@@ -105,6 +105,8 @@ async def test_bad_calls_change_nothing_and_say_why(tmp_path: Path) -> None:
         )
         assert await _error(client, "add_memory", content="Has a dog", importance=2)
         assert "no memory 'nope'" in await _error(client, "delete_memory", key="nope")
+        short = await _error(client, "delete_memory", key=kept["key"][:2])
+        assert "at least 4 characters" in short
         assert "nothing to update" in await _error(client, "update_memory", key=kept["key"])
         assert "must not be empty" in await _error(
             client, "update_memory", key=kept["key"], content="  "
