@@ -30,11 +30,14 @@ Keeping it exact, like `index_manager` keeps FAISS groups exact:
 
 Each copy also holds its items' value fields that ranking reads (date, thread) and whether
 each carries a TTL (`cached_values.ItemValues`, kept exact through the same log), so a warm
-search reads no candidate's value from SQLite.
+search reads no candidate's value from SQLite, and which item owns each of the group's
+vectors (`cached_vectors.VectorOwners`, kept exact through the vector log), so it maps FAISS
+hits to items and takes keyword-only candidates' vectors from the FAISS group without SQL.
 
 Memory: about 24 bytes per posting (item id, per-slot counts, impact, champion order;
-narrow dtypes when ids and counts allow) plus about 24 bytes per item of values — 57 MB
-per 100k LoCoMo memories, about 23 postings each (`benchmarks/results/hybrid_search.md`).
+narrow dtypes when ids and counts allow) plus about 24 bytes per item of values and 32 per
+vector of the vector map — about 60 MB per 100k LoCoMo memories, about 23 postings each
+(`benchmarks/results/hybrid_search.md`).
 Least recently searched groups are evicted past `max_bytes`, so many tenants never pin RAM.
 """
 
