@@ -89,13 +89,13 @@ class VectorOwners:
     def owner_of(self, vector_ids: np.ndarray) -> np.ndarray:
         """Each vector's item id (int64), -1 for a vector the group does not hold now."""
         vector_ids = np.asarray(vector_ids, dtype=np.int64)
-        rows = np.searchsorted(self.ids, vector_ids)
-        inside = rows < len(self.ids)
-        found = np.zeros(len(vector_ids), dtype=bool)
-        found[inside] = self.ids[rows[inside]] == vector_ids[inside]
-        if len(self.removed):
-            found &= ~np.isin(vector_ids, self.removed)
-        items = np.where(found, self.owners[np.minimum(rows, max(len(self.ids) - 1, 0))], -1)
+        items = np.full(len(vector_ids), -1, dtype=np.int64)
+        if len(self.ids):  # loaded empty (a new tenant): only `added` can hold them
+            rows = np.minimum(np.searchsorted(self.ids, vector_ids), len(self.ids) - 1)
+            found = self.ids[rows] == vector_ids
+            if len(self.removed):
+                found &= ~np.isin(vector_ids, self.removed)
+            items = np.where(found, self.owners[rows], -1)
         if self.added:
             for n, vector_id in enumerate(vector_ids.tolist()):
                 item = self.added.get(vector_id)

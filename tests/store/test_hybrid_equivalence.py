@@ -183,6 +183,21 @@ def test_warm_search_equals_the_tables_over_random_corpora(two_stores: Any, seed
     assert not any(key.startswith("e") for hits in after for key, _, _ in hits)
 
 
+def test_a_tenant_cached_while_empty_ranks_its_first_memories(two_stores: Any) -> None:
+    """A new user's first search caches an empty copy; the memories stored next must be
+    found from it (failed with an IndexError in the vector map: `hippograph chat`'s second
+    turn crashed)."""
+    cached, plain = two_stores(HybridSearch(time_field="timestamp", group_field="source.thread_id"))
+    corpus = _Corpus(5)
+    assert cached.search(ALICE, query="anything", limit=5) == []
+    warm(cached)
+    assert "memories.alice" in cached.keyword_cache_bytes()
+    cached.batch(corpus.puts(3, 0))
+    queries = corpus.queries(4)
+    assert _results(cached, queries) == _results(plain, queries)
+    assert any(_results(cached, queries))
+
+
 def test_a_warm_search_reads_no_vector_rows(two_stores: Any) -> None:
     """Failed before the cached vector map: every hybrid search joined its FAISS hits with
     `vectors` and `items`, and read the blobs of keyword-only candidates."""
