@@ -88,13 +88,17 @@ def _narrow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def _locate(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For int64 `wanted`: whether each is in `values` (ascending, a narrow dtype from
-    `_narrow`), and where. The probes are cast to `values`' dtype (clipped to its range, so
-    none matches wrongly): a search with wider probes would convert all of `values` first."""
+def _probes(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Int64 `wanted` cast to the dtype of `values` (a narrow one from `_narrow`) to search
+    it with — a search with wider probes would convert all of `values` first. Clipped to
+    the dtype's range: compare hits with `wanted` itself, so none matches wrongly."""
     info = np.iinfo(values.dtype)
-    probes = np.clip(wanted, info.min, info.max).astype(values.dtype)
-    positions = np.searchsorted(values, probes)
+    return np.clip(wanted, info.min, info.max).astype(values.dtype)
+
+
+def _locate(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For int64 `wanted`: whether each is in `values` (ascending, narrow), and where."""
+    positions = np.searchsorted(values, _probes(values, wanted))
     found = positions < len(values)
     found[found] = values[positions[found]] == wanted[found]
     return found, positions
@@ -365,13 +369,13 @@ class CachedKeywords:
         take = end - start if limit is None else min(end - start, limit + removed)
         positions = main.order[start : start + take]
         ids = main.ids[positions].astype(np.int64)
-        impacts = main.impact[positions]
         if removed:
             keep = group.is_live(ids)
-            ids, impacts = ids[keep], impacts[keep]
+            ids, positions = ids[keep], positions[keep]
         extra = group.added_terms.get(term, ())
         if not extra:
             return ids[:limit].tolist()
+        impacts = main.impact[positions]
         more = [(impact(group.added[i][1][term], group.added[i][0]), i) for i in extra]
         pairs = sorted([*zip(impacts.tolist(), ids.tolist(), strict=True), *more], reverse=True)
         return [i for _, i in pairs[:limit]]
@@ -397,11 +401,14 @@ class CachedKeywords:
         if len(at_main):
             lengths[at_main] = main.doc_lengths[rows[loaded]]
             targets = found[at_main]
+            probes = _probes(main.ids, targets)
             for column, term in enumerate(terms):
                 start, end = main.span(term)
                 if start == end:
                     continue
-                hit, posting = _locate(main.ids[start:end], targets)
+                span = main.ids[start:end]
+                posting = np.minimum(np.searchsorted(span, probes), end - start - 1)
+                hit = span[posting] == targets
                 tf[at_main[hit], column] = main.tf[start + posting[hit]]
         for row in np.flatnonzero(fresh[keep]).tolist():
             doc_lengths, counts = group.added[int(found[row])]

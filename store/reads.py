@@ -539,17 +539,18 @@ def _owned(
     warm copy: each hit's item from its vector map, best score per item, in score order.
     Only items that may carry a TTL are checked for expiry in SQL."""
     vector_ids = np.fromiter((vid for vid, _ in hits), dtype=np.int64, count=len(hits))
-    items = cached.vector_owners.owner_of(vector_ids).tolist()
-    alive: set[int] | None = None
+    owners = cached.vector_owners.owner_of(vector_ids)
     if scope.omit_expired:
-        present = sorted({i for i in items if i >= 0})
-        alive = cached.item_values.without_ttl(present)
-        unsure = [i for i in present if i not in alive]
-        alive |= _value_texts(scope, unsure, [], check=scope.alive())[1]
+        never = cached.item_values.no_ttl(owners)
+        unsure = np.unique(owners[(owners >= 0) & ~never]).tolist()
+        if unsure:
+            alive = _value_texts(scope, unsure, [], check=scope.alive())[1]
+            never |= np.isin(owners, list(alive))
+        owners = np.where(never, owners, -1)
     ranked: list[tuple[tuple, float]] = []
     seen: set[int] = set()
-    for (_, score), item in zip(hits, items, strict=True):
-        if item < 0 or item in seen or (alive is not None and item not in alive):
+    for (_, score), item in zip(hits, owners.tolist(), strict=True):
+        if item < 0 or item in seen:
             continue
         seen.add(item)
         ranked.append(((item,), float(score)))
