@@ -19,8 +19,10 @@ from hippograph.memory.context import Context, memory_context
 from hippograph.memory.search import Query, require_store, search_memories
 from hippograph.memory.state import RecalledMemory, State
 from hippograph.memory.turn import last_human_index, message_text
+from hippograph.memory.window import window_vectors
 from hippograph.store import memory_namespace
 from hippograph.store.links import LinkExpansion, link_expansion
+from hippograph.store.query_vectors import query_vectors
 
 RERANK_POOL = 3
 """With recency or importance weighting on, this many times `k` candidates are re-ranked."""
@@ -34,9 +36,11 @@ def recall_queries(messages: list[AnyMessage], window: int) -> list[Query]:
     of them joined with it, as a second query.
 
     The second query lets a follow-up ("and her birthday?") match what the conversation
-    is about. It skips memories that came from the turns it quotes (they are in the
-    conversation already, and would otherwise be recalled again and again), and assistant
-    messages are left out for the same reason: they quote recalled memories.
+    is about. Its `parts` are the earlier messages it joins: on our stores its vector is
+    pooled from theirs and the latest one's (`hippograph.memory.window`), not embedded.
+    It skips memories that came from the turns it quotes (they are in the conversation
+    already, and would otherwise be recalled again and again), and assistant messages are
+    left out for the same reason: they quote recalled memories.
     """
     index = last_human_index(messages)
     if index is None:
@@ -46,9 +50,9 @@ def recall_queries(messages: list[AnyMessage], window: int) -> list[Query]:
     recent = [m for m in earlier[-window:] if message_text(m)] if window else []
     if not recent:
         return [latest]
-    text = "\n".join([*(message_text(m) for m in recent), latest.text])
+    parts = tuple(message_text(m) for m in recent)
     quoted = frozenset(m.id for m in recent if m.id)
-    return [latest, Query(text, WINDOW_WEIGHT, quoted)]
+    return [latest, Query("\n".join([*parts, latest.text]), WINDOW_WEIGHT, quoted, parts)]
 
 
 def expansion_scope(store: BaseStore, wanted: bool | None) -> AbstractContextManager[None]:
@@ -66,12 +70,17 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
     Scores are clamped to [0, 1] (a fused score may overshoot 1 by float error). Items in
     the namespace stored without a vector are not memories to recall and are skipped.
+    On stores that take query vectors, the turn's messages are embedded here (only those
+    the thread's `recent_vectors` lack) and kept in `recent_vectors` for the next turn.
     """
     context = memory_context(runtime)
     queries = recall_queries(state.get("messages") or [], context.recall_window)
     weighted = context.recency_half_life_days is not None or bool(context.importance_weight)
     store = require_store(runtime)
-    with expansion_scope(store, context.expand_links):
+    vectors, recent = window_vectors(
+        store, queries, state.get("recent_vectors"), context.recall_window
+    )
+    with expansion_scope(store, context.expand_links), query_vectors(vectors):
         found = search_memories(
             store,
             memory_namespace(context.user_id),
@@ -99,4 +108,6 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if isinstance(via, dict):
             memory["via"] = dict(via)
         recalled.append(memory)
-    return {"recalled": recalled}
+    if recent is None:
+        return {"recalled": recalled}
+    return {"recalled": recalled, "recent_vectors": recent}

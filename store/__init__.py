@@ -9,6 +9,7 @@ Core pieces:
     - `Memory`: the typed view of a memory item, with converters to and from store items.
     - `Link`, `LinkOp` / `UnlinkOp` / `ListLinksOp`, `LinkExpansion`: links between items
       of a namespace and how search follows them (`links.py`).
+    - `query_vectors`: searches that rank by a vector the caller already has.
 
 This package imports nothing else of hippograph.
 """
@@ -44,6 +45,7 @@ from hippograph.store.memory import (
     memory_namespace,
     normalize_category,
 )
+from hippograph.store.query_vectors import query_vectors
 from hippograph.store.ranking import HybridSearch
 
 __all__ = [
@@ -75,5 +77,6 @@ __all__ = [
     "memory_namespace",
     "normalize_category",
     "provenance",
+    "query_vectors",
     "resolve_embeddings",
 ]

@@ -87,11 +87,21 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _is_number(word: str) -> bool:
+    """Whether `word` is ASCII digits only: its own single term (no stop word is a number,
+    and the Porter stemmer leaves digits as they are), so it skips the stemmer and the
+    word cache — ids, years and counts are mostly new words that would only churn it."""
+    return word.isdigit() and word.isascii()
+
+
 def terms(text: str) -> list[str]:
     """The terms of `text` in order, repeats kept (what a document is indexed under)."""
     found: list[str] = []
     for word in _WORD.findall(_fold(text)):
-        found.extend(_word_terms(word))
+        if _is_number(word):
+            found.append(word)
+        else:
+            found.extend(_word_terms(word))
     return found
 
 
@@ -99,7 +109,7 @@ def query_terms(text: str) -> list[str]:
     """The distinct terms of a query, in order of first use, at most `MAX_QUERY_TERMS`."""
     found: dict[str, None] = {}
     for word in _WORD.findall(_fold(text)):
-        for term in _word_terms(word):
+        for term in (word,) if _is_number(word) else _word_terms(word):
             found[term] = None
             if len(found) == MAX_QUERY_TERMS:
                 return list(found)

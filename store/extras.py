@@ -81,9 +81,12 @@ class ExtendedStore(Closeable, LinkMethods, BaseStore):
         embeddings: The embedder of the store's vector index (`None`: no index).
         hybrid: How natural-language search fuses keywords with vectors (`None`: vectors only).
         expand_links: Whether search follows links from its best results (`None`: no).
+        takes_query_vectors: Searches rank by a query vector given with
+            `hippograph.store.query_vectors.query_vectors` instead of embedding the text.
     """
 
     backend: ClassVar[str]
+    takes_query_vectors: ClassVar[bool] = True
     embeddings: Embeddings | None
     hybrid: HybridSearch | None
     expand_links: LinkExpansion | None

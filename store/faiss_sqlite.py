@@ -79,6 +79,7 @@ from hippograph.store.links import (
     ListLinksOp,
     current_expansion,
 )
+from hippograph.store.query_vectors import given_query_vector
 from hippograph.store.ranking import HybridSearch
 from hippograph.store.ranking.explain import explaining
 from hippograph.store.schema import migrate
@@ -254,6 +255,7 @@ class FaissSqliteStore(ExtendedStore):
         self.embeddings: Embeddings | None = None
         self.index_config: IndexConfig | None = None
         self._fields: list[tuple[str, str | list[str]]] = []
+        self._field_paths: tuple[str, ...] = ()
         self._doc_cache = _VectorCache(_CACHE_SIZE)
         self._query_cache = _VectorCache(_CACHE_SIZE)
         self._conns = Connections(path, durability=durability)
@@ -326,6 +328,7 @@ class FaissSqliteStore(ExtendedStore):
             raise StoreConfigError(f"IndexConfig 'dims' must be a positive int, got {dims!r}")
         fields: list[str] = list(config.get("fields") or ["$"])
         self._fields = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
+        self._field_paths = tuple(fields)
         config.update(dims=dims, fields=list(fields), embed=self.embeddings)
         self.index_config = cast(IndexConfig, config)
         self._index = IndexManager(
@@ -544,8 +547,11 @@ class FaissSqliteStore(ExtendedStore):
                 if op.query and self._index is not None:
                     group = self._group_of(op.namespace_prefix)
                     plan.query_groups.setdefault(op.query, set()).add(group)
+                    given = given_query_vector(op.query, self._index.dims)
                     cached = self._query_cache.get(_scoped(group, op.query))
-                    if plan.queries.get(op.query) is None:
+                    if given is not None:
+                        plan.queries[op.query] = given
+                    elif plan.queries.get(op.query) is None:
                         plan.queries[op.query] = cached
             elif isinstance(op, ListNamespacesOp):
                 plan.lists.append((i, op))
@@ -576,8 +582,11 @@ class FaissSqliteStore(ExtendedStore):
                 f"index must be False, None or a list of paths, got {op.index!r}"
             )
         texts: list[tuple[str, str, str]] = []
+        text_paths: tuple[str, ...] | None = None
         if self._index is not None and op.index is not False:
             paths = self._fields if op.index is None else [(p, tokenize_path(p)) for p in op.index]
+            text_paths = self._field_paths if op.index is None else None  # (an index list's
+            # "$" is read as a key here, as LangGraph does, but as the whole value by keywords)
             for path, tokens in paths:
                 found = texts_at_path(op.value, tokens)
                 for n, text in enumerate(found):
@@ -586,7 +595,7 @@ class FaissSqliteStore(ExtendedStore):
         source = explicit_source if explicit_source is not None else source_for(op.value, None)
         index_paths = list(op.index) if isinstance(op.index, list) else None
         return writes.PreparedPut(
-            op.namespace, key, op.value, value_json, ttl, texts, source, index_paths
+            op.namespace, key, op.value, value_json, ttl, texts, source, index_paths, text_paths
         )
 
     def _find_known_vectors(self, plan: _Plan) -> None:

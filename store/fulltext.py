@@ -72,8 +72,13 @@ def slot_of(field_name: str, fields: Sequence[str]) -> int:
     return SLOTS - 1
 
 
-def slot_texts(texts: Iterable[tuple[str, str]], fields: Sequence[str]) -> list[str]:
+def slot_texts(texts: Sequence[tuple[str, str]], fields: Sequence[str]) -> list[str]:
     """`(field name, text)` pairs laid out as the `SLOTS` texts of one item."""
+    if len(texts) == 1:  # the common case (one field): its slot holds the text as it is
+        slots = [""] * SLOTS
+        field_name, text = texts[0]
+        slots[slot_of(field_name, fields)] = text
+        return slots
     parts: list[list[str]] = [[] for _ in range(SLOTS)]
     for field_name, text in texts:
         parts[slot_of(field_name, fields)].append(text)
@@ -158,7 +163,7 @@ def rebuild(conn: sqlite3.Connection, fields: Sequence[str], group_of: Callable[
             (item_id, group_of(prefix), item_texts(json.loads(value), fields))
             for item_id, prefix, value in batch
         ]
-        indexed += write_rows(conn, rows)
+        indexed += write_rows(conn, rows, fresh=True)
     return indexed
 
 
@@ -175,13 +180,17 @@ def _apply_group_deltas(
     for (grp, term), n in sorted(df.items()):
         if n:
             by_group[grp].append((term, n))
-    for grp, changes in by_group.items():  # one statement per group: rows travel as JSON
-        conn.execute(
-            "INSERT INTO keyword_terms (grp, term, df) "
-            "SELECT ?1, j.value ->> 0, j.value ->> 1 FROM json_each(?2) AS j WHERE true "
-            "ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df",
-            (grp, _JSON.encode(changes)),
-        )
+    upsert = (
+        "INSERT INTO keyword_terms (grp, term, df) SELECT ?1, {} FROM json_each(?2) AS j "
+        "WHERE true ON CONFLICT (grp, term) DO UPDATE SET df = df + excluded.df"
+    )
+    for grp, changes in by_group.items():  # a statement or two per group: rows travel as JSON
+        ones = [term for term, n in changes if n == 1]  # most, in a load: a flat array of terms
+        if ones:
+            conn.execute(upsert.format("j.value, 1"), (grp, _JSON.encode(ones)))
+        if len(ones) < len(changes):
+            others = [change for change in changes if change[1] != 1]
+            conn.execute(upsert.format("j.value ->> 0, j.value ->> 1"), (grp, _JSON.encode(others)))
     if any(n < 0 for n in df.values()):
         conn.executemany(
             "DELETE FROM keyword_terms WHERE grp = ? AND term = ? AND df <= 0",
@@ -263,17 +272,20 @@ def delete_rows(conn: sqlite3.Connection, item_ids: Sequence[int], *, log: bool 
     return len(docs)
 
 
-def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow]) -> int:
+def write_rows(conn: sqlite3.Connection, rows: Sequence[KeywordRow], *, fresh: bool = False) -> int:
     """Index many items at once (replacing their previous rows); returns the items indexed
     (an item whose slots hold no searchable term gets no rows).
 
     The batch path: postings are inserted in key order, documents and statistics as one
     statement each (`json_rows`), statistics updated once per term and group, so bulk
-    ingest pays per row, not per statement.
+    ingest pays per row, not per statement. `fresh`: every item was inserted by this
+    transaction (it has no rows to replace), so nothing is looked up to delete; the keyword
+    log records the items either way.
     """
     if not rows:
         return 0
-    delete_rows(conn, [item_id for item_id, _, _ in rows], log=False)
+    if not fresh:
+        delete_rows(conn, [item_id for item_id, _, _ in rows], log=False)
     keyword_log.record(conn, [(grp, item_id) for item_id, grp, _ in rows])
     df: Counter[tuple[str, str]] = Counter()
     groups: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + SLOTS))

@@ -18,13 +18,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+from hippograph.store import json_rows
+
 _FLOOR_KEY = "keyword_log_floor"
 
 
 def record(conn: sqlite3.Connection, entries: Iterable[tuple[str, int]]) -> None:
     """Log that the keyword rows of `(group, item_id)` changed (inside the writer's
-    transaction)."""
-    conn.executemany("INSERT INTO keyword_log (grp, item_id) VALUES (?, ?)", entries)
+    transaction), in the order given (one statement, `json_rows`)."""
+    json_rows.insert(conn, "keyword_log", ("grp", "item_id"), list(entries))
 
 
 def heads(conn: sqlite3.Connection) -> tuple[int, int]:

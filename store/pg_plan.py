@@ -43,6 +43,7 @@ from hippograph.store.links import (
     ListLinksOp,
     current_expansion,
 )
+from hippograph.store.query_vectors import given_query_vector
 from hippograph.store.ranking.explain import explaining
 
 
@@ -103,7 +104,8 @@ def plan_batch(
                 raise InvalidValueError("search limit and offset must be >= 0")
             plan.searches.append((i, op))
             if op.query and index_config:
-                plan.queries[op.query] = None
+                given = given_query_vector(op.query, int(index_config["dims"]))
+                plan.queries[op.query] = None if given is None else given.tolist()
         elif isinstance(op, ListNamespacesOp):
             plan.lists.append((i, op))
         else:
@@ -120,18 +122,23 @@ def _texts(plan: BatchPlan) -> list[str]:
     return [text for *_, text in plan.puts.texts] if plan.puts else []
 
 
+def _missing_queries(plan: BatchPlan) -> list[str]:
+    """The query texts still to embed (a vector given with `query_vectors` is not)."""
+    return [query for query, vector in plan.queries.items() if vector is None]
+
+
 def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> None:
     """Embed the plan's texts and queries (nothing to do without an index).
 
     Raises:
         EmbeddingError: the embedder failed or returned the wrong number or size of vectors.
     """
-    texts = _texts(plan)
-    if embeddings is None or not (texts or plan.queries):
+    texts, missing = _texts(plan), _missing_queries(plan)
+    if embeddings is None or not (texts or missing):
         return
     try:
         documents = embeddings.embed_documents(texts) if texts else []
-        queries = embed_queries(embeddings, list(plan.queries))
+        queries = embed_queries(embeddings, missing) if missing else []
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, queries, index_config)
@@ -139,12 +146,12 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
 
 async def aembed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> None:
     """Async twin of `embed`."""
-    texts = _texts(plan)
-    if embeddings is None or not (texts or plan.queries):
+    texts, missing = _texts(plan), _missing_queries(plan)
+    if embeddings is None or not (texts or missing):
         return
     try:
         documents = await embeddings.aembed_documents(texts) if texts else []
-        queries = await asyncio.gather(*(embeddings.aembed_query(q) for q in plan.queries))
+        queries = await asyncio.gather(*(embeddings.aembed_query(q) for q in missing))
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, list(queries), index_config)
@@ -170,4 +177,4 @@ def _keep(
                 f"{len(plan.puts.texts)} texts; nothing was written"
             )
         plan.puts.vectors = list(documents)
-    plan.queries = dict(zip(plan.queries, queries, strict=True))
+    plan.queries.update(zip(_missing_queries(plan), queries, strict=True))

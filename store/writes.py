@@ -42,6 +42,9 @@ class PreparedPut:
     index_paths: list[str] | None = None
     """A per-put `index=[...]`: the paths its keyword row reads (`None`: the database's
     keyword fields)."""
+    text_paths: tuple[str, ...] | None = None
+    """The paths `texts` were read from, in order (`None`: not known): when they are the
+    paths the keyword row reads, it is laid out from `texts` without reading the value again."""
     prefix: str = dataclasses.field(init=False)
     """The namespace as the `prefix` column stores it."""
 
@@ -234,16 +237,25 @@ def _write_keywords(
     `fields` (or its own `index_paths`); one without loses its rows. Items inserted by
     this batch (`fresh`) have no rows to drop."""
     rows: list[fulltext.KeywordRow] = []
+    new_rows: list[fulltext.KeywordRow] = []
     unindexed: list[int] = []
+    field_paths = tuple(fields)
     for put in upserts:
         item_id = item_ids[(put.prefix, put.key)]
         if put.texts and put.value is not None:
-            texts = fulltext.item_texts(put.value, fields, put.index_paths)
-            rows.append((item_id, group_of(put.namespace), texts))
+            if put.index_paths is None and put.text_paths == field_paths:
+                # the texts the put was embedded from are the ones its keyword row reads
+                texts = fulltext.slot_texts([(f, text) for f, text, _ in put.texts], fields)
+            else:
+                texts = fulltext.item_texts(put.value, fields, put.index_paths)
+            (new_rows if item_id in fresh else rows).append(
+                (item_id, group_of(put.namespace), texts)
+            )
         elif item_id not in fresh:
             unindexed.append(item_id)
     fulltext.delete_rows(conn, unindexed)
     fulltext.write_rows(conn, rows)
+    fulltext.write_rows(conn, new_rows, fresh=True)
 
 
 def _swap_vectors(
@@ -271,7 +283,15 @@ def _swap_vectors(
         group = groups.get(put.namespace)
         if group is None:
             group = groups[put.namespace] = group_of(put.namespace)
-        current = old_vectors.get(item_id, {})
+        current = old_vectors.get(item_id)
+        if current is None and len(put.texts) == 1:  # the common case: one text, no vector yet
+            field, _, digest = put.texts[0]
+            vector = vectors_by_hash[digest]
+            next_id += 1
+            inserted.append((next_id, item_id, group, field, digest, len(vector)))
+            blobs.append(vector.tobytes())
+            continue
+        current = current or {}
         wanted = {field: digest for field, _, digest in put.texts}
         for field, (vid, grp, digest) in current.items():
             if wanted.get(field) != digest:

@@ -38,11 +38,14 @@ class Query(NamedTuple):
         weight: Multiplies this query's scores before results of several queries merge.
         skip_ids: Memories remembered from any of these messages (`source.message_ids`)
             are not returned by this query.
+        parts: The message texts a window query joins (`text` is them joined); its
+            vector can be pooled from theirs (`hippograph.memory.window`).
     """
 
     text: str
     weight: float = 1.0
     skip_ids: frozenset[str] = frozenset()
+    parts: tuple[str, ...] = ()
 
 
 def require_store(runtime: Runtime[Any]) -> BaseStore:

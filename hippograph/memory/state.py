@@ -3,8 +3,10 @@
 Core pieces:
     - `State`: `messages` (add_messages), `recalled`, `candidates`, `ops`, `warnings`.
     - `RecalledMemory`, `Candidate`, `MemoryOp`: the typed records in those lists.
+    - `MessageVectors`: the scratch key `recent_vectors` (retrieve's per-message vectors).
     - `TurnInput`: what a run takes (`messages`); `AgentOutput`: what the agent returns
-      (`messages`, `recalled`, `ops`, `warnings` — not the scratch key `candidates`).
+      (`messages`, `recalled`, `ops`, `warnings` — not the scratch keys `candidates` and
+      `recent_vectors`).
     - `RecallOutput` / `RememberOutput`: what the recall and remember subgraphs hand back.
 
 The `TypedDict`s come from `typing_extensions`: on Python < 3.12 pydantic can only build
@@ -68,6 +70,20 @@ class MemoryOp(TypedDict):
     """Links written with the memory: `[{"key": other memory, "relation": ...}]`."""
 
 
+class MessageVectors(TypedDict):
+    """The vectors of the thread's last user messages (`hippograph.memory.window`): retrieve
+    pools its window query from them instead of embedding the joined text every turn.
+
+    Attributes:
+        embedder: `embedder_name` of the embedder that made them (another one's are ignored).
+        vectors: Message text digest → unit vector (float16 bytes, base64: 768 bytes for
+            MiniLM's 384 dimensions).
+    """
+
+    embedder: str
+    vectors: dict[str, str]
+
+
 class State(TypedDict):
     """State of the memory agent (and of the recall / remember subgraphs).
 
@@ -79,6 +95,8 @@ class State(TypedDict):
         warnings: What went wrong in this turn's memory steps (a model that failed or
             answered unusably, a write refused because a memory changed meanwhile). The
             answer is kept; these say what was not remembered and why. Reset every turn.
+        recent_vectors: Scratch: the vectors of the last `recall_window` user messages,
+            kept so the next turn's window query needs no model run (not in the output).
 
     The turn's time is not state: it is `Context.turn_at`, an input of each run.
     """
@@ -88,6 +106,7 @@ class State(TypedDict):
     candidates: NotRequired[list[Candidate]]
     ops: NotRequired[list[MemoryOp]]
     warnings: NotRequired[list[str]]
+    recent_vectors: NotRequired[MessageVectors]
 
 
 class TurnInput(TypedDict):

@@ -82,7 +82,8 @@ def memory_attributes(output: Any) -> dict[str, AttributeValue]:
 
     Returns `hippograph.recall.*` for `recalled`, `hippograph.memory.ops` and one counter
     per operation for `ops`, `hippograph.memory.candidates` for `candidates`; for an output
-    of only `recalled` (the retrieve node, the recall subgraph), also OpenInference's
+    of only `recalled` (the recall subgraph; the retrieve node, beside its scratch
+    `recent_vectors`), also OpenInference's
     retrieval documents and the RETRIEVER span kind. Anything else gives `{}`.
     """
     if isinstance(output, str):
@@ -98,7 +99,7 @@ def memory_attributes(output: Any) -> dict[str, AttributeValue]:
     recalled, ops = output.get("recalled"), output.get("ops")
     if isinstance(recalled, list):
         attributes.update(_recall(recalled))
-        if set(output) == {"recalled"}:
+        if set(output) - {"recent_vectors"} == {"recalled"}:  # retrieve's scratch vectors
             attributes.update(_documents(recalled))
             attributes[SpanAttributes.OPENINFERENCE_SPAN_KIND] = (
                 OpenInferenceSpanKindValues.RETRIEVER.value

@@ -12,7 +12,13 @@ import pytest
 from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 
-from hippograph.store import FaissSqliteStore, InvalidValueError, LocalEmbeddings, provenance
+from hippograph.store import (
+    FaissSqliteStore,
+    InvalidValueError,
+    LocalEmbeddings,
+    fulltext,
+    provenance,
+)
 from hippograph.store.bulk import BulkItem, BulkReport, bulk_put
 from hippograph.store.ranking import HybridSearch
 
@@ -319,3 +325,29 @@ def test_bulk_and_one_put_at_a_time_store_the_same_rows_scores_and_statistics(
             ]
             assert hits[0] == hits[1] and hits[0]
     assert bulk.verify().ok and single.verify().ok
+
+
+@pytest.mark.parametrize(
+    "keyword_fields",
+    [None, ("content", "category"), ("category", "content")],
+    ids=["the-vector-fields", "one-more", "another-order"],
+)
+def test_keyword_rows_are_what_a_rebuild_from_the_values_writes(
+    open_store: Any, tmp_path: Path, keyword_fields: tuple[str, ...] | None
+) -> None:
+    """Keyword rows laid out from the texts a put was embedded from equal the rows the index
+    is rebuilt with from the stored values, whether the keyword fields are the vector fields,
+    more of them, or the same in another order (slots follow the keyword fields)."""
+    hybrid = True if keyword_fields is None else HybridSearch(fields=keyword_fields)
+    store = open_store(path=str(tmp_path / "bulk.db"), hybrid=hybrid)
+    puts = []
+    for i in [*range(60), *range(0, 60, 7)]:
+        ns, value, _, ttl = awkward(i)  # (a rebuild knows no per-put index lists)
+        puts.append(PutOp(ns, f"m{i}", {**value, "category": f"cat {i % 4}"}, ttl=ttl))
+    store.bulk_put(puts[:40], chunk_size=15)
+    store.batch(puts[40:])
+    loaded = dump(store.path)
+    assert loaded["keyword_docs"] and loaded["keyword_postings"]
+    with store._conns.write() as conn:
+        fulltext.rebuild(conn, fulltext.recorded_fields(conn) or [], store._group_of_prefix)
+    assert dump(store.path) == loaded

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hippograph.store import FaissSqliteStore, HybridSearch, LocalEmbeddings, analysis
 from hippograph.store.schema import SCHEMA_VERSION
@@ -288,6 +290,21 @@ def test_query_terms_are_stemmed_and_stop_words_dropped() -> None:
     assert len(analysis.query_terms(" ".join(f"w{i}" for i in range(500)))) == 64
     assert analysis.query_terms('say "hi" AND bye') == ["sai", "hi", "bye"]  # Porter
     assert analysis.terms("Painting paints, CAFÉ") == ["paint", "paint", "cafe"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text("0123456789", min_size=1, max_size=25), min_size=1, max_size=5))
+def test_numbers_are_their_own_terms_without_the_stemmer(numbers: list[str]) -> None:
+    """Digit-only words skip the stemmer and its cache (a bulk load of ids and years
+    would churn it), with the terms the stemmer gives them."""
+    stemmer = analysis._stemmer()
+    assert all(stemmer.stemWord(n) == n for n in numbers)
+    misses = analysis._word_terms.cache_info().misses
+    text = " ".join(f"{n}, ({n})" for n in numbers)
+    assert analysis.terms(f"doc {text}") == ["doc"] + [n for n in numbers for _ in (1, 2)]
+    assert analysis.query_terms(text) == list(dict.fromkeys(numbers))
+    assert analysis._word_terms.cache_info().misses <= misses + 1  # "doc" at most
+    assert analysis.terms("1990's ³ ٣") == ["1990", "3", "٣"]  # not ASCII digits: stemmed
 
 
 def test_explain_gives_each_results_parts(open_store: Any) -> None:
