@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -191,13 +192,20 @@ def _tenant_run(
     }
 
 
+def _load() -> list[float]:
+    """The 1/5/15-minute load averages (the box is shared: they say how busy it was)."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def _markdown(report: dict) -> str:
     lines = [
         "# Hybrid vs vector search latency",
         "",
         "Same store file opened three ways (below), same queries "
         f"({report['queries']} LoCoMo questions, vectors warmed), the opens alternated twice. "
-        "2 shared cores: compare the ratios (same run), not the absolute times.",
+        "2 shared cores: compare the ratios (same run), not the absolute times. Load average "
+        f"(1/5/15 min) {report.get('load_start')} at the start, {report.get('load_end')} at the "
+        "end.",
         "",
         "`hybrid` reads the searched tenant's keyword index from the in-process cache "
         "(default); `hybrid, tables` reads it from SQLite as before the cache "
@@ -293,7 +301,7 @@ def main() -> None:
     embeddings = DiskCachedEmbeddings(LocalEmbeddings())
     base, questions, vectors = _corpus(args.data, embeddings)
     queries = questions[: args.queries]
-    report: dict = {"queries": len(queries), "sizes": []}
+    report: dict = {"queries": len(queries), "sizes": [], "load_start": _load()}
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-") as name:
         folder = Path(name)
         for size in args.sizes:
@@ -312,6 +320,7 @@ def main() -> None:
             )
         report["tenants"] = _tenant_run(folder, args.tenant_size, base, vectors, queries)
         print(f"per-tenant: {json.dumps(report['tenants'])}")
+    report["load_end"] = _load()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "hybrid_search.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "hybrid_search.md").write_text(_markdown(report))

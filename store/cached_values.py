@@ -150,11 +150,19 @@ class ItemValues:
 
     def without_ttl(self, item_ids: Sequence[int]) -> set[int]:
         """The ids among `item_ids` held and known to carry no TTL (they cannot expire)."""
-        rows, loaded = self._rows(item_ids)
-        never = (~self.expiring[rows]).tolist() if len(self.ids) else [False] * len(rows)
-        kept = {i for i, held, n in zip(item_ids, loaded, never, strict=True) if held and n}
-        for item_id, held in zip(item_ids, loaded, strict=True):
-            entry = None if held else self.changed.get(item_id)
-            if entry is not None and not entry[0]:
-                kept.add(item_id)
-        return kept
+        never = self.no_ttl(np.asarray(item_ids, dtype=np.int64))
+        return set(np.asarray(item_ids, dtype=np.int64)[never].tolist())
+
+    def no_ttl(self, item_ids: np.ndarray) -> np.ndarray:
+        """`without_ttl` as a mask over the int64 array `item_ids`."""
+        if not len(self.ids):
+            never = np.zeros(len(item_ids), dtype=bool)
+        else:
+            rows = np.minimum(np.searchsorted(self.ids, item_ids), len(self.ids) - 1)
+            never = (self.ids[rows] == item_ids) & ~self.expiring[rows]
+        if self.changed:
+            for n, item_id in enumerate(item_ids.tolist()):
+                if item_id in self.changed:
+                    entry = self.changed[item_id]
+                    never[n] = entry is not None and not entry[0]
+        return never

@@ -386,6 +386,19 @@ class IndexManager:
             ids, vectors = slot.index.live()
             return slot.index.applied_seq, ids, vectors
 
+    def stored_vectors(self, group: str, ids: np.ndarray) -> np.ndarray | None:
+        """The vectors stored under `ids` in `group` (float32, as written: flat and HNSW
+        both keep them exactly), in order; `None` when the group is not loaded or one of
+        them is not live in it (the caller reads SQLite instead)."""
+        slot = self._slot(group)
+        with slot.lock.read():
+            if slot.index is None:
+                return None
+            try:
+                return slot.index.vectors_for(ids)
+            except KeyError:
+                return None
+
     def size(self, groups: Sequence[str]) -> int:
         """Live vectors across `groups` (loaded ones only)."""
         total = 0

@@ -30,11 +30,14 @@ Keeping it exact, like `index_manager` keeps FAISS groups exact:
 
 Each copy also holds its items' value fields that ranking reads (date, thread) and whether
 each carries a TTL (`cached_values.ItemValues`, kept exact through the same log), so a warm
-search reads no candidate's value from SQLite.
+search reads no candidate's value from SQLite, and which item owns each of the group's
+vectors (`cached_vectors.VectorOwners`, kept exact through the vector log), so it maps FAISS
+hits to items and takes keyword-only candidates' vectors from the FAISS group without SQL.
 
 Memory: about 24 bytes per posting (item id, per-slot counts, impact, champion order;
-narrow dtypes when ids and counts allow) plus about 24 bytes per item of values — 57 MB
-per 100k LoCoMo memories, about 23 postings each (`benchmarks/results/hybrid_search.md`).
+narrow dtypes when ids and counts allow) plus about 24 bytes per item of values and 32 per
+vector of the vector map — about 60 MB per 100k LoCoMo memories, about 23 postings each
+(`benchmarks/results/hybrid_search.md`).
 Least recently searched groups are evicted past `max_bytes`, so many tenants never pin RAM.
 """
 
@@ -53,6 +56,7 @@ import numpy as np
 
 from hippograph.store import keyword_log, vector_log
 from hippograph.store.cached_values import ItemValues
+from hippograph.store.cached_vectors import VectorOwners
 from hippograph.store.fulltext import parse_forward
 from hippograph.store.index_manager import chunked
 from hippograph.store.ranking.bm25 import SLOTS, CollectionStats, DocumentTerms, impact
@@ -82,6 +86,22 @@ def _narrow(values: np.ndarray) -> np.ndarray:
         if top <= np.iinfo(dtype).max:
             return values.astype(dtype)
     return values.astype(np.int64)
+
+
+def _probes(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Int64 `wanted` cast to the dtype of `values` (a narrow one from `_narrow`) to search
+    it with — a search with wider probes would convert all of `values` first. Clipped to
+    the dtype's range: compare hits with `wanted` itself, so none matches wrongly."""
+    info = np.iinfo(values.dtype)
+    return np.clip(wanted, info.min, info.max).astype(values.dtype)
+
+
+def _locate(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For int64 `wanted`: whether each is in `values` (ascending, narrow), and where."""
+    positions = np.searchsorted(values, _probes(values, wanted))
+    found = positions < len(values)
+    found[found] = values[positions[found]] == wanted[found]
+    return found, positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +183,7 @@ class _Main:
 
     def find_docs(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For `ids`: whether each is a loaded document, and its row in `doc_lengths`."""
-        rows = np.searchsorted(self.doc_ids, ids)
-        found = rows < len(self.doc_ids)
-        found[found] = self.doc_ids[rows[found]] == ids[found]
-        return found, rows
+        return _locate(self.doc_ids, ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +206,15 @@ class _Group:
     keyword_seq: int
     values: ItemValues
     """The value fields ranking reads, of the group's items (`cached_values`)."""
+    vectors: VectorOwners
+    """Which item owns each of the group's vectors (`cached_vectors`)."""
 
     @property
     def nbytes(self) -> int:
         """Bytes held, roughly."""
         changed = _ADDED_BYTES * len(self.added)
-        return self.main.nbytes + self.removed.nbytes + changed + self.values.nbytes
+        held = self.values.nbytes + self.vectors.nbytes
+        return self.main.nbytes + self.removed.nbytes + changed + held
 
     def is_live(self, ids: np.ndarray) -> np.ndarray:
         """Which of `ids` (loaded documents) still hold their loaded postings."""
@@ -225,6 +245,7 @@ def _load(
         vector_seq=heads[0],
         keyword_seq=heads[1],
         values=ItemValues.load(conn, name, paths),
+        vectors=VectorOwners.load(conn, name),
     )
 
 
@@ -236,9 +257,10 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
         or vector_log.group_floor(conn, group.name) > group.vector_seq
     ):
         return None
+    vectors = group.vectors.advance(conn, group.name, group.vector_seq, heads[0])
     changed = keyword_log.changed_items(conn, group.name, group.keyword_seq, heads[1])
     if not changed:
-        return replace(group, vector_seq=heads[0], keyword_seq=heads[1])
+        return replace(group, vector_seq=heads[0], keyword_seq=heads[1], vectors=vectors)
     main = group.main
     added = dict(group.added)
     added_terms = {t: set(ids) for t, ids in group.added_terms.items()}
@@ -291,6 +313,7 @@ def _advance(conn: sqlite3.Connection, group: _Group, heads: tuple[int, int]) ->
         vector_seq=heads[0],
         keyword_seq=heads[1],
         values=values,
+        vectors=vectors,
     )
 
 
@@ -305,6 +328,11 @@ class CachedKeywords:
     def item_values(self) -> ItemValues:
         """The group's value fields and TTL flags at this snapshot (`cached_values`)."""
         return self.group.values
+
+    @property
+    def vector_owners(self) -> VectorOwners:
+        """The group's `vector id → item id` map at this snapshot (`cached_vectors`)."""
+        return self.group.vectors
 
     def collection(self) -> CollectionStats:
         """Documents in the group and their total length per slot."""
@@ -341,13 +369,13 @@ class CachedKeywords:
         take = end - start if limit is None else min(end - start, limit + removed)
         positions = main.order[start : start + take]
         ids = main.ids[positions].astype(np.int64)
-        impacts = main.impact[positions]
         if removed:
             keep = group.is_live(ids)
-            ids, impacts = ids[keep], impacts[keep]
+            ids, positions = ids[keep], positions[keep]
         extra = group.added_terms.get(term, ())
         if not extra:
             return ids[:limit].tolist()
+        impacts = main.impact[positions]
         more = [(impact(group.added[i][1][term], group.added[i][0]), i) for i in extra]
         pairs = sorted([*zip(impacts.tolist(), ids.tolist(), strict=True), *more], reverse=True)
         return [i for _, i in pairs[:limit]]
@@ -356,8 +384,10 @@ class CachedKeywords:
         """The forward index of the documents `ids` (those indexed), limited to `terms`,
         ascending ids."""
         group, main = self.group, self.group.main
-        wanted = np.asarray(sorted(set(ids)), dtype=np.int64)
-        fresh = np.asarray([i in group.added for i in wanted.tolist()], dtype=bool)
+        wanted = np.unique(np.fromiter(ids, dtype=np.int64, count=len(ids)))
+        fresh = np.zeros(len(wanted), dtype=bool)
+        if group.added:
+            fresh[:] = [i in group.added for i in wanted.tolist()]
         loaded, rows = main.find_docs(wanted)
         loaded &= ~fresh
         loaded[loaded] = group.is_live(wanted[loaded])
@@ -371,13 +401,14 @@ class CachedKeywords:
         if len(at_main):
             lengths[at_main] = main.doc_lengths[rows[loaded]]
             targets = found[at_main]
+            probes = _probes(main.ids, targets)
             for column, term in enumerate(terms):
                 start, end = main.span(term)
                 if start == end:
                     continue
-                posting = np.searchsorted(main.ids[start:end], targets)
-                hit = posting < end - start
-                hit[hit] = main.ids[start + posting[hit]] == targets[hit]
+                span = main.ids[start:end]
+                posting = np.minimum(np.searchsorted(span, probes), end - start - 1)
+                hit = span[posting] == targets
                 tf[at_main[hit], column] = main.tf[start + posting[hit]]
         for row in np.flatnonzero(fresh[keep]).tolist():
             doc_lengths, counts = group.added[int(found[row])]

@@ -172,20 +172,34 @@ def search_hybrid(
     wanted = op.offset + op.limit
     seeds = expansion.seeds if expansion else 0
     pool = max(settings.candidates, 2 * wanted, seeds)
-    candidates = _VectorCandidates.find(
-        scope, op, query, manager, group_depth, wanted=pool, light=True, spare=1
-    )
     paths = [p for p in (settings.time_field, settings.group_field) if p]
-    plain = not op.filter and len(op.namespace_prefix) == group_depth
+    groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
+    fields = fulltext.recorded_fields(scope.conn)
+    cached = None
+    if keywords is not None and fields is not None and len(groups) == 1:
+        cached = keywords.source(scope.conn, groups[0], paths)
+    whole_group = len(op.namespace_prefix) == group_depth
+    candidates = _VectorCandidates.find(
+        scope,
+        op,
+        query,
+        manager,
+        group_depth,
+        wanted=pool,
+        light=True,
+        spare=1,
+        cached=cached if whole_group else None,
+    )
     search = _SqliteSearchScope(
         scope,
         candidates,
         query,
-        group_depth,
-        op.namespace_prefix,
-        cache=keywords,
+        groups,
+        fields,
+        cached=cached,
+        manager=manager,
         paths=paths,
-        plain=plain,
+        plain=not op.filter and whole_group,
     )
     vector = [(row[0], score) for row, score in candidates.ranked]
     ranked = ranking.rank(settings, search, op.query, pool=pool, vector=vector)
@@ -205,23 +219,27 @@ class _SqliteSearchScope:
         scope: ReadScope,
         candidates: _VectorCandidates,
         query: np.ndarray,
-        group_depth: int,
-        prefix: tuple[str, ...],
+        groups: list[str],
+        fields: list[str] | None,
         *,
-        cache: KeywordCache | None = None,
+        cached: CachedKeywords | None = None,
+        manager: IndexManager | None = None,
         paths: Sequence[str] = (),
         plain: bool = False,
     ) -> None:
         self.scope = scope
-        self.cache = cache
         self.paths = list(paths)
         """Value fields ranking may ask for (read ahead with admissibility)."""
         self.candidates = candidates
         self.query = query
-        self.groups = groups_for_prefix(scope.conn, prefix, group_depth)
+        self.groups = groups
+        self.fields = fields
+        """The keyword index's fields (`None`: the database keeps none)."""
+        self.manager = manager
         self._values: dict[str, dict[int, object]] = {}
         self._values_of: set[int] = set()
-        self._cached: CachedKeywords | None = None
+        self._cached = cached
+        """The searched group's in-process copy (`keyword_cache`), when it is warm."""
         self.plain = plain
         """No filter and no narrower prefix than the group: only expiry can exclude an item."""
 
@@ -229,14 +247,11 @@ class _SqliteSearchScope:
         return [(row[0], score) for row, score in self.candidates.ranked[:count]]
 
     def keywords(self) -> tuple[ranking.KeywordSource, list[str]] | None:
-        fields = fulltext.recorded_fields(self.scope.conn)
-        if fields is None:
+        if self.fields is None:
             return None
-        if self.cache is not None and len(self.groups) == 1:
-            self._cached = self.cache.source(self.scope.conn, self.groups[0], self.paths)
-            if self._cached is not None:
-                return self._cached, fields
-        return fulltext.SqliteKeywords(self.scope.conn, self.groups), fields
+        if self._cached is not None:
+            return self._cached, self.fields
+        return fulltext.SqliteKeywords(self.scope.conn, self.groups), self.fields
 
     def admissible(self, ids: Collection[int]) -> set[int]:
         """The admissible ids among `ids` — read together with the value fields ranking
@@ -279,6 +294,9 @@ class _SqliteSearchScope:
         }
 
     def cosines(self, ids: Collection[int]) -> dict[int, float]:
+        held = self._held_vectors(ids)
+        if held is not None:
+            return _max_pooled(*held, self.query)
         rows: list[tuple[int, bytes]] = []
         width = len(self.query) * 4  # float32
         for chunk in chunked(sorted(ids)):
@@ -293,11 +311,18 @@ class _SqliteSearchScope:
             )
         if not rows:
             return {}
-        owners, vectors = vectors_from_rows(rows, len(self.query))
-        found: dict[int, float] = {}
-        for item_id, score in zip(owners.tolist(), (vectors @ self.query).tolist(), strict=True):
-            found[item_id] = max(found.get(item_id, score), score)
-        return found
+        return _max_pooled(*vectors_from_rows(rows, len(self.query)), self.query)
+
+    def _held_vectors(self, ids: Collection[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """`(owners, vectors)` of `ids` from the warm copy's vector map and the FAISS group,
+        rows in the order SQLite would read them; `None` when either cannot tell."""
+        if self._cached is None or self.manager is None:
+            return None
+        found = self._cached.vector_owners.vectors_of(np.asarray(sorted(ids), dtype=np.int64))
+        if found is None:
+            return None
+        vectors = self.manager.stored_vectors(self.groups[0], found[1])
+        return None if vectors is None else (found[0], vectors)
 
     def values(self, ids: Collection[int], paths: Sequence[str]) -> dict[str, dict[int, object]]:
         if set(paths) <= set(self._values) and self._values_of.issuperset(ids):
@@ -314,6 +339,14 @@ class _SqliteSearchScope:
             ):
                 found[row[0]] = row
         return found
+
+
+def _max_pooled(owners: np.ndarray, vectors: np.ndarray, query: np.ndarray) -> dict[int, float]:
+    """`{item id: its best cosine}` of vectors (rows) owned by `owners`."""
+    found: dict[int, float] = {}
+    for item_id, score in zip(owners.tolist(), (vectors @ query).tolist(), strict=True):
+        found[item_id] = max(found.get(item_id, score), score)
+    return found
 
 
 def _value_texts(
@@ -368,9 +401,12 @@ class _VectorCandidates:
         wanted: int,
         light: bool = False,
         spare: int = 2,
+        cached: CachedKeywords | None = None,
     ) -> _VectorCandidates:
         """With `light`, `ranked` holds `(item_id,)` instead of full item rows. FAISS is
-        asked for `spare` times `wanted` hits first (more when filters drop too many)."""
+        asked for `spare` times `wanted` hits first (more when filters drop too many).
+        With `cached` (the searched group's warm copy, the prefix naming the whole group),
+        hits are mapped to items in memory (`_owned`), not joined in SQL."""
         groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
         manager.sync(scope.conn, groups)
         where, params = _where(scope, op)
@@ -380,7 +416,10 @@ class _VectorCandidates:
         k = max(spare * wanted, 16)
         while True:
             hits = manager.search(groups, query, k, allowed)
-            ranked = _hydrate(scope, hits, op.namespace_prefix, light=light)
+            if cached is not None and light:
+                ranked = _owned(scope, hits, cached)
+            else:
+                ranked = _hydrate(scope, hits, op.namespace_prefix, light=light)
             exhausted = len(hits) < k
             if len(ranked) >= wanted or exhausted:
                 return cls(ranked, exhausted, where, params)
@@ -490,6 +529,31 @@ def _hydrate(
             continue
         seen.add(row[0])
         ranked.append(((row[0],) if light else row, float(score)))
+    return ranked
+
+
+def _owned(
+    scope: ReadScope, hits: list[tuple[int, float]], cached: CachedKeywords
+) -> list[tuple[tuple, float]]:
+    """What `_hydrate(..., light=True)` gives for hits in a whole group, from the group's
+    warm copy: each hit's item from its vector map, best score per item, in score order.
+    Only items that may carry a TTL are checked for expiry in SQL."""
+    vector_ids = np.fromiter((vid for vid, _ in hits), dtype=np.int64, count=len(hits))
+    owners = cached.vector_owners.owner_of(vector_ids)
+    if scope.omit_expired:
+        never = cached.item_values.no_ttl(owners)
+        unsure = np.unique(owners[(owners >= 0) & ~never]).tolist()
+        if unsure:
+            alive = _value_texts(scope, unsure, [], check=scope.alive())[1]
+            never |= np.isin(owners, list(alive))
+        owners = np.where(never, owners, -1)
+    ranked: list[tuple[tuple, float]] = []
+    seen: set[int] = set()
+    for (_, score), item in zip(hits, owners.tolist(), strict=True):
+        if item < 0 or item in seen:
+            continue
+        seen.add(item)
+        ranked.append(((item,), float(score)))
     return ranked
 
 

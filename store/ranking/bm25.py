@@ -138,8 +138,13 @@ class QueryScorer:
 
     def _scored(self, docs: DocumentTerms) -> dict[int, float]:
         """BM25 of `docs` (their term counts in `self.terms` order), positive scores only."""
+        ids, scores = self._scored_arrays(docs)
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
+
+    def _scored_arrays(self, docs: DocumentTerms) -> tuple[np.ndarray, np.ndarray]:
+        """`_scored` as parallel arrays `(ids, scores)`, ids ascending as `docs` has them."""
         if not len(docs.ids):
-            return {}
+            return docs.ids, np.empty(0)
         k1, b = self.params.k1, self.params.b
         weights = np.asarray(self.params.weights, dtype=np.float64)
         tf = docs.tf @ weights
@@ -149,20 +154,30 @@ class QueryScorer:
             share = np.where(tf > 0, tf * (k1 + 1.0) / (tf + norm[:, None]), 0.0)
         scores = share @ idf
         keep = scores > 0
-        return dict(zip(docs.ids[keep].tolist(), scores[keep].tolist(), strict=True))
+        return docs.ids[keep], scores[keep]
 
     def champions(self, per_term: int) -> set[int]:
         """The union of the query terms' `per_term` champions (ids)."""
-        found: set[int] = set()
-        for ids in self.source.champions(self.terms, per_term).values():
-            found.update(ids)
-        return found
+        return set(self.champion_ids(per_term).tolist())
+
+    def champion_ids(self, per_term: int) -> np.ndarray:
+        """`champions` as an ascending int64 array."""
+        lists = list(self.source.champions(self.terms, per_term).values())
+        if not lists:
+            return np.empty(0, np.int64)
+        return np.unique(np.concatenate([np.asarray(ids, dtype=np.int64) for ids in lists]))
 
     def score(self, ids: Collection[int]) -> dict[int, float]:
         """`{id: bm25}` of the documents `ids` that match any term (others score 0)."""
         if not self.terms or not ids:
             return {}
         return self._scored(self.source.documents(ids, self.terms))
+
+    def score_arrays(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`score` as parallel arrays `(ids, scores)`, ids ascending (`ids`: unique int64)."""
+        if not self.terms or not len(ids):
+            return np.empty(0, np.int64), np.empty(0)
+        return self._scored_arrays(self.source.documents(ids.tolist(), self.terms))
 
     def top(
         self,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, overload
 
 import numpy as np
 
@@ -89,6 +89,36 @@ class _Parts(Mapping[str, float]):
         return len(self._arrays)
 
 
+class Ranking(Sequence[Ranked]):
+    """A search's candidates best first, each `Ranked` built only when read: a search
+    reads the head of a ranking and its length, not every candidate."""
+
+    def __init__(
+        self, ids: Sequence[int], scores: np.ndarray, parts: dict[str, np.ndarray]
+    ) -> None:
+        self._ids = np.asarray(ids, dtype=np.int64)
+        self._scores = scores
+        self._parts = parts
+        self._order = np.lexsort((self._ids, -scores)) if len(scores) else self._ids
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _at(self, n: int) -> Ranked:
+        return Ranked(int(self._ids[n]), float(self._scores[n]), _Parts(self._parts, n))
+
+    @overload
+    def __getitem__(self, index: int) -> Ranked: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Ranked]: ...
+
+    def __getitem__(self, index: int | slice) -> Ranked | list[Ranked]:
+        if isinstance(index, slice):
+            return [self._at(n) for n in self._order[index].tolist()]
+        return self._at(int(self._order[index]))
+
+
 def bm25_params(settings: HybridSearch, fields: Sequence[str]) -> BM25:
     """BM25 for an index laid out as `fields`, weighing the fields `settings` searches."""
     wanted = settings.fields if settings.fields is not None else fields
@@ -101,9 +131,13 @@ def keyword_candidates(
 ) -> dict[int, float]:
     """The `count` best admissible items by BM25 (from the terms' champion lists), plus the
     BM25 of the items `also` (the vector candidates), `{id: bm25}` — scored in one read."""
-    champions = scorer.champions(count)
-    scores = scorer.score(champions | set(also))
-    top = sorted((i for i in champions if i in scores), key=lambda i: (-scores[i], i))[:count]
+    champions = scorer.champion_ids(count)
+    wanted = np.union1d(champions, np.fromiter(also, dtype=np.int64, count=len(also)))
+    ids, found = scorer.score_arrays(wanted)
+    scores = dict(zip(ids.tolist(), found.tolist(), strict=True))
+    best = np.isin(ids, champions, assume_unique=True)
+    order = np.lexsort((ids[best], -found[best]))[:count]
+    top = ids[best][order].tolist()
     kept = scope.admissible(top)
     if len(kept) < len(top):
         # Some of the best are filtered out: rank only what the search may return.
@@ -119,7 +153,7 @@ def rank(
     *,
     pool: int,
     vector: Sequence[tuple[int, float]] | None = None,
-) -> list[Ranked]:
+) -> Ranking:
     """Score the best `pool` candidates by cosine and by BM25 and return them best first.
 
     Args:
@@ -145,7 +179,7 @@ def rank(
         cosine.update(dict.fromkeys(only_keyword, 0.0) | scope.cosines(only_keyword))
     ids = list(cosine)
     if not ids:
-        return []
+        return Ranking([], np.empty(0), {})
     signals = Signals(
         cosine=np.asarray([cosine[i] for i in ids], dtype=np.float64),
         bm25=np.asarray([keyword.get(i, 0.0) for i in ids], dtype=np.float64),
@@ -160,10 +194,11 @@ def rank(
         signals.date = np.asarray([date_match(times.get(i), wanted_date, scale) for i in ids])
     if settings.group_field is not None:
         group_of = found[settings.group_field]
-        signals.groups = [_hashable(group_of.get(i)) for i in ids]
+        signals.groups = [
+            v if v is None or type(v) is str else _hashable(v) for v in map(group_of.get, ids)
+        ]
     scores, parts = fuse(settings, signals)
-    order = np.lexsort((np.asarray(ids), -scores))
-    return [Ranked(ids[n], float(scores[n]), _Parts(parts, int(n))) for n in order]
+    return Ranking(ids, scores, parts)
 
 
 def _hashable(value: object) -> Hashable | None:
