@@ -58,6 +58,7 @@ class _Part:
         self.kind = kind
         self.dims = dims
         self._ids: np.ndarray | None = None
+        self._storage: np.ndarray | None = None
 
     @classmethod
     def flat(cls, dims: int) -> _Part:
@@ -73,7 +74,13 @@ class _Part:
         return self._ids
 
     def storage(self) -> np.ndarray:
-        """The stored vectors, row `i` under `ids()[i]` (a view: hold the group still)."""
+        """The stored vectors, row `i` under `ids()[i]` (a view: hold the group still;
+        cached until the part changes, as `ids()` is — faiss may move them on a change)."""
+        if self._storage is None:
+            self._storage = self._storage_view()
+        return self._storage
+
+    def _storage_view(self) -> np.ndarray:
         inner: Any = faiss.downcast_index(self.index.index)
         flat: Any = faiss.downcast_index(inner.storage) if self.kind == "hnsw" else inner
         n = int(flat.ntotal)
@@ -84,12 +91,12 @@ class _Part:
     def append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         faiss.omp_set_num_threads(1)  # a memcpy into a flat index: threads only add latency
         self.index.add_with_ids(vectors, ids)
-        self._ids = None
+        self._ids = self._storage = None
 
     def remove(self, ids: np.ndarray) -> int:
         removed = int(self.index.remove_ids(faiss.IDSelectorBatch(ids))) if len(ids) else 0
         if removed:
-            self._ids = None
+            self._ids = self._storage = None
         return removed
 
     def positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,12 +335,14 @@ class GroupIndex:
     def vectors_for(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of live `ids`, in order (`KeyError` if one is not live)."""
         ids = _ids(ids)
-        out = np.empty((len(ids), self.dims), dtype=np.float32)
         found_main, at_main = self._main.positions(ids)
         if self._tombstones:
             dead = np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64))
             at_main = at_main[~dead[found_main]]
             found_main &= ~dead
+        if len(at_main) == len(ids):  # all in the main index (the usual case): one gather
+            return self._main.storage()[at_main]
+        out = np.empty((len(ids), self.dims), dtype=np.float32)
         out[found_main] = self._main.storage()[at_main]
         rest = ~found_main
         found_delta, at_delta = self._delta.positions(ids[rest])
