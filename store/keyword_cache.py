@@ -54,7 +54,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from hippograph.store import keyword_log, vector_log
+from hippograph.store import keyword_log, sorted_ids, vector_log
 from hippograph.store.cached_values import ItemValues
 from hippograph.store.cached_vectors import VectorOwners
 from hippograph.store.fulltext import parse_forward
@@ -93,7 +93,7 @@ def _probes(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     it with — a search with wider probes would convert all of `values` first. Clipped to
     the dtype's range: compare hits with `wanted` itself, so none matches wrongly."""
     info = np.iinfo(values.dtype)
-    return np.clip(wanted, info.min, info.max).astype(values.dtype)
+    return np.minimum(np.maximum(wanted, info.min), info.max).astype(values.dtype)
 
 
 def _locate(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -384,7 +384,7 @@ class CachedKeywords:
         """The forward index of the documents `ids` (those indexed), limited to `terms`,
         ascending ids."""
         group, main = self.group, self.group.main
-        wanted = np.unique(np.fromiter(ids, dtype=np.int64, count=len(ids)))
+        wanted = sorted_ids.unique(np.fromiter(ids, dtype=np.int64, count=len(ids)))
         fresh = np.zeros(len(wanted), dtype=bool)
         if group.added:
             fresh[:] = [i in group.added for i in wanted.tolist()]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, SearchItem, SearchOp
 
-from hippograph.store import fulltext, link_sql, ranking
+from hippograph.store import fulltext, link_sql, ranking, sorted_ids
 from hippograph.store.cached_values import scalars, value_sql
 from hippograph.store.codec import decode_value, ns_to_text, prefix_condition, text_to_ns
 from hippograph.store.filters import compile_filter
@@ -542,7 +542,7 @@ def _owned(
     owners = cached.vector_owners.owner_of(vector_ids)
     if scope.omit_expired:
         never = cached.item_values.no_ttl(owners)
-        unsure = np.unique(owners[(owners >= 0) & ~never]).tolist()
+        unsure = sorted_ids.unique(owners[(owners >= 0) & ~never]).tolist()
         if unsure:
             alive = _value_texts(scope, unsure, [], check=scope.alive())[1]
             never |= np.isin(owners, list(alive))

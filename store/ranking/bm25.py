@@ -32,6 +32,8 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from hippograph.store import sorted_ids
+
 SLOTS = 4
 """Field slots a document's text is counted in: the keyword index's first three fields get
 one each, everything else shares the last."""
@@ -165,7 +167,7 @@ class QueryScorer:
         lists = list(self.source.champions(self.terms, per_term).values())
         if not lists:
             return np.empty(0, np.int64)
-        return np.unique(np.concatenate([np.asarray(ids, dtype=np.int64) for ids in lists]))
+        return sorted_ids.unique(np.concatenate([np.asarray(ids, dtype=np.int64) for ids in lists]))
 
     def score(self, ids: Collection[int]) -> dict[int, float]:
         """`{id: bm25}` of the documents `ids` that match any term (others score 0)."""

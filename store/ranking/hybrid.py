@@ -19,7 +19,7 @@ from typing import Protocol, overload
 
 import numpy as np
 
-from hippograph.store import analysis
+from hippograph.store import analysis, sorted_ids
 from hippograph.store.ranking.bm25 import BM25, KeywordSource, QueryScorer, slot_weights
 from hippograph.store.ranking.dates import date_match, query_date
 from hippograph.store.ranking.fusion import Signals, fuse
@@ -132,10 +132,10 @@ def keyword_candidates(
     """The `count` best admissible items by BM25 (from the terms' champion lists), plus the
     BM25 of the items `also` (the vector candidates), `{id: bm25}` — scored in one read."""
     champions = scorer.champion_ids(count)
-    wanted = np.union1d(champions, np.fromiter(also, dtype=np.int64, count=len(also)))
+    wanted = sorted_ids.union(champions, np.fromiter(also, dtype=np.int64, count=len(also)))
     ids, found = scorer.score_arrays(wanted)
     scores = dict(zip(ids.tolist(), found.tolist(), strict=True))
-    best = np.isin(ids, champions, assume_unique=True)
+    best = sorted_ids.contains(champions, ids)
     order = np.lexsort((ids[best], -found[best]))[:count]
     top = ids[best][order].tolist()
     kept = scope.admissible(top)
