@@ -77,7 +77,8 @@ def _thread_lift(
     totals = np.bincount(ranked_groups[best], ranked_scores[best], minlength=len(codes))
     counts = np.bincount(ranked_groups[best], minlength=len(codes))
     strength = totals / np.maximum(counts, 1)
-    lift = np.maximum(strength - strength.mean(), 0.0)
+    mean = np.add.reduce(strength) / len(strength)  # `strength.mean()`, bit for bit, cheaper
+    lift = np.maximum(strength - mean, 0.0)
     return np.where(member, lift[np.maximum(group, 0)], 0.0)
 
 
@@ -85,7 +86,7 @@ def fuse(settings: HybridSearch, signals: Signals) -> tuple[np.ndarray, dict[str
     """Scores of the candidates (see the module docstring) and their parts by name:
     `cosine`, `bm25`, `keyword`, and `date` / `thread` when they apply."""
     keyword = signals.bm25 / signals.attainable if signals.attainable > 0 else signals.bm25 * 0
-    keyword = np.clip(keyword, 0.0, 1.0)
+    keyword = np.minimum(np.maximum(keyword, 0.0), 1.0)  # np.clip's value, without its overhead
     scores = settings.alpha * signals.cosine + (1.0 - settings.alpha) * keyword
     parts = {"cosine": signals.cosine, "bm25": signals.bm25, "keyword": keyword}
     if signals.date is not None and settings.time_weight > 0:
