@@ -64,8 +64,12 @@ def _thread_lift(
 ) -> np.ndarray:
     """How much each candidate's thread beats the average thread, in [0, 1]; 0 for every
     candidate when fewer than two threads compete (a one-thread chat)."""
-    codes: dict[Hashable, int] = {}
-    group = np.asarray([-1 if g is None else codes.setdefault(g, len(codes)) for g in groups])
+    threads = dict.fromkeys(groups)  # in order of first appearance
+    threads.pop(None, None)
+    codes: dict[Hashable | None, int] = {g: n for n, g in enumerate(threads)}
+    codes[None] = -1
+    group = np.fromiter(map(codes.__getitem__, groups), dtype=np.int64, count=len(groups))
+    del codes[None]
     if len(codes) < 2:
         return np.zeros(len(scores))
     member = group >= 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Protocol, overload
 
 import numpy as np
@@ -181,8 +182,8 @@ def rank(
     if not ids:
         return Ranking([], np.empty(0), {})
     signals = Signals(
-        cosine=np.asarray([cosine[i] for i in ids], dtype=np.float64),
-        bm25=np.asarray([keyword.get(i, 0.0) for i in ids], dtype=np.float64),
+        cosine=np.fromiter(cosine.values(), dtype=np.float64, count=len(ids)),
+        bm25=np.fromiter(map(keyword.get, ids, repeat(0.0)), dtype=np.float64, count=len(ids)),
         attainable=most,
     )
     wanted_date = query_date(query) if settings.time_field else None
