@@ -385,19 +385,20 @@ class CachedKeywords:
         ascending ids."""
         group, main = self.group, self.group.main
         wanted = sorted_ids.unique(np.fromiter(ids, dtype=np.int64, count=len(ids)))
-        fresh = np.zeros(len(wanted), dtype=bool)
-        if group.added:
-            fresh[:] = [i in group.added for i in wanted.tolist()]
         loaded, rows = main.find_docs(wanted)
-        loaded &= ~fresh
-        loaded[loaded] = group.is_live(wanted[loaded])
-        keep = loaded | fresh
-        if not keep.any():
-            return DocumentTerms.empty(len(terms))
+        if len(group.removed):
+            loaded[loaded] = group.is_live(wanted[loaded])
+        fresh = None
+        if group.added:  # changed since the load: their terms are in `added`, not `main`
+            fresh = np.fromiter((i in group.added for i in wanted.tolist()), bool, len(wanted))
+            loaded &= ~fresh
+        keep = loaded if fresh is None else loaded | fresh
         found = wanted[keep]
+        if not len(found):
+            return DocumentTerms.empty(len(terms))
         lengths = np.zeros((len(found), SLOTS))
         tf = np.zeros((len(found), len(terms), SLOTS))
-        at_main = np.flatnonzero(loaded[keep])
+        at_main = np.arange(len(found)) if fresh is None else np.flatnonzero(loaded[keep])
         if len(at_main):
             lengths[at_main] = main.doc_lengths[rows[loaded]]
             targets = found[at_main]
@@ -410,7 +411,7 @@ class CachedKeywords:
                 posting = np.minimum(np.searchsorted(span, probes), end - start - 1)
                 hit = span[posting] == targets
                 tf[at_main[hit], column] = main.tf[start + posting[hit]]
-        for row in np.flatnonzero(fresh[keep]).tolist():
+        for row in [] if fresh is None else np.flatnonzero(fresh[keep]).tolist():
             doc_lengths, counts = group.added[int(found[row])]
             lengths[row] = doc_lengths
             for column, term in enumerate(terms):
