@@ -152,8 +152,8 @@ class QueryScorer:
         tf = docs.tf @ weights
         norm = k1 * (1.0 - b + b * (docs.lengths @ weights) / self.mean_length)
         idf = np.asarray([self.idf[t] for t in self.terms])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(tf > 0, tf * (k1 + 1.0) / (tf + norm[:, None]), 0.0)
+        # Divided only where a term occurs (0 elsewhere): no 0/0 to silence, no np.errstate.
+        share = np.divide(tf * (k1 + 1.0), tf + norm[:, None], out=np.zeros_like(tf), where=tf > 0)
         scores = share @ idf
         keep = scores > 0
         return docs.ids[keep], scores[keep]
