@@ -126,6 +126,11 @@ class ItemValues:
         `reads._value_texts` leaves them out) and the ids not held (to read from SQLite)."""
         rows, loaded = self._rows(item_ids)
         found: dict[str, dict[int, object]] = {}
+        if len(self.ids) and all(loaded):  # the usual warm case: every id held as loaded
+            for path in paths:
+                column = self.columns[self.paths.index(path)][rows].tolist()
+                found[path] = {i: v for i, v in zip(item_ids, column, strict=True) if v is not None}
+            return found, []
         for path in paths:
             slot = self.paths.index(path)
             column = self.columns[slot][rows].tolist() if len(self.ids) else loaded

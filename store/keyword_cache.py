@@ -410,7 +410,7 @@ class CachedKeywords:
                 span = main.ids[start:end]
                 posting = np.minimum(np.searchsorted(span, probes), end - start - 1)
                 hit = span[posting] == targets
-                tf[at_main[hit], column] = main.tf[start + posting[hit]]
+                tf[hit if fresh is None else at_main[hit], column] = main.tf[start + posting[hit]]
         for row in [] if fresh is None else np.flatnonzero(fresh[keep]).tolist():
             doc_lengths, counts = group.added[int(found[row])]
             lengths[row] = doc_lengths
