@@ -101,7 +101,7 @@ class VectorOwners:
                 item = self.added.get(vector_id)
                 if item is not None:
                     items[n] = item
-        return items.astype(np.int64)
+        return items.astype(np.int64, copy=False)
 
     def vectors_of(self, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """`(owners, vector ids)` of the items `item_ids` (ascending), in the order SQLite

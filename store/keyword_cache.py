@@ -98,10 +98,10 @@ def _probes(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 def _locate(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For int64 `wanted`: whether each is in `values` (ascending, narrow), and where."""
-    positions = np.searchsorted(values, _probes(values, wanted))
-    found = positions < len(values)
-    found[found] = values[positions[found]] == wanted[found]
-    return found, positions
+    if not len(values):
+        return np.zeros(len(wanted), dtype=bool), np.zeros(len(wanted), dtype=np.intp)
+    positions = np.minimum(np.searchsorted(values, _probes(values, wanted)), len(values) - 1)
+    return values[positions] == wanted, positions
 
 
 @dataclass(frozen=True, slots=True)

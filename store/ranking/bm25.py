@@ -152,8 +152,12 @@ class QueryScorer:
         tf = docs.tf @ weights
         norm = k1 * (1.0 - b + b * (docs.lengths @ weights) / self.mean_length)
         idf = np.asarray([self.idf[t] for t in self.terms])
-        # Divided only where a term occurs (0 elsewhere): no 0/0 to silence, no np.errstate.
-        share = np.divide(tf * (k1 + 1.0), tf + norm[:, None], out=np.zeros_like(tf), where=tf > 0)
+        if k1 > 0 and 0 <= b < 1:  # every norm > 0: an absent term's share is 0.0 as it is
+            share = tf * (k1 + 1.0) / (tf + norm[:, None])
+        else:  # a norm may be 0: divide only where a term occurs (0 elsewhere)
+            share = np.divide(
+                tf * (k1 + 1.0), tf + norm[:, None], out=np.zeros_like(tf), where=tf > 0
+            )
         scores = share @ idf
         keep = scores > 0
         return docs.ids[keep], scores[keep]
