@@ -189,6 +189,7 @@ def search_hybrid(
         light=True,
         spare=1,
         cached=cached if whole_group else None,
+        groups=groups,
     )
     search = _SqliteSearchScope(
         scope,
@@ -402,12 +403,15 @@ class _VectorCandidates:
         light: bool = False,
         spare: int = 2,
         cached: CachedKeywords | None = None,
+        groups: list[str] | None = None,
     ) -> _VectorCandidates:
         """With `light`, `ranked` holds `(item_id,)` instead of full item rows. FAISS is
         asked for `spare` times `wanted` hits first (more when filters drop too many).
         With `cached` (the searched group's warm copy, the prefix naming the whole group),
-        hits are mapped to items in memory (`_owned`), not joined in SQL."""
-        groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
+        hits are mapped to items in memory (`_owned`), not joined in SQL. `groups`: the
+        groups the prefix spans, when the caller has read them already."""
+        if groups is None:
+            groups = groups_for_prefix(scope.conn, op.namespace_prefix, group_depth)
         manager.sync(scope.conn, groups)
         where, params = _where(scope, op)
         allowed = None

@@ -162,12 +162,9 @@ class QueryScorer:
         keep = scores > 0
         return docs.ids[keep], scores[keep]
 
-    def champions(self, per_term: int) -> set[int]:
-        """The union of the query terms' `per_term` champions (ids)."""
-        return set(self.champion_ids(per_term).tolist())
-
-    def champion_ids(self, per_term: int) -> np.ndarray:
-        """`champions` as an ascending int64 array."""
+    def champion_ids(self, per_term: int | None) -> np.ndarray:
+        """The union of the query terms' `per_term` champions (`None`: every posting), as an
+        ascending int64 array."""
         lists = list(self.source.champions(self.terms, per_term).values())
         if not lists:
             return np.empty(0, np.int64)
@@ -199,9 +196,7 @@ class QueryScorer:
         if count < 1 or not self.terms:
             return {}
         limit = None if allowed is not None else (per_term or count)
-        found: set[int] = set()
-        for ids in self.source.champions(self.terms, limit).values():
-            found.update(ids)
+        found = set(self.champion_ids(limit).tolist())
         if allowed is not None:
             found &= set(allowed)
         scores = self._scored(self.source.documents(found, self.terms))
