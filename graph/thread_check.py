@@ -9,6 +9,10 @@ refused run writes nothing. It hands the claim to the first node (`ClaimedThread
 run's config), which then skips its own check; the check in the node is what remains when
 the agent runs as a subgraph of another graph (whose runs do not start here).
 
+A run also starts embedding its message (`hippograph.memory.prefetch`) before the thread
+check, so the model runs while LangGraph sets the run up; retrieve takes the vector from
+the run's config (`PrefetchedVector`).
+
 On a `TurnSqliteSaver` / `AsyncTurnSqliteSaver` (the default SQLite checkpointers) a run's
 checkpoints are made durable once, when it ends (`hippograph.graph.checkpoints`). Runs keep
 LangGraph's durability (`"async"` unless chosen): waiting for each step's save (`"sync"`)
@@ -18,18 +22,23 @@ node's work (issue 16, `benchmarks/results/agent_overhead.md`).
 Core pieces:
     - `ThreadCheckedGraph`: the agent's compiled graph class (`AgentBuilder.compile`).
     - `run_owner`: the `(user_id, thread_id)` a run's arguments name, if both are there.
+    - `turn_text`: the text of the turn a run's input carries, as retrieve will search it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+from langchain_core.messages import HumanMessage, convert_to_messages
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
 from langgraph.graph.state import CompiledStateGraph
 
 from hippograph.graph.checkpoints import AsyncTurnSqliteSaver, TurnSqliteSaver
+from hippograph.memory.prefetch import PREFETCHED_VECTOR_KEY, PrefetchedVector, prefetch_vector
+from hippograph.memory.turn import message_text
 from hippograph.nodes.own_thread import CLAIMED_THREAD_KEY, ClaimedThread
 from hippograph.store.threads import aclaim_thread, claim_thread
 
@@ -42,12 +51,14 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`, its
         checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
-        if target is None:
-            return super().stream(*args, **kwargs)
-        if self.store is not None:
-            claim_thread(self.store, *target)
-            args, kwargs = _with_claim(args, kwargs, ClaimedThread(*target))
-        if not isinstance(self.checkpointer, TurnSqliteSaver):
+        prefetched = prefetch_vector(self.store, turn_text(args, kwargs))
+        claimed = None
+        if target is not None and self.store is not None:
+            with _cancelled_on_error(prefetched):
+                claim_thread(self.store, *target)
+            claimed = ClaimedThread(*target)
+        args, kwargs = _with_marks(args, kwargs, claimed, prefetched)
+        if target is None or not isinstance(self.checkpointer, TurnSqliteSaver):
             return super().stream(*args, **kwargs)
         return _synced_once(super().stream(*args, **kwargs), self.checkpointer, target[1])
 
@@ -55,9 +66,13 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """`CompiledStateGraph.astream`, after the thread check; on an
         `AsyncTurnSqliteSaver`, its checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
+        prefetched = prefetch_vector(self.store, turn_text(args, kwargs))
+        claimed = None
         if target is not None and self.store is not None:
-            await aclaim_thread(self.store, *target)
-            args, kwargs = _with_claim(args, kwargs, ClaimedThread(*target))
+            with _cancelled_on_error(prefetched):
+                await aclaim_thread(self.store, *target)
+            claimed = ClaimedThread(*target)
+        args, kwargs = _with_marks(args, kwargs, claimed, prefetched)
         chunks = super().astream(*args, **kwargs)
         if target is None or not isinstance(self.checkpointer, AsyncTurnSqliteSaver):
             async for chunk in chunks:
@@ -77,13 +92,32 @@ def _given_config(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> RunnableC
     return args[1] if len(args) > 1 else kwargs.get("config")
 
 
-def _with_claim(
-    args: tuple[Any, ...], kwargs: dict[str, Any], claimed: ClaimedThread
+@contextmanager
+def _cancelled_on_error(prefetched: PrefetchedVector | None) -> Iterator[None]:
+    """Drop the prefetched vector of a run refused before it started."""
+    try:
+        yield
+    except BaseException:
+        if prefetched is not None:
+            prefetched.cancel()
+        raise
+
+
+def _with_marks(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    claimed: ClaimedThread | None,
+    prefetched: PrefetchedVector | None,
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The run's arguments with `claimed` in its config, for the first node to find."""
-    config = merge_configs(
-        _given_config(args, kwargs), {"configurable": {CLAIMED_THREAD_KEY: claimed}}
-    )
+    """The run's arguments with `claimed` and `prefetched` in its config, for retrieve."""
+    marks: dict[str, Any] = {}
+    if claimed is not None:
+        marks[CLAIMED_THREAD_KEY] = claimed
+    if prefetched is not None:
+        marks[PREFETCHED_VECTOR_KEY] = prefetched
+    if not marks:
+        return args, kwargs
+    config = merge_configs(_given_config(args, kwargs), {"configurable": marks})
     if len(args) > 1:
         return (args[0], config, *args[2:]), kwargs
     return args, {**kwargs, "config": config}
@@ -107,3 +141,19 @@ def run_owner(
     if thread_id is None or not isinstance(user_id, str) or not user_id.strip():
         return None
     return user_id, str(thread_id)
+
+
+def turn_text(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """The text retrieve will search for a run called as `stream(input, ...)`: its input's
+    last user message (`message_text`), or `""` when the input carries none (a resume
+    `Command`, `None`, or messages the graph will refuse)."""
+    given = args[0] if args else kwargs.get("input")
+    messages = given.get("messages") if isinstance(given, Mapping) else None
+    if not messages:
+        return ""
+    try:
+        converted = convert_to_messages(messages if isinstance(messages, list) else [messages])
+    except (ValueError, TypeError, NotImplementedError):
+        return ""  # the run fails on them as it would have
+    humans = [m for m in converted if isinstance(m, HumanMessage)]
+    return message_text(humans[-1]) if humans else ""

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
 from hippograph.memory import decay
 from hippograph.memory.context import Context, memory_context
+from hippograph.memory.prefetch import PREFETCHED_VECTOR_KEY, PrefetchedVector
 from hippograph.memory.search import Query, require_store, search_memories
 from hippograph.memory.state import RecalledMemory, State
 from hippograph.memory.turn import last_human_index, message_text
@@ -71,14 +73,22 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     Scores are clamped to [0, 1] (a fused score may overshoot 1 by float error). Items in
     the namespace stored without a vector are not memories to recall and are skipped.
     On stores that take query vectors, the turn's messages are embedded here (only those
-    the thread's `recent_vectors` lack) and kept in `recent_vectors` for the next turn.
+    the thread's `recent_vectors` lack) and kept in `recent_vectors` for the next turn; the
+    latest message's vector may have been started with the run (`PrefetchedVector` in the
+    run's config, `hippograph.memory.prefetch`).
     """
     context = memory_context(runtime)
     queries = recall_queries(state.get("messages") or [], context.recall_window)
     weighted = context.recency_half_life_days is not None or bool(context.importance_weight)
     store = require_store(runtime)
+    configurable = get_config().get("configurable") or {}
+    prefetched = configurable.get(PREFETCHED_VECTOR_KEY)
     vectors, recent = window_vectors(
-        store, queries, state.get("recent_vectors"), context.recall_window
+        store,
+        queries,
+        state.get("recent_vectors"),
+        context.recall_window,
+        prefetched if isinstance(prefetched, PrefetchedVector) else None,
     )
     with expansion_scope(store, context.expand_links), query_vectors(vectors):
         found = search_memories(

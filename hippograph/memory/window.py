@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from langgraph.store.base import BaseStore
 
+from hippograph.memory.prefetch import PrefetchedVector
 from hippograph.memory.search import Query
 from hippograph.memory.similarity import store_embeddings
 from hippograph.memory.state import MessageVectors
@@ -58,7 +59,11 @@ def pooled(vectors: Sequence[np.ndarray], latest_share: float = LATEST_SHARE) ->
 
 
 def window_vectors(
-    store: BaseStore, queries: Sequence[Query], saved: Mapping[str, object] | None, keep: int
+    store: BaseStore,
+    queries: Sequence[Query],
+    saved: Mapping[str, object] | None,
+    keep: int,
+    prefetched: PrefetchedVector | None = None,
 ) -> tuple[dict[str, np.ndarray], MessageVectors | None]:
     """The vectors to search `queries` with, and the `MessageVectors` to save for the next turn.
 
@@ -67,7 +72,8 @@ def window_vectors(
     thread's record) when the same embedder made it, else from one embedder call for all
     that are missing. The window query searches with their pooled vector. The record keeps
     the last `keep` messages' vectors (the latest included), so the next turn's window
-    finds them there.
+    finds them there. The latest message's vector is taken from `prefetched` when that is
+    it (`hippograph.memory.prefetch`: started when the run did).
 
     Returns `({}, None)` — search as usual — when the store cannot take given vectors, has
     no embedder, or there is nothing to search.
@@ -89,7 +95,11 @@ def window_vectors(
     missing = list(dict.fromkeys(t for t in texts if _digest(t) not in known))
     if missing:
         try:
-            fresh = embed_queries(embedder, missing)
+            early = prefetched.take(embedder, latest.text) if prefetched is not None else None
+            if early is not None:
+                known[_digest(latest.text)] = _unit(early)
+                missing.remove(latest.text)
+            fresh = embed_queries(embedder, missing) if missing else []
             for text, raw in zip(missing, fresh, strict=True):
                 known[_digest(text)] = _unit(raw)
         except Exception as exc:
