@@ -99,14 +99,6 @@ class EmbeddingWorker:
                 self._pid = os.getpid()
             return self._pool
 
-    def close(self) -> None:
-        """Stop the worker's threads (queued vectors are cancelled); a later `submit`
-        starts new ones."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
 
 _WORKER = EmbeddingWorker()
 
