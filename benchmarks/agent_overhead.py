@@ -13,8 +13,11 @@ one mode leaves for the next) hits them alike:
       each save handed to a background thread while the next node runs).
     - offline_sync: the same with `durability="sync"` (each step's save waited for before
       the next starts) — the same-run A/B of that setting.
-    - chat: the offline agent as `hippograph chat` and the UI run it (`TurnStream`'s
-      `durability="exit"`: one checkpoint per turn).
+    - chat: the offline agent invoked with `TurnStream`'s `durability="exit"` (one
+      checkpoint per turn), as `hippograph chat` and the UI checkpoint a turn.
+    - chat_stream: the offline agent through `TurnStream` itself, as `hippograph chat` and
+      the UI run it: `durability="exit"` and the `messages` + `values` stream modes (with
+      `messages`, LangGraph runs each node on a worker thread beside a stream waiter).
     - offline_sqlitesaver: the offline agent on LangGraph's own `SqliteSaver` (an fsync
       per checkpoint write), as when a user passes one.
     - offline_no_window: the offline agent with `recall_window=0` (no second recall
@@ -71,7 +74,7 @@ from hippograph.graph.context import Context
 from hippograph.graph.state import State
 from hippograph.scripted import ScriptedChatModel
 from hippograph.store import FaissSqliteStore, LocalEmbeddings, Memory, memory_namespace
-from hippograph.turns import CHAT_DURABILITY
+from hippograph.turns import CHAT_DURABILITY, TurnStream
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NODES = ("retrieve", "respond", "extract", "reconcile")
@@ -80,10 +83,11 @@ AGENT_MODES = (
     "offline",
     "offline_sync",
     "chat",
+    "chat_stream",
     "offline_sqlitesaver",
     "offline_no_window",
 )
-UNINSTRUMENTED = ("offline_sync", "noop_chain_sync")  # same-run A/B of a setting only
+UNINSTRUMENTED = ("offline_sync", "chat_stream", "noop_chain_sync")  # whole turns only
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -152,10 +156,12 @@ class _Mode:
         durability: Durability | None = None,
         context: dict[str, Any] | None = None,
         instrumented: bool = False,
+        streamed: bool = False,
     ):
         self.name, self.graph, self.store = name, graph, store
         self.durability = durability
         self.context = context or {}
+        self.streamed = streamed  # run through `TurnStream`, as the chat surfaces do
         self.user = f"user-{name}"
         self.timer = NodeTimer() if instrumented else None
         self.turns: list[float] = []
@@ -181,6 +187,8 @@ class _Mode:
             namespace = memory_namespace(self.user)
             self.store.search(namespace, query=text, limit=5)
             self.store.put(namespace, uuid.uuid4().hex, Memory(content=text).to_value())
+        elif self.streamed:
+            "".join(TurnStream(self.graph, text, thread_id=self.threads[slot], user_id=self.user))
         else:
             self.graph.invoke(
                 {"messages": [{"role": "user", "content": text}]},
@@ -260,6 +268,7 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                 _Mode("offline", offline, instrumented=True),
                 _Mode("offline_sync", offline, durability="sync"),
                 _Mode("chat", offline, durability=CHAT_DURABILITY, instrumented=True),
+                _Mode("chat_stream", offline, streamed=True),
                 _Mode("offline_sqlitesaver", on_plain, instrumented=True),
                 _Mode(
                     "offline_no_window", offline, context={"recall_window": 0}, instrumented=True
