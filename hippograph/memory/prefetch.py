@@ -10,6 +10,9 @@ for the same text and embedder (`PrefetchedVector.take`), and embeds as before o
 The vector is the embedder's own answer for that text, so the turn is unchanged; an
 embedder failure is raised from retrieve as before.
 
+A traced process (`hippograph.tracing`) embeds in retrieve as before, so the EMBEDDING
+span stays under the retrieve node.
+
 The worker is one small process-wide pool (`EmbeddingWorker`): created on first use,
 reused by every run (no thread per turn), re-created in a forked child, and joined at
 interpreter exit by `concurrent.futures`. A vector still queued behind other runs' when
@@ -24,6 +27,7 @@ Core pieces:
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +39,7 @@ from langgraph.store.base import BaseStore
 from hippograph.memory.similarity import store_embeddings
 from hippograph.store.embeddings import embed_queries
 from hippograph.store.query_vectors import takes_query_vectors
+from hippograph.tracing.setup import active_tracing
 
 PREFETCHED_VECTOR_KEY = "__hippograph_prefetched_vector"
 """The run config's `configurable` key of a `PrefetchedVector` (`__`: not checkpoint metadata)."""
@@ -88,8 +93,10 @@ class EmbeddingWorker:
         self._pid = 0
 
     def submit(self, embedder: Embeddings, text: str) -> PrefetchedVector:
-        """Start embedding `text` with `embedder`."""
-        future = self._executor().submit(embed_queries, embedder, [text])
+        """Start embedding `text` with `embedder`, in the caller's context (tracing spans
+        and other context variables see the run that asked)."""
+        context = contextvars.copy_context()
+        future = self._executor().submit(context.run, embed_queries, embedder, [text])
         return PrefetchedVector(embedder, text, future)
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -106,8 +113,12 @@ _WORKER = EmbeddingWorker()
 def prefetch_vector(store: BaseStore | None, text: str) -> PrefetchedVector | None:
     """Start embedding a turn's message `text` with `store`'s embedder, for retrieve; `None`
     when retrieve would not use it (no store or embedder, a store that embeds its queries
-    itself — see `takes_query_vectors` — or a blank text)."""
+    itself — see `takes_query_vectors` — or a blank text), and in a traced process
+    (`hippograph.tracing`): there the embedding stays in retrieve, whose span it belongs
+    under (before the run starts there is no span to put it under)."""
     if store is None or not text.strip() or not takes_query_vectors(store):
+        return None
+    if active_tracing() is not None:
         return None
     embedder = store_embeddings(store)
     if embedder is None:
