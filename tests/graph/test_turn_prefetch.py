@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pytest
+from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import GetOp
 
@@ -82,6 +84,15 @@ def _store(tmp_path, embedder: LocalEmbeddings) -> CheckWaitingStore:
     return store
 
 
+@contextmanager
+def _agent(tmp_path, embedder: Embeddings) -> Iterator[tuple[FaissSqliteStore, Any]]:
+    """The agent on a real store with `embedder`."""
+    with FaissSqliteStore.from_conn_string(
+        str(tmp_path / "m.db"), index=memory_index_config(embedder)
+    ) as store:
+        yield store, build_agent(store=store, checkpointer=InMemorySaver())
+
+
 QUESTION = "What is Ana allergic to?"
 
 
@@ -121,10 +132,7 @@ def test_an_async_turn_starts_its_model_run_with_the_run(tmp_path):
 
 def test_an_embedder_failure_is_still_retrieves_error(tmp_path):
     embedder = RecordingEmbeddings(fail_on="My cat is called Miso.")
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config(embedder)
-    ) as store:
-        agent = build_agent(store=store, checkpointer=InMemorySaver())
+    with _agent(tmp_path, embedder) as (store, agent):
         with pytest.raises(EmbeddingError, match=r"embedding the turn failed: RuntimeError"):
             agent.invoke(
                 user_turn("My cat is called Miso."), run_config(), context={"user_id": "al"}
@@ -134,10 +142,7 @@ def test_an_embedder_failure_is_still_retrieves_error(tmp_path):
 
 def test_a_refused_turn_still_writes_nothing(tmp_path):
     embedder = RecordingEmbeddings()
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config(embedder)
-    ) as store:
-        agent = build_agent(store=store, checkpointer=InMemorySaver())
+    with _agent(tmp_path, embedder) as (store, agent):
         agent.invoke(user_turn("I live in Lisbon."), run_config("t1"), context={"user_id": "al"})
         with pytest.raises(ThreadOwnerError):
             agent.invoke(user_turn("I live in Porto."), run_config("t1"), context={"user_id": "bo"})
@@ -145,10 +150,7 @@ def test_a_refused_turn_still_writes_nothing(tmp_path):
 
 
 def test_turns_reuse_the_embedding_worker(tmp_path, embeddings):
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config(embeddings)
-    ) as store:
-        agent = build_agent(store=store, checkpointer=InMemorySaver())
+    with _agent(tmp_path, embeddings) as (_, agent):
         for n in range(8):
             agent.invoke(user_turn(f"I own {n} bikes."), run_config(), context={"user_id": "al"})
         workers = [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)]
@@ -159,10 +161,7 @@ def test_a_vector_named_in_the_config_is_not_taken(tmp_path, embeddings):
     """Only the run itself can hand retrieve a vector: a caller's JSON is ignored, and a
     vector of another text or embedder is not used."""
     embedder = RecordingEmbeddings()
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config(embedder)
-    ) as store:
-        agent = build_agent(store=store, checkpointer=InMemorySaver())
+    with _agent(tmp_path, embedder) as (store, agent):
         agent.invoke(user_turn("Ana likes tea."), run_config(), context={"user_id": "al"})
         forged = {"configurable": {"thread_id": "t2", PREFETCHED_VECTOR_KEY: [0.1] * 384}}
         result = agent.invoke(user_turn("What does Ana like?"), forged, context={"user_id": "al"})
