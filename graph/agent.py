@@ -70,6 +70,10 @@ class AgentBuilder(StateGraph[Any, Any, Any, Any]):
     to a `ThreadCheckedGraph` (another user's thread is refused before anything is saved)."""
 
     owned: _OpenedStorage | None = None
+    prefetches = False
+    """Whether its runs start embedding their message for `retrieve` as they start
+    (`hippograph.memory.prefetch`): set by `build_agent_graph`, whose graph begins with
+    retrieve; another graph would run the model for nothing."""
 
     def compile(self, *args: Any, **kwargs: Any) -> ThreadCheckedGraph:
         """`StateGraph.compile`, as a `ThreadCheckedGraph` (built the way `Pregel.copy` is)."""
@@ -97,6 +101,7 @@ def build_agent_graph(
     builder = AgentBuilder(
         State, context_schema=Context, input_schema=TurnInput, output_schema=AgentOutput
     )
+    builder.prefetches = True  # retrieve takes the vector its run started
     builder.add_node("retrieve", owning_thread(retrieve))  # checks the thread's owner first
     builder.add_node("respond", partial(respond, model=model))
     builder.add_edge(START, "retrieve")

@@ -9,9 +9,9 @@ refused run writes nothing. It hands the claim to the first node (`ClaimedThread
 run's config), which then skips its own check; the check in the node is what remains when
 the agent runs as a subgraph of another graph (whose runs do not start here).
 
-A run also starts embedding its message (`hippograph.memory.prefetch`) before the thread
-check, so the model runs while LangGraph sets the run up; retrieve takes the vector from
-the run's config (`PrefetchedVector`).
+A run of the agent's graph (`AgentBuilder.prefetches`) also starts embedding its message
+(`hippograph.memory.prefetch`) before the thread check, so the model runs while LangGraph
+sets the run up; retrieve takes the vector from the run's config (`PrefetchedVector`).
 
 On a `TurnSqliteSaver` / `AsyncTurnSqliteSaver` (the default SQLite checkpointers) a run's
 checkpoints are made durable once, when it ends (`hippograph.graph.checkpoints`). Runs keep
@@ -51,7 +51,7 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`, its
         checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
-        prefetched = prefetch_vector(self.store, turn_text(args, kwargs))
+        prefetched = self._prefetched(args, kwargs)
         claimed = None
         if target is not None and self.store is not None:
             with _cancelled_on_error(prefetched):
@@ -66,7 +66,7 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """`CompiledStateGraph.astream`, after the thread check; on an
         `AsyncTurnSqliteSaver`, its checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
-        prefetched = prefetch_vector(self.store, turn_text(args, kwargs))
+        prefetched = self._prefetched(args, kwargs)
         claimed = None
         if target is not None and self.store is not None:
             with _cancelled_on_error(prefetched):
@@ -81,6 +81,14 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         async with self.checkpointer.syncing_once(target[1]):
             async for chunk in chunks:
                 yield chunk
+
+    def _prefetched(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> PrefetchedVector | None:
+        """The run's message, being embedded for retrieve, if this graph starts with it."""
+        if not getattr(self.builder, "prefetches", False):
+            return None
+        return prefetch_vector(self.store, turn_text(args, kwargs))
 
 
 def _synced_once(chunks: Iterator[Any], saver: TurnSqliteSaver, thread_id: str) -> Iterator[Any]:

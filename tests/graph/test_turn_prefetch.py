@@ -15,16 +15,21 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.config import get_config
+from langgraph.graph import START
 from langgraph.store.base import GetOp
 
 from hippograph.backends import memory_index_config
 from hippograph.graph import build_agent
+from hippograph.graph.agent import AgentBuilder
+from hippograph.memory.context import Context
 from hippograph.memory.prefetch import (
     PREFETCHED_VECTOR_KEY,
     THREAD_NAME,
     WORKERS,
     prefetch_vector,
 )
+from hippograph.memory.state import State
 from hippograph.store import EmbeddingError, FaissSqliteStore, LocalEmbeddings
 from hippograph.store.threads import THREADS, ThreadOwnerError
 from tests.conftest import run_config, user_turn
@@ -170,3 +175,23 @@ def test_a_vector_named_in_the_config_is_not_taken(tmp_path, embeddings):
     assert other is not None
     assert other.take(embedder, "What does Ana like?") is None
     assert other.take(embeddings, "Ana likes tea.") is None
+
+
+def test_a_graph_that_does_not_start_with_retrieve_embeds_nothing_ahead(tmp_path, embeddings):
+    """`AgentBuilder` compiles other graphs too (the benchmark's empty loop): their runs
+    start no model run that nothing would take."""
+    seen: list[object] = []
+
+    def node(state: State) -> dict[str, Any]:
+        seen.append((get_config().get("configurable") or {}).get(PREFETCHED_VECTOR_KEY))
+        return {}
+
+    builder = AgentBuilder(State, context_schema=Context)
+    builder.add_node("work", node)
+    builder.add_edge(START, "work")
+    with FaissSqliteStore.from_conn_string(
+        str(tmp_path / "m.db"), index=memory_index_config(embeddings)
+    ) as store:
+        graph = builder.compile(store=store, checkpointer=InMemorySaver())
+        graph.invoke(user_turn("I live in Lisbon."), run_config(), context={"user_id": "al"})
+    assert seen == [None]
