@@ -28,7 +28,8 @@ one mode leaves for the next) hits them alike:
       compiled like the agent (`AgentBuilder`: thread check, the default checkpointer and
       its one fsync) — and noop chain bare: the same four nodes in a plain
       `StateGraph` with no checkpointer or store. What LangGraph's loop itself costs.
-      noop chain sync: the noop chain with `durability="sync"`.
+      noop chain sync / exit: the noop chain with `durability="sync"` / `"exit"` (the
+      latter: the chat path's loop).
     - bare store: one `store.search` + one `store.put` of the turn — the least any memory
       layer must do per turn (issue 16's baseline: a turn's p95 ≤ 1.5x its p95).
 
@@ -87,7 +88,8 @@ AGENT_MODES = (
     "offline_sqlitesaver",
     "offline_no_window",
 )
-UNINSTRUMENTED = ("offline_sync", "chat_stream", "noop_chain_sync")  # whole turns only
+# whole turns only (no per-node breakdown)
+UNINSTRUMENTED = ("offline_sync", "chat_stream", "noop_chain_sync", "noop_chain_exit")
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -245,7 +247,15 @@ def _seed(store: FaissSqliteStore, users: list[str], count: int) -> None:
             )
 
 
-BASELINES = ("bare_graph", "noop_chain", "noop_chain_sync", "noop_chain_bare", "bare_store")
+BASELINES = (
+    "bare_graph",
+    "noop_chain",
+    "noop_chain_sync",
+    "noop_chain_exit",
+    "noop_chain_bare",
+    "bare_store",
+)
+UNSEEDED = BASELINES[:-1]  # modes whose users have no memories (they search none)
 
 
 def run(turns: int, seed: int) -> dict[str, Any]:
@@ -280,10 +290,15 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                     noop.compile(store=store, checkpointer=saver),
                     durability="sync",
                 ),
+                _Mode(
+                    "noop_chain_exit",
+                    noop.compile(store=store, checkpointer=saver),
+                    durability=CHAT_DURABILITY,
+                ),
                 _Mode("noop_chain_bare", _noop_chain(StateGraph(State)).compile()),
                 _Mode("bare_store", store=store),
             ]
-            _seed(store, [mode.user for mode in modes if mode.name not in BASELINES[:4]], seed)
+            _seed(store, [mode.user for mode in modes if mode.name not in UNSEEDED], seed)
             order = random.Random(0)  # modes in a new order each round: no position effects
             for n in tqdm(range(turns + WARMUP), desc="turns (all modes)"):
                 for offset, mode in order.sample(list(enumerate(modes)), len(modes)):
@@ -380,6 +395,8 @@ def _floor(results: dict[str, Any]) -> list[str]:
     callbacks = timed - results["offline"]["turn"]["p50_ms"]
     store = results["bare_store"]["turn"]["p50_ms"]
     loop, bare_loop = results["noop_chain"]["turn"], results["noop_chain_bare"]["turn"]
+    chat_loop = results["noop_chain_exit"]["turn"]
+    chat_nodes = results["chat"]["turn"]["p50_ms"] - chat_loop["p50_ms"]
     return [
         f"Floor (p50, this run): retrieve's second query (the recent-turns window) costs "
         f"{window:.1f} ms, {window / store:.2f}x the whole bare store work ({store} ms). "
@@ -395,7 +412,12 @@ def _floor(results: dict[str, Any]) -> list[str]:
         f"{bare_loop['p95_ms']} ms. Without the window query the turn is "
         f"{results['offline_no_window']['ratio_vs_bare_store_p50']}x / "
         f"{results['offline_no_window']['ratio_vs_bare_store_p95']}x the bare store at "
-        f"p50 / p95.",
+        f'p50 / p95. The chat path\'s loop with no work (noop chain, `durability="exit"`) '
+        f"takes {chat_loop['p50_ms']} / {chat_loop['p95_ms']} ms, "
+        f"{chat_loop['p50_ms'] / store:.2f}x / "
+        f"{chat_loop['p95_ms'] / results['bare_store']['turn']['p95_ms']:.2f}x the bare store; "
+        f"the chat turn's nodes (its turn minus that loop, p50) do "
+        f"{chat_nodes:.1f} ms of work, {chat_nodes / store:.2f}x the bare store.",
     ]
 
 
