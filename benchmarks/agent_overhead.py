@@ -22,6 +22,9 @@ one mode leaves for the next) hits them alike:
       per checkpoint write), as when a user passes one.
     - offline_no_window: the offline agent with `recall_window=0` (no second recall
       query) — not a product setting, the measure of what that query costs (the floor).
+    - offline_no_prefetch / chat_no_prefetch: offline / chat with the agent's run not
+      starting the embedding of its message (`AgentBuilder.prefetches = False`): retrieve
+      embeds it, as before issue 16's prefetch — the same-run A/B of that cut.
     - bare graph: START → respond → END with the same model on LangGraph's `SqliteSaver` —
       a graph without memory; the memory overhead of a turn is the difference.
     - noop chain: the agent's loop with no work in it — four nodes that return nothing,
@@ -87,9 +90,18 @@ AGENT_MODES = (
     "chat_stream",
     "offline_sqlitesaver",
     "offline_no_window",
+    "offline_no_prefetch",
+    "chat_no_prefetch",
 )
 # whole turns only (no per-node breakdown)
-UNINSTRUMENTED = ("offline_sync", "chat_stream", "noop_chain_sync", "noop_chain_exit")
+UNINSTRUMENTED = (
+    "offline_sync",
+    "chat_stream",
+    "offline_no_prefetch",
+    "chat_no_prefetch",
+    "noop_chain_sync",
+    "noop_chain_exit",
+)
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -270,6 +282,9 @@ def run(turns: int, seed: int) -> dict[str, Any]:
         ):
             model = ScriptedChatModel(default=_instant_answer)
             offline = build_agent_graph(model=None).compile(store=store, checkpointer=saver)
+            unprefetched = build_agent_graph(model=None)
+            unprefetched.prefetches = False  # retrieve embeds the message itself
+            no_prefetch = unprefetched.compile(store=store, checkpointer=saver)
             on_plain = build_agent_graph(model=None).compile(store=store, checkpointer=plain)
             llm = build_agent(store=store, checkpointer=saver, model=model)
             noop = _noop_chain(AgentBuilder(State, context_schema=Context))
@@ -283,6 +298,8 @@ def run(turns: int, seed: int) -> dict[str, Any]:
                 _Mode(
                     "offline_no_window", offline, context={"recall_window": 0}, instrumented=True
                 ),
+                _Mode("offline_no_prefetch", no_prefetch),
+                _Mode("chat_no_prefetch", no_prefetch, durability=CHAT_DURABILITY),
                 _Mode("bare_graph", _bare_graph(model).compile(checkpointer=plain)),
                 _Mode("noop_chain", noop.compile(store=store, checkpointer=saver)),
                 _Mode(
