@@ -56,7 +56,12 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
-from hippograph.store.embeddings import embed_queries, embedder_name, resolve_embeddings
+from hippograph.store.embeddings import (
+    cached_embeddings,
+    embed_queries,
+    embedder_name,
+    resolve_embeddings,
+)
 from hippograph.store.errors import (
     EmbeddingError,
     InvalidNamespaceError,
@@ -655,13 +660,10 @@ class FaissSqliteStore(ExtendedStore):
     def _embed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
+        embedder = cached_embeddings(self.embeddings)
         try:
-            docs = (
-                self.embeddings.embed_documents(list(plan.to_embed.values()))
-                if plan.to_embed
-                else []
-            )
-            queries = embed_queries(self.embeddings, self._missing_queries(plan))
+            docs = embedder.embed_documents(list(plan.to_embed.values())) if plan.to_embed else []
+            queries = embed_queries(embedder, self._missing_queries(plan))
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
@@ -669,14 +671,15 @@ class FaissSqliteStore(ExtendedStore):
     async def _aembed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
+        embedder = cached_embeddings(self.embeddings)
         try:
             docs = (
-                await self.embeddings.aembed_documents(list(plan.to_embed.values()))
+                await embedder.aembed_documents(list(plan.to_embed.values()))
                 if plan.to_embed
                 else []
             )
             queries = await asyncio.gather(
-                *(self.embeddings.aembed_query(q) for q in self._missing_queries(plan))
+                *(embedder.aembed_query(q) for q in self._missing_queries(plan))
             )
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
