@@ -4,7 +4,6 @@ Core pieces:
     - `LocalEmbeddings`: all-MiniLM-L6-v2 (int8 ONNX, 384-d) on onnxruntime; no torch, no network.
     - `resolve_embeddings`: turns an `Embeddings`, a callable, `"local"` or a
       `"provider:model"` string into a LangChain `Embeddings`.
-    - `cached_embeddings`: an embedder with the process's memory of its recent texts.
     - `embed_queries`: a batch of search queries, in one model run where that is the same.
 """
 
@@ -20,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-
-from hippograph.store.embedding_cache import CachedEmbeddings, model_of, unwrap_embeddings
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -212,41 +209,12 @@ _SHARED_LOCK = threading.Lock()
 
 
 def embed_queries(embeddings: Embeddings, texts: Sequence[str]) -> list[list[float]]:
-    """Embed search queries, through `cached_embeddings`: in one model run when queries and
-    documents embed alike (`LocalEmbeddings`: MiniLM is symmetric — a turn's two recall
-    queries cost one ONNX call), else one `embed_query` each, as LangChain's contract has
-    it."""
+    """Embed search queries: in one model run when queries and documents embed alike
+    (`LocalEmbeddings`: MiniLM is symmetric — a turn's two recall queries cost one ONNX
+    call), else one `embed_query` each, as LangChain's contract has it."""
     if isinstance(embeddings, LocalEmbeddings):
         return embeddings.embed_queries(list(texts))
-    embedder = cached_embeddings(embeddings)
-    return [embedder.embed_query(text) for text in texts]
-
-
-_REMEMBERED: OrderedDict[int, CachedEmbeddings] = OrderedDict()
-_REMEMBERED_LOCK = threading.Lock()
-_REMEMBERED_EMBEDDERS = 8
-
-
-def cached_embeddings(embeddings: Embeddings) -> Embeddings:
-    """`embeddings` with a memory of the texts it embedded lately, shared by every caller in
-    the process: `LocalEmbeddings` (which has its own) and a `CachedEmbeddings` as they are,
-    any other embedder through the one `CachedEmbeddings` kept for it.
-
-    The store's writes and searches, the window's query vectors and reconcile's exact
-    cosines all embed through it, so within a turn a provider is sent each text once per
-    kind (query, document). A store's `embeddings` stays the embedder it was given
-    (LangGraph's contract); the last few embedders used are remembered.
-    """
-    if isinstance(embeddings, LocalEmbeddings | CachedEmbeddings):
-        return embeddings
-    with _REMEMBERED_LOCK:
-        cached = _REMEMBERED.get(id(embeddings))
-        if cached is None or cached.inner is not embeddings:
-            cached = _REMEMBERED[id(embeddings)] = CachedEmbeddings(embeddings)
-        _REMEMBERED.move_to_end(id(embeddings))
-        while len(_REMEMBERED) > _REMEMBERED_EMBEDDERS:
-            _REMEMBERED.popitem(last=False)
-        return cached
+    return [embeddings.embed_query(text) for text in texts]
 
 
 def shared_local_embeddings() -> LocalEmbeddings:
@@ -290,8 +258,9 @@ def resolve_embeddings(spec: EmbedSpec) -> Embeddings:
 
 
 def embedder_name(embeddings: Embeddings) -> str:
-    """A stable description of an embedder, recorded in a store to detect model swaps (the
-    provider's embedder under a `CachedEmbeddings`)."""
-    inner = unwrap_embeddings(embeddings)
-    model = model_of(inner)
-    return f"{type(inner).__name__}:{model}" if model else type(inner).__name__
+    """A stable description of an embedder, recorded in a store to detect model swaps."""
+    for attr in ("model_name", "model"):
+        value = getattr(embeddings, attr, None)
+        if isinstance(value, str) and value:
+            return f"{type(embeddings).__name__}:{value}"
+    return type(embeddings).__name__

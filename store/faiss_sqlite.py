@@ -56,12 +56,7 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
-from hippograph.store.embeddings import (
-    cached_embeddings,
-    embed_queries,
-    embedder_name,
-    resolve_embeddings,
-)
+from hippograph.store.embeddings import embed_queries, embedder_name, resolve_embeddings
 from hippograph.store.errors import (
     EmbeddingError,
     InvalidNamespaceError,
@@ -660,10 +655,13 @@ class FaissSqliteStore(ExtendedStore):
     def _embed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
-        embedder = cached_embeddings(self.embeddings)
         try:
-            docs = embedder.embed_documents(list(plan.to_embed.values())) if plan.to_embed else []
-            queries = embed_queries(embedder, self._missing_queries(plan))
+            docs = (
+                self.embeddings.embed_documents(list(plan.to_embed.values()))
+                if plan.to_embed
+                else []
+            )
+            queries = embed_queries(self.embeddings, self._missing_queries(plan))
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
@@ -671,15 +669,14 @@ class FaissSqliteStore(ExtendedStore):
     async def _aembed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
-        embedder = cached_embeddings(self.embeddings)
         try:
             docs = (
-                await embedder.aembed_documents(list(plan.to_embed.values()))
+                await self.embeddings.aembed_documents(list(plan.to_embed.values()))
                 if plan.to_embed
                 else []
             )
             queries = await asyncio.gather(
-                *(embedder.aembed_query(q) for q in self._missing_queries(plan))
+                *(self.embeddings.aembed_query(q) for q in self._missing_queries(plan))
             )
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc

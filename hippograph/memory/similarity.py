@@ -16,21 +16,55 @@ hits). Otherwise the text is embedded.
 
 Core pieces:
     - `exact_cosines` / `exact_cosine`: `(item, cosine)` for search hits, best first (all
-      texts of a turn embedded in one call, through the process's cache of the
-      embedder that the store's writes share; known cosines reused).
+      texts of a turn embedded in one call, and cached; known cosines reused).
     - `text_similarity`: the cosine of two texts.
     - `store_embeddings`: the store's embedder, if it exposes one.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, SearchItem
 
-from hippograph.store.embeddings import LocalEmbeddings, cached_embeddings
+from hippograph.store.embeddings import LocalEmbeddings
+
+_CACHE_SIZE = 4096
+
+
+class _VectorCache:
+    """A thread-safe LRU of `(embedder, text)` → unit vector.
+
+    Entries hold their embedder, so an id can never be reused by another embedder while
+    its vectors are cached.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[int, str], tuple[Embeddings, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embeddings, text: str) -> np.ndarray | None:
+        with self._lock:
+            entry = self._data.get((id(embedder), text))
+            if entry is None or entry[0] is not embedder:
+                return None
+            self._data.move_to_end((id(embedder), text))
+            return entry[1]
+
+    def put(self, embedder: Embeddings, text: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._data[(id(embedder), text)] = (embedder, vector)
+            self._data.move_to_end((id(embedder), text))
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+_CACHE = _VectorCache(_CACHE_SIZE)
 
 
 def store_embeddings(store: BaseStore) -> Embeddings | None:
@@ -58,19 +92,15 @@ def _known_cosine(item: SearchItem) -> float | None:
     return float(cosine) if isinstance(cosine, int | float) and cosine != 0.0 else None
 
 
-def _unit_vectors(embedder: Embeddings, texts: Sequence[str]) -> dict[str, np.ndarray]:
-    """Each distinct text's unit vector, embedded as a document (through the process's
-    cache of the embedder, which the store's writes share)."""
-    distinct = list(dict.fromkeys(texts))
-    if not distinct:
-        return {}
-    out = {}
-    embedded = cached_embeddings(embedder).embed_documents(distinct)
-    for text, raw in zip(distinct, embedded, strict=True):
-        vector = np.asarray(raw, dtype=np.float32)
-        norm = float(np.linalg.norm(vector))
-        out[text] = vector / norm if norm > 0 else vector
-    return out
+def _unit_vectors(embedder: Embeddings, texts: Sequence[str]) -> list[np.ndarray]:
+    missing = list(dict.fromkeys(t for t in texts if _CACHE.get(embedder, t) is None))
+    if missing:
+        for text, raw in zip(missing, embedder.embed_documents(missing), strict=True):
+            vector = np.asarray(raw, dtype=np.float32)
+            norm = float(np.linalg.norm(vector))
+            _CACHE.put(embedder, text, vector / norm if norm > 0 else vector)
+    found = [_CACHE.get(embedder, t) for t in texts]
+    return [v if v is not None else np.zeros(1, dtype=np.float32) for v in found]
 
 
 def exact_cosines(
@@ -94,7 +124,7 @@ def exact_cosines(
         if None in cosines
         for t in (text, *(c for c, k in zip(_contents(hits), cosines, strict=True) if k is None))
     ]
-    vectors = _unit_vectors(embedder, texts)
+    vectors = dict(zip(texts, _unit_vectors(embedder, texts), strict=True))
     scored_all = []
     for (text, hits), cosines in zip(requests, known, strict=True):
         query = vectors.get(text)
@@ -118,8 +148,8 @@ def text_similarity(store: BaseStore, a: str, b: str) -> float | None:
     embedder = store_embeddings(store)
     if embedder is None:
         return None
-    vectors = _unit_vectors(embedder, [a, b])
-    return _dot(vectors[a], vectors[b])
+    first, second = _unit_vectors(embedder, [a, b])
+    return _dot(first, second)
 
 
 def _contents(hits: Sequence[tuple[SearchItem, float]]) -> list[str]:
