@@ -40,6 +40,8 @@ from hippograph.graph.checkpoints import AsyncTurnSqliteSaver, TurnSqliteSaver
 from hippograph.memory.prefetch import PREFETCHED_VECTOR_KEY, PrefetchedVector, prefetch_vector
 from hippograph.memory.turn import message_text
 from hippograph.nodes.own_thread import CLAIMED_THREAD_KEY, ClaimedThread
+from hippograph.store import memory_namespace
+from hippograph.store.embeddings import embedding_scope, tenant_scope
 from hippograph.store.threads import aclaim_thread, claim_thread
 
 
@@ -51,7 +53,7 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """`CompiledStateGraph.stream`, after the thread check; on a `TurnSqliteSaver`, its
         checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
-        prefetched = self._prefetched(args, kwargs)
+        prefetched = self._prefetched(args, kwargs, target)
         claimed = None
         if target is not None and self.store is not None:
             with _cancelled_on_error(prefetched):
@@ -66,7 +68,7 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """`CompiledStateGraph.astream`, after the thread check; on an
         `AsyncTurnSqliteSaver`, its checkpoints fsynced once when the run ends."""
         target = run_owner(self.config, args, kwargs)
-        prefetched = self._prefetched(args, kwargs)
+        prefetched = self._prefetched(args, kwargs, target)
         claimed = None
         if target is not None and self.store is not None:
             with _cancelled_on_error(prefetched):
@@ -83,12 +85,15 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
                 yield chunk
 
     def _prefetched(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], target: tuple[str, str] | None
     ) -> PrefetchedVector | None:
-        """The run's message, being embedded for retrieve, if this graph starts with it."""
-        if not getattr(self.builder, "prefetches", False):
+        """The run's message, being embedded for retrieve in its user's `embedding_scope`,
+        if this graph starts with retrieve and the run names its user (`target`)."""
+        if not getattr(self.builder, "prefetches", False) or target is None:
             return None
-        return prefetch_vector(self.store, turn_text(args, kwargs))
+        scope = tenant_scope(self.store, memory_namespace(target[0]))
+        with embedding_scope(scope):  # the worker runs in a copy of this context
+            return prefetch_vector(self.store, turn_text(args, kwargs))
 
 
 def _synced_once(chunks: Iterator[Any], saver: TurnSqliteSaver, thread_id: str) -> Iterator[Any]:

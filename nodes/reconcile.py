@@ -46,6 +46,7 @@ from hippograph.memory.similarity import exact_cosines, text_similarity
 from hippograph.memory.state import Candidate, MemoryOp, State
 from hippograph.memory.turn import current_turn
 from hippograph.store import StaleWriteError, memory_namespace
+from hippograph.store.embeddings import embedding_scope, tenant_scope
 
 logger = logging.getLogger(__name__)
 
@@ -118,25 +119,26 @@ def reconcile(
     chat = pick_model(context.model, model)
     speakers = {str(m.name) for m in state.get("messages") or [] if getattr(m, "name", None)}
     ops: list[MemoryOp] = []
-    for attempt in range(1, PLAN_ATTEMPTS + 1):
-        decisions, problems = plan_turn(store, namespace, candidates, context, chat)
-        try:
-            ops = apply_decisions(
-                store,
-                namespace,
-                decisions,
-                turn,
-                entity_link_limit=context.entity_link_limit,
-                speakers=speakers,
-            )
-        except StaleWriteError as exc:
-            logger.info("reconcile: attempt %d of %d: %s", attempt, PLAN_ATTEMPTS, exc)
-            if attempt == PLAN_ATTEMPTS:
-                warnings.append(f"this turn's memory changes were not written: {exc}")
-                ops = [_refused(d) for d in decisions]
-            continue
-        warnings += problems
-        break
+    with embedding_scope(tenant_scope(store, namespace)):  # the user's own cached vectors
+        for attempt in range(1, PLAN_ATTEMPTS + 1):
+            decisions, problems = plan_turn(store, namespace, candidates, context, chat)
+            try:
+                ops = apply_decisions(
+                    store,
+                    namespace,
+                    decisions,
+                    turn,
+                    entity_link_limit=context.entity_link_limit,
+                    speakers=speakers,
+                )
+            except StaleWriteError as exc:
+                logger.info("reconcile: attempt %d of %d: %s", attempt, PLAN_ATTEMPTS, exc)
+                if attempt == PLAN_ATTEMPTS:
+                    warnings.append(f"this turn's memory changes were not written: {exc}")
+                    ops = [_refused(d) for d in decisions]
+                continue
+            warnings += problems
+            break
     return {"ops": ops, "warnings": warnings}
 
 

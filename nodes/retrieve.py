@@ -23,6 +23,7 @@ from hippograph.memory.state import RecalledMemory, State
 from hippograph.memory.turn import last_human_index, message_text
 from hippograph.memory.window import window_vectors
 from hippograph.store import memory_namespace
+from hippograph.store.embeddings import embedding_scope, tenant_scope
 from hippograph.store.links import LinkExpansion, link_expansion
 from hippograph.store.query_vectors import query_vectors
 
@@ -81,22 +82,21 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     queries = recall_queries(state.get("messages") or [], context.recall_window)
     weighted = context.recency_half_life_days is not None or bool(context.importance_weight)
     store = require_store(runtime)
+    namespace = memory_namespace(context.user_id)
     configurable = get_config().get("configurable") or {}
     prefetched = configurable.get(PREFETCHED_VECTOR_KEY)
-    vectors, recent = window_vectors(
-        store,
-        queries,
-        state.get("recent_vectors"),
-        context.recall_window,
-        prefetched if isinstance(prefetched, PrefetchedVector) else None,
-    )
-    with expansion_scope(store, context.expand_links), query_vectors(vectors):
-        found = search_memories(
+    with embedding_scope(tenant_scope(store, namespace)):  # the user's own cached vectors
+        vectors, recent = window_vectors(
             store,
-            memory_namespace(context.user_id),
             queries,
-            context.k * RERANK_POOL if weighted else context.k,
+            state.get("recent_vectors"),
+            context.recall_window,
+            prefetched if isinstance(prefetched, PrefetchedVector) else None,
         )
+        with expansion_scope(store, context.expand_links), query_vectors(vectors):
+            found = search_memories(
+                store, namespace, queries, context.k * RERANK_POOL if weighted else context.k
+            )
     found = [(item, score) for item, score in found if score >= context.min_score]
     found = decay.weigh(
         found,

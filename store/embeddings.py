@@ -5,6 +5,8 @@ Core pieces:
     - `resolve_embeddings`: turns an `Embeddings`, a callable, `"local"` or a
       `"provider:model"` string into a LangChain `Embeddings`.
     - `embed_queries`: a batch of search queries, in one model run where that is the same.
+    - `embedding_scope` / `tenant_scope`: whose texts an embedding call serves, so cached
+      vectors are reused within a tenant and never across tenants.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +63,35 @@ def _tokenizer_path() -> Path:
     return path
 
 
+_SCOPE: ContextVar[Hashable | None] = ContextVar("hippograph_embedding_scope", default=None)
+
+
+@contextmanager
+def embedding_scope(scope: Hashable) -> Iterator[None]:
+    """Embedding calls inside serve `scope` (a tenant; `tenant_scope` names one): caches of
+    recent texts (`LocalEmbeddings`'s, reconcile's exact cosines) reuse only vectors
+    computed for the same scope, so whether a text was embedded recently — and how long a
+    call takes — never depends on another tenant's texts. Outside any scope, one shared
+    cache serves every caller, as for a plain embedder."""
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def current_embedding_scope() -> Hashable | None:
+    """The scope set by the innermost `embedding_scope`, or `None`."""
+    return _SCOPE.get()
+
+
+def tenant_scope(store: object, namespace: tuple[str, ...]) -> tuple[str, ...]:
+    """The embedding scope of `namespace` on `store`: its tenant group on a store that has
+    one (its first `FaissSqliteStore.group_depth` labels), else the whole namespace."""
+    depth = getattr(store, "group_depth", None)
+    return tuple(namespace[:depth] if isinstance(depth, int) and depth > 0 else namespace)
+
+
 class LocalEmbeddings(Embeddings):
     """all-MiniLM-L6-v2 sentence embeddings computed locally with onnxruntime.
 
@@ -70,8 +103,10 @@ class LocalEmbeddings(Embeddings):
 
     The model is symmetric (a query and a document of the same text get the same vector),
     so one LRU of recent texts serves both: within a turn the agent searches with a text,
-    re-scores with it and stores it, and the model runs on it once. `computed` counts the
-    texts the model actually ran on.
+    re-scores with it and stores it, and the model runs on it once. The LRU is kept per
+    `embedding_scope` (the agent and our stores embed each tenant's texts in its own), so a
+    text another tenant embedded is not served from it. `computed` counts the texts the
+    model actually ran on.
 
     Args:
         batch_size: Texts per ONNX call.
@@ -98,7 +133,7 @@ class LocalEmbeddings(Embeddings):
         self.num_threads = num_threads
         self.cache_size = cache_size
         self.computed = 0
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[Hashable | None, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._lock = threading.Lock()
         self._session: onnxruntime.InferenceSession | None = None
@@ -132,21 +167,22 @@ class LocalEmbeddings(Embeddings):
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` into a float32 array of shape `(len(texts), 384)`, rows unit-norm.
 
-        Recently embedded texts come from the cache; the rest run through the model in
-        one batch (each distinct text once).
+        Texts recently embedded in the same `embedding_scope` come from the cache; the
+        rest run through the model in one batch (each distinct text once).
         """
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"LocalEmbeddings expects str inputs, got {type(text).__name__}")
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         missing: dict[str, list[int]] = {}
+        scope = _SCOPE.get()
         with self._cache_lock:
             for i, text in enumerate(texts):
-                cached = self._cache.get(text)
+                cached = self._cache.get((scope, text))
                 if cached is None:
                     missing.setdefault(text, []).append(i)
                 else:
-                    self._cache.move_to_end(text)
+                    self._cache.move_to_end((scope, text))
                     out[i] = cached
         if missing:
             computed = self._compute(list(missing))
@@ -155,8 +191,8 @@ class LocalEmbeddings(Embeddings):
                 for (text, rows), vector in zip(missing.items(), computed, strict=True):
                     out[rows] = vector
                     if self.cache_size:
-                        self._cache[text] = vector
-                        self._cache.move_to_end(text)
+                        self._cache[scope, text] = vector
+                        self._cache.move_to_end((scope, text))
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return out

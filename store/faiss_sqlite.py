@@ -22,7 +22,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,7 +56,13 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
-from hippograph.store.embeddings import embed_queries, embedder_name, resolve_embeddings
+from hippograph.store.embeddings import (
+    current_embedding_scope,
+    embed_queries,
+    embedder_name,
+    embedding_scope,
+    resolve_embeddings,
+)
 from hippograph.store.errors import (
     EmbeddingError,
     InvalidNamespaceError,
@@ -652,9 +658,28 @@ class FaissSqliteStore(ExtendedStore):
                 for group in plan.query_groups[query]:
                     self._query_cache.put(_scoped(group, query), vector)
 
+    def _embedding_scope(self, plan: _Plan) -> Hashable:
+        """Whose texts this plan embeds (`embedding_scope`): the caller's scope when it set
+        one (the agent's nodes do, per user), else the one tenant group the plan's texts
+        belong to, else a scope of its own (a batch over several tenants reuses nothing)."""
+        ambient = current_embedding_scope()
+        if ambient is not None:
+            return ambient
+        groups: set[str] = set()
+        for digest in plan.to_embed:
+            groups |= plan.doc_groups.get(digest, set())
+        for query in self._missing_queries(plan):
+            groups |= plan.query_groups.get(query, set())
+        return text_to_ns(groups.pop()) if len(groups) == 1 else object()
+
     def _embed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
+        with embedding_scope(self._embedding_scope(plan)):
+            self._embed_in_scope(plan)
+
+    def _embed_in_scope(self, plan: _Plan) -> None:
+        assert self.embeddings is not None
         try:
             docs = (
                 self.embeddings.embed_documents(list(plan.to_embed.values()))
@@ -669,6 +694,11 @@ class FaissSqliteStore(ExtendedStore):
     async def _aembed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
+        with embedding_scope(self._embedding_scope(plan)):
+            await self._aembed_in_scope(plan)
+
+    async def _aembed_in_scope(self, plan: _Plan) -> None:
+        assert self.embeddings is not None
         try:
             docs = (
                 await self.embeddings.aembed_documents(list(plan.to_embed.values()))

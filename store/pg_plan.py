@@ -11,7 +11,7 @@ Core pieces:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,7 +27,11 @@ from langgraph.store.base import (
 )
 
 from hippograph.store import pg_writes
-from hippograph.store.embeddings import embed_queries
+from hippograph.store.embeddings import (
+    current_embedding_scope,
+    embed_queries,
+    embedding_scope,
+)
 from hippograph.store.errors import (
     EmbeddingDimensionError,
     EmbeddingError,
@@ -137,8 +141,9 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
     if embeddings is None or not (texts or missing):
         return
     try:
-        documents = embeddings.embed_documents(texts) if texts else []
-        queries = embed_queries(embeddings, missing) if missing else []
+        with embedding_scope(_scope()):
+            documents = embeddings.embed_documents(texts) if texts else []
+            queries = embed_queries(embeddings, missing) if missing else []
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, queries, index_config)
@@ -150,11 +155,19 @@ async def aembed(plan: BatchPlan, embeddings: Embeddings | None, index_config: A
     if embeddings is None or not (texts or missing):
         return
     try:
-        documents = await embeddings.aembed_documents(texts) if texts else []
-        queries = await asyncio.gather(*(embeddings.aembed_query(q) for q in missing))
+        with embedding_scope(_scope()):
+            documents = await embeddings.aembed_documents(texts) if texts else []
+            queries = await asyncio.gather(*(embeddings.aembed_query(q) for q in missing))
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, list(queries), index_config)
+
+
+def _scope() -> Hashable:
+    """Whose texts a batch embeds: the caller's `embedding_scope` (the agent's nodes set one
+    per user), else a scope of its own, so no cached vector crosses tenants."""
+    ambient = current_embedding_scope()
+    return ambient if ambient is not None else object()
 
 
 def _keep(

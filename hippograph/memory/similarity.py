@@ -25,41 +25,48 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, SearchItem
 
-from hippograph.store.embeddings import LocalEmbeddings
+from hippograph.store.embeddings import (
+    LocalEmbeddings,
+    current_embedding_scope,
+    embedding_scope,
+    tenant_scope,
+)
 
 _CACHE_SIZE = 4096
 
 
 class _VectorCache:
-    """A thread-safe LRU of `(embedder, text)` → unit vector.
+    """A thread-safe LRU of `(embedder, scope, text)` → unit vector.
 
     Entries hold their embedder, so an id can never be reused by another embedder while
-    its vectors are cached.
+    its vectors are cached; the scope (`embedding_scope`) keeps tenants apart.
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._data: OrderedDict[tuple[int, str], tuple[Embeddings, np.ndarray]] = OrderedDict()
+        self._data: OrderedDict[tuple[int, Hashable, str], tuple[Embeddings, np.ndarray]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
-    def get(self, embedder: Embeddings, text: str) -> np.ndarray | None:
+    def get(self, embedder: Embeddings, scope: Hashable, text: str) -> np.ndarray | None:
         with self._lock:
-            entry = self._data.get((id(embedder), text))
+            entry = self._data.get((id(embedder), scope, text))
             if entry is None or entry[0] is not embedder:
                 return None
-            self._data.move_to_end((id(embedder), text))
+            self._data.move_to_end((id(embedder), scope, text))
             return entry[1]
 
-    def put(self, embedder: Embeddings, text: str, vector: np.ndarray) -> None:
+    def put(self, embedder: Embeddings, scope: Hashable, text: str, vector: np.ndarray) -> None:
         with self._lock:
-            self._data[(id(embedder), text)] = (embedder, vector)
-            self._data.move_to_end((id(embedder), text))
+            self._data[(id(embedder), scope, text)] = (embedder, vector)
+            self._data.move_to_end((id(embedder), scope, text))
             while len(self._data) > self._size:
                 self._data.popitem(last=False)
 
@@ -92,14 +99,26 @@ def _known_cosine(item: SearchItem) -> float | None:
     return float(cosine) if isinstance(cosine, int | float) and cosine != 0.0 else None
 
 
-def _unit_vectors(embedder: Embeddings, texts: Sequence[str]) -> list[np.ndarray]:
-    missing = list(dict.fromkeys(t for t in texts if _CACHE.get(embedder, t) is None))
+def _scope(store: BaseStore, hits: Sequence[SearchItem]) -> Hashable:
+    """Whose texts are compared: the caller's `embedding_scope` (the agent's nodes set one
+    per user), else the one tenant the hits belong to, else a scope of its own."""
+    ambient = current_embedding_scope()
+    if ambient is not None:
+        return ambient
+    tenants = {tenant_scope(store, item.namespace) for item in hits}
+    return tenants.pop() if len(tenants) == 1 else object()
+
+
+def _unit_vectors(embedder: Embeddings, texts: Sequence[str], scope: Hashable) -> list[np.ndarray]:
+    missing = list(dict.fromkeys(t for t in texts if _CACHE.get(embedder, scope, t) is None))
     if missing:
-        for text, raw in zip(missing, embedder.embed_documents(missing), strict=True):
+        with embedding_scope(scope):
+            embedded = embedder.embed_documents(missing)
+        for text, raw in zip(missing, embedded, strict=True):
             vector = np.asarray(raw, dtype=np.float32)
             norm = float(np.linalg.norm(vector))
-            _CACHE.put(embedder, text, vector / norm if norm > 0 else vector)
-    found = [_CACHE.get(embedder, t) for t in texts]
+            _CACHE.put(embedder, scope, text, vector / norm if norm > 0 else vector)
+    found = [_CACHE.get(embedder, scope, t) for t in texts]
     return [v if v is not None else np.zeros(1, dtype=np.float32) for v in found]
 
 
@@ -124,7 +143,8 @@ def exact_cosines(
         if None in cosines
         for t in (text, *(c for c, k in zip(_contents(hits), cosines, strict=True) if k is None))
     ]
-    vectors = dict(zip(texts, _unit_vectors(embedder, texts), strict=True))
+    scope = _scope(store, [item for _, hits in requests for item, _ in hits])
+    vectors = dict(zip(texts, _unit_vectors(embedder, texts, scope), strict=True))
     scored_all = []
     for (text, hits), cosines in zip(requests, known, strict=True):
         query = vectors.get(text)
@@ -148,7 +168,7 @@ def text_similarity(store: BaseStore, a: str, b: str) -> float | None:
     embedder = store_embeddings(store)
     if embedder is None:
         return None
-    first, second = _unit_vectors(embedder, [a, b])
+    first, second = _unit_vectors(embedder, [a, b], _scope(store, []))
     return _dot(first, second)
 
 

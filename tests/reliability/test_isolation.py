@@ -19,10 +19,12 @@ from typing import Any
 import hypothesis.strategies as st
 import pytest
 from hypothesis import given
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore, GetOp, InvalidNamespaceError, SearchOp
 
+from hippograph.graph import build_agent
 from hippograph.memories import MemoryManager, MemoryNotFoundError
-from hippograph.store import FaissSqliteStore, memory_namespace
+from hippograph.store import FaissSqliteStore, LocalEmbeddings, memory_namespace
 from tests.reliability.conftest import PROFILE
 from tests.reliability.oracle import DIMS, Oracle, WordEmbeddings, run
 
@@ -238,3 +240,42 @@ def test_what_a_user_pays_does_not_depend_on_other_users(tmp_path) -> None:
         bob.add(secret)  # B's own repeat is free
         bob.search("who is my oncologist")
         assert embeddings.texts == [secret + " again"]
+
+
+def test_the_bundled_embedder_does_not_serve_one_users_texts_to_another(tmp_path) -> None:
+    """The default `LocalEmbeddings` keeps an LRU of recent texts: B's write and search of
+    A's words still run the model (no ~7 ms saved that would tell B someone said them),
+    while B's own repeat is served from it."""
+    embeddings = LocalEmbeddings()  # its own LRU, as the process-wide default has
+    index = {"dims": 384, "embed": embeddings, "fields": ["content"]}
+    secret = "tea with the zzb oncologist on friday"
+    with FaissSqliteStore(str(tmp_path / "m.db"), index=index) as store:
+        alice, bob = MemoryManager(store, "alice"), MemoryManager(store, "bob")
+        alice.add(secret)
+        alice.search("who is my oncologist")
+        before = embeddings.computed
+        bob.add(secret)
+        bob.search("who is my oncologist")
+        assert embeddings.computed - before == 2
+        before = embeddings.computed
+        bob.add(secret)
+        bob.search("who is my oncologist")
+        assert embeddings.computed == before
+
+
+def test_an_agent_turn_runs_the_model_on_its_message_whoever_said_it_before(tmp_path) -> None:
+    """Alice and Bob say the same words in turns of one agent process: Bob's turn embeds
+    them itself (each user's turns reuse only their own vectors), and still once."""
+    embeddings = LocalEmbeddings()
+    index = {"dims": 384, "embed": embeddings, "fields": ["content"]}
+    words = "I am allergic to penicillin."
+    with FaissSqliteStore(str(tmp_path / "m.db"), index=index) as store:
+        agent = build_agent(store=store, checkpointer=InMemorySaver())
+        for user in ("alice", "bob"):
+            before = embeddings.computed
+            agent.invoke(
+                {"messages": [{"role": "user", "content": words}]},
+                {"configurable": {"thread_id": f"t-{user}"}},
+                context={"user_id": user},
+            )
+            assert embeddings.computed - before == 1, user
