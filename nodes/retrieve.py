@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
 from hippograph.memory import decay
 from hippograph.memory.context import Context, memory_context
-from hippograph.memory.prefetch import PREFETCHED_VECTOR_KEY, PrefetchedVector
+from hippograph.memory.prefetch import run_prefetched
 from hippograph.memory.search import Query, require_store, search_memories
 from hippograph.memory.state import RecalledMemory, State
 from hippograph.memory.turn import last_human_index, message_text
@@ -83,15 +82,9 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     weighted = context.recency_half_life_days is not None or bool(context.importance_weight)
     store = require_store(runtime)
     namespace = memory_namespace(context.user_id)
-    configurable = get_config().get("configurable") or {}
-    prefetched = configurable.get(PREFETCHED_VECTOR_KEY)
     with embedding_scope(tenant_scope(store, namespace)):  # the user's own cached vectors
         vectors, recent = window_vectors(
-            store,
-            queries,
-            state.get("recent_vectors"),
-            context.recall_window,
-            prefetched if isinstance(prefetched, PrefetchedVector) else None,
+            store, queries, state.get("recent_vectors"), context.recall_window, run_prefetched()
         )
         with expansion_scope(store, context.expand_links), query_vectors(vectors):
             found = search_memories(

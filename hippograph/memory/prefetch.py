@@ -22,7 +22,8 @@ turn wait longer than embedding it there would.
 Core pieces:
     - `prefetch_vector(store, text)`: start embedding `text` with the store's embedder.
     - `PrefetchedVector`: that pending vector; `take(embedder, text)` in retrieve.
-    - `PREFETCHED_VECTOR_KEY`: the run config's `configurable` key it travels under.
+    - `PREFETCHED_VECTOR_KEY`: the run config's `configurable` key it travels under;
+      `run_prefetched()` reads it in a node.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from langchain_core.embeddings import Embeddings
+from langgraph.config import get_config
 from langgraph.store.base import BaseStore
 
 from hippograph.memory.similarity import store_embeddings
@@ -124,3 +126,14 @@ def prefetch_vector(store: BaseStore | None, text: str) -> PrefetchedVector | No
     if embedder is None:
         return None
     return _WORKER.submit(embedder, text)
+
+
+def run_prefetched() -> PrefetchedVector | None:
+    """The `PrefetchedVector` the current run started, if any (anything else under the key —
+    a caller's JSON — is ignored; so is a call outside a run)."""
+    try:
+        configurable = get_config().get("configurable") or {}
+    except RuntimeError:  # called outside a runnable context
+        return None
+    found = configurable.get(PREFETCHED_VECTOR_KEY)
+    return found if isinstance(found, PrefetchedVector) else None
