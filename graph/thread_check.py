@@ -41,7 +41,7 @@ from hippograph.memory.prefetch import PREFETCHED_VECTOR_KEY, PrefetchedVector, 
 from hippograph.memory.turn import message_text
 from hippograph.nodes.own_thread import CLAIMED_THREAD_KEY, ClaimedThread
 from hippograph.store import memory_namespace
-from hippograph.store.embeddings import embedding_scope, tenant_scope
+from hippograph.store.embedding_scope import embedding_scope, tenant_scope
 from hippograph.store.threads import aclaim_thread, claim_thread
 
 

@@ -46,7 +46,7 @@ from hippograph.memory.similarity import exact_cosines, text_similarity
 from hippograph.memory.state import Candidate, MemoryOp, State
 from hippograph.memory.turn import current_turn
 from hippograph.store import StaleWriteError, memory_namespace
-from hippograph.store.embeddings import embedding_scope, tenant_scope
+from hippograph.store.embedding_scope import embedding_scope, tenant_scope
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from hippograph.memory.state import RecalledMemory, State
 from hippograph.memory.turn import last_human_index, message_text
 from hippograph.memory.window import window_vectors
 from hippograph.store import memory_namespace
-from hippograph.store.embeddings import embedding_scope, tenant_scope
+from hippograph.store.embedding_scope import embedding_scope, tenant_scope
 from hippograph.store.links import LinkExpansion, link_expansion
 from hippograph.store.query_vectors import query_vectors
 

@@ -5,8 +5,8 @@ Core pieces:
     - `resolve_embeddings`: turns an `Embeddings`, a callable, `"local"` or a
       `"provider:model"` string into a LangChain `Embeddings`.
     - `embed_queries`: a batch of search queries, in one model run where that is the same.
-    - `embedding_scope` / `tenant_scope`: whose texts an embedding call serves, so cached
-      vectors are reused within a tenant and never across tenants.
+    - `cached_embeddings`: an embedder with the process's memory of its recent texts, kept
+      per `embedding_scope` (`hippograph.store.embedding_scope`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Hashable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from hippograph.store.embedding_cache import CachedEmbeddings, model_of, unwrap_embeddings
+from hippograph.store.embedding_scope import current_embedding_scope
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -61,35 +62,6 @@ def _tokenizer_path() -> Path:
     if not path.is_file():
         raise EmbeddingModelUnavailableError(f"Vendored tokenizer not found at {path}")
     return path
-
-
-_SCOPE: ContextVar[Hashable | None] = ContextVar("hippograph_embedding_scope", default=None)
-
-
-@contextmanager
-def embedding_scope(scope: Hashable) -> Iterator[None]:
-    """Embedding calls inside serve `scope` (a tenant; `tenant_scope` names one): caches of
-    recent texts (`LocalEmbeddings`'s, reconcile's exact cosines) reuse only vectors
-    computed for the same scope, so whether a text was embedded recently — and how long a
-    call takes — never depends on another tenant's texts. Outside any scope, one shared
-    cache serves every caller, as for a plain embedder."""
-    token = _SCOPE.set(scope)
-    try:
-        yield
-    finally:
-        _SCOPE.reset(token)
-
-
-def current_embedding_scope() -> Hashable | None:
-    """The scope set by the innermost `embedding_scope`, or `None`."""
-    return _SCOPE.get()
-
-
-def tenant_scope(store: object, namespace: tuple[str, ...]) -> tuple[str, ...]:
-    """The embedding scope of `namespace` on `store`: its tenant group on a store that has
-    one (its first `FaissSqliteStore.group_depth` labels), else the whole namespace."""
-    depth = getattr(store, "group_depth", None)
-    return tuple(namespace[:depth] if isinstance(depth, int) and depth > 0 else namespace)
 
 
 class LocalEmbeddings(Embeddings):
@@ -175,7 +147,7 @@ class LocalEmbeddings(Embeddings):
                 raise TypeError(f"LocalEmbeddings expects str inputs, got {type(text).__name__}")
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         missing: dict[str, list[int]] = {}
-        scope = _SCOPE.get()
+        scope = current_embedding_scope()
         with self._cache_lock:
             for i, text in enumerate(texts):
                 cached = self._cache.get((scope, text))
@@ -245,12 +217,42 @@ _SHARED_LOCK = threading.Lock()
 
 
 def embed_queries(embeddings: Embeddings, texts: Sequence[str]) -> list[list[float]]:
-    """Embed search queries: in one model run when queries and documents embed alike
-    (`LocalEmbeddings`: MiniLM is symmetric — a turn's two recall queries cost one ONNX
-    call), else one `embed_query` each, as LangChain's contract has it."""
+    """Embed search queries, through `cached_embeddings`: in one model run when queries and
+    documents embed alike (`LocalEmbeddings`: MiniLM is symmetric — a turn's two recall
+    queries cost one ONNX call), else one `embed_query` each, as LangChain's contract has
+    it."""
     if isinstance(embeddings, LocalEmbeddings):
         return embeddings.embed_queries(list(texts))
-    return [embeddings.embed_query(text) for text in texts]
+    embedder = cached_embeddings(embeddings)
+    return [embedder.embed_query(text) for text in texts]
+
+
+_REMEMBERED: OrderedDict[int, CachedEmbeddings] = OrderedDict()
+_REMEMBERED_LOCK = threading.Lock()
+_REMEMBERED_EMBEDDERS = 8
+
+
+def cached_embeddings(embeddings: Embeddings) -> Embeddings:
+    """`embeddings` with the process's memory of the texts it embedded lately:
+    `LocalEmbeddings` (which has its own) and a `CachedEmbeddings` as they are, any other
+    embedder through the one `CachedEmbeddings` kept for it (the last few embedders used).
+
+    The store's writes and searches, the window's query vectors and reconcile's exact
+    cosines all embed through it, so within a turn a provider is sent each text once per
+    kind (query, document). Vectors are reused only within one `embedding_scope` (a
+    tenant), never across. A store's `embeddings` stays the embedder it was given
+    (LangGraph's contract).
+    """
+    if isinstance(embeddings, LocalEmbeddings | CachedEmbeddings):
+        return embeddings
+    with _REMEMBERED_LOCK:
+        cached = _REMEMBERED.get(id(embeddings))
+        if cached is None or cached.inner is not embeddings:
+            cached = _REMEMBERED[id(embeddings)] = CachedEmbeddings(embeddings)
+        _REMEMBERED.move_to_end(id(embeddings))
+        while len(_REMEMBERED) > _REMEMBERED_EMBEDDERS:
+            _REMEMBERED.popitem(last=False)
+        return cached
 
 
 def shared_local_embeddings() -> LocalEmbeddings:
@@ -294,9 +296,8 @@ def resolve_embeddings(spec: EmbedSpec) -> Embeddings:
 
 
 def embedder_name(embeddings: Embeddings) -> str:
-    """A stable description of an embedder, recorded in a store to detect model swaps."""
-    for attr in ("model_name", "model"):
-        value = getattr(embeddings, attr, None)
-        if isinstance(value, str) and value:
-            return f"{type(embeddings).__name__}:{value}"
-    return type(embeddings).__name__
+    """A stable description of an embedder, recorded in a store to detect model swaps (the
+    provider's embedder under a `CachedEmbeddings`)."""
+    inner = unwrap_embeddings(embeddings)
+    model = model_of(inner)
+    return f"{type(inner).__name__}:{model}" if model else type(inner).__name__

@@ -56,11 +56,11 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
+from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope
 from hippograph.store.embeddings import (
-    current_embedding_scope,
+    cached_embeddings,
     embed_queries,
     embedder_name,
-    embedding_scope,
     resolve_embeddings,
 )
 from hippograph.store.errors import (
@@ -680,13 +680,10 @@ class FaissSqliteStore(ExtendedStore):
 
     def _embed_in_scope(self, plan: _Plan) -> None:
         assert self.embeddings is not None
+        embedder = cached_embeddings(self.embeddings)
         try:
-            docs = (
-                self.embeddings.embed_documents(list(plan.to_embed.values()))
-                if plan.to_embed
-                else []
-            )
-            queries = embed_queries(self.embeddings, self._missing_queries(plan))
+            docs = embedder.embed_documents(list(plan.to_embed.values())) if plan.to_embed else []
+            queries = embed_queries(embedder, self._missing_queries(plan))
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
@@ -699,14 +696,15 @@ class FaissSqliteStore(ExtendedStore):
 
     async def _aembed_in_scope(self, plan: _Plan) -> None:
         assert self.embeddings is not None
+        embedder = cached_embeddings(self.embeddings)
         try:
             docs = (
-                await self.embeddings.aembed_documents(list(plan.to_embed.values()))
+                await embedder.aembed_documents(list(plan.to_embed.values()))
                 if plan.to_embed
                 else []
             )
             queries = await asyncio.gather(
-                *(self.embeddings.aembed_query(q) for q in self._missing_queries(plan))
+                *(embedder.aembed_query(q) for q in self._missing_queries(plan))
             )
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc

@@ -27,11 +27,8 @@ from langgraph.store.base import (
 )
 
 from hippograph.store import pg_writes
-from hippograph.store.embeddings import (
-    current_embedding_scope,
-    embed_queries,
-    embedding_scope,
-)
+from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope
+from hippograph.store.embeddings import cached_embeddings, embed_queries
 from hippograph.store.errors import (
     EmbeddingDimensionError,
     EmbeddingError,
@@ -140,10 +137,11 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
     texts, missing = _texts(plan), _missing_queries(plan)
     if embeddings is None or not (texts or missing):
         return
+    embedder = cached_embeddings(embeddings)
     try:
         with embedding_scope(_scope()):
-            documents = embeddings.embed_documents(texts) if texts else []
-            queries = embed_queries(embeddings, missing) if missing else []
+            documents = embedder.embed_documents(texts) if texts else []
+            queries = embed_queries(embedder, missing) if missing else []
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, queries, index_config)
@@ -154,10 +152,11 @@ async def aembed(plan: BatchPlan, embeddings: Embeddings | None, index_config: A
     texts, missing = _texts(plan), _missing_queries(plan)
     if embeddings is None or not (texts or missing):
         return
+    embedder = cached_embeddings(embeddings)
     try:
         with embedding_scope(_scope()):
-            documents = await embeddings.aembed_documents(texts) if texts else []
-            queries = await asyncio.gather(*(embeddings.aembed_query(q) for q in missing))
+            documents = await embedder.aembed_documents(texts) if texts else []
+            queries = await asyncio.gather(*(embedder.aembed_query(q) for q in missing))
     except Exception as exc:
         raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
     _keep(plan, documents, list(queries), index_config)

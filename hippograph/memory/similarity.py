@@ -16,62 +16,22 @@ hits). Otherwise the text is embedded.
 
 Core pieces:
     - `exact_cosines` / `exact_cosine`: `(item, cosine)` for search hits, best first (all
-      texts of a turn embedded in one call, and cached; known cosines reused).
+      texts of a turn embedded in one call, through the process's cache of the
+      embedder that the store's writes share; known cosines reused).
     - `text_similarity`: the cosine of two texts.
     - `store_embeddings`: the store's embedder, if it exposes one.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, SearchItem
 
-from hippograph.store.embeddings import (
-    LocalEmbeddings,
-    current_embedding_scope,
-    embedding_scope,
-    tenant_scope,
-)
-
-_CACHE_SIZE = 4096
-
-
-class _VectorCache:
-    """A thread-safe LRU of `(embedder, scope, text)` → unit vector.
-
-    Entries hold their embedder, so an id can never be reused by another embedder while
-    its vectors are cached; the scope (`embedding_scope`) keeps tenants apart.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[tuple[int, Hashable, str], tuple[Embeddings, np.ndarray]] = (
-            OrderedDict()
-        )
-        self._lock = threading.Lock()
-
-    def get(self, embedder: Embeddings, scope: Hashable, text: str) -> np.ndarray | None:
-        with self._lock:
-            entry = self._data.get((id(embedder), scope, text))
-            if entry is None or entry[0] is not embedder:
-                return None
-            self._data.move_to_end((id(embedder), scope, text))
-            return entry[1]
-
-    def put(self, embedder: Embeddings, scope: Hashable, text: str, vector: np.ndarray) -> None:
-        with self._lock:
-            self._data[(id(embedder), scope, text)] = (embedder, vector)
-            self._data.move_to_end((id(embedder), scope, text))
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-
-_CACHE = _VectorCache(_CACHE_SIZE)
+from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope, tenant_scope
+from hippograph.store.embeddings import LocalEmbeddings, cached_embeddings
 
 
 def store_embeddings(store: BaseStore) -> Embeddings | None:
@@ -110,16 +70,19 @@ def _scope(store: BaseStore, hits: Sequence[SearchItem]) -> Hashable:
 
 
 def _unit_vectors(embedder: Embeddings, texts: Sequence[str], scope: Hashable) -> list[np.ndarray]:
-    missing = list(dict.fromkeys(t for t in texts if _CACHE.get(embedder, scope, t) is None))
-    if missing:
-        with embedding_scope(scope):
-            embedded = embedder.embed_documents(missing)
-        for text, raw in zip(missing, embedded, strict=True):
-            vector = np.asarray(raw, dtype=np.float32)
-            norm = float(np.linalg.norm(vector))
-            _CACHE.put(embedder, scope, text, vector / norm if norm > 0 else vector)
-    found = [_CACHE.get(embedder, scope, t) for t in texts]
-    return [v if v is not None else np.zeros(1, dtype=np.float32) for v in found]
+    """Each text's unit vector, embedded as a document in `scope`, through the process's
+    cache of the embedder (`cached_embeddings`), which the store's writes share."""
+    distinct = list(dict.fromkeys(texts))
+    if not distinct:
+        return []
+    with embedding_scope(scope):
+        embedded = cached_embeddings(embedder).embed_documents(distinct)
+    vectors = {}
+    for text, raw in zip(distinct, embedded, strict=True):
+        vector = np.asarray(raw, dtype=np.float32)
+        norm = float(np.linalg.norm(vector))
+        vectors[text] = vector / norm if norm > 0 else vector
+    return [vectors[text] for text in texts]
 
 
 def exact_cosines(

@@ -32,6 +32,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
+from hippograph.store.embedding_cache import model_of
+
 EMBEDDING_COUNT = "hippograph.embedding.count"
 MAX_TEXTS_ON_SPAN = 32
 """Texts beyond this many are counted, not attached (a bulk import embeds thousands)."""
@@ -42,11 +44,7 @@ _inside = ContextVar("hippograph_tracing_inside_embedding", default=False)
 
 
 def _model_name(embedder: Any) -> str:
-    for attr in ("model_name", "model"):
-        value = getattr(embedder, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(embedder).__name__
+    return model_of(embedder) or type(embedder).__name__
 
 
 def _texts(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.memory import InMemorySaver
 
 from hippograph.backends import memory_index_config
@@ -92,3 +93,46 @@ def test_memories_a_turn_finds_are_not_embedded_again(tmp_path, hybrid):
         assert [op["op"] for op in out["ops"]] == ["NOOP"]  # the duplicate is still seen
         assert out["ops"][0]["score"] == pytest.approx(1.0, abs=1e-5)
         assert embedder.ran == ["I live in Lisbon."]  # retrieve's query; nothing stored
+
+
+class ProviderEmbeddings(Embeddings):
+    """An embedder as a provider package gives it (not `LocalEmbeddings`: no cache of its
+    own, queries and documents embedded by separate calls), computing with the real MiniLM
+    and recording each call: `("query" | "documents", texts)`."""
+
+    def __init__(self) -> None:
+        self.model = LocalEmbeddings(cache_size=0)
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls.append(("documents", list(texts)))
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.calls.append(("query", [text]))
+        return self.model.embed_query(text)
+
+    def sent(self) -> list[tuple[str, str]]:
+        """Each text sent to the provider, with how it was embedded."""
+        return [(kind, text) for kind, texts in self.calls for text in texts]
+
+
+def test_a_provider_embedder_is_paid_once_per_text(tmp_path):
+    """With a provider's embedder (each call a paid, slow request) a conversation sends each
+    text once as a query and once as a document: reconcile's search for a fact that is the
+    message, its exact cosines and the write reuse what retrieve and earlier turns sent."""
+    provider = ProviderEmbeddings()
+    with FaissSqliteStore.from_conn_string(
+        str(tmp_path / "m.db"), index=memory_index_config(provider)
+    ) as store:
+        agent = build_agent(store=store, checkpointer=InMemorySaver())
+        context = {"user_id": "alice"}
+        turns = ["I code in Python.", "My sister is Ana.", "I code in Python."]
+        ops = [
+            [op["op"] for op in agent.invoke(user_turn(text), run_config(), context=context)["ops"]]
+            for text in turns
+        ]
+        assert ops == [["ADD"], ["ADD"], ["NOOP"]]  # the repeat is still seen as one
+        sent = provider.sent()
+        assert len(sent) == len(set(sent)), sent
+        assert ("documents", "I code in Python.") in sent
