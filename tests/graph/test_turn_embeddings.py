@@ -3,7 +3,10 @@ searches, exact cosines and writes reuse the vectors (issue 16 measures the time
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,12 +34,18 @@ class RecordingEmbeddings(LocalEmbeddings):
         return super()._compute(texts)
 
 
+@contextmanager
+def _agent(path: Path, embedder: Embeddings) -> Iterator[Any]:
+    """The agent on a fresh store at `path` that embeds with `embedder`."""
+    with FaissSqliteStore.from_conn_string(
+        str(path / "m.db"), index=memory_index_config(embedder)
+    ) as store:
+        yield build_agent(store=store, checkpointer=InMemorySaver())
+
+
 def test_each_text_of_a_turn_is_embedded_once(tmp_path):
     embedder = RecordingEmbeddings()
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config(embedder)
-    ) as store:
-        agent = build_agent(store=store, checkpointer=InMemorySaver())
+    with _agent(tmp_path, embedder) as agent:
         context = {"user_id": "alice"}
         agent.invoke(
             user_turn("I live in Lisbon and I work at Acme."), run_config(), context=context
@@ -122,10 +131,7 @@ def test_a_provider_embedder_is_paid_once_per_text(tmp_path):
     text once as a query and once as a document: reconcile's search for a fact that is the
     message, its exact cosines and the write reuse what retrieve and earlier turns sent."""
     provider = ProviderEmbeddings()
-    with FaissSqliteStore.from_conn_string(
-        str(tmp_path / "m.db"), index=memory_index_config(provider)
-    ) as store:
-        agent = build_agent(store=store, checkpointer=InMemorySaver())
+    with _agent(tmp_path, provider) as agent:
         context = {"user_id": "alice"}
         turns = ["I code in Python.", "My sister is Ana.", "I code in Python."]
         ops = [
