@@ -74,6 +74,10 @@ class AgentBuilder(StateGraph[Any, Any, Any, Any]):
     """Whether its runs start embedding their message for `retrieve` as they start
     (`hippograph.memory.prefetch`): set by `build_agent_graph`, whose graph begins with
     retrieve; another graph would run the model for nothing."""
+    streams_tokens: bool | None = None
+    """Whether its answer comes from a chat model, token by token (`build_agent_graph` sets
+    it; `None`: unknown). `TurnStream` asks LangGraph for the `messages` stream mode only
+    when it does: offline, that mode would only move every node onto a worker thread."""
 
     def compile(self, *args: Any, **kwargs: Any) -> ThreadCheckedGraph:
         """`StateGraph.compile`, as a `ThreadCheckedGraph` (built the way `Pregel.copy` is)."""
@@ -102,6 +106,7 @@ def build_agent_graph(
         State, context_schema=Context, input_schema=TurnInput, output_schema=AgentOutput
     )
     builder.prefetches = True  # retrieve takes the vector its run started
+    builder.streams_tokens = model is not None
     builder.add_node("retrieve", owning_thread(retrieve))  # checks the thread's owner first
     builder.add_node("respond", partial(respond, model=model))
     builder.add_edge(START, "retrieve")

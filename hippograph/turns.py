@@ -4,6 +4,7 @@ Core pieces:
     - `TurnStream`: iterate it for the answer's text as the model produces it; afterwards
       `state` holds the turn's final state (`messages`, `recalled`, `ops`).
     - `chat_context`: the run context the chat surfaces use for a user.
+    - `stream_modes`: the LangGraph stream modes a turn of an agent asks for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ CHAT_DURABILITY: Durability = "exit"
 """Chat turns checkpoint once, when the turn ends (LangGraph's `durability="exit"`): the
 thread holds whole turns only, and a turn skips the five per-node checkpoint writes (about
 a third of an offline turn's time, `benchmarks/results/agent_overhead.md`)."""
+
+
+def stream_modes(agent: Any) -> list[str]:
+    """LangGraph stream modes for a turn of `agent`: `values` (the turn's state), and
+    `messages` (the answer's tokens) unless the agent is known to answer without a chat
+    model (`AgentBuilder.streams_tokens`), where that mode would only cost time: it runs
+    every node on a worker thread (issue 16, `chat_stream` in
+    `benchmarks/results/agent_overhead.md`)."""
+    builder = getattr(agent, "builder", None)
+    if getattr(builder, "streams_tokens", None) is False:
+        return ["values"]
+    return ["messages", "values"]
 
 
 class TurnStream:
@@ -63,7 +76,7 @@ class TurnStream:
             {"messages": [{"role": "user", "content": self.text}]},
             config=self.config,
             context=self.context,
-            stream_mode=["messages", "values"],
+            stream_mode=stream_modes(self.agent),
             durability=CHAT_DURABILITY,
         ):
             if mode == "values":

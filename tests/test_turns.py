@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from langgraph.graph import START, StateGraph
 
 from hippograph.graph import build_agent
 from hippograph.memory.chat_models import ModelCallError
 from hippograph.scripted import ScriptedChatModel
-from hippograph.turns import TurnStream
+from hippograph.turns import TurnStream, stream_modes
 
 
 def test_a_model_answer_streams_in_tokens(memory_store, checkpointer):
@@ -38,3 +39,17 @@ def test_a_failing_model_raises_from_the_iteration(memory_store, checkpointer):
     agent = build_agent(store=memory_store, checkpointer=checkpointer, model=model)
     with pytest.raises(ModelCallError, match="timed out"):
         list(TurnStream(agent, "Hello", thread_id="t1", user_id="ana"))
+
+
+def test_only_an_agent_with_a_model_is_asked_for_its_tokens(memory_store, checkpointer):
+    """LangGraph's `messages` mode runs every node on a worker thread: an offline agent's
+    turns skip it (its answer arrives whole anyway); any other graph keeps it."""
+    offline = build_agent(store=memory_store, checkpointer=checkpointer)
+    assert stream_modes(offline) == ["values"]
+    model = ScriptedChatModel(responses=["Hi"])
+    online = build_agent(store=memory_store, checkpointer=checkpointer, model=model)
+    assert stream_modes(online) == ["messages", "values"]
+    builder = StateGraph(dict)
+    builder.add_node("n", lambda state: state)
+    builder.add_edge(START, "n")
+    assert stream_modes(builder.compile()) == ["messages", "values"]
