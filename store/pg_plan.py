@@ -27,6 +27,7 @@ from langgraph.store.base import (
 )
 
 from hippograph.store import pg_writes
+from hippograph.store.codec import text_to_ns
 from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope
 from hippograph.store.embeddings import cached_embeddings, embed_queries
 from hippograph.store.errors import (
@@ -128,7 +129,9 @@ def _missing_queries(plan: BatchPlan) -> list[str]:
     return [query for query, vector in plan.queries.items() if vector is None]
 
 
-def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> None:
+def embed(
+    plan: BatchPlan, embeddings: Embeddings | None, index_config: Any, group_depth: int
+) -> None:
     """Embed the plan's texts and queries (nothing to do without an index).
 
     Raises:
@@ -139,7 +142,7 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
         return
     embedder = cached_embeddings(embeddings)
     try:
-        with embedding_scope(_scope()):
+        with embedding_scope(_scope(plan, group_depth)):
             documents = embedder.embed_documents(texts) if texts else []
             queries = embed_queries(embedder, missing) if missing else []
     except Exception as exc:
@@ -147,14 +150,16 @@ def embed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> 
     _keep(plan, documents, queries, index_config)
 
 
-async def aembed(plan: BatchPlan, embeddings: Embeddings | None, index_config: Any) -> None:
+async def aembed(
+    plan: BatchPlan, embeddings: Embeddings | None, index_config: Any, group_depth: int
+) -> None:
     """Async twin of `embed`."""
     texts, missing = _texts(plan), _missing_queries(plan)
     if embeddings is None or not (texts or missing):
         return
     embedder = cached_embeddings(embeddings)
     try:
-        with embedding_scope(_scope()):
+        with embedding_scope(_scope(plan, group_depth)):
             documents = await embedder.aembed_documents(texts) if texts else []
             queries = await asyncio.gather(*(embedder.aembed_query(q) for q in missing))
     except Exception as exc:
@@ -162,11 +167,23 @@ async def aembed(plan: BatchPlan, embeddings: Embeddings | None, index_config: A
     _keep(plan, documents, list(queries), index_config)
 
 
-def _scope() -> Hashable:
+def _scope(plan: BatchPlan, group_depth: int) -> Hashable:
     """Whose texts a batch embeds: the caller's `embedding_scope` (the agent's nodes set one
-    per user), else a scope of its own, so no cached vector crosses tenants."""
+    per user), else the one tenant group (first `group_depth` labels, as `tenant_scope`
+    names it) the batch's texts and queries belong to, else a scope of its own — so a
+    cached vector is reused within a tenant and never across."""
     ambient = current_embedding_scope()
-    return ambient if ambient is not None else object()
+    if ambient is not None:
+        return ambient
+    tenants = (
+        {text_to_ns(prefix)[:group_depth] for prefix, *_ in plan.puts.texts} if plan.puts else set()
+    )
+    tenants |= {
+        tuple(op.namespace_prefix[:group_depth])
+        for _, op in plan.searches
+        if op.query and plan.queries.get(op.query) is None
+    }
+    return tenants.pop() if len(tenants) == 1 else object()
 
 
 def _keep(

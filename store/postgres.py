@@ -312,14 +312,14 @@ class PostgresMemoryStore(ExtendedStore, PostgresStore):
         """Execute `ops`: in one transaction if any writes, else as autocommit reads (which
         see the state before the batch's writes, as on every store)."""
         plan = plan_batch(ops, self.index_config, self.expand_links, recording_history())
-        embed(plan, self.embeddings, self.index_config)
+        embed(plan, self.embeddings, self.index_config, self.group_depth)
         return self._execute(plan)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of `batch`: embedding is awaited, database work runs in a worker thread
         (which keeps the caller's `provenance`)."""
         plan = plan_batch(ops, self.index_config, self.expand_links, recording_history())
-        await aembed(plan, self.embeddings, self.index_config)
+        await aembed(plan, self.embeddings, self.index_config, self.group_depth)
         return await asyncio.to_thread(self._execute, plan)
 
     def _execute(self, plan: BatchPlan) -> list[Result]:

@@ -242,14 +242,28 @@ def test_what_a_user_pays_does_not_depend_on_other_users(tmp_path) -> None:
         assert embeddings.texts == [secret + " again"]
 
 
-def test_the_bundled_embedder_does_not_serve_one_users_texts_to_another(tmp_path) -> None:
+def _bundled_embedder_stores(
+    tmp_path: Any, pg_databases: Callable[[], str], embeddings: LocalEmbeddings, backend: str
+) -> Any:
+    index = {"dims": 384, "embed": embeddings, "fields": ["content"]}
+    if backend == "sqlite":
+        return FaissSqliteStore(str(tmp_path / "m.db"), index=index)
+    from hippograph.store.postgres import PostgresMemoryStore
+
+    return PostgresMemoryStore.open(pg_databases(), index=index)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_bundled_embedder_does_not_serve_one_users_texts_to_another(
+    tmp_path, request, backend: str
+) -> None:
     """The default `LocalEmbeddings` keeps an LRU of recent texts: B's write and search of
     A's words still run the model (no ~7 ms saved that would tell B someone said them),
     while B's own repeat is served from it."""
     embeddings = LocalEmbeddings()  # its own LRU, as the process-wide default has
-    index = {"dims": 384, "embed": embeddings, "fields": ["content"]}
     secret = "tea with the zzb oncologist on friday"
-    with FaissSqliteStore(str(tmp_path / "m.db"), index=index) as store:
+    pg = request.getfixturevalue("pg_databases") if backend == "postgres" else None
+    with _bundled_embedder_stores(tmp_path, pg, embeddings, backend) as store:
         alice, bob = MemoryManager(store, "alice"), MemoryManager(store, "bob")
         alice.add(secret)
         alice.search("who is my oncologist")
