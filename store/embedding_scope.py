@@ -12,11 +12,12 @@ Core pieces:
     - `embedding_scope(scope)`: embedding calls inside serve `scope`.
     - `current_embedding_scope()`: the scope in effect (`None` outside any).
     - `tenant_scope(store, namespace)`: the scope of a namespace on a store.
+    - `scope_for(tenants)`: the scope a call embedding texts of `tenants` runs in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -47,3 +48,14 @@ def tenant_scope(store: object, namespace: tuple[str, ...]) -> tuple[str, ...]:
     one (its first `FaissSqliteStore.group_depth` labels), else the whole namespace."""
     depth = getattr(store, "group_depth", None)
     return tuple(namespace[:depth] if isinstance(depth, int) and depth > 0 else namespace)
+
+
+def scope_for(tenants: Iterable[Hashable]) -> Hashable:
+    """The scope to embed texts of `tenants` in: the caller's `embedding_scope` when one is
+    set (the agent's nodes set their user's), else the one tenant they all belong to, else
+    a scope of its own — a call spanning tenants reuses no cached vector."""
+    ambient = current_embedding_scope()
+    if ambient is not None:
+        return ambient
+    distinct = set(tenants)
+    return distinct.pop() if len(distinct) == 1 else object()

@@ -22,7 +22,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,7 +56,7 @@ from hippograph.store.codec import (
     validate_ttl,
 )
 from hippograph.store.connections import Connections, Durability
-from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope
+from hippograph.store.embedding_scope import embedding_scope, scope_for
 from hippograph.store.embeddings import (
     cached_embeddings,
     embed_queries,
@@ -658,32 +658,22 @@ class FaissSqliteStore(ExtendedStore):
                 for group in plan.query_groups[query]:
                     self._query_cache.put(_scoped(group, query), vector)
 
-    def _embedding_scope(self, plan: _Plan) -> Hashable:
-        """Whose texts this plan embeds (`embedding_scope`): the caller's scope when it set
-        one (the agent's nodes do, per user), else the one tenant group the plan's texts
-        belong to, else a scope of its own (a batch over several tenants reuses nothing)."""
-        ambient = current_embedding_scope()
-        if ambient is not None:
-            return ambient
-        groups: set[str] = set()
+    def _tenants(self, plan: _Plan) -> Iterator[tuple[str, ...]]:
+        """The tenant groups of the texts and queries `plan` embeds."""
         for digest in plan.to_embed:
-            groups |= plan.doc_groups.get(digest, set())
+            yield from map(text_to_ns, plan.doc_groups.get(digest, ()))
         for query in self._missing_queries(plan):
-            groups |= plan.query_groups.get(query, set())
-        return text_to_ns(groups.pop()) if len(groups) == 1 else object()
+            yield from map(text_to_ns, plan.query_groups.get(query, ()))
 
     def _embed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
-        with embedding_scope(self._embedding_scope(plan)):
-            self._embed_in_scope(plan)
-
-    def _embed_in_scope(self, plan: _Plan) -> None:
-        assert self.embeddings is not None
-        embedder = cached_embeddings(self.embeddings)
+        embedder, scope = cached_embeddings(self.embeddings), scope_for(self._tenants(plan))
         try:
-            docs = embedder.embed_documents(list(plan.to_embed.values())) if plan.to_embed else []
-            queries = embed_queries(embedder, self._missing_queries(plan))
+            with embedding_scope(scope):
+                texts = list(plan.to_embed.values())
+                docs = embedder.embed_documents(texts) if texts else []
+                queries = embed_queries(embedder, self._missing_queries(plan))
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)
@@ -691,21 +681,14 @@ class FaissSqliteStore(ExtendedStore):
     async def _aembed(self, plan: _Plan) -> None:
         if self.embeddings is None or not (plan.to_embed or self._missing_queries(plan)):
             return
-        with embedding_scope(self._embedding_scope(plan)):
-            await self._aembed_in_scope(plan)
-
-    async def _aembed_in_scope(self, plan: _Plan) -> None:
-        assert self.embeddings is not None
-        embedder = cached_embeddings(self.embeddings)
+        embedder, scope = cached_embeddings(self.embeddings), scope_for(self._tenants(plan))
         try:
-            docs = (
-                await embedder.aembed_documents(list(plan.to_embed.values()))
-                if plan.to_embed
-                else []
-            )
-            queries = await asyncio.gather(
-                *(embedder.aembed_query(q) for q in self._missing_queries(plan))
-            )
+            with embedding_scope(scope):
+                texts = list(plan.to_embed.values())
+                docs = await embedder.aembed_documents(texts) if texts else []
+                queries = await asyncio.gather(
+                    *(embedder.aembed_query(q) for q in self._missing_queries(plan))
+                )
         except Exception as exc:
             raise EmbeddingError(f"embedding failed, nothing was written: {exc!r}") from exc
         self._store_embeddings(plan, docs, queries)

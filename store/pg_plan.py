@@ -11,7 +11,7 @@ Core pieces:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -28,7 +28,7 @@ from langgraph.store.base import (
 
 from hippograph.store import pg_writes
 from hippograph.store.codec import text_to_ns
-from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope
+from hippograph.store.embedding_scope import embedding_scope, scope_for
 from hippograph.store.embeddings import cached_embeddings, embed_queries
 from hippograph.store.errors import (
     EmbeddingDimensionError,
@@ -140,9 +140,9 @@ def embed(
     texts, missing = _texts(plan), _missing_queries(plan)
     if embeddings is None or not (texts or missing):
         return
-    embedder = cached_embeddings(embeddings)
+    embedder, scope = cached_embeddings(embeddings), scope_for(_tenants(plan, group_depth))
     try:
-        with embedding_scope(_scope(plan, group_depth)):
+        with embedding_scope(scope):
             documents = embedder.embed_documents(texts) if texts else []
             queries = embed_queries(embedder, missing) if missing else []
     except Exception as exc:
@@ -157,9 +157,9 @@ async def aembed(
     texts, missing = _texts(plan), _missing_queries(plan)
     if embeddings is None or not (texts or missing):
         return
-    embedder = cached_embeddings(embeddings)
+    embedder, scope = cached_embeddings(embeddings), scope_for(_tenants(plan, group_depth))
     try:
-        with embedding_scope(_scope(plan, group_depth)):
+        with embedding_scope(scope):
             documents = await embedder.aembed_documents(texts) if texts else []
             queries = await asyncio.gather(*(embedder.aembed_query(q) for q in missing))
     except Exception as exc:
@@ -167,23 +167,15 @@ async def aembed(
     _keep(plan, documents, list(queries), index_config)
 
 
-def _scope(plan: BatchPlan, group_depth: int) -> Hashable:
-    """Whose texts a batch embeds: the caller's `embedding_scope` (the agent's nodes set one
-    per user), else the one tenant group (first `group_depth` labels, as `tenant_scope`
-    names it) the batch's texts and queries belong to, else a scope of its own — so a
-    cached vector is reused within a tenant and never across."""
-    ambient = current_embedding_scope()
-    if ambient is not None:
-        return ambient
-    tenants = (
-        {text_to_ns(prefix)[:group_depth] for prefix, *_ in plan.puts.texts} if plan.puts else set()
-    )
-    tenants |= {
-        tuple(op.namespace_prefix[:group_depth])
-        for _, op in plan.searches
-        if op.query and plan.queries.get(op.query) is None
-    }
-    return tenants.pop() if len(tenants) == 1 else object()
+def _tenants(plan: BatchPlan, group_depth: int) -> Iterator[tuple[str, ...]]:
+    """The tenant groups (first `group_depth` labels, as `tenant_scope` names them) of the
+    texts and queries `plan` embeds."""
+    if plan.puts:
+        for prefix, *_ in plan.puts.texts:
+            yield text_to_ns(prefix)[:group_depth]
+    for _, op in plan.searches:
+        if op.query and plan.queries.get(op.query) is None:
+            yield tuple(op.namespace_prefix[:group_depth])
 
 
 def _keep(

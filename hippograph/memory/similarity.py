@@ -30,7 +30,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, SearchItem
 
-from hippograph.store.embedding_scope import current_embedding_scope, embedding_scope, tenant_scope
+from hippograph.store.embedding_scope import embedding_scope, scope_for, tenant_scope
 from hippograph.store.embeddings import LocalEmbeddings, cached_embeddings
 
 
@@ -60,13 +60,9 @@ def _known_cosine(item: SearchItem) -> float | None:
 
 
 def _scope(store: BaseStore, hits: Sequence[SearchItem]) -> Hashable:
-    """Whose texts are compared: the caller's `embedding_scope` (the agent's nodes set one
-    per user), else the one tenant the hits belong to, else a scope of its own."""
-    ambient = current_embedding_scope()
-    if ambient is not None:
-        return ambient
-    tenants = {tenant_scope(store, item.namespace) for item in hits}
-    return tenants.pop() if len(tenants) == 1 else object()
+    """Whose texts are compared (`scope_for`): the caller's scope, else the one tenant the
+    hits belong to, else a scope of its own."""
+    return scope_for(tenant_scope(store, item.namespace) for item in hits)
 
 
 def _unit_vectors(embedder: Embeddings, texts: Sequence[str], scope: Hashable) -> list[np.ndarray]:
