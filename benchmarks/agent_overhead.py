@@ -18,6 +18,10 @@ one mode leaves for the next) hits them alike:
     - chat_stream: the offline agent through `TurnStream` itself, as `hippograph chat` and
       the UI run it: `durability="exit"` and the `messages` + `values` stream modes (with
       `messages`, LangGraph runs each node on a worker thread beside a stream waiter).
+    - offline_thread_per_save: offline with `max_concurrency` set to the size of the pool
+      LangGraph makes when none is set (`min(32, cores + 4)`): a new background thread per
+      checkpoint save, as before the agent's runs kept their saves on one thread — the
+      same-run A/B of that cut.
     - offline_sqlitesaver: the offline agent on LangGraph's own `SqliteSaver` (an fsync
       per checkpoint write), as when a user passes one.
     - offline_no_window: the offline agent with `recall_window=0` (no second recall
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -88,6 +93,7 @@ AGENT_MODES = (
     "offline_sync",
     "chat",
     "chat_stream",
+    "offline_thread_per_save",
     "offline_sqlitesaver",
     "offline_no_window",
     "offline_no_prefetch",
@@ -96,12 +102,15 @@ AGENT_MODES = (
 # whole turns only (no per-node breakdown)
 UNINSTRUMENTED = (
     "offline_sync",
+    "offline_thread_per_save",
     "chat_stream",
     "offline_no_prefetch",
     "chat_no_prefetch",
     "noop_chain_sync",
     "noop_chain_exit",
 )
+LANGGRAPH_POOL = min(32, (os.cpu_count() or 1) + 4)
+"""The thread pool a LangGraph run makes when its config sets no `max_concurrency`."""
 TURNS_PER_THREAD = 5
 WARMUP = 5
 
@@ -169,12 +178,14 @@ class _Mode:
         store: FaissSqliteStore | None = None,
         durability: Durability | None = None,
         context: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
         instrumented: bool = False,
         streamed: bool = False,
     ):
         self.name, self.graph, self.store = name, graph, store
         self.durability = durability
         self.context = context or {}
+        self.config = config or {}
         self.streamed = streamed  # run through `TurnStream`, as the chat surfaces do
         self.user = f"user-{name}"
         self.timer = NodeTimer() if instrumented else None
@@ -192,7 +203,7 @@ class _Mode:
         slot = 0 if timer is None else 1
         if n % TURNS_PER_THREAD == 0:
             self.threads[slot] = f"{self.name}-{slot}-{uuid.uuid4().hex[:8]}"
-        config: dict[str, Any] = {"configurable": {"thread_id": self.threads[slot]}}
+        config: dict[str, Any] = {"configurable": {"thread_id": self.threads[slot]}, **self.config}
         if timer is not None:
             config["callbacks"] = [timer]
         began = time.perf_counter()
@@ -287,13 +298,20 @@ def run(turns: int, seed: int) -> dict[str, Any]:
             no_prefetch = unprefetched.compile(store=store, checkpointer=saver)
             on_plain = build_agent_graph(model=None).compile(store=store, checkpointer=plain)
             llm = build_agent(store=store, checkpointer=saver, model=model)
-            noop = _noop_chain(AgentBuilder(State, context_schema=Context))
+            agent_loop = AgentBuilder(State, context_schema=Context)
+            agent_loop.one_node_per_step = True  # its saves on one thread, as the agent's
+            noop = _noop_chain(agent_loop)
             modes = [
                 _Mode("llm", llm, instrumented=True),
                 _Mode("offline", offline, instrumented=True),
                 _Mode("offline_sync", offline, durability="sync"),
                 _Mode("chat", offline, durability=CHAT_DURABILITY, instrumented=True),
                 _Mode("chat_stream", offline, streamed=True),
+                _Mode(
+                    "offline_thread_per_save",
+                    offline,
+                    config={"max_concurrency": LANGGRAPH_POOL},
+                ),
                 _Mode("offline_sqlitesaver", on_plain, instrumented=True),
                 _Mode(
                     "offline_no_window", offline, context={"recall_window": 0}, instrumented=True

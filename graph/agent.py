@@ -79,6 +79,12 @@ class AgentBuilder(StateGraph[Any, Any, Any, Any]):
     it; `None`: unknown). `TurnStream` asks LangGraph for the `messages` stream mode only
     when it does: offline, that mode would only move every node onto a worker thread."""
 
+    one_node_per_step = False
+    """Whether every step of its runs runs one node (`build_agent_graph`'s chain): a sync
+    run that streams nothing while a node runs then keeps LangGraph's background work —
+    the checkpoint saves — on one thread (`max_concurrency=1`, unless the caller sets it),
+    instead of a new thread per save (`hippograph.graph.thread_check`)."""
+
     def compile(self, *args: Any, **kwargs: Any) -> ThreadCheckedGraph:
         """`StateGraph.compile`, as a `ThreadCheckedGraph` (built the way `Pregel.copy` is)."""
         compiled = super().compile(*args, **kwargs)
@@ -107,6 +113,7 @@ def build_agent_graph(
     )
     builder.prefetches = True  # retrieve takes the vector its run started
     builder.streams_tokens = model is not None
+    builder.one_node_per_step = True  # a chain: START → retrieve → … → END
     builder.add_node("retrieve", owning_thread(retrieve))  # checks the thread's owner first
     builder.add_node("respond", partial(respond, model=model))
     builder.add_edge(START, "retrieve")

@@ -19,6 +19,15 @@ LangGraph's durability (`"async"` unless chosen): waiting for each step's save (
 was measured cheaper at p50 but not at p95, where `"async"` hides the save behind the next
 node's work (issue 16, `benchmarks/results/agent_overhead.md`).
 
+LangGraph hands each checkpoint save of a sync run to a thread pool it makes for the run,
+and a save that finds no idle thread starts a new one: 4–5 thread starts per agent turn,
+which on 2 cores cost more than the saves. The agent's graph runs one node per step
+(`AgentBuilder.one_node_per_step`), so the pool only ever runs saves (in order, each waiting
+for the one before): a sync run that streams nothing while its nodes run gets
+`max_concurrency=1`, and its saves share one thread. A caller's own `max_concurrency` is
+kept, and a run streaming tokens or custom events keeps LangGraph's pool (its nodes run on
+workers beside a stream waiter there, and one worker would hold the tokens back).
+
 Core pieces:
     - `ThreadCheckedGraph`: the agent's compiled graph class (`AgentBuilder.compile`).
     - `run_owner`: the `(user_id, thread_id)` a run's arguments name, if both are there.
@@ -44,6 +53,9 @@ from hippograph.store import memory_namespace
 from hippograph.store.embedding_scope import embedding_scope, tenant_scope
 from hippograph.store.threads import aclaim_thread, claim_thread
 
+_STREAMS_WHILE_RUNNING = frozenset({"messages", "custom"})
+"""Stream modes that make LangGraph run nodes on worker threads beside a stream waiter."""
+
 
 class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
     """A compiled agent whose runs claim their thread for their user before anything is
@@ -59,7 +71,9 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
             with _cancelled_on_error(prefetched):
                 claim_thread(self.store, *target)
             claimed = ClaimedThread(*target)
-        args, kwargs = _with_marks(args, kwargs, claimed, prefetched)
+        args, kwargs = _with_marks(
+            args, kwargs, claimed, prefetched, self._saves_on_one_thread(args, kwargs)
+        )
         if target is None or not isinstance(self.checkpointer, TurnSqliteSaver):
             return super().stream(*args, **kwargs)
         return _synced_once(super().stream(*args, **kwargs), self.checkpointer, target[1])
@@ -83,6 +97,23 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
         async with self.checkpointer.syncing_once(target[1]):
             async for chunk in chunks:
                 yield chunk
+
+    def _saves_on_one_thread(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """Whether this sync run should keep LangGraph's background work on one thread
+        (`max_concurrency=1`; see the module docstring): its graph runs one node per step
+        (`AgentBuilder.one_node_per_step`), nothing streams while a node runs (no
+        `messages` / `custom` mode, no subgraphs, not eager), and the caller set no
+        `max_concurrency` of their own."""
+        if not getattr(self.builder, "one_node_per_step", False) or self.checkpointer is None:
+            return False
+        if self.stream_eager or kwargs.get("subgraphs"):
+            return False
+        modes = kwargs.get("stream_mode") or self.stream_mode
+        if not set([modes] if isinstance(modes, str) else modes).isdisjoint(_STREAMS_WHILE_RUNNING):
+            return False
+        return (
+            merge_configs(self.config, _given_config(args, kwargs)).get("max_concurrency") is None
+        )
 
     def _prefetched(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], target: tuple[str, str] | None
@@ -121,16 +152,21 @@ def _with_marks(
     kwargs: dict[str, Any],
     claimed: ClaimedThread | None,
     prefetched: PrefetchedVector | None,
+    one_thread: bool = False,
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The run's arguments with `claimed` and `prefetched` in its config, for retrieve."""
+    """The run's arguments with `claimed` and `prefetched` in its config, for retrieve, and
+    `max_concurrency=1` if its background work should stay on `one_thread`."""
     marks: dict[str, Any] = {}
     if claimed is not None:
         marks[CLAIMED_THREAD_KEY] = claimed
     if prefetched is not None:
         marks[PREFETCHED_VECTOR_KEY] = prefetched
-    if not marks:
+    if not marks and not one_thread:
         return args, kwargs
-    config = merge_configs(_given_config(args, kwargs), {"configurable": marks})
+    added: RunnableConfig = {"configurable": marks}
+    if one_thread:
+        added["max_concurrency"] = 1
+    config = merge_configs(_given_config(args, kwargs), added)
     if len(args) > 1:
         return (args[0], config, *args[2:]), kwargs
     return args, {**kwargs, "config": config}
