@@ -80,10 +80,21 @@ class AgentBuilder(StateGraph[Any, Any, Any, Any]):
     when it does: offline, that mode would only move every node onto a worker thread."""
 
     one_node_per_step = False
-    """Whether every step of its runs runs one node (`build_agent_graph`'s chain): a sync
-    run that streams nothing while a node runs then keeps LangGraph's background work —
-    the checkpoint saves — on one thread (`max_concurrency=1`, unless the caller sets it),
-    instead of a new thread per save (`hippograph.graph.thread_check`)."""
+    """Whether its nodes never start other nodes themselves (no `Send`, no `Command(goto=)`):
+    set by `build_agent_graph`, whose nodes do not. With edges that make a chain too
+    (`runs_one_node_per_step`), every step of a run runs one node, and a sync run that
+    streams nothing while a node runs keeps LangGraph's background work — the checkpoint
+    saves — on one thread (`max_concurrency=1`, unless the caller sets it) instead of a new
+    thread per save (`hippograph.graph.thread_check`)."""
+
+    def runs_one_node_per_step(self) -> bool:
+        """Whether every step of its runs runs one node: its nodes start none themselves
+        (`one_node_per_step`) and its edges make a chain — no conditional edge, no join, at
+        most one edge out of each node — so a node added beside the agent's is seen."""
+        if not self.one_node_per_step or self.branches or self.waiting_edges:
+            return False
+        sources = [source for source, _ in self.edges]
+        return len(sources) == len(set(sources))
 
     def compile(self, *args: Any, **kwargs: Any) -> ThreadCheckedGraph:
         """`StateGraph.compile`, as a `ThreadCheckedGraph` (built the way `Pregel.copy` is)."""

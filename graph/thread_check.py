@@ -22,7 +22,7 @@ node's work (issue 16, `benchmarks/results/agent_overhead.md`).
 LangGraph hands each checkpoint save of a sync run to a thread pool it makes for the run,
 and a save that finds no idle thread starts a new one: 4–5 thread starts per agent turn,
 which on 2 cores cost more than the saves. The agent's graph runs one node per step
-(`AgentBuilder.one_node_per_step`), so the pool only ever runs saves (in order, each waiting
+(`AgentBuilder.runs_one_node_per_step`), so the pool only ever runs saves (in order, each waiting
 for the one before): a sync run that streams nothing while its nodes run gets
 `max_concurrency=1`, and its saves share one thread. A caller's own `max_concurrency` is
 kept, and a run streaming tokens or custom events keeps LangGraph's pool (its nodes run on
@@ -101,10 +101,11 @@ class ThreadCheckedGraph(CompiledStateGraph[Any, Any, Any, Any]):
     def _saves_on_one_thread(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
         """Whether this sync run should keep LangGraph's background work on one thread
         (`max_concurrency=1`; see the module docstring): its graph runs one node per step
-        (`AgentBuilder.one_node_per_step`), nothing streams while a node runs (no
+        (`AgentBuilder.runs_one_node_per_step`), nothing streams while a node runs (no
         `messages` / `custom` mode, no subgraphs, not eager), and the caller set no
         `max_concurrency` of their own."""
-        if not getattr(self.builder, "one_node_per_step", False) or self.checkpointer is None:
+        one_per_step = getattr(self.builder, "runs_one_node_per_step", None)
+        if one_per_step is None or not one_per_step() or self.checkpointer is None:
             return False
         if self.stream_eager or kwargs.get("subgraphs"):
             return False

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END
 
 from hippograph.graph import build_agent
+from hippograph.graph.agent import build_agent_graph
 from hippograph.graph.checkpoints import TurnSqliteSaver
 from hippograph.scripted import ScriptedChatModel
 from hippograph.turns import TurnStream
@@ -105,3 +107,18 @@ def test_a_run_that_streams_tokens_keeps_langgraphs_pool(memory_store, saver):
     ):
         pass
     assert saver.max_concurrency == {None}
+
+
+def test_a_node_added_beside_the_agents_keeps_langgraphs_pool(memory_store, saver):
+    """Two nodes in one step run on LangGraph's pool: one worker would run them in turn."""
+    builder = build_agent_graph()
+    builder.add_node("note", lambda state: {})
+    builder.add_edge("retrieve", "note")  # beside respond, in the same step
+    builder.add_edge("note", END)
+    agent = builder.compile(store=memory_store, checkpointer=saver)
+    out = agent.invoke(user_turn("I live in Lisbon."), run_config(), context={"user_id": "al"})
+    assert out["ops"] and saver.max_concurrency == {None}
+    chain = build_agent_graph().compile(store=memory_store, checkpointer=saver)
+    saver.max_concurrency.clear()
+    chain.invoke(user_turn("I play chess."), run_config("t2"), context={"user_id": "al"})
+    assert saver.max_concurrency == {1}
