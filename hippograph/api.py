@@ -27,6 +27,7 @@ from hippograph.config import Settings
 from hippograph.graph import build_agent, build_remember_graph
 from hippograph.graph.state import MemoryOp, RecalledMemory
 from hippograph.memory.chat_models import ModelSpec, resolve_chat_model
+from hippograph.turns import CHAT_DURABILITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,9 @@ def answer_with_memory(
 ) -> Answer:
     """Answer `question` for `user_id` with their memories, and remember what it says.
 
+    The turn is checkpointed once, when it ends (`CHAT_DURABILITY`, as `hippograph chat`
+    does): a continued thread holds whole turns.
+
     Args:
         question: The user's message.
         user_id: Whose memories to use and update.
@@ -78,6 +82,7 @@ def answer_with_memory(
             {"messages": [HumanMessage(question)]},
             config={"configurable": {"thread_id": thread_id or f"answer-{uuid.uuid4()}"}},
             context={"user_id": user_id},
+            durability=CHAT_DURABILITY,
         )
     return Answer(
         out["messages"][-1].text,

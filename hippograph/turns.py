@@ -25,9 +25,11 @@ def chat_context(user_id: str) -> dict[str, Any]:
 
 
 CHAT_DURABILITY: Durability = "exit"
-"""Chat turns checkpoint once, when the turn ends (LangGraph's `durability="exit"`): the
-thread holds whole turns only, and a turn skips the five per-node checkpoint writes (about
-a third of an offline turn's time, `benchmarks/results/agent_overhead.md`)."""
+"""Chat turns (`TurnStream`, `answer_with_memory`) checkpoint once, when the turn ends
+(LangGraph's `durability="exit"`, also when it raises): the thread holds whole turns only,
+and a turn skips the per-node checkpoint writes and commits (`offline` against `chat` in
+`benchmarks/results/agent_overhead.md`). A process killed mid-turn keeps none of that turn:
+the caller, who got no answer either, runs it again."""
 
 
 def stream_modes(agent: Any) -> list[str]:

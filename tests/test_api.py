@@ -52,3 +52,24 @@ def test_answer_with_memory_on_default_storage(settings):
     assert [op["op"] for op in first.ops] == ["ADD"]
     second = answer_with_memory("What is my favourite colour?", "yan", settings=settings)
     assert "teal" in second.text
+
+
+def test_answer_with_memory_checkpoints_whole_turns_as_the_chat_does(settings):
+    """A thread continued through `answer_with_memory` holds one checkpoint per turn, as a
+    `hippograph chat` thread does (`CHAT_DURABILITY`), and the whole conversation."""
+    from hippograph.backends import open_checkpointer
+
+    answer_with_memory("My favourite colour is teal.", "yan", settings=settings, thread_id="t")
+    second = answer_with_memory(
+        "What is my favourite colour?", "yan", settings=settings, thread_id="t"
+    )
+    assert "teal" in second.text
+    config = {"configurable": {"thread_id": "t"}}
+    with open_checkpointer(settings=settings) as saver:
+        history = list(saver.list(config))
+        state = saver.get_tuple(config)
+    assert len(history) == 2
+    assert state is not None
+    texts = [message.text for message in state.checkpoint["channel_values"]["messages"]]
+    assert texts[0::2] == ["My favourite colour is teal.", "What is my favourite colour?"]
+    assert len(texts) == 4

@@ -278,7 +278,7 @@ def seed_demo(
         progress: Called with `(turns done, turns in all)` after each turn.
     """
     from hippograph.graph import build_agent
-    from hippograph.turns import chat_context
+    from hippograph.turns import CHAT_DURABILITY, chat_context
 
     current: list[DemoTurn] = []
     model = _demo_model(current)
@@ -291,6 +291,7 @@ def seed_demo(
             {"messages": [{"role": "user", "content": turn.text}]},
             config={"configurable": {"thread_id": turn.thread}},
             context={**chat_context(user_id), "turn_at": said},
+            durability=CHAT_DURABILITY,
         )
         if recall_log is not None:
             recall_log.record(user_id, out.get("recalled") or [])
