@@ -53,3 +53,24 @@ def test_only_an_agent_with_a_model_is_asked_for_its_tokens(memory_store, checkp
     builder.add_node("n", lambda state: state)
     builder.add_edge(START, "n")
     assert stream_modes(builder.compile()) == ["messages", "values"]
+
+
+def test_a_failed_chat_turn_resumes_from_its_last_good_node(memory_store, tmp_path):
+    """Chat turns checkpoint once, at the end (`CHAT_DURABILITY`), and LangGraph saves that
+    end also when the turn raises: the thread keeps the user's message and what retrieve
+    found, and running it again finishes the turn from respond."""
+    from hippograph.backends import open_checkpointer
+
+    model = ScriptedChatModel(responses=[TimeoutError("provider timed out"), "Hello, Ana."])
+    model.default = {"facts": []}
+    config = {"configurable": {"thread_id": "t1"}}
+    with open_checkpointer(tmp_path / "memories.db") as saver:
+        agent = build_agent(store=memory_store, checkpointer=saver, model=model)
+        with pytest.raises(ModelCallError):
+            list(TurnStream(agent, "Hi, I'm Ana.", thread_id="t1", user_id="ana"))
+        failed = agent.get_state(config)
+        assert failed.next == ("respond",)
+        assert [m.text for m in failed.values["messages"]] == ["Hi, I'm Ana."]
+        assert "recalled" in failed.values
+        out = agent.invoke(None, config=config, context={"user_id": "ana"})
+    assert [m.text for m in out["messages"]] == ["Hi, I'm Ana.", "Hello, Ana."]
